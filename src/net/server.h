@@ -1,0 +1,86 @@
+/*
+ * The network layer [Kafka's SocketServer]: listeners, network threads, connections,
+ * size-prefixed framing.  It knows nothing of Kafka APIs: it hands each complete
+ * request frame to the request handler and sends back what the handler answers.
+ *
+ * Ordering: a connection delivers one frame at a time and is muted (no further
+ * frames delivered) until the handler answers with net_respond() or
+ * net_respond_none(), exactly as Kafka mutes a channel until the response is
+ * queued; clients rely on in-order responses.
+ *
+ * Threads: each network thread owns one event_base and the connections handed to
+ * it.  The handler is called on that thread.  net_respond()/net_respond_none()/
+ * net_close() may be called from any thread: from another thread the call is
+ * queued to the owning thread and takes effect there.
+ */
+#ifndef SAMSA_NET_SERVER_H
+#define SAMSA_NET_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct wbuf;
+struct event_base;
+
+enum security_protocol {
+	SECPROTO_PLAINTEXT,
+	SECPROTO_SSL,
+	SECPROTO_SASL_PLAINTEXT,
+	SECPROTO_SASL_SSL,
+};
+
+struct listener_spec {
+	char *name;     /* listener name, e.g. "PLAINTEXT" or "INTERNAL" */
+	char *host;     /* bind host; "" or NULL = all interfaces */
+	int port;       /* 0 = pick a free port (the chosen one is written back) */
+	enum security_protocol protocol;
+};
+
+/* What a handler learns about the connection a frame came on. */
+struct conn_info {
+	const char *listener_name;
+	enum security_protocol protocol;
+	char peer[64];  /* "ip:port" */
+	uint64_t id;    /* unique per process, for logs */
+};
+
+/*
+ * Called on the connection's network thread with one whole frame (the bytes after
+ * the 4-byte size prefix).  The frame memory is valid until the handler answers.
+ * The handler must eventually call exactly one of net_respond, net_respond_none
+ * or net_close for this frame.
+ */
+typedef void (*net_request_fn)(struct conn *c, const struct conn_info *info,
+			       const uint8_t *frame, size_t len, void *arg);
+
+struct net_config {
+	int num_network_threads;          /* num.network.threads */
+	int32_t socket_request_max_bytes; /* socket.request.max.bytes */
+	int socket_send_buffer_bytes;     /* socket.send.buffer.bytes, -1 = OS default */
+	int socket_receive_buffer_bytes;  /* socket.receive.buffer.bytes, -1 = OS default */
+	int64_t connections_max_idle_ms;  /* connections.max.idle.ms */
+	int queued_max_requests;          /* unused until request queues exist */
+	net_request_fn on_request;
+	void *arg;
+};
+
+struct net_server;
+
+/* Binds every listener (writing back chosen ports) and starts the network threads.
+ * Returns NULL and logs why on failure (e.g. port in use). */
+struct net_server *net_server_start(const struct net_config *cfg,
+				    struct listener_spec *listeners, int n_listeners);
+/* Stops accepting, closes every connection, joins the threads. */
+void net_server_stop(struct net_server *s);
+
+/* Answer the current frame: `frame` is the response without the size prefix
+ * (response header + body); net prepends the size.  Takes the bytes (the
+ * wbuf is left empty). Unmutes the connection. */
+void net_respond(struct conn *c, struct wbuf *frame);
+/* The current frame needs no answer (Produce with acks=0). Unmutes the connection. */
+void net_respond_none(struct conn *c);
+/* Close the connection (after flushing what is already queued). */
+void net_close(struct conn *c);
+
+#endif

@@ -1,0 +1,3 @@
+/* samsa-server: placeholder until the broker lands. */
+#include <stdio.h>
+int main(void) { return 0; }
