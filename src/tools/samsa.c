@@ -1,3 +1,147 @@
-/* samsa: placeholder until the admin CLI lands. */
+/*
+ * samsa: the admin CLI [Kafka's bin/kafka-*.sh tools].  Each subcommand talks to
+ * brokers over the Kafka protocol, like Kafka's tools do.
+ *
+ *   samsa broker-api-versions --bootstrap-server HOST:PORT
+ *   samsa cluster --bootstrap-server HOST:PORT      (brokers, controller, cluster id)
+ *   samsa version
+ */
+#include "samsa-config.h"
+
+#include <getopt.h>
 #include <stdio.h>
-int main(void) { return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/kclient.h"
+#include "proto/gen/messages.h"
+#include "util/errors.h"
+
+#define API_METADATA 3
+#define API_API_VERSIONS 18
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: samsa COMMAND [options]\n"
+		     "commands:\n"
+		     "  cluster --bootstrap-server HOST:PORT              brokers, controller and cluster id\n"
+		     "  broker-api-versions --bootstrap-server HOST:PORT  the APIs and versions a broker supports\n"
+		     "  version                                           print the samsa version\n");
+}
+
+static const char *bootstrap_arg(int argc, char **argv)
+{
+	static const struct option opts[] = { { "bootstrap-server", required_argument, NULL, 'b' },
+					      { NULL, 0, NULL, 0 } };
+	const char *bs = NULL;
+	int ch;
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "b:", opts, NULL)) != -1) {
+		if (ch == 'b')
+			bs = optarg;
+		else
+			return NULL;
+	}
+	return bs;
+}
+
+static int connect_or_complain(struct kclient *kc, const char *bs)
+{
+	if (kclient_connect(kc, bs, 10000) != 0) {
+		fprintf(stderr, "samsa: cannot connect to %s\n", bs);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_api_versions(const char *bs)
+{
+	struct kclient kc;
+	if (connect_or_complain(&kc, bs))
+		return 1;
+	struct arena a;
+	arena_init(&a);
+	struct api_versions_request req;
+	api_versions_request_init(&req);
+	req.client_software_name = kstr_c("samsa-cli");
+	req.client_software_version = kstr_c(PACKAGE_VERSION);
+	void *out = NULL;
+	int status = 1;
+	if (kclient_call(&kc, API_API_VERSIONS, 3, &req, &a, &out) == 0) {
+		const struct api_versions_response *resp = out;
+		printf("%s (error %s):\n", bs, kafka_error_name(resp->error_code));
+		for (int32_t i = 0; i < resp->api_keys_count; i++) {
+			const struct proto_api *api = proto_api_get(resp->api_keys[i].api_key);
+			printf("\t%s(%d): %d to %d\n", api ? api->name : "Unknown", resp->api_keys[i].api_key,
+			       resp->api_keys[i].min_version, resp->api_keys[i].max_version);
+		}
+		status = resp->error_code == 0 ? 0 : 1;
+	} else {
+		fprintf(stderr, "samsa: ApiVersions request to %s failed\n", bs);
+	}
+	arena_free(&a);
+	kclient_close(&kc);
+	return status;
+}
+
+static int cmd_cluster(const char *bs)
+{
+	struct kclient kc;
+	if (connect_or_complain(&kc, bs))
+		return 1;
+	struct arena a;
+	arena_init(&a);
+	struct metadata_request req;
+	metadata_request_init(&req);
+	req.topics_count = 0; /* v1+: an empty list asks for no topics */
+	req.topics = NULL;
+	void *out = NULL;
+	int status = 1;
+	if (kclient_call(&kc, API_METADATA, 12, &req, &a, &out) == 0) {
+		const struct metadata_response *resp = out;
+		printf("Cluster ID: %.*s\n", resp->cluster_id.ptr ? resp->cluster_id.len : 4,
+		       resp->cluster_id.ptr ? resp->cluster_id.ptr : "null");
+		printf("Controller: %d\n", resp->controller_id);
+		printf("Brokers:\n");
+		for (int32_t i = 0; i < resp->brokers_count; i++) {
+			const struct metadata_response_metadata_response_broker *br = &resp->brokers[i];
+			printf("\t%d at %.*s:%d%s%.*s%s\n", br->node_id, br->host.len, br->host.ptr, br->port,
+			       br->rack.ptr ? " (rack " : "", br->rack.ptr ? br->rack.len : 0,
+			       br->rack.ptr ? br->rack.ptr : "", br->rack.ptr ? ")" : "");
+		}
+		status = 0;
+	} else {
+		fprintf(stderr, "samsa: Metadata request to %s failed\n", bs);
+	}
+	arena_free(&a);
+	kclient_close(&kc);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("samsa %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "cluster") == 0 || strcmp(cmd, "broker-api-versions") == 0) {
+		const char *bs = bootstrap_arg(argc, argv);
+		if (!bs) {
+			fprintf(stderr, "samsa %s: --bootstrap-server HOST:PORT is required\n", cmd);
+			return 1;
+		}
+		return strcmp(cmd, "cluster") == 0 ? cmd_cluster(bs) : cmd_api_versions(bs);
+	}
+	fprintf(stderr, "samsa: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 1;
+}

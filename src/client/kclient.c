@@ -1,0 +1,129 @@
+/* Blocking request/response over one TCP connection (see kclient.h). */
+#include "client/kclient.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto/gen/messages.h"
+#include "proto/header.h"
+
+#define MAX_RESPONSE (256 * 1024 * 1024)
+
+int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms)
+{
+	memset(kc, 0, sizeof *kc);
+	kc->fd = -1;
+	snprintf(kc->client_id, sizeof kc->client_id, "samsa-cli");
+	wbuf_init(&kc->resp);
+	const char *colon = strrchr(hostport, ':');
+	if (!colon)
+		return -1;
+	char host[256];
+	size_t hl = (size_t)(colon - hostport);
+	if (hl >= sizeof host)
+		return -1;
+	memcpy(host, hostport, hl);
+	host[hl] = '\0';
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	struct addrinfo hints = { 0 }, *res = NULL;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -1;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			kc->fd = fd;
+			break;
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return kc->fd >= 0 ? 0 : -1;
+}
+
+void kclient_close(struct kclient *kc)
+{
+	if (kc->fd >= 0)
+		close(kc->fd);
+	kc->fd = -1;
+	wbuf_free(&kc->resp);
+}
+
+static int io_all(int fd, uint8_t *p, size_t n, int writing)
+{
+	while (n) {
+		ssize_t r = writing ? send(fd, p, n, MSG_NOSIGNAL) : recv(fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int kclient_call(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
+		 void **response)
+{
+	const struct proto_api *api = proto_api_get(api_key);
+	if (!api)
+		return -1;
+	bool flex = api->flexible_from >= 0 && version >= api->flexible_from;
+	int32_t corr = ++kc->correlation_id;
+	struct wbuf w;
+	wbuf_init(&w);
+	wbuf_i32(&w, 0);
+	wbuf_i16(&w, api_key);
+	wbuf_i16(&w, version);
+	wbuf_i32(&w, corr);
+	wbuf_string(&w, kstr_c(kc->client_id));
+	if (flex)
+		wbuf_uvarint(&w, 0);
+	proto_request_encode(api_key, version, &w, request);
+	wbuf_patch_i32(&w, 0, (int32_t)(w.len - 4));
+	int rc = io_all(kc->fd, w.data, w.len, 1);
+	wbuf_free(&w);
+	if (rc)
+		return -1;
+	uint8_t sz[4];
+	if (io_all(kc->fd, sz, 4, 0))
+		return -1;
+	uint32_t n = ((uint32_t)sz[0] << 24) | ((uint32_t)sz[1] << 16) | ((uint32_t)sz[2] << 8) | sz[3];
+	if (n < 4 || n > MAX_RESPONSE)
+		return -1;
+	wbuf_reset(&kc->resp);
+	if (io_all(kc->fd, wbuf_extend(&kc->resp, n), n, 0))
+		return -1;
+	struct rd r;
+	rd_init(&r, kc->resp.data, kc->resp.len);
+	if (rd_i32(&r) != corr)
+		return -1;
+	if (response_header_version(api_key, version) >= 1) {
+		uint32_t ntags = rd_uvarint(&r);
+		for (uint32_t i = 0; i < ntags && !r.err; i++) {
+			rd_uvarint(&r);
+			rd_skip(&r, rd_uvarint(&r));
+		}
+	}
+	if (r.err)
+		return -1;
+	return proto_response_decode(api_key, version, &r, a, response) == 0 && !r.err ? 0 : -1;
+}

@@ -1,0 +1,29 @@
+/*
+ * A minimal blocking Kafka client connection for the admin CLI and tests:
+ * connect, send one request, read its response.  The broker itself never uses
+ * this on a network thread.
+ */
+#ifndef SAMSA_CLIENT_KCLIENT_H
+#define SAMSA_CLIENT_KCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+#include "util/buf.h"
+
+struct kclient {
+	int fd;
+	int32_t correlation_id;
+	char client_id[64];
+	struct wbuf resp; /* the last response frame */
+};
+
+/* "host:port"; returns 0 or -1 (errno-style message logged). */
+int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms);
+void kclient_close(struct kclient *kc);
+/* Encodes `request` at `version`, sends it, waits for the answer and decodes it into *response (in arena). */
+int kclient_call(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
+		 void **response);
+
+#endif

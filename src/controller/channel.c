@@ -1,0 +1,387 @@
+/* Controller-to-broker channels: a blocking sender thread per broker (see channel.h). */
+#include "controller/channel.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "proto/gen/messages.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* A response bigger than this from a broker is nonsense for controller requests. */
+#define MAX_RESPONSE_BYTES (100 * 1024 * 1024)
+
+struct chan_req {
+	struct chan_req *next;
+	int16_t api_key;
+	int16_t api_version;
+	struct wbuf body;
+	channel_response_fn cb;
+	void *arg;
+};
+
+struct channel {
+	struct channel *next;
+	struct channel_manager *cm;
+	int32_t broker_id;
+	char *host;
+	int port;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct chan_req *head, *tail;
+	bool stop;
+	int fd; /* touched by the sender thread; shutdown() from outside to wake it */
+	int32_t correlation_id;
+};
+
+struct channel_manager {
+	pthread_mutex_t lock;
+	struct channel *channels;
+	int32_t controller_id;
+	int32_t socket_timeout_ms;
+	char client_id[64];
+};
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int connect_to(const char *host, int port, int timeout_ms)
+{
+	char portstr[16];
+	snprintf(portstr, sizeof portstr, "%d", port);
+	struct addrinfo hints = { 0 }, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, portstr, &hints, &res) != 0)
+		return -1;
+	int fd = -1;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		int flags = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+		int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+		if (rc < 0 && errno == EINPROGRESS) {
+			struct pollfd pfd = { fd, POLLOUT, 0 };
+			int err = 0;
+			socklen_t elen = sizeof err;
+			if (poll(&pfd, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 &&
+			    err == 0)
+				rc = 0;
+		}
+		if (rc == 0) {
+			fcntl(fd, F_SETFL, flags);
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+			break;
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_all(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = recv(fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static bool is_flexible(int16_t api_key, int16_t version)
+{
+	const struct proto_api *api = proto_api_get(api_key);
+	return api && api->flexible_from >= 0 && version >= api->flexible_from;
+}
+
+/* One round trip; returns 0 and fills `resp` (the whole response frame) or -1 on I/O trouble. */
+static int round_trip(struct channel *ch, struct chan_req *r, struct wbuf *resp, size_t *body_off)
+{
+	struct wbuf frame;
+	wbuf_init(&frame);
+	int32_t corr = ch->correlation_id++;
+	bool flex = is_flexible(r->api_key, r->api_version);
+	wbuf_i32(&frame, 0); /* size, patched below */
+	wbuf_i16(&frame, r->api_key);
+	wbuf_i16(&frame, r->api_version);
+	wbuf_i32(&frame, corr);
+	wbuf_string(&frame, kstr_c(ch->cm->client_id));
+	if (flex)
+		wbuf_uvarint(&frame, 0); /* no tagged fields in the header */
+	wbuf_put(&frame, r->body.data, r->body.len);
+	wbuf_patch_i32(&frame, 0, (int32_t)(frame.len - 4));
+	int rc = write_all(ch->fd, frame.data, frame.len);
+	wbuf_free(&frame);
+	if (rc)
+		return -1;
+
+	uint8_t sz[4];
+	if (read_all(ch->fd, sz, 4))
+		return -1;
+	int32_t n = (int32_t)(((uint32_t)sz[0] << 24) | ((uint32_t)sz[1] << 16) | ((uint32_t)sz[2] << 8) | sz[3]);
+	if (n < 4 || n > MAX_RESPONSE_BYTES)
+		return -1;
+	wbuf_reset(resp);
+	uint8_t *p = wbuf_extend(resp, (size_t)n);
+	if (read_all(ch->fd, p, (size_t)n))
+		return -1;
+	struct rd rd;
+	rd_init(&rd, resp->data, resp->len);
+	if (rd_i32(&rd) != corr) {
+		log_error("Controller channel to broker %d: correlation id mismatch", ch->broker_id);
+		return -1;
+	}
+	/* Response header v1 (flexible versions, except ApiVersions) carries tagged fields. */
+	if (flex && r->api_key != 18) {
+		uint32_t ntags = rd_uvarint(&rd);
+		for (uint32_t i = 0; i < ntags && !rd.err; i++) {
+			rd_uvarint(&rd);
+			rd_skip(&rd, rd_uvarint(&rd));
+		}
+	}
+	if (rd.err)
+		return -1;
+	*body_off = (size_t)(rd.p - resp->data);
+	return 0;
+}
+
+static void *sender_main(void *arg)
+{
+	struct channel *ch = arg;
+	struct wbuf resp;
+	wbuf_init(&resp);
+	int backoff = 100;
+
+	for (;;) {
+		pthread_mutex_lock(&ch->lock);
+		while (!ch->head && !ch->stop)
+			pthread_cond_wait(&ch->cond, &ch->lock);
+		if (ch->stop) {
+			pthread_mutex_unlock(&ch->lock);
+			break;
+		}
+		struct chan_req *r = ch->head;
+		pthread_mutex_unlock(&ch->lock);
+
+		if (ch->fd < 0) {
+			int fd = connect_to(ch->host, ch->port, ch->cm->socket_timeout_ms);
+			if (fd < 0) {
+				log_warn("Controller channel: cannot connect to broker %d at %s:%d; retrying",
+					 ch->broker_id, ch->host, ch->port);
+				sleep_ms(backoff);
+				backoff = backoff < 1000 ? backoff * 2 : 1000;
+				continue;
+			}
+			pthread_mutex_lock(&ch->lock);
+			ch->fd = fd;
+			bool stop = ch->stop;
+			pthread_mutex_unlock(&ch->lock);
+			if (stop)
+				continue;
+			backoff = 100;
+			log_info("Controller channel connected to broker %d at %s:%d", ch->broker_id, ch->host,
+				 ch->port);
+		}
+		size_t off = 0;
+		if (round_trip(ch, r, &resp, &off) != 0) {
+			pthread_mutex_lock(&ch->lock);
+			close(ch->fd);
+			ch->fd = -1;
+			bool stop = ch->stop;
+			pthread_mutex_unlock(&ch->lock);
+			if (!stop) {
+				log_warn("Controller channel to broker %d failed; reconnecting", ch->broker_id);
+				sleep_ms(backoff);
+			}
+			continue;
+		}
+		pthread_mutex_lock(&ch->lock);
+		ch->head = r->next;
+		if (!ch->head)
+			ch->tail = NULL;
+		pthread_mutex_unlock(&ch->lock);
+		if (r->cb)
+			r->cb(ch->broker_id, r->api_key, r->api_version, resp.data + off, resp.len - off, r->arg);
+		wbuf_free(&r->body);
+		free(r);
+	}
+	wbuf_free(&resp);
+	return NULL;
+}
+
+struct channel_manager *channel_manager_new(int32_t controller_id, int32_t socket_timeout_ms)
+{
+	struct channel_manager *cm = xcalloc(1, sizeof *cm);
+	pthread_mutex_init(&cm->lock, NULL);
+	cm->controller_id = controller_id;
+	cm->socket_timeout_ms = socket_timeout_ms > 0 ? socket_timeout_ms : 30000;
+	snprintf(cm->client_id, sizeof cm->client_id, "%d", controller_id);
+	return cm;
+}
+
+static void channel_destroy(struct channel *ch)
+{
+	pthread_mutex_lock(&ch->lock);
+	ch->stop = true;
+	if (ch->fd >= 0)
+		shutdown(ch->fd, SHUT_RDWR); /* wakes a blocked send/recv */
+	pthread_cond_signal(&ch->cond);
+	pthread_mutex_unlock(&ch->lock);
+	pthread_join(ch->thread, NULL);
+	if (ch->fd >= 0)
+		close(ch->fd);
+	struct chan_req *r = ch->head;
+	while (r) {
+		struct chan_req *next = r->next;
+		if (r->cb)
+			r->cb(ch->broker_id, r->api_key, r->api_version, NULL, 0, r->arg);
+		wbuf_free(&r->body);
+		free(r);
+		r = next;
+	}
+	pthread_mutex_destroy(&ch->lock);
+	pthread_cond_destroy(&ch->cond);
+	free(ch->host);
+	free(ch);
+}
+
+void channel_manager_free(struct channel_manager *cm)
+{
+	if (!cm)
+		return;
+	struct channel *ch = cm->channels;
+	while (ch) {
+		struct channel *next = ch->next;
+		channel_destroy(ch);
+		ch = next;
+	}
+	pthread_mutex_destroy(&cm->lock);
+	free(cm);
+}
+
+void channel_manager_add_broker(struct channel_manager *cm, int32_t broker_id, const char *host, int port)
+{
+	pthread_mutex_lock(&cm->lock);
+	for (struct channel *c = cm->channels; c; c = c->next) {
+		if (c->broker_id == broker_id) {
+			pthread_mutex_unlock(&cm->lock);
+			return;
+		}
+	}
+	struct channel *ch = xcalloc(1, sizeof *ch);
+	ch->cm = cm;
+	ch->broker_id = broker_id;
+	ch->host = xstrdup(host);
+	ch->port = port;
+	ch->fd = -1;
+	pthread_mutex_init(&ch->lock, NULL);
+	pthread_cond_init(&ch->cond, NULL);
+	ch->next = cm->channels;
+	cm->channels = ch;
+	pthread_create(&ch->thread, NULL, sender_main, ch);
+	pthread_mutex_unlock(&cm->lock);
+}
+
+void channel_manager_remove_broker(struct channel_manager *cm, int32_t broker_id)
+{
+	pthread_mutex_lock(&cm->lock);
+	struct channel **pp = &cm->channels, *ch = NULL;
+	for (; *pp; pp = &(*pp)->next) {
+		if ((*pp)->broker_id == broker_id) {
+			ch = *pp;
+			*pp = ch->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cm->lock);
+	if (ch)
+		channel_destroy(ch);
+}
+
+int channel_manager_has_broker(struct channel_manager *cm, int32_t broker_id)
+{
+	pthread_mutex_lock(&cm->lock);
+	int found = 0;
+	for (struct channel *c = cm->channels; c; c = c->next)
+		if (c->broker_id == broker_id)
+			found = 1;
+	pthread_mutex_unlock(&cm->lock);
+	return found;
+}
+
+void channel_manager_send(struct channel_manager *cm, int32_t broker_id, int16_t api_key, int16_t api_version,
+			  struct wbuf *body, channel_response_fn cb, void *arg)
+{
+	struct chan_req *r = xcalloc(1, sizeof *r);
+	r->api_key = api_key;
+	r->api_version = api_version;
+	r->body = *body;
+	wbuf_init(body);
+	r->cb = cb;
+	r->arg = arg;
+
+	pthread_mutex_lock(&cm->lock);
+	struct channel *ch = cm->channels;
+	while (ch && ch->broker_id != broker_id)
+		ch = ch->next;
+	if (!ch) {
+		pthread_mutex_unlock(&cm->lock);
+		if (cb)
+			cb(broker_id, api_key, api_version, NULL, 0, arg);
+		wbuf_free(&r->body);
+		free(r);
+		return;
+	}
+	pthread_mutex_lock(&ch->lock);
+	if (ch->tail)
+		ch->tail->next = r;
+	else
+		ch->head = r;
+	ch->tail = r;
+	pthread_cond_signal(&ch->cond);
+	pthread_mutex_unlock(&ch->lock);
+	pthread_mutex_unlock(&cm->lock);
+}

@@ -1,0 +1,338 @@
+/* The controller's event thread: election, live-broker tracking, UpdateMetadata (see controller.h). */
+#include "controller/controller.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "controller/channel.h"
+#include "proto/gen/messages.h"
+#include "server/broker.h"
+#include "server/config.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "zk/kafka_zk.h"
+#include "zk/zk.h"
+
+/* The UpdateMetadata version a 3.9 controller sends (inter.broker.protocol.version 3.9). */
+#define UPDATE_METADATA_VERSION 8
+#define API_UPDATE_METADATA 6
+
+enum event_type {
+	EV_ELECT,            /* startup, or /controller changed */
+	EV_BROKER_CHANGE,    /* children of /brokers/ids changed */
+	EV_SESSION_EXPIRED,  /* our ZooKeeper session is gone: re-register, re-elect */
+	EV_SHUTDOWN,
+};
+
+struct event {
+	struct event *next;
+	enum event_type type;
+};
+
+struct controller {
+	struct broker *broker;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct event *head, *tail;
+	bool started;
+
+	/* Below: owned by the event thread; the atomics are read by others. */
+	int32_t active_id;
+	int is_active;
+	int32_t epoch;
+	int32_t epoch_zk_version;
+	struct channel_manager *channels;
+	struct kafka_broker_info *live; /* live brokers as registered in ZooKeeper */
+	int n_live;
+};
+
+static void post(struct controller *c, enum event_type type)
+{
+	struct event *e = xcalloc(1, sizeof *e);
+	e->type = type;
+	pthread_mutex_lock(&c->lock);
+	if (c->tail)
+		c->tail->next = e;
+	else
+		c->head = e;
+	c->tail = e;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void controller_notify_controller_change(struct controller *c) { post(c, EV_ELECT); }
+void controller_notify_broker_change(struct controller *c) { post(c, EV_BROKER_CHANGE); }
+void controller_notify_session_expired(struct controller *c) { post(c, EV_SESSION_EXPIRED); }
+
+int32_t controller_active_id(struct controller *c) { return __atomic_load_n(&c->active_id, __ATOMIC_ACQUIRE); }
+int controller_is_active(struct controller *c) { return __atomic_load_n(&c->is_active, __ATOMIC_ACQUIRE); }
+int32_t controller_epoch(struct controller *c) { return __atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE); }
+
+static void on_controller_watch(void *arg) { controller_notify_controller_change(arg); }
+static void on_brokers_watch(void *arg) { controller_notify_broker_change(arg); }
+
+static void free_live(struct controller *c)
+{
+	kafka_broker_info_free_array(c->live, c->n_live);
+	c->live = NULL;
+	c->n_live = 0;
+}
+
+static const struct kafka_broker_info *find_live(struct kafka_broker_info *list, int n, int32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i].id == id)
+			return &list[i];
+	return NULL;
+}
+
+/* The endpoint other brokers use to reach `bi`: the inter-broker listener. */
+static const struct kafka_endpoint *inter_broker_endpoint(struct controller *c, const struct kafka_broker_info *bi)
+{
+	const char *name = c->broker->bc->inter_broker_listener_name;
+	for (int i = 0; i < bi->n_endpoints; i++)
+		if (strcmp(bi->endpoints[i].listener, name) == 0)
+			return &bi->endpoints[i];
+	return NULL;
+}
+
+static void on_update_metadata_response(int32_t broker_id, int16_t api_key, int16_t api_version,
+					const uint8_t *body, size_t len, void *arg)
+{
+	(void)api_key;
+	(void)arg;
+	if (!body)
+		return; /* dropped: the broker went away or we resigned */
+	struct rd r;
+	rd_init(&r, body, len);
+	struct arena a;
+	arena_init(&a);
+	struct update_metadata_response resp;
+	if (update_metadata_response_decode(&r, &a, api_version, &resp) != 0)
+		log_warn("Malformed UpdateMetadata response from broker %d", broker_id);
+	else if (resp.error_code != 0)
+		log_warn("Broker %d answered UpdateMetadata with error %d", broker_id, resp.error_code);
+	arena_free(&a);
+}
+
+/* UpdateMetadata carrying the full live-broker set, to every live broker. */
+static void send_update_metadata_to_all(struct controller *c)
+{
+	struct arena a;
+	arena_init(&a);
+	struct update_metadata_request req;
+	update_metadata_request_init(&req);
+	req.controller_id = c->broker->id;
+	req.controller_epoch = c->epoch;
+	req.live_brokers = arena_alloc(&a, sizeof *req.live_brokers * (size_t)(c->n_live ? c->n_live : 1));
+	req.live_brokers_count = c->n_live;
+	for (int i = 0; i < c->n_live; i++) {
+		const struct kafka_broker_info *bi = &c->live[i];
+		struct update_metadata_request_update_metadata_broker *lb = &req.live_brokers[i];
+		update_metadata_request_update_metadata_broker_init(lb);
+		lb->id = bi->id;
+		lb->rack = kstr_c(bi->rack);
+		lb->endpoints = arena_alloc(&a, sizeof *lb->endpoints * (size_t)(bi->n_endpoints ? bi->n_endpoints : 1));
+		lb->endpoints_count = bi->n_endpoints;
+		for (int j = 0; j < bi->n_endpoints; j++) {
+			struct update_metadata_request_update_metadata_endpoint *e = &lb->endpoints[j];
+			update_metadata_request_update_metadata_endpoint_init(e);
+			e->port = bi->endpoints[j].port;
+			e->host = kstr_c(bi->endpoints[j].host);
+			e->listener = kstr_c(bi->endpoints[j].listener);
+			e->security_protocol = (int16_t)bi->endpoints[j].security_protocol;
+		}
+	}
+	for (int i = 0; i < c->n_live; i++) {
+		/* Each broker is told its own epoch so it can drop requests meant for an earlier incarnation. */
+		req.broker_epoch = c->live[i].epoch;
+		struct wbuf w;
+		wbuf_init(&w);
+		update_metadata_request_encode(&w, UPDATE_METADATA_VERSION, &req);
+		channel_manager_send(c->channels, c->live[i].id, API_UPDATE_METADATA, UPDATE_METADATA_VERSION, &w,
+				     on_update_metadata_response, c);
+		wbuf_free(&w);
+	}
+	arena_free(&a);
+}
+
+/* Re-read /brokers/ids (re-arming the watch); reconcile channels. Returns true when the set changed. */
+static bool refresh_live_brokers(struct controller *c)
+{
+	struct kafka_broker_info *list = NULL;
+	int n = 0;
+	if (kafka_zk_get_brokers(c->broker->zk, on_brokers_watch, c, &list, &n) != 0) {
+		log_error("Controller: cannot read /brokers/ids");
+		return false;
+	}
+	bool changed = n != c->n_live;
+	for (int i = 0; i < c->n_live; i++) {
+		const struct kafka_broker_info *now = find_live(list, n, c->live[i].id);
+		if (!now || now->epoch != c->live[i].epoch) {
+			log_info("Controller %d: broker %d is gone", c->broker->id, c->live[i].id);
+			channel_manager_remove_broker(c->channels, c->live[i].id);
+			changed = true;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (channel_manager_has_broker(c->channels, list[i].id))
+			continue;
+		const struct kafka_endpoint *e = inter_broker_endpoint(c, &list[i]);
+		if (!e) {
+			log_error("Controller: broker %d has no endpoint for inter-broker listener %s", list[i].id,
+				  c->broker->bc->inter_broker_listener_name);
+			continue;
+		}
+		log_info("Controller %d: broker %d is live at %s:%d", c->broker->id, list[i].id, e->host, e->port);
+		channel_manager_add_broker(c->channels, list[i].id, e->host, e->port);
+		changed = true;
+	}
+	free_live(c);
+	c->live = list;
+	c->n_live = n;
+	return changed;
+}
+
+static void become_active(struct controller *c)
+{
+	log_info("Broker %d is now the controller (epoch %d)", c->broker->id, c->epoch);
+	__atomic_store_n(&c->is_active, 1, __ATOMIC_RELEASE);
+	c->channels = channel_manager_new(c->broker->id, c->broker->bc->controller_socket_timeout_ms);
+	refresh_live_brokers(c);
+	send_update_metadata_to_all(c);
+}
+
+static void resign(struct controller *c)
+{
+	if (!c->is_active)
+		return;
+	log_info("Broker %d resigns as controller", c->broker->id);
+	__atomic_store_n(&c->is_active, 0, __ATOMIC_RELEASE);
+	channel_manager_free(c->channels);
+	c->channels = NULL;
+	free_live(c);
+}
+
+/* Kafka's elect(): look at /controller (re-arming the watch); if nobody holds it, try to take it. */
+static void elect(struct controller *c)
+{
+	int32_t id = -1;
+	if (kafka_zk_get_controller_id(c->broker->zk, on_controller_watch, c, &id) != 0) {
+		log_error("Cannot read /controller");
+		return;
+	}
+	if (id != -1) {
+		if (id != c->broker->id)
+			resign(c);
+		__atomic_store_n(&c->active_id, id, __ATOMIC_RELEASE);
+		return;
+	}
+	struct kafka_election e;
+	if (kafka_zk_elect_controller(c->broker->zk, c->broker->id, &e) != 0) {
+		log_error("Controller election failed on ZooKeeper error");
+		return;
+	}
+	if (!e.won) {
+		__atomic_store_n(&c->active_id, e.controller_id, __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&c->epoch, e.epoch, __ATOMIC_RELEASE);
+	c->epoch_zk_version = e.epoch_zk_version;
+	__atomic_store_n(&c->active_id, c->broker->id, __ATOMIC_RELEASE);
+	/* The election's create of /controller fired no watch for us: re-arm it. */
+	kafka_zk_get_controller_id(c->broker->zk, on_controller_watch, c, &id);
+	become_active(c);
+}
+
+static void handle_session_expired(struct controller *c)
+{
+	log_warn("ZooKeeper session expired: re-registering broker %d and re-electing", c->broker->id);
+	resign(c);
+	__atomic_store_n(&c->active_id, -1, __ATOMIC_RELEASE);
+	if (broker_reregister(c->broker) != 0) {
+		log_error("Re-registration of broker %d failed; will retry on the next session event", c->broker->id);
+		return;
+	}
+	elect(c);
+}
+
+static void *controller_main(void *arg)
+{
+	struct controller *c = arg;
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		while (!c->head)
+			pthread_cond_wait(&c->cond, &c->lock);
+		struct event *e = c->head;
+		c->head = e->next;
+		if (!c->head)
+			c->tail = NULL;
+		pthread_mutex_unlock(&c->lock);
+
+		enum event_type type = e->type;
+		free(e);
+		switch (type) {
+		case EV_ELECT:
+			elect(c);
+			break;
+		case EV_BROKER_CHANGE:
+			if (c->is_active && refresh_live_brokers(c))
+				send_update_metadata_to_all(c);
+			break;
+		case EV_SESSION_EXPIRED:
+			handle_session_expired(c);
+			break;
+		case EV_SHUTDOWN:
+			resign(c);
+			return NULL;
+		}
+	}
+}
+
+struct controller *controller_new(struct broker *b)
+{
+	struct controller *c = xcalloc(1, sizeof *c);
+	c->broker = b;
+	c->active_id = -1;
+	c->epoch = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	return c;
+}
+
+void controller_start(struct controller *c)
+{
+	c->started = true;
+	pthread_create(&c->thread, NULL, controller_main, c);
+	post(c, EV_ELECT);
+}
+
+void controller_stop(struct controller *c)
+{
+	if (!c->started)
+		return;
+	post(c, EV_SHUTDOWN);
+	pthread_join(c->thread, NULL);
+	c->started = false;
+}
+
+void controller_free(struct controller *c)
+{
+	if (!c)
+		return;
+	struct event *e = c->head;
+	while (e) {
+		struct event *next = e->next;
+		free(e);
+		e = next;
+	}
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c);
+}

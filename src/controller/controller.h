@@ -1,0 +1,38 @@
+/*
+ * The controller [Kafka's KafkaController]: every broker runs one; the one that
+ * wins the /controller election is active.  One thread, one event queue: ZooKeeper
+ * watches and session events only post events here, and every decision is taken
+ * on this thread in order.
+ *
+ * Today the active controller's duty is the live-broker set: it watches
+ * /brokers/ids, keeps a channel to every live broker and sends each of them
+ * UpdateMetadata whenever that set changes.  Every broker (active or not) also
+ * owns its registration here: after a ZooKeeper session expires it re-registers
+ * /brokers/ids/<id> and stands for election again.
+ */
+#ifndef SAMSA_CONTROLLER_CONTROLLER_H
+#define SAMSA_CONTROLLER_CONTROLLER_H
+
+#include <stdint.h>
+
+struct broker;
+struct controller;
+
+struct controller *controller_new(struct broker *b);
+/* Starts the event thread and posts the first election. */
+void controller_start(struct controller *c);
+/* Resigns (if active) and joins the thread. */
+void controller_stop(struct controller *c);
+void controller_free(struct controller *c);
+
+/* Thread-safe notifications (called from ZooKeeper callbacks). */
+void controller_notify_controller_change(struct controller *c);
+void controller_notify_broker_change(struct controller *c);
+void controller_notify_session_expired(struct controller *c);
+
+/* For tests and logs: the controller this broker believes is active (-1 unknown). */
+int32_t controller_active_id(struct controller *c);
+int controller_is_active(struct controller *c);
+int32_t controller_epoch(struct controller *c);
+
+#endif

@@ -1,0 +1,15 @@
+/* Handlers, one per API, each in its own file [Kafka's KafkaApis]. */
+#ifndef SAMSA_SERVER_APIS_H
+#define SAMSA_SERVER_APIS_H
+
+#include "server/request.h"
+
+void handle_api_versions(struct request *req);
+void handle_metadata(struct request *req);
+void handle_update_metadata(struct request *req);
+
+/* The KIP-511 fallback: an ApiVersions request at a version we don't know gets a
+ * v0 response with UNSUPPORTED_VERSION and our api list. */
+void api_versions_unsupported(struct request *req);
+
+#endif

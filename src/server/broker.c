@@ -1,0 +1,184 @@
+/*
+ * Broker lifecycle [Kafka's KafkaServer.startup/shutdown]: ZooKeeper, cluster id,
+ * network listeners, registration, controller; and the orderly way down.
+ */
+#include "server/broker.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller/controller.h"
+#include "server/config.h"
+#include "server/metadata_cache.h"
+#include "server/request.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "zk/kafka_zk.h"
+#include "zk/zk.h"
+
+static void on_session_expired(void *arg)
+{
+	struct broker *b = arg;
+	if (b->controller)
+		controller_notify_session_expired(b->controller);
+}
+
+/* Our advertised endpoints, with the real ports of listeners bound to port 0. */
+static void build_registration(struct broker *b, struct kafka_broker_registration *reg)
+{
+	const struct broker_config *bc = b->bc;
+	memset(reg, 0, sizeof *reg);
+	reg->id = b->id;
+	reg->rack = bc->broker_rack;
+	reg->n_endpoints = bc->n_advertised_listeners;
+	reg->endpoints = xcalloc((size_t)reg->n_endpoints, sizeof *reg->endpoints);
+	for (int i = 0; i < bc->n_advertised_listeners; i++) {
+		const struct config_endpoint *al = &bc->advertised_listeners[i];
+		struct kafka_endpoint *e = &reg->endpoints[i];
+		e->listener = al->name;
+		e->host = al->host;
+		e->port = al->port;
+		e->security_protocol = (int)al->protocol;
+		/* An advertised port of 0 means "whatever the listener of that name bound". */
+		for (int j = 0; j < b->n_listeners && e->port == 0; j++)
+			if (strcmp(b->listeners[j].name, al->name) == 0)
+				e->port = b->listeners[j].port;
+	}
+}
+
+static int register_broker(struct broker *b)
+{
+	struct kafka_broker_registration reg;
+	build_registration(b, &reg);
+	int64_t epoch = -1;
+	int rc = kafka_zk_register_broker(b->zk, &reg, &epoch);
+	free(reg.endpoints);
+	if (rc == KAFKA_ZK_ALREADY_REGISTERED) {
+		log_error("broker.id %d is already registered in ZooKeeper (/brokers/ids/%d exists for another "
+			  "broker's session); refusing to start. Is another broker running with the same broker.id?",
+			  b->id, b->id);
+		return -1;
+	}
+	if (rc != 0) {
+		log_error("Registering broker %d in ZooKeeper failed", b->id);
+		return -1;
+	}
+	b->broker_epoch = epoch;
+	log_info("Registered broker %d at path /brokers/ids/%d (broker epoch %lld)", b->id, b->id, (long long)epoch);
+	return 0;
+}
+
+int broker_reregister(struct broker *b)
+{
+	if (zk_reconnect(b->zk) != 0)
+		return -1;
+	return register_broker(b);
+}
+
+static int start_network(struct broker *b)
+{
+	const struct broker_config *bc = b->bc;
+	b->n_listeners = bc->n_listeners;
+	b->listeners = xcalloc((size_t)b->n_listeners, sizeof *b->listeners);
+	for (int i = 0; i < bc->n_listeners; i++) {
+		b->listeners[i].name = xstrdup(bc->listeners[i].name);
+		b->listeners[i].host = xstrdup(bc->listeners[i].host ? bc->listeners[i].host : "");
+		b->listeners[i].port = bc->listeners[i].port;
+		b->listeners[i].protocol = (enum security_protocol)bc->listeners[i].protocol;
+	}
+	struct net_config nc = {
+		.num_network_threads = bc->num_network_threads,
+		.socket_request_max_bytes = bc->socket_request_max_bytes,
+		.socket_send_buffer_bytes = bc->socket_send_buffer_bytes,
+		.socket_receive_buffer_bytes = bc->socket_receive_buffer_bytes,
+		.connections_max_idle_ms = bc->connections_max_idle_ms,
+		.queued_max_requests = bc->queued_max_requests,
+		.on_request = request_dispatch,
+		.arg = b,
+	};
+	b->net = net_server_start(&nc, b->listeners, b->n_listeners);
+	if (!b->net)
+		return -1;
+	for (int i = 0; i < b->n_listeners; i++)
+		log_info("Listening on %s://%s:%d", b->listeners[i].name, b->listeners[i].host, b->listeners[i].port);
+	return 0;
+}
+
+int broker_start(struct broker *b)
+{
+	const struct broker_config *bc = b->bc;
+	b->id = bc->broker_id;
+	b->finalized_features_epoch = -1;
+	b->metadata = metadata_cache_new();
+
+	log_info("Connecting to ZooKeeper at %s", bc->zookeeper_connect);
+	b->zk = zk_connect(bc->zookeeper_connect, bc->zookeeper_session_timeout_ms,
+			   bc->zookeeper_connection_timeout_ms, on_session_expired, b);
+	if (!b->zk) {
+		log_error("Cannot connect to ZooKeeper at %s within %d ms", bc->zookeeper_connect,
+			  bc->zookeeper_connection_timeout_ms);
+		return -1;
+	}
+	if (kafka_zk_ensure_paths(b->zk) != 0) {
+		log_error("Cannot create Kafka's persistent paths in ZooKeeper");
+		return -1;
+	}
+	if (kafka_zk_get_or_create_cluster_id(b->zk, &b->cluster_id) != 0) {
+		log_error("Cannot read or create /cluster/id");
+		return -1;
+	}
+	log_info("Cluster ID = %s", b->cluster_id);
+	if (b->id < 0) {
+		if (!bc->broker_id_generation_enable) {
+			log_error("broker.id is not set and broker.id.generation.enable is false");
+			return -1;
+		}
+		int32_t id;
+		if (kafka_zk_generate_broker_id(b->zk, bc->reserved_broker_max_id, &id) != 0) {
+			log_error("Cannot generate a broker id through /brokers/seqid");
+			return -1;
+		}
+		b->id = id;
+		log_info("Generated broker.id %d", id);
+	}
+	if (start_network(b) != 0)
+		return -1;
+	if (register_broker(b) != 0)
+		return -1;
+	b->controller = controller_new(b);
+	controller_start(b->controller);
+	log_info("[samsa-server id=%d] started", b->id);
+	return 0;
+}
+
+void broker_shutdown(struct broker *b)
+{
+	log_info("[samsa-server id=%d] shutting down", b->id);
+	if (b->controller) {
+		controller_stop(b->controller);
+	}
+	/* Closing the session removes our ephemeral znodes at once, so the
+	 * controller learns we are gone without waiting for the session timeout. */
+	if (b->zk) {
+		zk_close(b->zk);
+		b->zk = NULL;
+	}
+	if (b->net) {
+		net_server_stop(b->net);
+		b->net = NULL;
+	}
+	controller_free(b->controller);
+	b->controller = NULL;
+	for (int i = 0; i < b->n_listeners; i++) {
+		free(b->listeners[i].name);
+		free(b->listeners[i].host);
+	}
+	free(b->listeners);
+	b->listeners = NULL;
+	metadata_cache_free(b->metadata);
+	b->metadata = NULL;
+	free(b->cluster_id);
+	b->cluster_id = NULL;
+	log_info("[samsa-server id=%d] shut down completed", b->id);
+}

@@ -1,0 +1,41 @@
+/*
+ * The broker process [Kafka's KafkaServer]: what every subsystem needs to reach
+ * (config, identity, metadata cache, ZooKeeper, controller, network).
+ */
+#ifndef SAMSA_SERVER_BROKER_H
+#define SAMSA_SERVER_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/server.h"
+
+struct config;
+struct broker_config;
+struct metadata_cache;
+struct zk;
+struct controller;
+
+struct broker {
+	struct config *config;
+	const struct broker_config *bc;
+	int32_t id;
+	char *cluster_id;
+	int64_t broker_epoch;          /* czxid of our /brokers/ids/<id> znode */
+	int64_t finalized_features_epoch; /* /feature zkVersion, -1 unknown */
+	struct metadata_cache *metadata;
+	struct zk *zk;
+	struct controller *controller;
+	struct net_server *net;
+	struct listener_spec *listeners;
+	int n_listeners;
+	volatile int stopping;
+};
+
+/* Startup in Kafka's order; returns -1 (after logging why) when the broker must not run. */
+int broker_start(struct broker *b);
+void broker_shutdown(struct broker *b);
+/* After a ZooKeeper session expiry: new session, register /brokers/ids/<id> again. */
+int broker_reregister(struct broker *b);
+
+#endif

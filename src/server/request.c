@@ -1,0 +1,109 @@
+/*
+ * Request dispatch: decode the header, find the handler, decode the body into
+ * the request's arena, call the handler; and the answer path back to the
+ * network layer.  Protocol violations close the connection, as Kafka's
+ * SocketServer does when a request cannot be parsed.
+ */
+#include "server/request.h"
+
+#include <stdlib.h>
+
+#include "proto/gen/messages.h"
+#include "server/apis.h"
+#include "server/broker.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+enum { API_KEY_API_VERSIONS = 18 };
+
+static const api_handler_fn handlers[] = {
+	[3] = handle_metadata,
+	[6] = handle_update_metadata,
+	[18] = handle_api_versions,
+};
+
+api_handler_fn api_handler(int16_t api_key)
+{
+	if (api_key < 0 || (size_t)api_key >= sizeof handlers / sizeof handlers[0])
+		return NULL;
+	return handlers[api_key];
+}
+
+static void request_free(struct request *req)
+{
+	arena_free(&req->arena);
+	free(req);
+}
+
+void request_dispatch(struct conn *c, const struct conn_info *info, const uint8_t *frame, size_t len,
+		      void *arg)
+{
+	struct broker *b = arg;
+	struct rd r;
+	rd_init(&r, frame, len);
+
+	struct request *req = xcalloc(1, sizeof *req);
+	req->broker = b;
+	req->conn = c;
+	req->info = *info;
+	arena_init(&req->arena);
+
+	if (request_header_decode(&r, &req->header) != 0) {
+		log_warn("Closing connection %s (listener %s): malformed request header (%zu bytes)",
+			 info->peer, info->listener_name, len);
+		request_close(req);
+		return;
+	}
+	const struct request_header *h = &req->header;
+	const struct proto_api *api = proto_api_get(h->api_key);
+	api_handler_fn fn = api_handler(h->api_key);
+
+	if (!api || !fn) {
+		log_warn("Closing connection %s: unsupported API key %d (correlation id %d)", info->peer,
+			 h->api_key, h->correlation_id);
+		request_close(req);
+		return;
+	}
+	if (h->api_version < api->min_version || h->api_version > api->max_version) {
+		if (h->api_key == API_KEY_API_VERSIONS && h->api_version > api->max_version) {
+			/* KIP-511: a newer client learns our versions from a v0 answer. */
+			api_versions_unsupported(req);
+			return;
+		}
+		log_warn("Closing connection %s: unsupported version %d of API %s (correlation id %d)",
+			 info->peer, h->api_version, api->name, h->correlation_id);
+		request_close(req);
+		return;
+	}
+	if (proto_request_decode(h->api_key, h->api_version, &r, &req->arena, &req->body) != 0 || r.err) {
+		log_warn("Closing connection %s: malformed %s v%d request (correlation id %d)", info->peer,
+			 api->name, h->api_version, h->correlation_id);
+		request_close(req);
+		return;
+	}
+	fn(req);
+}
+
+void request_respond(struct request *req, const void *response)
+{
+	const struct request_header *h = &req->header;
+	struct wbuf w;
+	wbuf_init(&w);
+	response_header_encode(&w, response_header_version(h->api_key, h->api_version), h->correlation_id);
+	proto_response_encode(h->api_key, h->api_version, &w, response);
+	net_respond(req->conn, &w);
+	wbuf_free(&w);
+	request_free(req);
+}
+
+void request_respond_none(struct request *req)
+{
+	net_respond_none(req->conn);
+	request_free(req);
+}
+
+void request_close(struct request *req)
+{
+	net_close(req->conn);
+	request_free(req);
+}

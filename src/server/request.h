@@ -1,0 +1,45 @@
+/*
+ * One request in flight [Kafka's RequestChannel.Request]: the decoded header and
+ * body, the arena they live in, and how to answer.  Handlers get a request,
+ * fill a response struct and call request_respond(); the request is freed then.
+ */
+#ifndef SAMSA_SERVER_REQUEST_H
+#define SAMSA_SERVER_REQUEST_H
+
+#include <stdint.h>
+
+#include "net/server.h"
+#include "proto/header.h"
+#include "util/arena.h"
+#include "util/buf.h"
+
+struct broker;
+
+struct request {
+	struct broker *broker;
+	struct conn *conn;
+	struct conn_info info;         /* copied: listener name, peer */
+	struct request_header header;
+	void *body;                    /* decoded request struct, in arena */
+	struct arena arena;
+	uint8_t *frame;                /* owned copy of the frame (the body points into it) */
+	size_t frame_len;
+};
+
+/* Encode `response` (the API's response struct) at the request's version, send it, free the request. */
+void request_respond(struct request *req, const void *response);
+/* No response (acks=0 produce); frees the request. */
+void request_respond_none(struct request *req);
+/* Close the connection (protocol violation); frees the request. */
+void request_close(struct request *req);
+
+/* Entry point from the network layer (net_request_fn). */
+void request_dispatch(struct conn *c, const struct conn_info *info, const uint8_t *frame, size_t len,
+		      void *broker);
+
+typedef void (*api_handler_fn)(struct request *req);
+
+/* The handler table: NULL for APIs not implemented yet. */
+api_handler_fn api_handler(int16_t api_key);
+
+#endif
