@@ -36,12 +36,14 @@ enum config_check {
 	CHECK_RANGE_OR_MINUS1,  /* in range, or exactly -1 (compression.gzip.level) */
 	CHECK_IN,               /* value (or every list element) in `allowed` */
 	CHECK_IN_NOCASE,        /* same, ignoring case */
-	CHECK_NON_EMPTY_STRING, /* null allowed, but not "" or blanks */
+	CHECK_NON_EMPTY_STRING, /* null allowed, but not "" */
 	CHECK_NON_NULL_STRING,
-	CHECK_NON_EMPTY_LIST,
+	CHECK_METADATA_VERSION, /* an inter.broker.protocol.version string */
+	CHECK_QUORUM_VOTERS,    /* id@host:port,... (KRaft) */
+	CHECK_HOST_PORT_LIST,   /* host:port,... (KRaft) */
+	CHECK_THREAD_POOL_SIZE, /* -1 or > 0 */
 	CHECK_THROTTLED_REPLICAS, /* "*" or partition:broker,... */
 };
-
 /* One key, as Kafka defines it. */
 struct config_def {
 	const char *name;
@@ -50,7 +52,7 @@ struct config_def {
 	enum config_importance importance;
 	enum config_check check;
 	bool has_min, has_max;
-	double min, max;           /* for CHECK_RANGE*, exact for all int types */
+	double min, max;           /* for CHECK_RANGE* */
 	const char *const *allowed; /* NULL-terminated, for CHECK_IN* */
 	bool internal;             /* Kafka marks it internal (undocumented) */
 	bool kraft_only;           /* only meaningful in KRaft mode; accepted, ignored */
@@ -117,6 +119,26 @@ const char *const *config_topic_synonyms(const char *topic_key);
  * -1 with *err set to a malloc'd Kafka-style message naming the key.
  */
 int config_validate(const struct config_def *def, const char *value, char **err);
+
+/* User-supplied keys that are not in the table (what the start-up warning lists),
+ * in file order; the array belongs to cfg. */
+char **config_unused_keys(const struct config *cfg, int *n);
+
+/*
+ * A per-listener value: "listener.name.<listener lower-case>.<key>" if the user
+ * set it, else the plain key's value, as config_get_raw.  For ssl.*, sasl.* and
+ * connection limits, which Kafka lets each listener override.
+ */
+const char *config_listener_raw(const struct config *cfg, const char *listener, const char *key);
+
+/*
+ * Metadata versions (inter.broker.protocol.version, message.format.version):
+ * "3.9", "3.9.0", "2.8-IV1", "0.10.0" resolve to a full version ("3.9-IV0",
+ * "2.8-IV1", "0.10.0-IV1") like Kafka's MetadataVersion.fromVersionString;
+ * NULL if unknown.  The ordinal orders versions (higher = newer), -1 if unknown.
+ */
+const char *config_metadata_version_resolve(const char *s);
+int config_metadata_version_ordinal(const char *s);
 
 /* Security protocols with Kafka's ids (SecurityProtocol.id). */
 enum config_security_protocol {
@@ -257,12 +279,14 @@ const struct config_endpoint *config_advertised_listener(const struct broker_con
 
 /*
  * Parses a listeners-style list ("NAME://host:port,...") resolving protocols
- * through `map`.  `key` names the config in error messages.  Returns 0, or -1
- * with *err set.  Free with config_endpoints_free.
+ * through `map`; names must be unique, and with require_distinct_ports so must
+ * non-zero ports (except one IPv4 and one IPv6 literal sharing a port), as
+ * Kafka demands of listeners but not of advertised.listeners.  Returns 0, or
+ * -1 with *err set.  Free with config_endpoints_free.
  */
-int config_parse_endpoints(const char *key, const char *value,
-			   const struct config_listener_map *map, int n_map,
-			   struct config_endpoint **out, int *n_out, char **err);
+int config_parse_endpoints(const char *value, const struct config_listener_map *map, int n_map,
+			   bool require_distinct_ports, struct config_endpoint **out, int *n_out,
+			   char **err);
 void config_endpoints_free(struct config_endpoint *eps, int n);
 
 /* The Kafka derivations by themselves, for the same fall-backs in topic configs. */
