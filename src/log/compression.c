@@ -574,6 +574,12 @@ static int lz4_compress(struct compression_ctx *ctx, bool legacy_hc, int level,
 	prefs.frameInfo.blockSizeID = LZ4F_max64KB;
 	prefs.frameInfo.blockMode = LZ4F_blockIndependent;
 	prefs.compressionLevel = level;
+	/*
+	 * The whole input comes in one call, so flushing changes no block
+	 * boundary; it does spare liblz4 its staging buffer, which it would
+	 * otherwise reallocate for every frame.
+	 */
+	prefs.autoFlush = 1;
 
 	wbuf_reserve(out, LZ4F_compressFrameBound(in_len, &prefs));
 	uint8_t *dst = out->data + out->len;
