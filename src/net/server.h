@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct conn;
 struct wbuf;
@@ -80,6 +81,10 @@ void net_server_stop(struct net_server *s);
 void net_respond(struct conn *c, struct wbuf *frame);
 /* The current frame needs no answer (Produce with acks=0). Unmutes the connection. */
 void net_respond_none(struct conn *c);
+/* Answer with `head` followed by `len` bytes of the file `fd` from `offset`, sent
+ * with sendfile(2) (the zero-copy fetch path).  The size prefix covers both; fd is
+ * dup'd, so the caller may close its own. */
+void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offset, size_t len);
 /* Close the connection (after flushing what is already queued). */
 void net_close(struct conn *c);
 

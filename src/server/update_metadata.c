@@ -4,6 +4,7 @@
  * controller must not overwrite a newer view) and by broker epoch (a request
  * meant for a previous incarnation of this broker is stale).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto/gen/messages.h"

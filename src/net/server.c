@@ -1,0 +1,580 @@
+/*
+ * Listeners, the acceptor, network threads and connections (see server.h).
+ *
+ * Each network thread runs one event_base.  A connection lives on exactly one
+ * of them; other threads never touch its bufferevent, they queue an operation
+ * (respond, close) to the owning thread and wake it.  A connection is
+ * refcounted: the thread's list holds one reference and a frame that is with a
+ * handler holds another, so an answer that arrives after the peer has gone is
+ * simply dropped.
+ */
+#include "net/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* Frames handled back to back on one connection before yielding to the loop. */
+#define MAX_FRAMES_PER_WAKEUP 16
+
+enum op_type { OP_RESPOND, OP_RESPOND_NONE, OP_CLOSE, OP_ADOPT };
+
+struct net_op {
+	struct net_op *next;
+	enum op_type type;
+	struct conn *conn;
+	int fd;                      /* OP_ADOPT */
+	const struct listener *l;    /* OP_ADOPT */
+	struct evbuffer *out;        /* OP_RESPOND: size prefix + bytes, ready to append */
+};
+
+struct listener {
+	struct listener_spec *spec;
+	struct evconnlistener *evl;
+	struct net_server *server;
+};
+
+struct netthread {
+	struct net_server *server;
+	int index;
+	pthread_t tid;
+	struct event_base *base;
+	struct event *wakeup;
+	pthread_mutex_t lock;        /* guards ops */
+	struct net_op *ops_head, *ops_tail;
+	struct conn *conns;          /* doubly linked, owned by this thread */
+};
+
+struct conn {
+	struct conn *prev, *next;
+	struct netthread *t;
+	struct bufferevent *bev;
+	int refs;                    /* atomic */
+	bool muted;                  /* a frame is with the handler */
+	bool delivering;             /* inside try_deliver: answers must not recurse */
+	bool closing;                /* close once the output is flushed */
+	bool dead;                   /* bufferevent gone; the struct lives until refs drop */
+	size_t frame_total;          /* 4 + size of the frame with the handler */
+	struct event *resume;        /* deferred delivery of already-buffered frames */
+	struct conn_info info;
+};
+
+struct net_server {
+	struct net_config cfg;
+	struct event_base *accept_base;
+	pthread_t accept_tid;
+	struct listener *listeners;
+	int n_listeners;
+	struct netthread *threads;
+	int n_threads;
+	unsigned next_thread;
+	uint64_t next_conn_id;
+};
+
+static void try_deliver(struct conn *c);
+
+static void conn_ref(struct conn *c) { __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL); }
+
+static void conn_unref(struct conn *c)
+{
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(c);
+}
+
+static bool on_thread(const struct netthread *t) { return pthread_equal(pthread_self(), t->tid); }
+
+/* Tear down the socket side now; the struct goes when the last reference does. */
+static void conn_destroy(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	event_free(c->resume);
+	c->resume = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->t->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	conn_unref(c);
+}
+
+static void close_after_flush(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_destroy(c);
+	/* else the write callback destroys it once the output drains */
+}
+
+/* The handler answered the current frame (on the owning thread). */
+static void finish_frame(struct conn *c, struct evbuffer *out)
+{
+	if (c->dead) {
+		if (out)
+			evbuffer_free(out);
+		return;
+	}
+	if (out) {
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), out);
+		evbuffer_free(out);
+	}
+	if (c->muted) {
+		evbuffer_drain(bufferevent_get_input(c->bev), c->frame_total);
+		c->muted = false;
+		c->frame_total = 0;
+	}
+	if (c->closing)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	if (!c->delivering)
+		event_active(c->resume, EV_READ, 0); /* next buffered frame, from the loop */
+}
+
+static void run_op(struct netthread *t, struct net_op *op);
+
+static void queue_op(struct netthread *t, struct net_op *op)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->ops_tail)
+		t->ops_tail->next = op;
+	else
+		t->ops_head = op;
+	t->ops_tail = op;
+	pthread_mutex_unlock(&t->lock);
+	event_active(t->wakeup, EV_READ, 0);
+}
+
+static struct evbuffer *frame_buffer(struct wbuf *frame)
+{
+	struct evbuffer *out = evbuffer_new();
+	uint8_t size[4];
+	uint32_t n = (uint32_t)frame->len;
+	size[0] = (uint8_t)(n >> 24);
+	size[1] = (uint8_t)(n >> 16);
+	size[2] = (uint8_t)(n >> 8);
+	size[3] = (uint8_t)n;
+	evbuffer_add(out, size, 4);
+	evbuffer_add(out, frame->data, frame->len);
+	wbuf_reset(frame);
+	return out;
+}
+
+static void dispatch(struct conn *c, enum op_type type, struct evbuffer *out)
+{
+	struct netthread *t = c->t;
+	struct net_op *op = xcalloc(1, sizeof *op);
+	op->type = type;
+	op->conn = c;
+	op->out = out;
+	if (on_thread(t)) {
+		run_op(t, op);
+		return;
+	}
+	queue_op(t, op);
+}
+
+void net_respond(struct conn *c, struct wbuf *frame) { dispatch(c, OP_RESPOND, frame_buffer(frame)); }
+
+void net_respond_none(struct conn *c) { dispatch(c, OP_RESPOND_NONE, NULL); }
+
+void net_close(struct conn *c) { dispatch(c, OP_CLOSE, NULL); }
+
+void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offset, size_t len)
+{
+	struct evbuffer *out = evbuffer_new();
+	uint32_t n = (uint32_t)(head->len + len);
+	uint8_t size[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+	evbuffer_add(out, size, 4);
+	evbuffer_add(out, head->data, head->len);
+	wbuf_reset(head);
+	if (len) {
+		/* A file segment is written with sendfile(2) when mmap is off: no copy through user space. */
+		int dfd = dup(fd);
+		struct evbuffer_file_segment *seg =
+			dfd >= 0 ? evbuffer_file_segment_new(dfd, offset, (ev_off_t)len,
+							     EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_MMAP)
+				 : NULL;
+		if (!seg || evbuffer_add_file_segment(out, seg, 0, (ev_off_t)len) != 0) {
+			log_error("Connection %s: cannot queue %zu bytes of file data", c->info.peer, len);
+			if (seg)
+				evbuffer_file_segment_free(seg);
+			else if (dfd >= 0)
+				close(dfd);
+			evbuffer_free(out);
+			dispatch(c, OP_CLOSE, NULL);
+			return;
+		}
+		evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
+	}
+	dispatch(c, OP_RESPOND, out);
+}
+
+/* ------------------------------------------------------------- reading frames */
+
+static void try_deliver(struct conn *c)
+{
+	struct net_server *s = c->t->server;
+	c->delivering = true;
+	conn_ref(c);
+	for (int i = 0; i < MAX_FRAMES_PER_WAKEUP && !c->dead && !c->muted && !c->closing; i++) {
+		struct evbuffer *in = bufferevent_get_input(c->bev);
+		size_t avail = evbuffer_get_length(in);
+		if (avail < 4)
+			break;
+		uint8_t hdr[4];
+		evbuffer_copyout(in, hdr, 4);
+		int32_t size = (int32_t)(((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
+					 ((uint32_t)hdr[2] << 8) | hdr[3]);
+		if (size < 0 || size > s->cfg.socket_request_max_bytes) {
+			log_warn("Closing connection %s (listener %s): frame size %d is %s (socket.request.max.bytes=%d)",
+				 c->info.peer, c->info.listener_name, size, size < 0 ? "negative" : "too large",
+				 s->cfg.socket_request_max_bytes);
+			evbuffer_drain(in, avail);
+			conn_destroy(c);
+			break;
+		}
+		if (avail < 4 + (size_t)size) {
+			/* Let libevent read the rest before waking us again. */
+			bufferevent_setwatermark(c->bev, EV_READ, 4 + (size_t)size, 0);
+			break;
+		}
+		bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+		uint8_t *frame = evbuffer_pullup(in, 4 + (ssize_t)size);
+		c->muted = true;
+		c->frame_total = 4 + (size_t)size;
+		bufferevent_disable(c->bev, EV_READ); /* Kafka mutes the channel until the answer */
+		conn_ref(c); /* the handler's reference, dropped when it answers */
+		s->cfg.on_request(c, &c->info, frame + 4, (size_t)size, s->cfg.arg);
+	}
+	if (!c->dead && !c->muted && !c->closing && evbuffer_get_length(bufferevent_get_input(c->bev)) >= 4) {
+		/* More frames are buffered: continue after others had their turn. */
+		size_t avail = evbuffer_get_length(bufferevent_get_input(c->bev));
+		uint8_t hdr[4];
+		evbuffer_copyout(bufferevent_get_input(c->bev), hdr, 4);
+		uint32_t size = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
+		if (avail >= 4 + (size_t)size)
+			event_active(c->resume, EV_READ, 0);
+	}
+	c->delivering = false;
+	conn_unref(c);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	try_deliver(arg);
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	if (!c->dead && !c->muted)
+		try_deliver(c);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_destroy(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("Closing idle connection %s (connections.max.idle.ms)", c->info.peer);
+	} else if (what & BEV_EVENT_ERROR) {
+		log_debug("Connection %s: %s", c->info.peer, strerror(EVUTIL_SOCKET_ERROR()));
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_destroy(c);
+}
+
+/* ------------------------------------------------------------ thread plumbing */
+
+static void adopt(struct netthread *t, int fd, const struct listener *l)
+{
+	struct net_server *s = t->server;
+	struct conn *c = xcalloc(1, sizeof *c);
+	c->t = t;
+	c->refs = 1; /* the thread's list */
+	c->info.listener_name = l->spec->name;
+	c->info.protocol = l->spec->protocol;
+	c->info.id = __atomic_add_fetch(&s->next_conn_id, 1, __ATOMIC_RELAXED);
+
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+			port = ntohs(sin->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+			port = ntohs(sin6->sin6_port);
+		}
+	}
+	snprintf(c->info.peer, sizeof c->info.peer, "%s:%d", host, port);
+
+	/* The TLS seam: an SSL listener would wrap the socket here (bufferevent_openssl). */
+	c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->resume = event_new(t->base, -1, 0, resume_cb, c);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	if (s->cfg.connections_max_idle_ms > 0) {
+		struct timeval tv = { (time_t)(s->cfg.connections_max_idle_ms / 1000),
+				      (suseconds_t)((s->cfg.connections_max_idle_ms % 1000) * 1000) };
+		bufferevent_set_timeouts(c->bev, &tv, NULL);
+	}
+	c->next = t->conns;
+	if (t->conns)
+		t->conns->prev = c;
+	t->conns = c;
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void run_op(struct netthread *t, struct net_op *op)
+{
+	struct conn *c = op->conn;
+	switch (op->type) {
+	case OP_ADOPT:
+		adopt(t, op->fd, op->l);
+		break;
+	case OP_RESPOND:
+		finish_frame(c, op->out);
+		conn_unref(c);
+		break;
+	case OP_RESPOND_NONE:
+		finish_frame(c, NULL);
+		conn_unref(c);
+		break;
+	case OP_CLOSE:
+		if (!c->dead) {
+			c->muted = false;
+			close_after_flush(c);
+		}
+		conn_unref(c);
+		break;
+	}
+	free(op);
+}
+
+static void wakeup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct netthread *t = arg;
+	pthread_mutex_lock(&t->lock);
+	struct net_op *op = t->ops_head;
+	t->ops_head = t->ops_tail = NULL;
+	pthread_mutex_unlock(&t->lock);
+	while (op) {
+		struct net_op *next = op->next;
+		run_op(t, op);
+		op = next;
+	}
+}
+
+static void *thread_main(void *arg)
+{
+	struct netthread *t = arg;
+	event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static void set_buffer_sizes(const struct net_config *cfg, int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (cfg->socket_send_buffer_bytes > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cfg->socket_send_buffer_bytes, sizeof(int));
+	if (cfg->socket_receive_buffer_bytes > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cfg->socket_receive_buffer_bytes, sizeof(int));
+}
+
+static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	(void)evl;
+	(void)sa;
+	(void)salen;
+	struct listener *l = arg;
+	struct net_server *s = l->server;
+	evutil_make_socket_nonblocking(fd);
+	set_buffer_sizes(&s->cfg, fd);
+	struct netthread *t = &s->threads[s->next_thread++ % (unsigned)s->n_threads];
+	struct net_op *op = xcalloc(1, sizeof *op);
+	op->type = OP_ADOPT;
+	op->fd = fd;
+	op->l = l;
+	queue_op(t, op);
+}
+
+static void *accept_main(void *arg)
+{
+	struct net_server *s = arg;
+	event_base_loop(s->accept_base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static int bind_listener(struct net_server *s, struct listener *l)
+{
+	struct listener_spec *spec = l->spec;
+	if (spec->protocol != SECPROTO_PLAINTEXT) {
+		log_error("Listener %s: only PLAINTEXT listeners are supported so far (SSL and SASL come later)",
+			  spec->name);
+		return -1;
+	}
+	char port[16];
+	snprintf(port, sizeof port, "%d", spec->port);
+	struct addrinfo hints = { 0 }, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	const char *host = spec->host && spec->host[0] ? spec->host : NULL;
+	int rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		log_error("Listener %s: cannot resolve %s: %s", spec->name, host ? host : "*", gai_strerror(rc));
+		return -1;
+	}
+	/* With no host, prefer the IPv6 wildcard (dual stack) when the system offers it. */
+	struct addrinfo *ai = res;
+	for (struct addrinfo *p = res; p && !host; p = p->ai_next)
+		if (p->ai_family == AF_INET6)
+			ai = p;
+	l->evl = evconnlistener_new_bind(s->accept_base, accept_cb, l,
+					 LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+					 ai->ai_addr, (int)ai->ai_addrlen);
+	freeaddrinfo(res);
+	if (!l->evl) {
+		log_error("Listener %s: cannot bind %s:%d: %s", spec->name, host ? host : "*", spec->port,
+			  strerror(errno));
+		return -1;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			spec->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			spec->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	return 0;
+}
+
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+static void evthread_init(void) { evthread_use_pthreads(); }
+
+struct net_server *net_server_start(const struct net_config *cfg, struct listener_spec *listeners, int n_listeners)
+{
+	pthread_once(&evthread_once, evthread_init);
+	struct net_server *s = xcalloc(1, sizeof *s);
+	s->cfg = *cfg;
+	if (s->cfg.num_network_threads < 1)
+		s->cfg.num_network_threads = 1;
+	s->accept_base = event_base_new();
+	s->n_listeners = n_listeners;
+	s->listeners = xcalloc((size_t)(n_listeners ? n_listeners : 1), sizeof *s->listeners);
+	for (int i = 0; i < n_listeners; i++) {
+		s->listeners[i].spec = &listeners[i];
+		s->listeners[i].server = s;
+		if (bind_listener(s, &s->listeners[i]) != 0) {
+			net_server_stop(s);
+			return NULL;
+		}
+	}
+	s->n_threads = s->cfg.num_network_threads;
+	s->threads = xcalloc((size_t)s->n_threads, sizeof *s->threads);
+	for (int i = 0; i < s->n_threads; i++) {
+		struct netthread *t = &s->threads[i];
+		t->server = s;
+		t->index = i;
+		t->base = event_base_new();
+		pthread_mutex_init(&t->lock, NULL);
+		t->wakeup = event_new(t->base, -1, EV_PERSIST, wakeup_cb, t);
+		pthread_create(&t->tid, NULL, thread_main, t);
+	}
+	pthread_create(&s->accept_tid, NULL, accept_main, s);
+	return s;
+}
+
+void net_server_stop(struct net_server *s)
+{
+	if (!s)
+		return;
+	if (s->accept_tid) {
+		event_base_loopbreak(s->accept_base);
+		pthread_join(s->accept_tid, NULL);
+	}
+	for (int i = 0; i < s->n_listeners; i++)
+		if (s->listeners[i].evl)
+			evconnlistener_free(s->listeners[i].evl);
+	for (int i = 0; i < s->n_threads; i++) {
+		struct netthread *t = &s->threads[i];
+		event_base_loopbreak(t->base);
+		pthread_join(t->tid, NULL);
+	}
+	/* The threads are gone: what they owned is ours to free now. */
+	for (int i = 0; i < s->n_threads; i++) {
+		struct netthread *t = &s->threads[i];
+		struct net_op *op = t->ops_head;
+		while (op) {
+			struct net_op *next = op->next;
+			if (op->type == OP_ADOPT)
+				close(op->fd);
+			else {
+				if (op->out)
+					evbuffer_free(op->out);
+				conn_unref(op->conn);
+			}
+			free(op);
+			op = next;
+		}
+		while (t->conns)
+			conn_destroy(t->conns);
+		event_free(t->wakeup);
+		event_base_free(t->base);
+		pthread_mutex_destroy(&t->lock);
+	}
+	free(s->threads);
+	free(s->listeners);
+	event_base_free(s->accept_base);
+	free(s);
+}
