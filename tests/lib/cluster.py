@@ -137,18 +137,23 @@ def tail(path, lines=80):
 	return "\n".join(data[-lines:])
 
 
-def sanitizer_reports(text):
-	"""Return the sanitizer report excerpts found in a log text."""
+def sanitizer_report_spans(text):
+	"""[(line number, excerpt)] of the sanitizer reports in a log text."""
 	lines = text.splitlines()
 	out = []
 	i = 0
 	while i < len(lines):
 		if any(m in lines[i] for m in SANITIZER_MARKERS):
-			out.append("\n".join(lines[i:i + 60]))
+			out.append((i, "\n".join(lines[i:i + 60])))
 			i += 60
 		else:
 			i += 1
 	return out
+
+
+def sanitizer_reports(text):
+	"""The sanitizer report excerpts found in a log text."""
+	return [rep for _, rep in sanitizer_report_spans(text)]
 
 
 class BrokerDied(AssertionError):
@@ -477,8 +482,8 @@ class Cluster:
 					self._reported.add(key)
 					problems.append("broker %s (pid %d) died unexpectedly with status %s; log tail:\n%s"
 							% (b.id, b.proc.pid, b.proc.returncode, tail(b.log_path)))
-			for rep in sanitizer_reports(b.log_text()):
-				key = ("san", b.id, rep)
+			for line, rep in sanitizer_report_spans(b.log_text()):
+				key = ("san", b.id, line)
 				if key not in self._reported:
 					self._reported.add(key)
 					problems.append("sanitizer report in broker %s log (%s):\n%s"
