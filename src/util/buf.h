@@ -32,6 +32,11 @@ struct rd {
 
 static inline void rd_init(struct rd *r, const void *p, size_t len)
 {
+	static const uint8_t empty[1];
+	if (!p) { /* an empty wbuf has no data pointer; NULL + 0 is still undefined */
+		p = empty;
+		len = 0;
+	}
 	r->p = p;
 	r->end = (const uint8_t *)p + len;
 	r->err = 0;
