@@ -1,0 +1,275 @@
+/*
+ * The network layer over real loopback sockets: frames answered strictly in
+ * order even when answers come from another thread out of order in time;
+ * oversized and negative frames close only the offending connection; a frame
+ * answered with nothing unmutes; file-backed answers arrive byte-exact.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/server.h"
+#include "util/buf.h"
+
+/* Handler behaviour, chosen per frame by its first byte. */
+enum { ECHO_NOW = 'e', ECHO_LATER = 'l', NO_ANSWER = 'n', FILE_ANSWER = 'f', CLOSE = 'c' };
+
+static int test_file_fd = -1;
+
+struct later {
+	struct conn *c;
+	struct wbuf w;
+	int delay_ms;
+};
+
+static void *answer_later(void *arg)
+{
+	struct later *l = arg;
+	struct timespec ts = { 0, (long)l->delay_ms * 1000000L };
+	nanosleep(&ts, NULL);
+	net_respond(l->c, &l->w);
+	wbuf_free(&l->w);
+	free(l);
+	return NULL;
+}
+
+static void handler(struct conn *c, const struct conn_info *info, const uint8_t *frame, size_t len, void *arg)
+{
+	(void)info;
+	(void)arg;
+	struct wbuf w;
+	wbuf_init(&w);
+	wbuf_put(&w, frame, len);
+	char kind = len ? (char)frame[0] : ECHO_NOW;
+	if (kind == ECHO_LATER) {
+		struct later *l = calloc(1, sizeof *l);
+		l->c = c;
+		l->w = w;
+		/* Earlier frames wait longer, so a broken ordering would show. */
+		l->delay_ms = len > 1 ? 30 - (frame[1] % 30) : 5;
+		pthread_t t;
+		pthread_create(&t, NULL, answer_later, l);
+		pthread_detach(t);
+		return;
+	}
+	if (kind == NO_ANSWER)
+		net_respond_none(c);
+	else if (kind == CLOSE)
+		net_close(c);
+	else if (kind == FILE_ANSWER)
+		net_respond_with_file(c, &w, test_file_fd, 3, 10);
+	else
+		net_respond(c, &w);
+	wbuf_free(&w);
+}
+
+static struct net_server *server;
+static struct listener_spec spec;
+
+static int setup(void **state)
+{
+	(void)state;
+	spec.name = "PLAINTEXT";
+	spec.host = "127.0.0.1";
+	spec.port = 0;
+	spec.protocol = SECPROTO_PLAINTEXT;
+	struct net_config cfg = {
+		.num_network_threads = 3,
+		.socket_request_max_bytes = 1024,
+		.socket_send_buffer_bytes = -1,
+		.socket_receive_buffer_bytes = -1,
+		.connections_max_idle_ms = 600000,
+		.on_request = handler,
+	};
+	char path[] = "/tmp/samsa-test-net-XXXXXX";
+	test_file_fd = mkstemp(path);
+	unlink(path);
+	assert_int_equal(write(test_file_fd, "0123456789abcdefghij", 20), 20);
+	server = net_server_start(&cfg, &spec, 1);
+	assert_non_null(server);
+	assert_int_not_equal(spec.port, 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	net_server_stop(server);
+	close(test_file_fd);
+	return 0;
+}
+
+static int dial(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)spec.port) };
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+static void send_frame(int fd, const void *p, uint32_t n)
+{
+	uint8_t hdr[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+	assert_int_equal(send(fd, hdr, 4, 0), 4);
+	if (n)
+		assert_int_equal(send(fd, p, n, 0), (ssize_t)n);
+}
+
+static int read_full(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = recv(fd, p, n, 0);
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Reads one response frame into buf; returns its length or -1 on EOF. */
+static int read_frame(int fd, uint8_t *buf, size_t cap)
+{
+	uint8_t hdr[4];
+	if (read_full(fd, hdr, 4))
+		return -1;
+	uint32_t n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
+	assert_true(n <= cap);
+	if (read_full(fd, buf, n))
+		return -1;
+	return (int)n;
+}
+
+static void test_pipelined_frames_answered_in_order(void **state)
+{
+	(void)state;
+	int fd = dial();
+	/* 30 frames at once, each answered from another thread after a delay that shrinks. */
+	for (int i = 0; i < 30; i++) {
+		uint8_t f[2] = { ECHO_LATER, (uint8_t)i };
+		send_frame(fd, f, 2);
+	}
+	for (int i = 0; i < 30; i++) {
+		uint8_t buf[16];
+		assert_int_equal(read_frame(fd, buf, sizeof buf), 2);
+		assert_int_equal(buf[1], i);
+	}
+	close(fd);
+}
+
+static void test_oversized_frame_closes_only_that_connection(void **state)
+{
+	(void)state;
+	int good = dial();
+	int bad = dial();
+	uint8_t big[4] = { 0, 0, 0x10, 0x01 }; /* 4097 > socket.request.max.bytes 1024 */
+	assert_int_equal(send(bad, big, 4, 0), 4);
+	uint8_t buf[16];
+	assert_int_equal(recv(bad, buf, sizeof buf, 0), 0); /* closed */
+	uint8_t neg[4] = { 0xff, 0xff, 0xff, 0xfe };
+	int bad2 = dial();
+	assert_int_equal(send(bad2, neg, 4, 0), 4);
+	assert_int_equal(recv(bad2, buf, sizeof buf, 0), 0);
+	uint8_t f[3] = { ECHO_NOW, 'o', 'k' };
+	send_frame(good, f, 3);
+	assert_int_equal(read_frame(good, buf, sizeof buf), 3);
+	assert_memory_equal(buf, f, 3);
+	close(good);
+	close(bad);
+	close(bad2);
+}
+
+static void test_no_answer_unmutes(void **state)
+{
+	(void)state;
+	int fd = dial();
+	uint8_t quiet[1] = { NO_ANSWER };
+	uint8_t f[2] = { ECHO_NOW, 7 };
+	send_frame(fd, quiet, 1);
+	send_frame(fd, f, 2);
+	uint8_t buf[16];
+	assert_int_equal(read_frame(fd, buf, sizeof buf), 2);
+	assert_int_equal(buf[1], 7);
+	close(fd);
+}
+
+static void test_file_answer(void **state)
+{
+	(void)state;
+	int fd = dial();
+	uint8_t f[2] = { FILE_ANSWER, 'H' };
+	send_frame(fd, f, 2);
+	uint8_t buf[64];
+	assert_int_equal(read_frame(fd, buf, sizeof buf), 12);
+	assert_memory_equal(buf, "fH3456789abc", 12);
+	close(fd);
+}
+
+static void test_close_and_half_frames(void **state)
+{
+	(void)state;
+	int fd = dial();
+	uint8_t c[1] = { CLOSE };
+	send_frame(fd, c, 1);
+	uint8_t buf[16];
+	assert_int_equal(recv(fd, buf, sizeof buf, 0), 0);
+	close(fd);
+	/* A peer that leaves in the middle of a frame, or while its answer is pending. */
+	fd = dial();
+	uint8_t half[6] = { 0, 0, 0, 100, 'e', 'x' };
+	assert_int_equal(send(fd, half, sizeof half, 0), 6);
+	close(fd);
+	fd = dial();
+	uint8_t later[2] = { ECHO_LATER, 0 };
+	send_frame(fd, later, 2);
+	close(fd);
+	struct timespec ts = { 0, 60 * 1000000L };
+	nanosleep(&ts, NULL); /* the late answer lands on a dead connection */
+}
+
+static void test_many_connections(void **state)
+{
+	(void)state;
+	enum { N = 200 };
+	int fds[N];
+	for (int i = 0; i < N; i++)
+		fds[i] = dial();
+	for (int i = 0; i < N; i++) {
+		uint8_t f[3] = { ECHO_NOW, (uint8_t)i, (uint8_t)(i >> 8) };
+		send_frame(fds[i], f, 3);
+	}
+	for (int i = 0; i < N; i++) {
+		uint8_t buf[8];
+		assert_int_equal(read_frame(fds[i], buf, sizeof buf), 3);
+		assert_int_equal(buf[1] | (buf[2] << 8), i);
+		close(fds[i]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pipelined_frames_answered_in_order),
+		cmocka_unit_test(test_oversized_frame_closes_only_that_connection),
+		cmocka_unit_test(test_no_answer_unmutes),
+		cmocka_unit_test(test_file_answer),
+		cmocka_unit_test(test_close_and_half_frames),
+		cmocka_unit_test(test_many_connections),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
