@@ -209,6 +209,9 @@ void net_close(struct conn *c) { dispatch(c, OP_CLOSE, NULL); }
 void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offset, size_t len)
 {
 	struct evbuffer *out = evbuffer_new();
+	/* libevent decides sendfile-or-read when a segment is added, by this flag of the
+	 * buffer it is added to; this buffer ends up on a socket, so say so now. */
+	evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
 	uint32_t n = (uint32_t)(head->len + len);
 	uint8_t size[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
 	evbuffer_add(out, size, 4);
