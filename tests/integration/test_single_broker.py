@@ -58,7 +58,8 @@ class SingleBroker(h.ClusterTestCase):
 
 	def test_kcat_json_metadata(self):
 		md = h.kcat_metadata_json(self.b.address)
-		self.assertEqual(md.get("controllerid", md.get("controller_id")), BROKER_ID)
+		self.assertEqual(md["controllerid"], BROKER_ID)
+		self.assertEqual(md["originating_broker"]["id"], BROKER_ID)
 		self.assertEqual([(x["id"], x["name"]) for x in md["brokers"]],
 				[(BROKER_ID, self.b.address)])
 		self.assertEqual(md["topics"], [])
