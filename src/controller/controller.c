@@ -16,6 +16,8 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "zk/kafka_zk.h"
+#include "zk/topic_zk.h"
+#include "util/uuid.h"
 #include "zk/zk.h"
 
 /* The UpdateMetadata version a 3.9 controller sends (inter.broker.protocol.version 3.9). */
@@ -26,6 +28,8 @@ enum event_type {
 	EV_ELECT,            /* startup, or /controller changed */
 	EV_BROKER_CHANGE,    /* children of /brokers/ids changed */
 	EV_SESSION_EXPIRED,  /* our ZooKeeper session is gone: re-register, re-elect */
+	EV_TOPIC_CHANGE,     /* children of /brokers/topics changed */
+	EV_TOPIC_DELETION,   /* children of /admin/delete_topics changed */
 	EV_SHUTDOWN,
 };
 
@@ -50,6 +54,15 @@ struct controller {
 	struct channel_manager *channels;
 	struct kafka_broker_info *live; /* live brokers as registered in ZooKeeper */
 	int n_live;
+	struct ctl_topic *topics;       /* the controller's view of every topic [ControllerContext] */
+	int n_topics;
+};
+
+/* A topic as the active controller tracks it: assignment and per-partition leader/ISR. */
+struct ctl_topic {
+	struct topic_assignment asg;
+	struct partition_state *states; /* one per partition; leader -1 with no state znode yet */
+	bool *has_state;
 };
 
 static void post(struct controller *c, enum event_type type)
@@ -76,6 +89,8 @@ int32_t controller_epoch(struct controller *c) { return __atomic_load_n(&c->epoc
 
 static void on_controller_watch(void *arg) { controller_notify_controller_change(arg); }
 static void on_brokers_watch(void *arg) { controller_notify_broker_change(arg); }
+static void on_topics_watch(void *arg) { post(arg, EV_TOPIC_CHANGE); }
+static void on_deletions_watch(void *arg) { post(arg, EV_TOPIC_DELETION); }
 
 static void free_live(struct controller *c)
 {
@@ -121,8 +136,51 @@ static void on_update_metadata_response(int32_t broker_id, int16_t api_key, int1
 	arena_free(&a);
 }
 
-/* UpdateMetadata carrying the full live-broker set, to every live broker. */
-static void send_update_metadata_to_all(struct controller *c)
+static bool is_live(struct controller *c, int32_t id)
+{
+	return find_live(c->live, c->n_live, id) != NULL;
+}
+
+/* The topic states of one UpdateMetadata; `deleting` marks partitions as being deleted. */
+static void fill_topic_state(struct controller *c, struct arena *a, const struct ctl_topic *t, bool deleting,
+			     struct update_metadata_request_update_metadata_topic_state *ts)
+{
+	update_metadata_request_update_metadata_topic_state_init(ts);
+	ts->topic_name = kstr_c(t->asg.name);
+	memcpy(ts->topic_id, t->asg.id, 16);
+	ts->partition_states_count = t->asg.n_partitions;
+	ts->partition_states = arena_alloc(a, sizeof *ts->partition_states * (size_t)(t->asg.n_partitions ? t->asg.n_partitions : 1));
+	for (int p = 0; p < t->asg.n_partitions; p++) {
+		struct update_metadata_request_update_metadata_partition_state *ps = &ts->partition_states[p];
+		const struct partition_state *st = &t->states[p];
+		update_metadata_request_update_metadata_partition_state_init(ps);
+		ps->topic_name = ts->topic_name;
+		ps->partition_index = p;
+		ps->controller_epoch = t->has_state[p] ? st->controller_epoch : c->epoch;
+		/* Kafka's LeaderDuringDelete (-2) tells brokers to drop the partition. */
+		ps->leader = deleting ? -2 : (t->has_state[p] ? st->leader : -1);
+		ps->leader_epoch = st->leader_epoch;
+		ps->isr = st->isr;
+		ps->isr_count = st->n_isr;
+		ps->zk_version = st->zk_version;
+		ps->replicas = t->asg.replicas[p];
+		ps->replicas_count = t->asg.n_replicas[p];
+		int32_t *off = arena_alloc(a, sizeof *off * (size_t)(t->asg.n_replicas[p] ? t->asg.n_replicas[p] : 1));
+		int n_off = 0;
+		for (int r = 0; r < t->asg.n_replicas[p]; r++)
+			if (!is_live(c, t->asg.replicas[p][r]))
+				off[n_off++] = t->asg.replicas[p][r];
+		ps->offline_replicas = off;
+		ps->offline_replicas_count = n_off;
+	}
+}
+
+/*
+ * UpdateMetadata to every live broker: the full live-broker set, plus the
+ * partition states of `only` (all topics when NULL); `deleting` announces that
+ * topic's partitions as deleted.
+ */
+static void send_update_metadata(struct controller *c, const struct ctl_topic *only, bool deleting)
 {
 	struct arena a;
 	arena_init(&a);
@@ -149,6 +207,11 @@ static void send_update_metadata_to_all(struct controller *c)
 			e->security_protocol = (int16_t)bi->endpoints[j].security_protocol;
 		}
 	}
+	int n_topics = only ? 1 : c->n_topics;
+	req.topic_states = arena_alloc(&a, sizeof *req.topic_states * (size_t)(n_topics ? n_topics : 1));
+	req.topic_states_count = n_topics;
+	for (int i = 0; i < n_topics; i++)
+		fill_topic_state(c, &a, only ? only : &c->topics[i], deleting, &req.topic_states[i]);
 	for (int i = 0; i < c->n_live; i++) {
 		/* Each broker is told its own epoch so it can drop requests meant for an earlier incarnation. */
 		req.broker_epoch = c->live[i].epoch;
@@ -160,6 +223,152 @@ static void send_update_metadata_to_all(struct controller *c)
 		wbuf_free(&w);
 	}
 	arena_free(&a);
+}
+
+static void send_update_metadata_to_all(struct controller *c) { send_update_metadata(c, NULL, false); }
+
+static void ctl_topic_clear(struct ctl_topic *t)
+{
+	for (int p = 0; p < t->asg.n_partitions; p++)
+		partition_state_clear(&t->states[p]);
+	free(t->states);
+	free(t->has_state);
+	topic_assignment_free(&t->asg);
+}
+
+static void free_topics(struct controller *c)
+{
+	for (int i = 0; i < c->n_topics; i++)
+		ctl_topic_clear(&c->topics[i]);
+	free(c->topics);
+	c->topics = NULL;
+	c->n_topics = 0;
+}
+
+static int find_topic(struct controller *c, const char *name)
+{
+	for (int i = 0; i < c->n_topics; i++)
+		if (strcmp(c->topics[i].asg.name, name) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * A new partition comes online [Kafka's PartitionStateMachine NewPartition ->
+ * OnlinePartition]: the first live replica leads, the live replicas are the
+ * ISR, leader epoch 0.  With no live replica it stays without a state znode.
+ */
+static void init_partition(struct controller *c, struct ctl_topic *t, int p)
+{
+	struct partition_state st = { .leader = -1, .controller_epoch = c->epoch };
+	st.isr = xcalloc((size_t)(t->asg.n_replicas[p] ? t->asg.n_replicas[p] : 1), sizeof *st.isr);
+	for (int r = 0; r < t->asg.n_replicas[p]; r++) {
+		int32_t id = t->asg.replicas[p][r];
+		if (!is_live(c, id))
+			continue;
+		if (st.leader < 0)
+			st.leader = id;
+		st.isr[st.n_isr++] = id;
+	}
+	if (st.leader < 0) {
+		log_warn("Controller: no live replica for %s-%d; it stays offline", t->asg.name, p);
+		partition_state_clear(&st);
+		return;
+	}
+	int rc = topic_zk_create_state(c->broker->zk, t->asg.name, p, &st);
+	if (rc != ZOK && rc != ZNODEEXISTS) {
+		log_error("Controller: cannot write state of %s-%d: %s", t->asg.name, p, zerror(rc));
+		partition_state_clear(&st);
+		return;
+	}
+	partition_state_clear(&st);
+	/* Read back what is there now (ours, or one written before us). */
+	if (topic_zk_get_state(c->broker->zk, t->asg.name, p, &t->states[p]) == ZOK)
+		t->has_state[p] = true;
+}
+
+/* Loads a topic from ZooKeeper into the controller's view, bringing new partitions online. */
+static struct ctl_topic *load_topic(struct controller *c, const char *name)
+{
+	struct topic_assignment asg;
+	if (topic_zk_get_assignment(c->broker->zk, name, &asg) != ZOK) {
+		log_warn("Controller: cannot read assignment of topic %s", name);
+		return NULL;
+	}
+	if (uuid_is_zero(asg.id)) {
+		/* Created by an older tool: give it an id, as Kafka's controller does. */
+		uuid_random(asg.id);
+		topic_zk_set_assignment(c->broker->zk, &asg);
+	}
+	c->topics = xrealloc(c->topics, sizeof *c->topics * (size_t)(c->n_topics + 1));
+	struct ctl_topic *t = &c->topics[c->n_topics++];
+	memset(t, 0, sizeof *t);
+	t->asg = asg;
+	t->states = xcalloc((size_t)(asg.n_partitions ? asg.n_partitions : 1), sizeof *t->states);
+	t->has_state = xcalloc((size_t)(asg.n_partitions ? asg.n_partitions : 1), sizeof *t->has_state);
+	for (int p = 0; p < asg.n_partitions; p++) {
+		t->states[p].leader = -1;
+		if (topic_zk_get_state(c->broker->zk, name, p, &t->states[p]) == ZOK)
+			t->has_state[p] = true;
+		else
+			init_partition(c, t, p);
+	}
+	return t;
+}
+
+/* Re-reads /brokers/topics (re-arming the watch); returns how many topics are new. */
+static int refresh_topics(struct controller *c)
+{
+	char **names = NULL;
+	int n = 0;
+	if (topic_zk_list(c->broker->zk, on_topics_watch, c, &names, &n) != ZOK) {
+		log_error("Controller: cannot list /brokers/topics");
+		return 0;
+	}
+	int added = 0;
+	for (int i = 0; i < n; i++) {
+		if (find_topic(c, names[i]) >= 0)
+			continue;
+		if (load_topic(c, names[i])) {
+			log_info("Controller %d: new topic %s", c->broker->id, names[i]);
+			added++;
+		}
+	}
+	topic_zk_free_names(names, n);
+	return added;
+}
+
+/* [Kafka's TopicDeletionManager], without replicas to stop yet: brokers are told
+ * the partitions are gone, then the topic's znodes are removed. */
+static void process_deletions(struct controller *c)
+{
+	char **names = NULL;
+	int n = 0;
+	if (topic_zk_list_deletions(c->broker->zk, on_deletions_watch, c, &names, &n) != ZOK)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (!c->broker->bc->delete_topic_enable) {
+			log_info("Controller: topic deletion is disabled; dropping the request for %s", names[i]);
+			topic_zk_unmark_deletion(c->broker->zk, names[i]);
+			continue;
+		}
+		/* The znodes go first, so that once brokers stop listing the topic its name
+		 * can be created again at once. */
+		if (topic_zk_delete_topic(c->broker->zk, names[i]) != ZOK) {
+			log_error("Controller: cannot remove the znodes of topic %s; will retry", names[i]);
+			continue;
+		}
+		topic_zk_unmark_deletion(c->broker->zk, names[i]);
+		int at = find_topic(c, names[i]);
+		if (at >= 0) {
+			send_update_metadata(c, &c->topics[at], true);
+			ctl_topic_clear(&c->topics[at]);
+			memmove(&c->topics[at], &c->topics[at + 1], sizeof *c->topics * (size_t)(c->n_topics - at - 1));
+			c->n_topics--;
+		}
+		log_info("Controller %d: deleted topic %s", c->broker->id, names[i]);
+	}
+	topic_zk_free_names(names, n);
 }
 
 /* Re-read /brokers/ids (re-arming the watch); reconcile channels. Returns true when the set changed. */
@@ -205,7 +414,9 @@ static void become_active(struct controller *c)
 	__atomic_store_n(&c->is_active, 1, __ATOMIC_RELEASE);
 	c->channels = channel_manager_new(c->broker->id, c->broker->bc->controller_socket_timeout_ms);
 	refresh_live_brokers(c);
+	refresh_topics(c);
 	send_update_metadata_to_all(c);
+	process_deletions(c);
 }
 
 static void resign(struct controller *c)
@@ -217,6 +428,7 @@ static void resign(struct controller *c)
 	channel_manager_free(c->channels);
 	c->channels = NULL;
 	free_live(c);
+	free_topics(c);
 }
 
 /* Kafka's elect(): look at /controller (re-arming the watch); if nobody holds it, try to take it. */
@@ -287,6 +499,14 @@ static void *controller_main(void *arg)
 			break;
 		case EV_SESSION_EXPIRED:
 			handle_session_expired(c);
+			break;
+		case EV_TOPIC_CHANGE:
+			if (c->is_active && refresh_topics(c) > 0)
+				send_update_metadata_to_all(c);
+			break;
+		case EV_TOPIC_DELETION:
+			if (c->is_active)
+				process_deletions(c);
 			break;
 		case EV_SHUTDOWN:
 			resign(c);

@@ -7,6 +7,8 @@
 void handle_api_versions(struct request *req);
 void handle_metadata(struct request *req);
 void handle_update_metadata(struct request *req);
+void handle_create_topics(struct request *req);
+void handle_delete_topics(struct request *req);
 
 /* The KIP-511 fallback: an ApiVersions request at a version we don't know gets a
  * v0 response with UNSUPPORTED_VERSION and our api list. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "controller/controller.h"
+#include "server/admin_executor.h"
 #include "server/config.h"
 #include "server/metadata_cache.h"
 #include "server/request.h"
@@ -142,6 +143,7 @@ int broker_start(struct broker *b)
 		b->id = id;
 		log_info("Generated broker.id %d", id);
 	}
+	b->admin = admin_executor_start();
 	if (start_network(b) != 0)
 		return -1;
 	if (register_broker(b) != 0)
@@ -155,8 +157,13 @@ int broker_start(struct broker *b)
 void broker_shutdown(struct broker *b)
 {
 	log_info("[samsa-server id=%d] shutting down", b->id);
-	if (b->controller) {
+	if (b->controller)
 		controller_stop(b->controller);
+	/* Finish queued admin jobs while their connections and ZooKeeper are still up. */
+	admin_executor_stop(b->admin);
+	if (b->net) {
+		net_server_stop(b->net);
+		b->net = NULL;
 	}
 	/* Closing the session removes our ephemeral znodes at once, so the
 	 * controller learns we are gone without waiting for the session timeout. */
@@ -164,10 +171,8 @@ void broker_shutdown(struct broker *b)
 		zk_close(b->zk);
 		b->zk = NULL;
 	}
-	if (b->net) {
-		net_server_stop(b->net);
-		b->net = NULL;
-	}
+	admin_executor_free(b->admin);
+	b->admin = NULL;
 	controller_free(b->controller);
 	b->controller = NULL;
 	for (int i = 0; i < b->n_listeners; i++) {

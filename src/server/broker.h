@@ -15,6 +15,7 @@ struct broker_config;
 struct metadata_cache;
 struct zk;
 struct controller;
+struct admin_executor;
 
 struct broker {
 	struct config *config;
@@ -26,6 +27,7 @@ struct broker {
 	struct metadata_cache *metadata;
 	struct zk *zk;
 	struct controller *controller;
+	struct admin_executor *admin; /* runs requests that wait on ZooKeeper */
 	struct net_server *net;
 	struct listener_spec *listeners;
 	int n_listeners;

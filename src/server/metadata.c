@@ -47,7 +47,8 @@ static void fill_partition(struct request *req, const struct metadata_snapshot *
 	out->partition_index = p->index;
 	out->leader_epoch = p->leader_epoch;
 	out->offline_replicas = arena_alloc(&req->arena, sizeof(int32_t) * (size_t)(p->n_offline ? p->n_offline : 1));
-	memcpy(out->offline_replicas, p->offline, sizeof(int32_t) * (size_t)p->n_offline);
+	if (p->n_offline > 0)
+		memcpy(out->offline_replicas, p->offline, sizeof(int32_t) * (size_t)p->n_offline);
 	out->offline_replicas_count = p->n_offline;
 
 	int32_t n_replicas, n_isr;

@@ -20,6 +20,8 @@ static const api_handler_fn handlers[] = {
 	[3] = handle_metadata,
 	[6] = handle_update_metadata,
 	[18] = handle_api_versions,
+	[19] = handle_create_topics,
+	[20] = handle_delete_topics,
 };
 
 api_handler_fn api_handler(int16_t api_key)

@@ -1,0 +1,109 @@
+/*
+ * DeleteTopics, the ZooKeeper-mode way: mark each topic under
+ * /admin/delete_topics; the controller deletes it.  The answer waits (up to the
+ * request's timeout) until this broker's metadata no longer has the topic.
+ * Runs on the admin executor: it talks to ZooKeeper.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "proto/gen/messages.h"
+#include "server/admin_executor.h"
+#include "server/apis.h"
+#include "server/broker.h"
+#include "server/config.h"
+#include "server/metadata_cache.h"
+#include "util/errors.h"
+#include "util/log.h"
+#include "util/uuid.h"
+#include "zk/topic_zk.h"
+
+static bool in_cache(struct broker *b, const char *name)
+{
+	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
+	bool found = metadata_snapshot_find_topic(s, name, strlen(name)) != NULL;
+	metadata_snapshot_release(s);
+	return found;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void delete_topics_job(struct request *req)
+{
+	const struct delete_topics_request *dt = req->body;
+	struct broker *b = req->broker;
+	int16_t version = req->header.api_version;
+	struct delete_topics_response resp;
+	delete_topics_response_init(&resp);
+	int n = version >= 6 ? dt->topics_count : dt->topic_names_count;
+	if (n < 0)
+		n = 0;
+	resp.responses = arena_alloc(&req->arena, sizeof *resp.responses * (size_t)(n ? n : 1));
+	resp.responses_count = n;
+	const char **names = arena_alloc(&req->arena, sizeof *names * (size_t)(n ? n : 1));
+
+	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
+	for (int i = 0; i < n; i++) {
+		struct delete_topics_response_deletable_topic_result *r = &resp.responses[i];
+		delete_topics_response_deletable_topic_result_init(r);
+		struct kstr name = version >= 6 ? dt->topics[i].name : dt->topic_names[i];
+		const struct mc_topic *t = NULL;
+		if (!name.ptr && version >= 6) {
+			/* By topic id. */
+			memcpy(r->topic_id, dt->topics[i].topic_id, 16);
+			for (int k = 0; k < s->n_topics && !t; k++)
+				if (memcmp(s->topics[k].id, dt->topics[i].topic_id, 16) == 0)
+					t = &s->topics[k];
+			if (!t) {
+				r->error_code = KERR_UNKNOWN_TOPIC_ID;
+				continue;
+			}
+		} else if (name.ptr) {
+			t = metadata_snapshot_find_topic(s, name.ptr, (size_t)name.len);
+			r->name = name;
+		}
+		if (!t) {
+			r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+			continue;
+		}
+		r->name = kstr_c(arena_strndup(&req->arena, t->name, strlen(t->name)));
+		memcpy(r->topic_id, t->id, 16);
+		if (!b->bc->delete_topic_enable) {
+			r->error_code = KERR_TOPIC_DELETION_DISABLED;
+			continue;
+		}
+		int rc = topic_zk_mark_for_deletion(b->zk, r->name.ptr);
+		if (rc != ZOK && rc != ZNODEEXISTS) {
+			r->error_code = KERR_UNKNOWN_SERVER_ERROR;
+			continue;
+		}
+		log_info("Topic %s marked for deletion", r->name.ptr);
+		names[i] = r->name.ptr;
+	}
+	metadata_snapshot_release(s);
+
+	int64_t deadline = mono_ms() + (dt->timeout_ms > 0 ? dt->timeout_ms : 0);
+	for (int i = 0; i < n; i++) {
+		if (!names[i])
+			continue;
+		while (in_cache(b, names[i]) && mono_ms() < deadline) {
+			struct timespec ts = { 0, 10 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		if (dt->timeout_ms > 0 && in_cache(b, names[i]))
+			resp.responses[i].error_code = KERR_REQUEST_TIMED_OUT;
+	}
+	request_respond(req, &resp);
+}
+
+void handle_delete_topics(struct request *req)
+{
+	admin_executor_submit(req->broker->admin, req, delete_topics_job);
+}

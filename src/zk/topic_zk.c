@@ -1,0 +1,319 @@
+/* Topic, partition-state, topic-config and deletion znodes (see topic_zk.h). */
+#include "zk/topic_zk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/arena.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/uuid.h"
+#include "util/xalloc.h"
+
+void topic_assignment_free(struct topic_assignment *t)
+{
+	for (int p = 0; p < t->n_partitions; p++)
+		free(t->replicas[p]);
+	free(t->replicas);
+	free(t->n_replicas);
+	free(t->name);
+	memset(t, 0, sizeof *t);
+}
+
+void partition_state_clear(struct partition_state *s)
+{
+	free(s->isr);
+	s->isr = NULL;
+	s->n_isr = 0;
+}
+
+static void write_ids(struct wbuf *w, const int32_t *ids, int n)
+{
+	json_write_raw(w, "[");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			json_write_raw(w, ",");
+		json_write_int(w, ids[i]);
+	}
+	json_write_raw(w, "]");
+}
+
+void topic_zk_assignment_json(const struct topic_assignment *t, struct wbuf *w)
+{
+	json_write_raw(w, "{\"partitions\":{");
+	for (int p = 0; p < t->n_partitions; p++) {
+		char key[16];
+		snprintf(key, sizeof key, "%d", p);
+		if (p)
+			json_write_raw(w, ",");
+		json_write_string(w, key);
+		json_write_raw(w, ":");
+		write_ids(w, t->replicas[p], t->n_replicas[p]);
+	}
+	json_write_raw(w, "}");
+	if (!uuid_is_zero(t->id)) {
+		char id[UUID_STR_LEN + 1];
+		uuid_to_base64(t->id, id);
+		json_write_raw(w, ",\"topic_id\":");
+		json_write_string(w, id);
+	}
+	json_write_raw(w, ",\"adding_replicas\":{},\"removing_replicas\":{},\"version\":3}");
+}
+
+static int read_ids(const struct json *arr, int32_t **out, int *n)
+{
+	if (!arr || arr->type != JSON_ARRAY)
+		return -1;
+	*out = xcalloc(arr->n ? arr->n : 1, sizeof **out);
+	*n = (int)arr->n;
+	for (size_t i = 0; i < arr->n; i++) {
+		const struct json *v = arr->items[i];
+		if (v->type != JSON_NUMBER || !v->is_int || v->i < 0 || v->i > INT32_MAX)
+			return -1;
+		(*out)[i] = (int32_t)v->i;
+	}
+	return 0;
+}
+
+int topic_zk_parse_assignment(const char *text, int len, struct topic_assignment *out)
+{
+	memset(out, 0, sizeof *out);
+	struct arena a;
+	arena_init(&a);
+	int rc = -1;
+	struct json *j = json_parse(&a, text, len > 0 ? (size_t)len : 0);
+	const struct json *parts = json_get(j, "partitions");
+	if (!parts || parts->type != JSON_OBJECT || parts->n > 100000)
+		goto out;
+	/* Keys are partition numbers 0..n-1 in any order. */
+	out->n_partitions = (int)parts->n;
+	out->replicas = xcalloc(parts->n ? parts->n : 1, sizeof *out->replicas);
+	out->n_replicas = xcalloc(parts->n ? parts->n : 1, sizeof *out->n_replicas);
+	for (size_t i = 0; i < parts->n; i++) {
+		char *end;
+		long p = strtol(parts->keys[i], &end, 10);
+		if (*end || p < 0 || p >= out->n_partitions || out->replicas[p])
+			goto out;
+		if (read_ids(parts->items[i], &out->replicas[p], &out->n_replicas[p]) != 0)
+			goto out;
+	}
+	const char *id = json_get_string(j, "topic_id");
+	if (id && uuid_from_base64(id, out->id) != 0)
+		goto out;
+	rc = 0;
+out:
+	arena_free(&a);
+	if (rc)
+		topic_assignment_free(out);
+	return rc;
+}
+
+void topic_zk_state_json(const struct partition_state *s, struct wbuf *w)
+{
+	json_write_raw(w, "{\"controller_epoch\":");
+	json_write_int(w, s->controller_epoch);
+	json_write_raw(w, ",\"leader\":");
+	json_write_int(w, s->leader);
+	json_write_raw(w, ",\"version\":1,\"leader_epoch\":");
+	json_write_int(w, s->leader_epoch);
+	json_write_raw(w, ",\"isr\":");
+	write_ids(w, s->isr, s->n_isr);
+	json_write_raw(w, "}");
+}
+
+int topic_zk_parse_state(const char *text, int len, struct partition_state *out)
+{
+	memset(out, 0, sizeof *out);
+	struct arena a;
+	arena_init(&a);
+	struct json *j = json_parse(&a, text, len > 0 ? (size_t)len : 0);
+	int64_t leader, le, ce;
+	int rc = -1;
+	if (j && json_get_int(j, "leader", &leader) && json_get_int(j, "leader_epoch", &le) &&
+	    json_get_int(j, "controller_epoch", &ce) && read_ids(json_get(j, "isr"), &out->isr, &out->n_isr) == 0) {
+		out->leader = (int32_t)leader;
+		out->leader_epoch = (int32_t)le;
+		out->controller_epoch = (int32_t)ce;
+		rc = 0;
+	}
+	if (rc)
+		partition_state_clear(out);
+	arena_free(&a);
+	return rc;
+}
+
+int topic_zk_create(struct zk *zk, const struct topic_assignment *t, const struct topic_config_entry *configs,
+		    int n_configs)
+{
+	char path[512];
+	struct wbuf w;
+	wbuf_init(&w);
+	json_write_raw(&w, "{\"version\":1,\"config\":{");
+	for (int i = 0; i < n_configs; i++) {
+		if (i)
+			json_write_raw(&w, ",");
+		json_write_string(&w, configs[i].key);
+		json_write_raw(&w, ":");
+		json_write_string(&w, configs[i].value);
+	}
+	json_write_raw(&w, "}}");
+	snprintf(path, sizeof path, "/config/topics/%s", t->name);
+	/* Kafka writes the config first, then the assignment: the controller reacts to the latter. */
+	int rc = zk_create(zk, path, (const char *)w.data, (int)w.len, 0, NULL, NULL, 0);
+	if (rc == ZNODEEXISTS)
+		rc = zk_set(zk, path, (const char *)w.data, (int)w.len, -1, NULL);
+	if (rc != ZOK) {
+		wbuf_free(&w);
+		return rc;
+	}
+	wbuf_reset(&w);
+	topic_zk_assignment_json(t, &w);
+	snprintf(path, sizeof path, "/brokers/topics/%s", t->name);
+	rc = zk_create(zk, path, (const char *)w.data, (int)w.len, 0, NULL, NULL, 0);
+	wbuf_free(&w);
+	return rc;
+}
+
+int topic_zk_list(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n)
+{
+	struct String_vector kids;
+	int rc = zk_children(zk, "/brokers/topics", watch, arg, &kids);
+	if (rc != ZOK)
+		return rc;
+	*names = xcalloc((size_t)(kids.count ? kids.count : 1), sizeof **names);
+	for (int i = 0; i < kids.count; i++)
+		(*names)[i] = xstrdup(kids.data[i]);
+	*n = kids.count;
+	deallocate_String_vector(&kids);
+	return ZOK;
+}
+
+void topic_zk_free_names(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int topic_zk_get_assignment(struct zk *zk, const char *topic, struct topic_assignment *out)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s", topic);
+	char *data = NULL;
+	int len = 0;
+	int rc = zk_get(zk, path, NULL, NULL, &data, &len, NULL);
+	if (rc != ZOK)
+		return rc;
+	rc = topic_zk_parse_assignment(data, len, out) == 0 ? ZOK : ZBADARGUMENTS;
+	free(data);
+	if (rc == ZOK)
+		out->name = xstrdup(topic);
+	return rc;
+}
+
+int topic_zk_set_assignment(struct zk *zk, const struct topic_assignment *t)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s", t->name);
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_assignment_json(t, &w);
+	int rc = zk_set(zk, path, (const char *)w.data, (int)w.len, -1, NULL);
+	wbuf_free(&w);
+	return rc;
+}
+
+int topic_zk_get_state(struct zk *zk, const char *topic, int partition, struct partition_state *out)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", topic, partition);
+	char *data = NULL;
+	int len = 0;
+	struct Stat st;
+	int rc = zk_get(zk, path, NULL, NULL, &data, &len, &st);
+	if (rc != ZOK)
+		return rc;
+	rc = topic_zk_parse_state(data, len, out) == 0 ? ZOK : ZBADARGUMENTS;
+	out->zk_version = st.version;
+	free(data);
+	return rc;
+}
+
+int topic_zk_create_state(struct zk *zk, const char *topic, int partition, const struct partition_state *s)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d", topic, partition);
+	int rc = zk_create_recursive(zk, path, NULL, -1);
+	if (rc != ZOK)
+		return rc;
+	snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", topic, partition);
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_state_json(s, &w);
+	rc = zk_create(zk, path, (const char *)w.data, (int)w.len, 0, NULL, NULL, 0);
+	wbuf_free(&w);
+	return rc;
+}
+
+int topic_zk_mark_for_deletion(struct zk *zk, const char *topic)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/admin/delete_topics/%s", topic);
+	return zk_create(zk, path, NULL, -1, 0, NULL, NULL, 0);
+}
+
+int topic_zk_list_deletions(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n)
+{
+	struct String_vector kids;
+	int rc = zk_children(zk, "/admin/delete_topics", watch, arg, &kids);
+	if (rc != ZOK)
+		return rc;
+	*names = xcalloc((size_t)(kids.count ? kids.count : 1), sizeof **names);
+	for (int i = 0; i < kids.count; i++)
+		(*names)[i] = xstrdup(kids.data[i]);
+	*n = kids.count;
+	deallocate_String_vector(&kids);
+	return ZOK;
+}
+
+/* Depth-first delete of a subtree. */
+static int delete_recursive(struct zk *zk, const char *path)
+{
+	struct String_vector kids;
+	int rc = zk_children(zk, path, NULL, NULL, &kids);
+	if (rc == ZNONODE)
+		return ZOK;
+	if (rc != ZOK)
+		return rc;
+	for (int i = 0; i < kids.count && rc == ZOK; i++) {
+		char child[1024];
+		snprintf(child, sizeof child, "%s/%s", path, kids.data[i]);
+		rc = delete_recursive(zk, child);
+	}
+	deallocate_String_vector(&kids);
+	if (rc != ZOK)
+		return rc;
+	rc = zk_delete(zk, path, -1);
+	return rc == ZNONODE ? ZOK : rc;
+}
+
+int topic_zk_delete_topic(struct zk *zk, const char *topic)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s", topic);
+	int rc = delete_recursive(zk, path);
+	if (rc != ZOK)
+		return rc;
+	snprintf(path, sizeof path, "/config/topics/%s", topic);
+	rc = zk_delete(zk, path, -1);
+	return rc == ZNONODE ? ZOK : rc;
+}
+
+int topic_zk_unmark_deletion(struct zk *zk, const char *topic)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/admin/delete_topics/%s", topic);
+	int rc = zk_delete(zk, path, -1);
+	return rc == ZNONODE ? ZOK : rc;
+}

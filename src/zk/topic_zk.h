@@ -1,0 +1,69 @@
+/*
+ * Topic znodes [Kafka's TopicZNode, TopicPartitionStateZNode, ConfigEntityZNode,
+ * DeleteTopicsTopicZNode]: replica assignments, partition leader/ISR state,
+ * topic configs and deletion markers, with Kafka's JSON.
+ */
+#ifndef SAMSA_ZK_TOPIC_ZK_H
+#define SAMSA_ZK_TOPIC_ZK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "zk/zk.h"
+
+struct topic_assignment {
+	char *name;
+	uint8_t id[16];          /* zero: the znode has no topic_id yet */
+	int n_partitions;
+	int32_t **replicas;      /* replicas[p] = ordered replica list of partition p */
+	int *n_replicas;
+};
+
+struct partition_state {
+	int32_t leader;
+	int32_t leader_epoch;
+	int32_t controller_epoch;
+	int32_t *isr;
+	int n_isr;
+	int32_t zk_version;      /* the znode's version: Kafka's partition epoch */
+};
+
+struct topic_config_entry {
+	const char *key;
+	const char *value;
+};
+
+void topic_assignment_free(struct topic_assignment *t);
+void partition_state_clear(struct partition_state *s);
+
+/* JSON (exposed for tests). */
+void topic_zk_assignment_json(const struct topic_assignment *t, struct wbuf *w);
+int topic_zk_parse_assignment(const char *json, int len, struct topic_assignment *out);
+void topic_zk_state_json(const struct partition_state *s, struct wbuf *w);
+int topic_zk_parse_state(const char *json, int len, struct partition_state *out);
+
+/*
+ * Creates a topic the way Kafka's AdminZkClient does: /config/topics/<t> first
+ * (always, even empty), then /brokers/topics/<t>.  ZNODEEXISTS when the topic
+ * already exists; other ZooKeeper codes on failure.
+ */
+int topic_zk_create(struct zk *zk, const struct topic_assignment *t, const struct topic_config_entry *configs,
+		    int n_configs);
+/* Topic names under /brokers/topics (with a children watch when watch != NULL). */
+int topic_zk_list(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);
+void topic_zk_free_names(char **names, int n);
+int topic_zk_get_assignment(struct zk *zk, const char *topic, struct topic_assignment *out);
+/* Adds a topic_id to an assignment znode that lacks one (written by older tools). */
+int topic_zk_set_assignment(struct zk *zk, const struct topic_assignment *t);
+/* ZNONODE when the partition has no state yet. */
+int topic_zk_get_state(struct zk *zk, const char *topic, int partition, struct partition_state *out);
+int topic_zk_create_state(struct zk *zk, const char *topic, int partition, const struct partition_state *s);
+
+/* Deletion: the marker under /admin/delete_topics, and what the controller removes. */
+int topic_zk_mark_for_deletion(struct zk *zk, const char *topic);
+int topic_zk_list_deletions(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);
+int topic_zk_delete_topic(struct zk *zk, const char *topic);
+int topic_zk_unmark_deletion(struct zk *zk, const char *topic);
+
+#endif
