@@ -1,0 +1,93 @@
+/* Topic znode JSON and Kafka's replica placement, without ZooKeeper. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "server/replica_assignment.h"
+#include "util/uuid.h"
+#include "zk/topic_zk.h"
+
+static void test_assignment_json_roundtrip(void **state)
+{
+	(void)state;
+	int32_t r0[] = { 1, 2, 3 }, r1[] = { 2, 3, 1 };
+	int32_t *reps[] = { r0, r1 };
+	int nreps[] = { 3, 3 };
+	struct topic_assignment t = { .name = "foo", .n_partitions = 2, .replicas = reps, .n_replicas = nreps };
+	assert_int_equal(uuid_from_base64("kQ0pyn4ASp-hPMaxOiDTNA", t.id), 0);
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_assignment_json(&t, &w);
+	const char *expect = "{\"partitions\":{\"0\":[1,2,3],\"1\":[2,3,1]},\"topic_id\":\"kQ0pyn4ASp-hPMaxOiDTNA\","
+			     "\"adding_replicas\":{},\"removing_replicas\":{},\"version\":3}";
+	assert_int_equal(w.len, strlen(expect));
+	assert_memory_equal(w.data, expect, w.len);
+
+	struct topic_assignment back;
+	/* Kafka's readers accept any key order; so do we. */
+	const char *shuffled = "{\"version\":3,\"partitions\":{\"1\":[2,3,1],\"0\":[1,2,3]},\"topic_id\":\"kQ0pyn4ASp-hPMaxOiDTNA\"}";
+	assert_int_equal(topic_zk_parse_assignment(shuffled, (int)strlen(shuffled), &back), 0);
+	assert_int_equal(back.n_partitions, 2);
+	assert_int_equal(back.replicas[1][0], 2);
+	assert_memory_equal(back.id, t.id, 16);
+	topic_assignment_free(&back);
+
+	const char *bad[] = { "{\"partitions\":{\"0\":[1],\"2\":[2]}}", "{\"partitions\":{\"x\":[1]}}",
+			      "{\"partitions\":{\"0\":[-1]}}", "{\"partitions\":[]}", "{}" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(topic_zk_parse_assignment(bad[i], (int)strlen(bad[i]), &back), -1);
+	wbuf_free(&w);
+}
+
+static void test_state_json(void **state)
+{
+	(void)state;
+	int32_t isr[] = { 1, 2, 3 };
+	struct partition_state s = { .leader = 1, .leader_epoch = 7, .controller_epoch = 5, .isr = isr, .n_isr = 3 };
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_state_json(&s, &w);
+	const char *expect = "{\"controller_epoch\":5,\"leader\":1,\"version\":1,\"leader_epoch\":7,\"isr\":[1,2,3]}";
+	assert_int_equal(w.len, strlen(expect));
+	assert_memory_equal(w.data, expect, w.len);
+	struct partition_state back;
+	assert_int_equal(topic_zk_parse_state((const char *)w.data, (int)w.len, &back), 0);
+	assert_int_equal(back.leader, 1);
+	assert_int_equal(back.leader_epoch, 7);
+	assert_int_equal(back.n_isr, 3);
+	partition_state_clear(&back);
+	wbuf_free(&w);
+}
+
+/* Kafka's documented example: 5 brokers, 10 partitions, 3 replicas, start index 0, shift 0. */
+static void test_rack_unaware_matches_kafka(void **state)
+{
+	(void)state;
+	int32_t brokers[] = { 0, 1, 2, 3, 4 };
+	int32_t mem[10][3];
+	int32_t *out[10];
+	for (int i = 0; i < 10; i++)
+		out[i] = mem[i];
+	assert_int_equal(replica_assignment_rack_unaware(brokers, 5, 10, 3, 0, 0, 0, out), 0);
+	const int32_t expect[10][3] = {
+		{ 0, 1, 2 }, { 1, 2, 3 }, { 2, 3, 4 }, { 3, 4, 0 }, { 4, 0, 1 },
+		{ 0, 2, 3 }, { 1, 3, 4 }, { 2, 4, 0 }, { 3, 0, 1 }, { 4, 1, 2 },
+	};
+	for (int p = 0; p < 10; p++)
+		assert_memory_equal(mem[p], expect[p], sizeof expect[p]);
+	assert_int_equal(replica_assignment_rack_unaware(brokers, 5, 1, 6, 0, 0, 0, out), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_assignment_json_roundtrip),
+		cmocka_unit_test(test_state_json),
+		cmocka_unit_test(test_rack_unaware_matches_kafka),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
