@@ -10,6 +10,11 @@ void handle_update_metadata(struct request *req);
 void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);
 
+/* Creates `name` with num.partitions and default.replication.factor, as
+ * auto.create.topics.enable does; KERR_NONE or Kafka's error.  Talks to
+ * ZooKeeper: call it on the admin executor only. */
+int16_t topic_auto_create(struct broker *b, const char *name);
+
 /* The KIP-511 fallback: an ApiVersions request at a version we don't know gets a
  * v0 response with UNSUPPORTED_VERSION and our api list. */
 void api_versions_unsupported(struct request *req);

@@ -312,6 +312,48 @@ static void create_topics_job(struct request *req)
 	request_respond(req, &resp);
 }
 
+int16_t topic_auto_create(struct broker *b, const char *name)
+{
+	const struct broker_config *bc = b->bc;
+	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
+	int16_t err = KERR_NONE;
+	int rf = bc->default_replication_factor;
+	int partitions = bc->num_partitions;
+	struct topic_assignment asg;
+	memset(&asg, 0, sizeof asg);
+	if (rf > s->n_brokers) {
+		log_warn("Cannot auto-create topic %s: replication factor %d larger than available brokers %d", name, rf,
+			 s->n_brokers);
+		metadata_snapshot_release(s);
+		return KERR_INVALID_REPLICATION_FACTOR;
+	}
+	int32_t *ids = xcalloc((size_t)(s->n_brokers ? s->n_brokers : 1), sizeof *ids);
+	for (int i = 0; i < s->n_brokers; i++)
+		ids[i] = s->brokers[i].id;
+	asg.name = xstrdup(name);
+	asg.n_partitions = partitions;
+	asg.replicas = xcalloc((size_t)partitions, sizeof *asg.replicas);
+	asg.n_replicas = xcalloc((size_t)partitions, sizeof *asg.n_replicas);
+	for (int p = 0; p < partitions; p++) {
+		asg.replicas[p] = xmalloc(sizeof(int32_t) * (size_t)rf);
+		asg.n_replicas[p] = rf;
+	}
+	if (replica_assignment_rack_unaware(ids, s->n_brokers, partitions, rf, 0, -1, -1, asg.replicas) != 0) {
+		err = KERR_INVALID_REPLICATION_FACTOR;
+	} else {
+		uuid_random(asg.id);
+		int rc = topic_zk_create(b->zk, &asg, NULL, 0);
+		if (rc == ZOK)
+			log_info("Auto-created topic %s with %d partitions, replication factor %d", name, partitions, rf);
+		else if (rc != ZNODEEXISTS)
+			err = KERR_UNKNOWN_SERVER_ERROR;
+	}
+	free(ids);
+	topic_assignment_free(&asg);
+	metadata_snapshot_release(s);
+	return err;
+}
+
 void handle_create_topics(struct request *req)
 {
 	admin_executor_submit(req->broker->admin, req, create_topics_job);

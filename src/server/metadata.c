@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "proto/gen/messages.h"
+#include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/config.h"
 #include "server/broker.h"
 #include "server/metadata_cache.h"
 #include "server/topic_name.h"
@@ -105,7 +107,19 @@ static bool uuid_is_zero(const uint8_t id[16])
 	return memcmp(id, zero, 16) == 0;
 }
 
-void handle_metadata(struct request *req)
+static void answer(struct request *req, bool on_admin);
+
+static void metadata_job(struct request *req) { answer(req, true); }
+
+void handle_metadata(struct request *req) { answer(req, false); }
+
+/*
+ * Unknown topics are created when auto.create.topics.enable and the request
+ * allow it (Kafka answers LEADER_NOT_AVAILABLE for them until the controller
+ * has elected leaders).  Creating talks to ZooKeeper, so a request that needs
+ * it is handed to the admin executor and answered from there.
+ */
+static void answer(struct request *req, bool on_admin)
 {
 	const struct metadata_request *mreq = req->body;
 	int16_t version = req->header.api_version;
@@ -169,9 +183,18 @@ void handle_metadata(struct request *req)
 			metadata_response_metadata_response_topic_init(out);
 			out->name = rt->name;
 			out->topic_authorized_operations = OPS_NOT_REQUESTED;
-			out->error_code = topic_name_valid(rt->name.ptr, (size_t)rt->name.len)
-						  ? KERR_UNKNOWN_TOPIC_OR_PARTITION
-						  : KERR_INVALID_TOPIC_EXCEPTION;
+			bool valid = topic_name_valid(rt->name.ptr, (size_t)rt->name.len);
+			out->error_code = valid ? KERR_UNKNOWN_TOPIC_OR_PARTITION : KERR_INVALID_TOPIC_EXCEPTION;
+			if (valid && b->bc->auto_create_topics_enable && mreq->allow_auto_topic_creation) {
+				if (!on_admin) {
+					metadata_snapshot_release(s);
+					admin_executor_submit(b->admin, req, metadata_job);
+					return;
+				}
+				char *name = arena_strndup(&req->arena, rt->name.ptr, (size_t)rt->name.len);
+				int16_t err = topic_auto_create(b, name);
+				out->error_code = err == KERR_NONE ? KERR_LEADER_NOT_AVAILABLE : err;
+			}
 		}
 	}
 	request_respond(req, &resp);

@@ -131,5 +131,27 @@ class Topics(h.ClusterTestCase):
 			k.close()
 
 
+class AutoCreate(h.ClusterTestCase):
+	def test_metadata_creates_unknown_topic(self):
+		c = self.start_cluster(brokers=1, first_id=1,
+				props={"auto.create.topics.enable": "true", "num.partitions": "3"})
+		b = c.broker(1)
+		# Asked with allow_auto_topic_creation: created, LEADER_NOT_AVAILABLE until leaders exist.
+		md = kproto.metadata(h.HOST, b.port, topics=["auto-made"], allow_auto_create=True)
+		self.assertIn(md["topics"][0]["error_code"], (5, 0))
+		asg = json.loads(c.zk.get(c.zpath("/brokers/topics/auto-made"))[0].decode())
+		self.assertEqual(asg["partitions"], {"0": [1], "1": [1], "2": [1]})
+
+		def ready():
+			t = kproto.metadata(h.HOST, b.port, topics=["auto-made"])["topics"][0]
+			return t if t["error_code"] == 0 and len(t["partitions"]) == 3 else None
+		t = h.wait_until(ready, 20, "auto-made to have leaders")
+		self.assertEqual(sorted(p["leader"] for p in t["partitions"]), [1, 1, 1])
+		# Asked without it: not created.
+		md = kproto.metadata(h.HOST, b.port, topics=["not-made"], allow_auto_create=False)
+		self.assertEqual(md["topics"][0]["error_code"], 3)
+		self.assertIsNone(c.zk.exists(c.zpath("/brokers/topics/not-made")))
+
+
 if __name__ == "__main__":
 	h.main()

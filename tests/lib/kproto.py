@@ -297,6 +297,6 @@ def decode_metadata_v4(r):
 	return md
 
 
-def metadata(host, port, topics=None, timeout=10.0):
+def metadata(host, port, topics=None, timeout=10.0, allow_auto_create=False):
 	with Conn(host, port, timeout) as c:
-		return c.metadata(topics)
+		return c.metadata(topics, allow_auto_create)
