@@ -23,6 +23,11 @@
 /* The UpdateMetadata version a 3.9 controller sends (inter.broker.protocol.version 3.9). */
 #define UPDATE_METADATA_VERSION 8
 #define API_UPDATE_METADATA 6
+/* LeaderAndIsr and StopReplica versions of inter.broker.protocol.version 3.9. */
+#define LEADER_AND_ISR_VERSION 7
+#define API_LEADER_AND_ISR 4
+#define STOP_REPLICA_VERSION 4
+#define API_STOP_REPLICA 5
 
 enum event_type {
 	EV_ELECT,            /* startup, or /controller changed */
@@ -227,6 +232,142 @@ static void send_update_metadata(struct controller *c, const struct ctl_topic *o
 
 static void send_update_metadata_to_all(struct controller *c) { send_update_metadata(c, NULL, false); }
 
+static void on_broker_response(int32_t broker_id, int16_t api_key, int16_t api_version, const uint8_t *body,
+			       size_t len, void *arg)
+{
+	(void)arg;
+	if (!body)
+		return;
+	/* Both responses start with the request-level error code. */
+	struct rd r;
+	rd_init(&r, body, len);
+	int16_t err = rd_i16(&r);
+	if (!r.err && err != 0)
+		log_warn("Broker %d answered %s v%d with error %d", broker_id,
+			 api_key == API_LEADER_AND_ISR ? "LeaderAndIsr" : "StopReplica", api_version, err);
+}
+
+static bool hosts(const struct ctl_topic *t, int p, int32_t broker)
+{
+	for (int r = 0; r < t->asg.n_replicas[p]; r++)
+		if (t->asg.replicas[p][r] == broker)
+			return true;
+	return false;
+}
+
+/*
+ * LeaderAndIsr to every live broker that hosts a partition of `only` (every
+ * topic when NULL): each replica learns whom to follow, the leader that it
+ * leads [Kafka's ControllerBrokerRequestBatch].
+ */
+static void send_leader_and_isr(struct controller *c, const struct ctl_topic *only)
+{
+	for (int bi = 0; bi < c->n_live; bi++) {
+		int32_t target = c->live[bi].id;
+		struct arena a;
+		arena_init(&a);
+		struct leader_and_isr_request req;
+		leader_and_isr_request_init(&req);
+		req.controller_id = c->broker->id;
+		req.controller_epoch = c->epoch;
+		req.broker_epoch = c->live[bi].epoch;
+		int n_topics = only ? 1 : c->n_topics;
+		req.topic_states = arena_alloc(&a, sizeof *req.topic_states * (size_t)(n_topics ? n_topics : 1));
+		req.live_leaders = arena_alloc(&a, sizeof *req.live_leaders * (size_t)(c->n_live ? c->n_live : 1));
+		for (int ti = 0; ti < n_topics; ti++) {
+			const struct ctl_topic *t = only ? only : &c->topics[ti];
+			struct leader_and_isr_request_leader_and_isr_topic_state *ts = &req.topic_states[req.topic_states_count];
+			leader_and_isr_request_leader_and_isr_topic_state_init(ts);
+			ts->topic_name = kstr_c(t->asg.name);
+			memcpy(ts->topic_id, t->asg.id, 16);
+			ts->partition_states = arena_alloc(&a, sizeof *ts->partition_states * (size_t)(t->asg.n_partitions ? t->asg.n_partitions : 1));
+			for (int p = 0; p < t->asg.n_partitions; p++) {
+				if (!t->has_state[p] || !hosts(t, p, target))
+					continue;
+				const struct partition_state *st = &t->states[p];
+				struct leader_and_isr_request_leader_and_isr_partition_state *ps =
+					&ts->partition_states[ts->partition_states_count++];
+				leader_and_isr_request_leader_and_isr_partition_state_init(ps);
+				ps->topic_name = ts->topic_name;
+				ps->partition_index = p;
+				ps->controller_epoch = st->controller_epoch;
+				ps->leader = st->leader;
+				ps->leader_epoch = st->leader_epoch;
+				ps->isr = st->isr;
+				ps->isr_count = st->n_isr;
+				ps->partition_epoch = st->zk_version;
+				ps->replicas = t->asg.replicas[p];
+				ps->replicas_count = t->asg.n_replicas[p];
+				/* Which leaders the receiver must be able to reach. */
+				bool listed = false;
+				for (int k = 0; k < req.live_leaders_count; k++)
+					listed |= req.live_leaders[k].broker_id == st->leader;
+				const struct kafka_broker_info *lb = find_live(c->live, c->n_live, st->leader);
+				const struct kafka_endpoint *e = lb ? inter_broker_endpoint(c, lb) : NULL;
+				if (!listed && e) {
+					struct leader_and_isr_request_leader_and_isr_live_leader *ll =
+						&req.live_leaders[req.live_leaders_count++];
+					leader_and_isr_request_leader_and_isr_live_leader_init(ll);
+					ll->broker_id = st->leader;
+					ll->host_name = kstr_c(e->host);
+					ll->port = e->port;
+				}
+			}
+			if (ts->partition_states_count > 0)
+				req.topic_states_count++;
+		}
+		if (req.topic_states_count > 0) {
+			struct wbuf w;
+			wbuf_init(&w);
+			leader_and_isr_request_encode(&w, LEADER_AND_ISR_VERSION, &req);
+			channel_manager_send(c->channels, target, API_LEADER_AND_ISR, LEADER_AND_ISR_VERSION, &w,
+					     on_broker_response, c);
+			wbuf_free(&w);
+		}
+		arena_free(&a);
+	}
+}
+
+/* StopReplica with delete to every live replica of a topic being deleted. */
+static void send_stop_replica_delete(struct controller *c, const struct ctl_topic *t)
+{
+	for (int bi = 0; bi < c->n_live; bi++) {
+		int32_t target = c->live[bi].id;
+		struct arena a;
+		arena_init(&a);
+		struct stop_replica_request req;
+		stop_replica_request_init(&req);
+		req.controller_id = c->broker->id;
+		req.controller_epoch = c->epoch;
+		req.broker_epoch = c->live[bi].epoch;
+		struct stop_replica_request_stop_replica_topic_state ts;
+		stop_replica_request_stop_replica_topic_state_init(&ts);
+		ts.topic_name = kstr_c(t->asg.name);
+		ts.partition_states = arena_alloc(&a, sizeof *ts.partition_states * (size_t)(t->asg.n_partitions ? t->asg.n_partitions : 1));
+		for (int p = 0; p < t->asg.n_partitions; p++) {
+			if (!hosts(t, p, target))
+				continue;
+			struct stop_replica_request_stop_replica_partition_state *ps =
+				&ts.partition_states[ts.partition_states_count++];
+			stop_replica_request_stop_replica_partition_state_init(ps);
+			ps->partition_index = p;
+			ps->leader_epoch = -2; /* Kafka's EpochDuringDelete */
+			ps->delete_partition = true;
+		}
+		if (ts.partition_states_count > 0) {
+			req.topic_states = &ts;
+			req.topic_states_count = 1;
+			struct wbuf w;
+			wbuf_init(&w);
+			stop_replica_request_encode(&w, STOP_REPLICA_VERSION, &req);
+			channel_manager_send(c->channels, target, API_STOP_REPLICA, STOP_REPLICA_VERSION, &w,
+					     on_broker_response, c);
+			wbuf_free(&w);
+		}
+		arena_free(&a);
+	}
+}
+
 static void ctl_topic_clear(struct ctl_topic *t)
 {
 	for (int p = 0; p < t->asg.n_partitions; p++)
@@ -329,8 +470,10 @@ static int refresh_topics(struct controller *c)
 	for (int i = 0; i < n; i++) {
 		if (find_topic(c, names[i]) >= 0)
 			continue;
-		if (load_topic(c, names[i])) {
+		struct ctl_topic *t = load_topic(c, names[i]);
+		if (t) {
 			log_info("Controller %d: new topic %s", c->broker->id, names[i]);
+			send_leader_and_isr(c, t);
 			added++;
 		}
 	}
@@ -352,7 +495,10 @@ static void process_deletions(struct controller *c)
 			topic_zk_unmark_deletion(c->broker->zk, names[i]);
 			continue;
 		}
-		/* The znodes go first, so that once brokers stop listing the topic its name
+		int known = find_topic(c, names[i]);
+		if (known >= 0)
+			send_stop_replica_delete(c, &c->topics[known]);
+		/* The znodes go next, so that once brokers stop listing the topic its name
 		 * can be created again at once. */
 		if (topic_zk_delete_topic(c->broker->zk, names[i]) != ZOK) {
 			log_error("Controller: cannot remove the znodes of topic %s; will retry", names[i]);
@@ -494,8 +640,12 @@ static void *controller_main(void *arg)
 			elect(c);
 			break;
 		case EV_BROKER_CHANGE:
-			if (c->is_active && refresh_live_brokers(c))
+			if (c->is_active && refresh_live_brokers(c)) {
+				/* A (re)started broker learns its partitions; leaders are unchanged for now
+				 * (electing new leaders when one dies comes with replication). */
+				send_leader_and_isr(c, NULL);
 				send_update_metadata_to_all(c);
+			}
 			break;
 		case EV_SESSION_EXPIRED:
 			handle_session_expired(c);

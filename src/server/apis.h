@@ -6,6 +6,8 @@
 
 void handle_api_versions(struct request *req);
 void handle_metadata(struct request *req);
+void handle_leader_and_isr(struct request *req);
+void handle_stop_replica(struct request *req);
 void handle_update_metadata(struct request *req);
 void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);

@@ -10,6 +10,7 @@
 
 #include "controller/controller.h"
 #include "server/admin_executor.h"
+#include "replica/replica_manager.h"
 #include "server/config.h"
 #include "server/metadata_cache.h"
 #include "server/request.h"
@@ -144,6 +145,7 @@ int broker_start(struct broker *b)
 		log_info("Generated broker.id %d", id);
 	}
 	b->admin = admin_executor_start();
+	b->replicas = replica_manager_new(b->id);
 	if (start_network(b) != 0)
 		return -1;
 	if (register_broker(b) != 0)
@@ -183,6 +185,8 @@ void broker_shutdown(struct broker *b)
 	b->listeners = NULL;
 	metadata_cache_free(b->metadata);
 	b->metadata = NULL;
+	replica_manager_free(b->replicas);
+	b->replicas = NULL;
 	free(b->cluster_id);
 	b->cluster_id = NULL;
 	log_info("[samsa-server id=%d] shut down completed", b->id);

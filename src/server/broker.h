@@ -16,6 +16,7 @@ struct metadata_cache;
 struct zk;
 struct controller;
 struct admin_executor;
+struct replica_manager;
 
 struct broker {
 	struct config *config;
@@ -25,6 +26,7 @@ struct broker {
 	int64_t broker_epoch;          /* czxid of our /brokers/ids/<id> znode */
 	int64_t finalized_features_epoch; /* /feature zkVersion, -1 unknown */
 	struct metadata_cache *metadata;
+	struct replica_manager *replicas;
 	struct zk *zk;
 	struct controller *controller;
 	struct admin_executor *admin; /* runs requests that wait on ZooKeeper */

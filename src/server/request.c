@@ -18,6 +18,8 @@ enum { API_KEY_API_VERSIONS = 18 };
 
 static const api_handler_fn handlers[] = {
 	[3] = handle_metadata,
+	[4] = handle_leader_and_isr,
+	[5] = handle_stop_replica,
 	[6] = handle_update_metadata,
 	[18] = handle_api_versions,
 	[19] = handle_create_topics,

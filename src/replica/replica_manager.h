@@ -1,0 +1,61 @@
+/*
+ * The replica manager [Kafka's ReplicaManager]: which partitions this broker
+ * hosts and, for each, who leads and at which epochs, as the controller last
+ * said through LeaderAndIsr and StopReplica.  Epoch fencing lives here so a
+ * stale controller can never move a partition backwards.
+ *
+ * So far it keeps the state only: partition logs, the fetcher threads and the
+ * high watermark join it as they land (the log layer is the next step).
+ */
+#ifndef SAMSA_REPLICA_REPLICA_MANAGER_H
+#define SAMSA_REPLICA_REPLICA_MANAGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What LeaderAndIsr says about one partition. */
+struct partition_update {
+	int32_t index;
+	int32_t controller_epoch;
+	int32_t leader;
+	int32_t leader_epoch;
+	int32_t partition_epoch;
+	const int32_t *isr;
+	int n_isr;
+	const int32_t *replicas;
+	int n_replicas;
+};
+
+/* A copy of one partition's state, for readers. */
+struct partition_info {
+	int32_t leader;
+	int32_t leader_epoch;
+	int32_t partition_epoch;
+	bool is_leader;
+	uint8_t topic_id[16];
+};
+
+struct replica_manager;
+
+struct replica_manager *replica_manager_new(int32_t broker_id);
+void replica_manager_free(struct replica_manager *rm);
+
+/*
+ * Checks the request's controller epoch against the newest seen and records it.
+ * Returns false (the whole request is stale) when it is older.
+ */
+bool replica_manager_accept_controller_epoch(struct replica_manager *rm, int32_t controller_epoch);
+
+/* Become leader or follower of one partition; a Kafka error code for that partition. */
+int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, size_t topic_len,
+			      const uint8_t *topic_id, const struct partition_update *u);
+/* Stop hosting a partition (leader_epoch -1/-2 always applies); a Kafka error code. */
+int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
+			     int32_t leader_epoch, bool delete_partition);
+/* false when this broker does not host the partition. */
+bool replica_manager_get(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
+			 struct partition_info *out);
+int replica_manager_count(struct replica_manager *rm);
+
+#endif
