@@ -35,6 +35,7 @@ enum event_type {
 	EV_SESSION_EXPIRED,  /* our ZooKeeper session is gone: re-register, re-elect */
 	EV_TOPIC_CHANGE,     /* children of /brokers/topics changed */
 	EV_TOPIC_DELETION,   /* children of /admin/delete_topics changed */
+	EV_TOPIC_DATA,       /* a /brokers/topics/<t> changed: partitions added */
 	EV_SHUTDOWN,
 };
 
@@ -96,6 +97,7 @@ static void on_controller_watch(void *arg) { controller_notify_controller_change
 static void on_brokers_watch(void *arg) { controller_notify_broker_change(arg); }
 static void on_topics_watch(void *arg) { post(arg, EV_TOPIC_CHANGE); }
 static void on_deletions_watch(void *arg) { post(arg, EV_TOPIC_DELETION); }
+static void on_topic_data_watch(void *arg) { post(arg, EV_TOPIC_DATA); }
 
 static void free_live(struct controller *c)
 {
@@ -441,6 +443,7 @@ static struct ctl_topic *load_topic(struct controller *c, const char *name)
 		uuid_random(asg.id);
 		topic_zk_set_assignment(c->broker->zk, &asg);
 	}
+	topic_zk_watch_assignment(c->broker->zk, name, on_topic_data_watch, c);
 	c->topics = xrealloc(c->topics, sizeof *c->topics * (size_t)(c->n_topics + 1));
 	struct ctl_topic *t = &c->topics[c->n_topics++];
 	memset(t, 0, sizeof *t);
@@ -479,6 +482,47 @@ static int refresh_topics(struct controller *c)
 	}
 	topic_zk_free_names(names, n);
 	return added;
+}
+
+/*
+ * Partitions added to existing topics [Kafka's processPartitionModifications]:
+ * re-read each topic's assignment (re-arming its watch) and bring new
+ * partitions online.  Returns how many topics grew.
+ */
+static int refresh_partition_counts(struct controller *c)
+{
+	int grown = 0;
+	for (int i = 0; i < c->n_topics; i++) {
+		struct ctl_topic *t = &c->topics[i];
+		topic_zk_watch_assignment(c->broker->zk, t->asg.name, on_topic_data_watch, c);
+		struct topic_assignment now;
+		if (topic_zk_get_assignment(c->broker->zk, t->asg.name, &now) != ZOK)
+			continue;
+		int old = t->asg.n_partitions;
+		if (now.n_partitions > old) {
+			t->states = xrealloc(t->states, sizeof *t->states * (size_t)now.n_partitions);
+			t->has_state = xrealloc(t->has_state, sizeof *t->has_state * (size_t)now.n_partitions);
+			t->asg.replicas = xrealloc(t->asg.replicas, sizeof *t->asg.replicas * (size_t)now.n_partitions);
+			t->asg.n_replicas = xrealloc(t->asg.n_replicas, sizeof *t->asg.n_replicas * (size_t)now.n_partitions);
+			for (int p = old; p < now.n_partitions; p++) {
+				t->asg.replicas[p] = now.replicas[p];
+				t->asg.n_replicas[p] = now.n_replicas[p];
+				now.replicas[p] = NULL; /* moved */
+				memset(&t->states[p], 0, sizeof t->states[p]);
+				t->states[p].leader = -1;
+				t->has_state[p] = false;
+			}
+			t->asg.n_partitions = now.n_partitions;
+			for (int p = old; p < now.n_partitions; p++)
+				init_partition(c, t, p);
+			log_info("Controller %d: topic %s now has %d partitions", c->broker->id, t->asg.name,
+				 now.n_partitions);
+			send_leader_and_isr(c, t);
+			grown++;
+		}
+		topic_assignment_free(&now);
+	}
+	return grown;
 }
 
 /* [Kafka's TopicDeletionManager], without replicas to stop yet: brokers are told
@@ -657,6 +701,10 @@ static void *controller_main(void *arg)
 		case EV_TOPIC_DELETION:
 			if (c->is_active)
 				process_deletions(c);
+			break;
+		case EV_TOPIC_DATA:
+			if (c->is_active && refresh_partition_counts(c) > 0)
+				send_update_metadata_to_all(c);
 			break;
 		case EV_SHUTDOWN:
 			resign(c);

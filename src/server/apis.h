@@ -11,6 +11,7 @@ void handle_stop_replica(struct request *req);
 void handle_update_metadata(struct request *req);
 void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);
+void handle_create_partitions(struct request *req);
 
 /* Creates `name` with num.partitions and default.replication.factor, as
  * auto.create.topics.enable does; KERR_NONE or Kafka's error.  Talks to

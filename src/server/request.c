@@ -24,6 +24,7 @@ static const api_handler_fn handlers[] = {
 	[18] = handle_api_versions,
 	[19] = handle_create_topics,
 	[20] = handle_delete_topics,
+	[37] = handle_create_partitions,
 };
 
 api_handler_fn api_handler(int16_t api_key)

@@ -212,6 +212,13 @@ int topic_zk_get_assignment(struct zk *zk, const char *topic, struct topic_assig
 	return rc;
 }
 
+int topic_zk_watch_assignment(struct zk *zk, const char *topic, zk_watch_fn watch, void *arg)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s", topic);
+	return zk_exists(zk, path, watch, arg, NULL);
+}
+
 int topic_zk_set_assignment(struct zk *zk, const struct topic_assignment *t)
 {
 	char path[512];

@@ -54,6 +54,8 @@ int topic_zk_create(struct zk *zk, const struct topic_assignment *t, const struc
 int topic_zk_list(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);
 void topic_zk_free_names(char **names, int n);
 int topic_zk_get_assignment(struct zk *zk, const char *topic, struct topic_assignment *out);
+/* Arms a one-shot watch for changes of /brokers/topics/<t> (partitions added). */
+int topic_zk_watch_assignment(struct zk *zk, const char *topic, zk_watch_fn watch, void *arg);
 /* Adds a topic_id to an assignment znode that lacks one (written by older tools). */
 int topic_zk_set_assignment(struct zk *zk, const struct topic_assignment *t);
 /* ZNONODE when the partition has no state yet. */

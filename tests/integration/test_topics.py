@@ -106,6 +106,33 @@ class Topics(h.ClusterTestCase):
 		cfg, _ = self.znode("/config/topics/with-config")
 		self.assertEqual(cfg, {"version": 1, "config": {"retention.ms": "1000", "cleanup.policy": "compact"}})
 
+	def test_create_partitions(self):
+		from confluent_kafka.admin import NewPartitions
+		self.assertEqual(self.create([NewTopic("growing", 2, 2)]), {"growing": None})
+		before, _ = self.znode("/brokers/topics/growing")
+		fs = self.admin().create_partitions([NewPartitions("growing", 5)], request_timeout=20)
+		fs["growing"].result()
+		after, _ = self.znode("/brokers/topics/growing")
+		self.assertEqual(after["topic_id"], before["topic_id"])
+		self.assertEqual(sorted(after["partitions"]), ["0", "1", "2", "3", "4"])
+		for p in ("0", "1"):
+			self.assertEqual(after["partitions"][p], before["partitions"][p])
+		for p in ("2", "3", "4"):
+			self.assertEqual(len(set(after["partitions"][p])), 2)
+			st, _ = self.znode("/brokers/topics/growing/partitions/%s/state" % p)
+			self.assertEqual(st["leader"], after["partitions"][p][0])
+		md = self.admin().list_topics(topic="growing", timeout=10)
+		self.assertEqual(len(md.topics["growing"].partitions), 5)
+		# Not an increase: INVALID_PARTITIONS.
+		fs = self.admin().create_partitions([NewPartitions("growing", 3)], request_timeout=20)
+		with self.assertRaises(KafkaException) as e:
+			fs["growing"].result()
+		self.assertEqual(e.exception.args[0].code(), 37)
+		fs = self.admin().create_partitions([NewPartitions("no-such-topic", 3)], request_timeout=20)
+		with self.assertRaises(KafkaException) as e:
+			fs["no-such-topic"].result()
+		self.assertEqual(e.exception.args[0].code(), 3)
+
 	def test_kafka_python_create_and_delete_then_recreate(self):
 		from kafka.admin import KafkaAdminClient, NewTopic as KNewTopic
 		k = KafkaAdminClient(bootstrap_servers=self.c.bootstrap)

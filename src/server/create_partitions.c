@@ -1,0 +1,184 @@
+/*
+ * CreatePartitions, the ZooKeeper-mode way [Kafka's AdminZkClient.addPartitions]:
+ * extend the topic's assignment in /brokers/topics/<t>; the controller, which
+ * watches that znode, brings the new partitions online.  New replicas continue
+ * Kafka's placement where the existing partitions left off.  Runs on the admin
+ * executor; answers once this broker's metadata shows the new count (or at the
+ * request's timeout).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "proto/gen/messages.h"
+#include "server/admin_executor.h"
+#include "server/apis.h"
+#include "server/broker.h"
+#include "server/metadata_cache.h"
+#include "server/replica_assignment.h"
+#include "util/errors.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+#include "zk/topic_zk.h"
+
+typedef struct create_partitions_response_create_partitions_topic_result result_t;
+
+static void fail(struct request *req, result_t *r, int16_t code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void fail(struct request *req, result_t *r, int16_t code, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	n = n < 0 ? 0 : n >= (int)sizeof buf ? (int)sizeof buf - 1 : n;
+	r->error_code = code;
+	r->error_message = (struct kstr){ arena_strndup(&req->arena, buf, (size_t)n), n };
+}
+
+static int count_in_cache(struct broker *b, const char *name)
+{
+	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
+	const struct mc_topic *t = metadata_snapshot_find_topic(s, name, strlen(name));
+	int n = t ? t->n_partitions : -1;
+	metadata_snapshot_release(s);
+	return n;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Extends `asg` to `count` partitions; 0, or -1 with r's error set. */
+static int extend(struct request *req, const struct create_partitions_request_create_partitions_topic *t,
+		  const struct metadata_snapshot *s, struct topic_assignment *asg, result_t *r)
+{
+	int old = asg->n_partitions, add = t->count - old;
+	int rf = old > 0 ? asg->n_replicas[0] : 1;
+	asg->replicas = xrealloc(asg->replicas, sizeof *asg->replicas * (size_t)t->count);
+	asg->n_replicas = xrealloc(asg->n_replicas, sizeof *asg->n_replicas * (size_t)t->count);
+	for (int p = old; p < t->count; p++) {
+		asg->replicas[p] = NULL;
+		asg->n_replicas[p] = 0;
+	}
+	asg->n_partitions = t->count;
+	if (t->assignments_count >= 0) {
+		if (t->assignments_count != add) {
+			fail(req, r, KERR_INVALID_REPLICA_ASSIGNMENT, "Increasing the number of partitions by %d but %d "
+			     "assignments provided.", add, t->assignments_count);
+			return -1;
+		}
+		for (int i = 0; i < add; i++) {
+			const struct create_partitions_request_create_partitions_assignment *a = &t->assignments[i];
+			if (a->broker_ids_count != rf) {
+				fail(req, r, KERR_INVALID_REPLICA_ASSIGNMENT,
+				     "Inconsistent replication factor between partitions, partition 0 has %d while "
+				     "partition %d has replication factor %d", rf, old + i, a->broker_ids_count);
+				return -1;
+			}
+			for (int j = 0; j < rf; j++) {
+				if (!metadata_snapshot_broker(s, a->broker_ids[j])) {
+					fail(req, r, KERR_INVALID_REPLICA_ASSIGNMENT, "Unknown broker(s) in replica assignment: %d",
+					     a->broker_ids[j]);
+					return -1;
+				}
+				for (int k = 0; k < j; k++)
+					if (a->broker_ids[k] == a->broker_ids[j]) {
+						fail(req, r, KERR_INVALID_REPLICA_ASSIGNMENT,
+						     "Duplicate brokers not allowed in replica assignment");
+						return -1;
+					}
+			}
+			asg->replicas[old + i] = xmalloc(sizeof(int32_t) * (size_t)rf);
+			memcpy(asg->replicas[old + i], a->broker_ids, sizeof(int32_t) * (size_t)rf);
+			asg->n_replicas[old + i] = rf;
+		}
+		return 0;
+	}
+	if (rf > s->n_brokers) {
+		fail(req, r, KERR_INVALID_REPLICATION_FACTOR, "Replication factor: %d larger than available brokers: %d.", rf,
+		     s->n_brokers);
+		return -1;
+	}
+	/* Kafka continues from where partition 0's first replica sits among the sorted brokers. */
+	int start = 0;
+	for (int i = 0; i < s->n_brokers; i++)
+		if (old > 0 && s->brokers[i].id >= asg->replicas[0][0]) {
+			start = i;
+			break;
+		}
+	int32_t *ids = arena_alloc(&req->arena, sizeof *ids * (size_t)(s->n_brokers ? s->n_brokers : 1));
+	for (int i = 0; i < s->n_brokers; i++)
+		ids[i] = s->brokers[i].id;
+	for (int p = old; p < t->count; p++) {
+		asg->replicas[p] = xmalloc(sizeof(int32_t) * (size_t)rf);
+		asg->n_replicas[p] = rf;
+	}
+	return replica_assignment_rack_unaware(ids, s->n_brokers, add, rf, old, start, start, asg->replicas + old);
+}
+
+static void create_partitions_job(struct request *req)
+{
+	const struct create_partitions_request *cp = req->body;
+	struct broker *b = req->broker;
+	struct create_partitions_response resp;
+	create_partitions_response_init(&resp);
+	int n = cp->topics_count > 0 ? cp->topics_count : 0;
+	resp.results = arena_alloc(&req->arena, sizeof *resp.results * (size_t)(n ? n : 1));
+	resp.results_count = n;
+	int *target = arena_alloc(&req->arena, sizeof(int) * (size_t)(n ? n : 1));
+	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
+	for (int i = 0; i < n; i++) {
+		const struct create_partitions_request_create_partitions_topic *t = &cp->topics[i];
+		result_t *r = &resp.results[i];
+		create_partitions_response_create_partitions_topic_result_init(r);
+		r->name = t->name;
+		target[i] = -1;
+		char *name = arena_strndup(&req->arena, t->name.ptr ? t->name.ptr : "", t->name.ptr ? (size_t)t->name.len : 0);
+		struct topic_assignment asg;
+		if (!metadata_snapshot_find_topic(s, name, strlen(name)) ||
+		    topic_zk_get_assignment(b->zk, name, &asg) != ZOK) {
+			fail(req, r, KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%s' does not exist.", name);
+			continue;
+		}
+		if (t->count <= asg.n_partitions) {
+			fail(req, r, KERR_INVALID_PARTITIONS, "Topic currently has %d partitions, %d would not be an increase.",
+			     asg.n_partitions, t->count);
+		} else if (extend(req, t, s, &asg, r) == 0 && !cp->validate_only) {
+			if (topic_zk_set_assignment(b->zk, &asg) != ZOK) {
+				fail(req, r, KERR_UNKNOWN_SERVER_ERROR, "ZooKeeper error updating topic %s", name);
+			} else {
+				log_info("Topic %s grows to %d partitions", name, t->count);
+				target[i] = t->count;
+			}
+		}
+		topic_assignment_free(&asg);
+	}
+	metadata_snapshot_release(s);
+	int64_t deadline = mono_ms() + (cp->timeout_ms > 0 ? cp->timeout_ms : 0);
+	for (int i = 0; i < n; i++) {
+		if (target[i] < 0)
+			continue;
+		const char *name = arena_strndup(&req->arena, cp->topics[i].name.ptr, (size_t)cp->topics[i].name.len);
+		while (count_in_cache(b, name) < target[i] && mono_ms() < deadline) {
+			struct timespec ts = { 0, 10 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		if (cp->timeout_ms > 0 && count_in_cache(b, name) < target[i])
+			fail(req, &resp.results[i], KERR_REQUEST_TIMED_OUT, "Partitions of %s were added but did not reach "
+			     "this broker's metadata within %d ms", name, cp->timeout_ms);
+	}
+	request_respond(req, &resp);
+}
+
+void handle_create_partitions(struct request *req)
+{
+	admin_executor_submit(req->broker->admin, req, create_partitions_job);
+}
