@@ -6,14 +6,13 @@
  * executor; answers once this broker's metadata shows the new count (or at the
  * request's timeout).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "proto/gen/messages.h"
 #include "server/admin_executor.h"
+#include "server/admin_util.h"
 #include "server/apis.h"
 #include "server/broker.h"
 #include "server/metadata_cache.h"
@@ -25,36 +24,13 @@
 
 typedef struct create_partitions_response_create_partitions_topic_result result_t;
 
-static void fail(struct request *req, result_t *r, int16_t code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+#define fail(req, r, code, ...)                                        \
+	do {                                                           \
+		(r)->error_code = (code);                              \
+		(r)->error_message = admin_message((req), __VA_ARGS__); \
+	} while (0)
 
-static void fail(struct request *req, result_t *r, int16_t code, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	n = n < 0 ? 0 : n >= (int)sizeof buf ? (int)sizeof buf - 1 : n;
-	r->error_code = code;
-	r->error_message = (struct kstr){ arena_strndup(&req->arena, buf, (size_t)n), n };
-}
-
-static int count_in_cache(struct broker *b, const char *name)
-{
-	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
-	const struct mc_topic *t = metadata_snapshot_find_topic(s, name, strlen(name));
-	int n = t ? t->n_partitions : -1;
-	metadata_snapshot_release(s);
-	return n;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static bool grown(struct broker *b, const char *name, int n) { return admin_cached_partitions(b, name) >= n; }
 
 /* Extends `asg` to `count` partitions; 0, or -1 with r's error set. */
 static int extend(struct request *req, const struct create_partitions_request_create_partitions_topic *t,
@@ -128,6 +104,7 @@ static void create_partitions_job(struct request *req)
 {
 	const struct create_partitions_request *cp = req->body;
 	struct broker *b = req->broker;
+	int64_t started = admin_now_ms();
 	struct create_partitions_response resp;
 	create_partitions_response_init(&resp);
 	int n = cp->topics_count > 0 ? cp->topics_count : 0;
@@ -162,16 +139,11 @@ static void create_partitions_job(struct request *req)
 		topic_assignment_free(&asg);
 	}
 	metadata_snapshot_release(s);
-	int64_t deadline = mono_ms() + (cp->timeout_ms > 0 ? cp->timeout_ms : 0);
 	for (int i = 0; i < n; i++) {
 		if (target[i] < 0)
 			continue;
 		const char *name = arena_strndup(&req->arena, cp->topics[i].name.ptr, (size_t)cp->topics[i].name.len);
-		while (count_in_cache(b, name) < target[i] && mono_ms() < deadline) {
-			struct timespec ts = { 0, 10 * 1000000L };
-			nanosleep(&ts, NULL);
-		}
-		if (cp->timeout_ms > 0 && count_in_cache(b, name) < target[i])
+		if (!admin_wait(b, name, target[i], started, cp->timeout_ms, grown))
 			fail(req, &resp.results[i], KERR_REQUEST_TIMED_OUT, "Partitions of %s were added but did not reach "
 			     "this broker's metadata within %d ms", name, cp->timeout_ms);
 	}

@@ -8,14 +8,13 @@
  *
  * Runs on the admin executor: it talks to ZooKeeper.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "proto/gen/messages.h"
 #include "server/admin_executor.h"
+#include "server/admin_util.h"
 #include "server/apis.h"
 #include "server/broker.h"
 #include "server/config.h"
@@ -31,23 +30,12 @@
 typedef struct create_topics_request_creatable_topic creatable_topic;
 typedef struct create_topics_response_creatable_topic_result topic_result;
 
-static void set_error(struct request *req, topic_result *r, int16_t code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void set_error(struct request *req, topic_result *r, int16_t code, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n >= (int)sizeof buf)
-		n = sizeof buf - 1;
-	r->error_code = code;
-	r->error_message = (struct kstr){ arena_strndup(&req->arena, buf, (size_t)n), n };
-}
+/* Kafka's per-topic error: code plus message. */
+#define set_error(req, r, code, ...)                                   \
+	do {                                                           \
+		(r)->error_code = (code);                              \
+		(r)->error_message = admin_message((req), __VA_ARGS__); \
+	} while (0)
 
 static bool name_taken(const struct metadata_snapshot *s, struct kstr name, char **clash)
 {
@@ -178,28 +166,13 @@ static int plan(struct request *req, const creatable_topic *t, const struct meta
 	return replica_assignment_rack_unaware(ids, s->n_brokers, partitions, rf, 0, -1, -1, asg->replicas);
 }
 
-static bool ready_in_cache(struct broker *b, const char *name, int n_partitions)
-{
-	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
-	const struct mc_topic *t = metadata_snapshot_find_topic(s, name, strlen(name));
-	bool ok = t && t->n_partitions == n_partitions;
-	for (int i = 0; ok && i < t->n_partitions; i++)
-		ok = t->partitions[i].leader >= 0;
-	metadata_snapshot_release(s);
-	return ok;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static bool ready(struct broker *b, const char *name, int n) { return admin_cached_with_leaders(b, name, n); }
 
 static void create_topics_job(struct request *req)
 {
 	const struct create_topics_request *ct = req->body;
 	struct broker *b = req->broker;
+	int64_t started = admin_now_ms();
 	struct create_topics_response resp;
 	create_topics_response_init(&resp);
 	int n = ct->topics_count > 0 ? ct->topics_count : 0;
@@ -288,16 +261,11 @@ static void create_topics_job(struct request *req)
 	metadata_snapshot_release(s);
 
 	/* Wait for the controller's UpdateMetadata to reach us, as Kafka's delayed create does. */
-	int64_t deadline = mono_ms() + (ct->timeout_ms > 0 ? ct->timeout_ms : 0);
 	for (int i = 0; i < n; i++) {
 		if (created_partitions[i] < 0)
 			continue;
 		const char *name = arena_strndup(&req->arena, ct->topics[i].name.ptr, (size_t)ct->topics[i].name.len);
-		while (!ready_in_cache(b, name, created_partitions[i]) && mono_ms() < deadline) {
-			struct timespec ts = { 0, 10 * 1000000L };
-			nanosleep(&ts, NULL);
-		}
-		if (ct->timeout_ms > 0 && !ready_in_cache(b, name, created_partitions[i]))
+		if (!admin_wait(b, name, created_partitions[i], started, ct->timeout_ms, ready))
 			set_error(req, &resp.topics[i], KERR_REQUEST_TIMED_OUT,
 				  "Topic %s was created but its metadata did not propagate within %d ms", name, ct->timeout_ms);
 	}

@@ -4,13 +4,11 @@
  * request's timeout) until this broker's metadata no longer has the topic.
  * Runs on the admin executor: it talks to ZooKeeper.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "proto/gen/messages.h"
 #include "server/admin_executor.h"
+#include "server/admin_util.h"
 #include "server/apis.h"
 #include "server/broker.h"
 #include "server/config.h"
@@ -20,19 +18,10 @@
 #include "util/uuid.h"
 #include "zk/topic_zk.h"
 
-static bool in_cache(struct broker *b, const char *name)
+static bool gone(struct broker *b, const char *name, int n)
 {
-	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
-	bool found = metadata_snapshot_find_topic(s, name, strlen(name)) != NULL;
-	metadata_snapshot_release(s);
-	return found;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	(void)n;
+	return admin_cached_partitions(b, name) < 0;
 }
 
 static void delete_topics_job(struct request *req)
@@ -40,6 +29,7 @@ static void delete_topics_job(struct request *req)
 	const struct delete_topics_request *dt = req->body;
 	struct broker *b = req->broker;
 	int16_t version = req->header.api_version;
+	int64_t started = admin_now_ms();
 	struct delete_topics_response resp;
 	delete_topics_response_init(&resp);
 	int n = version >= 6 ? dt->topics_count : dt->topic_names_count;
@@ -89,17 +79,9 @@ static void delete_topics_job(struct request *req)
 	}
 	metadata_snapshot_release(s);
 
-	int64_t deadline = mono_ms() + (dt->timeout_ms > 0 ? dt->timeout_ms : 0);
-	for (int i = 0; i < n; i++) {
-		if (!names[i])
-			continue;
-		while (in_cache(b, names[i]) && mono_ms() < deadline) {
-			struct timespec ts = { 0, 10 * 1000000L };
-			nanosleep(&ts, NULL);
-		}
-		if (dt->timeout_ms > 0 && in_cache(b, names[i]))
+	for (int i = 0; i < n; i++)
+		if (names[i] && !admin_wait(b, names[i], 0, started, dt->timeout_ms, gone))
 			resp.responses[i].error_code = KERR_REQUEST_TIMED_OUT;
-	}
 	request_respond(req, &resp);
 }
 
