@@ -26,7 +26,7 @@ static void fill(struct request *req, struct api_versions_response *resp, int16_
 		api_versions_response_api_version_init(v);
 		v->api_key = api->key;
 		v->min_version = api->min_version;
-		v->max_version = api->max_version;
+		v->max_version = api_max_version(api->key);
 	}
 	/* A ZK-mode broker supports no features (empty BrokerFeatures) and reports the
 	 * /feature znode's finalized set, which is empty on a fresh cluster. */

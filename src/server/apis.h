@@ -12,6 +12,8 @@ void handle_update_metadata(struct request *req);
 void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);
 void handle_create_partitions(struct request *req);
+void handle_offset_commit(struct request *req);  /* v0 only so far: ZooKeeper offsets */
+void handle_offset_fetch(struct request *req);   /* v0 only so far: ZooKeeper offsets */
 
 /* Creates `name` with num.partitions and default.replication.factor, as
  * auto.create.topics.enable does; KERR_NONE or Kafka's error.  Talks to

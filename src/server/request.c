@@ -16,11 +16,30 @@
 
 enum { API_KEY_API_VERSIONS = 18 };
 
+/* APIs implemented only up to some version so far: advertised and accepted up to it. */
+static const struct {
+	int16_t key, max;
+} narrowed[] = {
+	{ 8, 0 }, /* OffsetCommit: v0 (ZooKeeper); v1+ need the group coordinator */
+	{ 9, 0 }, /* OffsetFetch: v0 (ZooKeeper) */
+};
+
+int16_t api_max_version(int16_t api_key)
+{
+	for (size_t i = 0; i < sizeof narrowed / sizeof narrowed[0]; i++)
+		if (narrowed[i].key == api_key)
+			return narrowed[i].max;
+	const struct proto_api *api = proto_api_get(api_key);
+	return api ? api->max_version : -1;
+}
+
 static const api_handler_fn handlers[] = {
 	[3] = handle_metadata,
 	[4] = handle_leader_and_isr,
 	[5] = handle_stop_replica,
 	[6] = handle_update_metadata,
+	[8] = handle_offset_commit,
+	[9] = handle_offset_fetch,
 	[18] = handle_api_versions,
 	[19] = handle_create_topics,
 	[20] = handle_delete_topics,
@@ -69,8 +88,9 @@ void request_dispatch(struct conn *c, const struct conn_info *info, const uint8_
 		request_close(req);
 		return;
 	}
-	if (h->api_version < api->min_version || h->api_version > api->max_version) {
-		if (h->api_key == API_KEY_API_VERSIONS && h->api_version > api->max_version) {
+	int16_t max_version = api_max_version(h->api_key);
+	if (h->api_version < api->min_version || h->api_version > max_version) {
+		if (h->api_key == API_KEY_API_VERSIONS && h->api_version > max_version) {
 			/* KIP-511: a newer client learns our versions from a v0 answer. */
 			api_versions_unsupported(req);
 			return;

@@ -41,5 +41,7 @@ typedef void (*api_handler_fn)(struct request *req);
 
 /* The handler table: NULL for APIs not implemented yet. */
 api_handler_fn api_handler(int16_t api_key);
+/* The highest version the handler implements (the schema's max unless narrowed). */
+int16_t api_max_version(int16_t api_key);
 
 #endif
