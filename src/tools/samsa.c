@@ -4,6 +4,7 @@
  *
  *   samsa broker-api-versions --bootstrap-server HOST:PORT
  *   samsa cluster --bootstrap-server HOST:PORT      (brokers, controller, cluster id)
+ *   samsa topics --bootstrap-server HOST:PORT --list|--describe|--create|--delete ...
  *   samsa version
  */
 #include "samsa-config.h"
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "client/kclient.h"
+#include "tools/commands.h"
 #include "proto/gen/messages.h"
 #include "util/errors.h"
 
@@ -26,6 +28,9 @@ static void usage(FILE *out)
 		     "commands:\n"
 		     "  cluster --bootstrap-server HOST:PORT              brokers, controller and cluster id\n"
 		     "  broker-api-versions --bootstrap-server HOST:PORT  the APIs and versions a broker supports\n"
+		     "  topics --bootstrap-server HOST:PORT --list | --describe [--topic T] |\n"
+		     "         --create --topic T [--partitions N] [--replication-factor R] [--config k=v]... |\n"
+		     "         --delete --topic T                         like kafka-topics.sh\n"
 		     "  version                                           print the samsa version\n");
 }
 
@@ -133,6 +138,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "topics") == 0)
+		return cmd_topics(argc, argv);
 	if (strcmp(cmd, "cluster") == 0 || strcmp(cmd, "broker-api-versions") == 0) {
 		const char *bs = bootstrap_arg(argc, argv);
 		if (!bs) {

@@ -1,0 +1,10 @@
+/* The admin CLI's subcommands, one file each. */
+#ifndef SAMSA_TOOLS_COMMANDS_H
+#define SAMSA_TOOLS_COMMANDS_H
+
+#include <stdbool.h>
+
+/* argv[1] is the subcommand's name; options start at argv[2]. Returns the exit status. */
+int cmd_topics(int argc, char **argv);
+
+#endif
