@@ -1,0 +1,252 @@
+/*
+ * The requests the controller sends [Kafka's ControllerBrokerRequestBatch]:
+ * UpdateMetadata to every live broker, LeaderAndIsr to the replicas of a
+ * partition, StopReplica to the replicas of a topic being deleted.
+ */
+#include "controller/controller_internal.h"
+
+static void on_update_metadata_response(int32_t broker_id, int16_t api_key, int16_t api_version,
+					const uint8_t *body, size_t len, void *arg)
+{
+	(void)api_key;
+	(void)arg;
+	if (!body)
+		return; /* dropped: the broker went away or we resigned */
+	struct rd r;
+	rd_init(&r, body, len);
+	struct arena a;
+	arena_init(&a);
+	struct update_metadata_response resp;
+	if (update_metadata_response_decode(&r, &a, api_version, &resp) != 0)
+		log_warn("Malformed UpdateMetadata response from broker %d", broker_id);
+	else if (resp.error_code != 0)
+		log_warn("Broker %d answered UpdateMetadata with error %d", broker_id, resp.error_code);
+	arena_free(&a);
+}
+
+bool controller_is_live(struct controller *c, int32_t id)
+{
+	return controller_find_live(c->live, c->n_live, id) != NULL;
+}
+
+/* The topic states of one UpdateMetadata; `deleting` marks partitions as being deleted. */
+static void fill_topic_state(struct controller *c, struct arena *a, const struct ctl_topic *t, bool deleting,
+			     struct update_metadata_request_update_metadata_topic_state *ts)
+{
+	update_metadata_request_update_metadata_topic_state_init(ts);
+	ts->topic_name = kstr_c(t->asg.name);
+	memcpy(ts->topic_id, t->asg.id, 16);
+	ts->partition_states_count = t->asg.n_partitions;
+	ts->partition_states = arena_alloc(a, sizeof *ts->partition_states * (size_t)(t->asg.n_partitions ? t->asg.n_partitions : 1));
+	for (int p = 0; p < t->asg.n_partitions; p++) {
+		struct update_metadata_request_update_metadata_partition_state *ps = &ts->partition_states[p];
+		const struct partition_state *st = &t->states[p];
+		update_metadata_request_update_metadata_partition_state_init(ps);
+		ps->topic_name = ts->topic_name;
+		ps->partition_index = p;
+		ps->controller_epoch = t->has_state[p] ? st->controller_epoch : c->epoch;
+		/* Kafka's LeaderDuringDelete (-2) tells brokers to drop the partition. */
+		ps->leader = deleting ? -2 : (t->has_state[p] ? st->leader : -1);
+		ps->leader_epoch = st->leader_epoch;
+		ps->isr = st->isr;
+		ps->isr_count = st->n_isr;
+		ps->zk_version = st->zk_version;
+		ps->replicas = t->asg.replicas[p];
+		ps->replicas_count = t->asg.n_replicas[p];
+		int32_t *off = arena_alloc(a, sizeof *off * (size_t)(t->asg.n_replicas[p] ? t->asg.n_replicas[p] : 1));
+		int n_off = 0;
+		for (int r = 0; r < t->asg.n_replicas[p]; r++)
+			if (!controller_is_live(c, t->asg.replicas[p][r]))
+				off[n_off++] = t->asg.replicas[p][r];
+		ps->offline_replicas = off;
+		ps->offline_replicas_count = n_off;
+	}
+}
+
+/*
+ * UpdateMetadata to every live broker: the full live-broker set, plus the
+ * partition states of `only` (all topics when NULL); `deleting` announces that
+ * topic's partitions as deleted.
+ */
+void controller_send_update_metadata(struct controller *c, const struct ctl_topic *only, bool deleting)
+{
+	struct arena a;
+	arena_init(&a);
+	struct update_metadata_request req;
+	update_metadata_request_init(&req);
+	req.controller_id = c->broker->id;
+	req.controller_epoch = c->epoch;
+	req.live_brokers = arena_alloc(&a, sizeof *req.live_brokers * (size_t)(c->n_live ? c->n_live : 1));
+	req.live_brokers_count = c->n_live;
+	for (int i = 0; i < c->n_live; i++) {
+		const struct kafka_broker_info *bi = &c->live[i];
+		struct update_metadata_request_update_metadata_broker *lb = &req.live_brokers[i];
+		update_metadata_request_update_metadata_broker_init(lb);
+		lb->id = bi->id;
+		lb->rack = kstr_c(bi->rack);
+		lb->endpoints = arena_alloc(&a, sizeof *lb->endpoints * (size_t)(bi->n_endpoints ? bi->n_endpoints : 1));
+		lb->endpoints_count = bi->n_endpoints;
+		for (int j = 0; j < bi->n_endpoints; j++) {
+			struct update_metadata_request_update_metadata_endpoint *e = &lb->endpoints[j];
+			update_metadata_request_update_metadata_endpoint_init(e);
+			e->port = bi->endpoints[j].port;
+			e->host = kstr_c(bi->endpoints[j].host);
+			e->listener = kstr_c(bi->endpoints[j].listener);
+			e->security_protocol = (int16_t)bi->endpoints[j].security_protocol;
+		}
+	}
+	int n_topics = only ? 1 : c->n_topics;
+	req.topic_states = arena_alloc(&a, sizeof *req.topic_states * (size_t)(n_topics ? n_topics : 1));
+	req.topic_states_count = n_topics;
+	for (int i = 0; i < n_topics; i++)
+		fill_topic_state(c, &a, only ? only : &c->topics[i], deleting, &req.topic_states[i]);
+	for (int i = 0; i < c->n_live; i++) {
+		/* Each broker is told its own epoch so it can drop requests meant for an earlier incarnation. */
+		req.broker_epoch = c->live[i].epoch;
+		struct wbuf w;
+		wbuf_init(&w);
+		update_metadata_request_encode(&w, UPDATE_METADATA_VERSION, &req);
+		channel_manager_send(c->channels, c->live[i].id, API_UPDATE_METADATA, UPDATE_METADATA_VERSION, &w,
+				     on_update_metadata_response, c);
+		wbuf_free(&w);
+	}
+	arena_free(&a);
+}
+
+void controller_send_update_metadata_to_all(struct controller *c) { controller_send_update_metadata(c, NULL, false); }
+
+static void on_broker_response(int32_t broker_id, int16_t api_key, int16_t api_version, const uint8_t *body,
+			       size_t len, void *arg)
+{
+	(void)arg;
+	if (!body)
+		return;
+	/* Both responses start with the request-level error code. */
+	struct rd r;
+	rd_init(&r, body, len);
+	int16_t err = rd_i16(&r);
+	if (!r.err && err != 0)
+		log_warn("Broker %d answered %s v%d with error %d", broker_id,
+			 api_key == API_LEADER_AND_ISR ? "LeaderAndIsr" : "StopReplica", api_version, err);
+}
+
+static bool hosts(const struct ctl_topic *t, int p, int32_t broker)
+{
+	for (int r = 0; r < t->asg.n_replicas[p]; r++)
+		if (t->asg.replicas[p][r] == broker)
+			return true;
+	return false;
+}
+
+/*
+ * LeaderAndIsr to every live broker that hosts a partition of `only` (every
+ * topic when NULL): each replica learns whom to follow, the leader that it
+ * leads [Kafka's ControllerBrokerRequestBatch].
+ */
+void controller_send_leader_and_isr(struct controller *c, const struct ctl_topic *only)
+{
+	for (int bi = 0; bi < c->n_live; bi++) {
+		int32_t target = c->live[bi].id;
+		struct arena a;
+		arena_init(&a);
+		struct leader_and_isr_request req;
+		leader_and_isr_request_init(&req);
+		req.controller_id = c->broker->id;
+		req.controller_epoch = c->epoch;
+		req.broker_epoch = c->live[bi].epoch;
+		int n_topics = only ? 1 : c->n_topics;
+		req.topic_states = arena_alloc(&a, sizeof *req.topic_states * (size_t)(n_topics ? n_topics : 1));
+		req.live_leaders = arena_alloc(&a, sizeof *req.live_leaders * (size_t)(c->n_live ? c->n_live : 1));
+		for (int ti = 0; ti < n_topics; ti++) {
+			const struct ctl_topic *t = only ? only : &c->topics[ti];
+			struct leader_and_isr_request_leader_and_isr_topic_state *ts = &req.topic_states[req.topic_states_count];
+			leader_and_isr_request_leader_and_isr_topic_state_init(ts);
+			ts->topic_name = kstr_c(t->asg.name);
+			memcpy(ts->topic_id, t->asg.id, 16);
+			ts->partition_states = arena_alloc(&a, sizeof *ts->partition_states * (size_t)(t->asg.n_partitions ? t->asg.n_partitions : 1));
+			for (int p = 0; p < t->asg.n_partitions; p++) {
+				if (!t->has_state[p] || !hosts(t, p, target))
+					continue;
+				const struct partition_state *st = &t->states[p];
+				struct leader_and_isr_request_leader_and_isr_partition_state *ps =
+					&ts->partition_states[ts->partition_states_count++];
+				leader_and_isr_request_leader_and_isr_partition_state_init(ps);
+				ps->topic_name = ts->topic_name;
+				ps->partition_index = p;
+				ps->controller_epoch = st->controller_epoch;
+				ps->leader = st->leader;
+				ps->leader_epoch = st->leader_epoch;
+				ps->isr = st->isr;
+				ps->isr_count = st->n_isr;
+				ps->partition_epoch = st->zk_version;
+				ps->replicas = t->asg.replicas[p];
+				ps->replicas_count = t->asg.n_replicas[p];
+				/* Which leaders the receiver must be able to reach. */
+				bool listed = false;
+				for (int k = 0; k < req.live_leaders_count; k++)
+					listed |= req.live_leaders[k].broker_id == st->leader;
+				const struct kafka_broker_info *lb = controller_find_live(c->live, c->n_live, st->leader);
+				const struct kafka_endpoint *e = lb ? controller_inter_broker_endpoint(c, lb) : NULL;
+				if (!listed && e) {
+					struct leader_and_isr_request_leader_and_isr_live_leader *ll =
+						&req.live_leaders[req.live_leaders_count++];
+					leader_and_isr_request_leader_and_isr_live_leader_init(ll);
+					ll->broker_id = st->leader;
+					ll->host_name = kstr_c(e->host);
+					ll->port = e->port;
+				}
+			}
+			if (ts->partition_states_count > 0)
+				req.topic_states_count++;
+		}
+		if (req.topic_states_count > 0) {
+			struct wbuf w;
+			wbuf_init(&w);
+			leader_and_isr_request_encode(&w, LEADER_AND_ISR_VERSION, &req);
+			channel_manager_send(c->channels, target, API_LEADER_AND_ISR, LEADER_AND_ISR_VERSION, &w,
+					     on_broker_response, c);
+			wbuf_free(&w);
+		}
+		arena_free(&a);
+	}
+}
+
+/* StopReplica with delete to every live replica of a topic being deleted. */
+void controller_send_stop_replica_delete(struct controller *c, const struct ctl_topic *t)
+{
+	for (int bi = 0; bi < c->n_live; bi++) {
+		int32_t target = c->live[bi].id;
+		struct arena a;
+		arena_init(&a);
+		struct stop_replica_request req;
+		stop_replica_request_init(&req);
+		req.controller_id = c->broker->id;
+		req.controller_epoch = c->epoch;
+		req.broker_epoch = c->live[bi].epoch;
+		struct stop_replica_request_stop_replica_topic_state ts;
+		stop_replica_request_stop_replica_topic_state_init(&ts);
+		ts.topic_name = kstr_c(t->asg.name);
+		ts.partition_states = arena_alloc(&a, sizeof *ts.partition_states * (size_t)(t->asg.n_partitions ? t->asg.n_partitions : 1));
+		for (int p = 0; p < t->asg.n_partitions; p++) {
+			if (!hosts(t, p, target))
+				continue;
+			struct stop_replica_request_stop_replica_partition_state *ps =
+				&ts.partition_states[ts.partition_states_count++];
+			stop_replica_request_stop_replica_partition_state_init(ps);
+			ps->partition_index = p;
+			ps->leader_epoch = -2; /* Kafka's EpochDuringDelete */
+			ps->delete_partition = true;
+		}
+		if (ts.partition_states_count > 0) {
+			req.topic_states = &ts;
+			req.topic_states_count = 1;
+			struct wbuf w;
+			wbuf_init(&w);
+			stop_replica_request_encode(&w, STOP_REPLICA_VERSION, &req);
+			channel_manager_send(c->channels, target, API_STOP_REPLICA, STOP_REPLICA_VERSION, &w,
+					     on_broker_response, c);
+			wbuf_free(&w);
+		}
+		arena_free(&a);
+	}
+}
