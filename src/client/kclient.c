@@ -1,18 +1,14 @@
 /* Blocking request/response over one TCP connection (see kclient.h). */
 #include "client/kclient.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "proto/gen/messages.h"
 #include "proto/header.h"
+#include "util/sockio.h"
 
 #define MAX_RESPONSE (256 * 1024 * 1024)
 
@@ -35,26 +31,11 @@ int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms)
 		memmove(host, host + 1, hl - 2);
 		host[hl - 2] = '\0';
 	}
-	struct addrinfo hints = { 0 }, *res = NULL;
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port <= 0 || port > 65535)
 		return -1;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			int one = 1;
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-			kc->fd = fd;
-			break;
-		}
-		close(fd);
-	}
-	freeaddrinfo(res);
+	kc->fd = sock_connect(host, (int)port, timeout_ms);
 	return kc->fd >= 0 ? 0 : -1;
 }
 
@@ -64,20 +45,6 @@ void kclient_close(struct kclient *kc)
 		close(kc->fd);
 	kc->fd = -1;
 	wbuf_free(&kc->resp);
-}
-
-static int io_all(int fd, uint8_t *p, size_t n, int writing)
-{
-	while (n) {
-		ssize_t r = writing ? send(fd, p, n, MSG_NOSIGNAL) : recv(fd, p, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
 }
 
 int kclient_call(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
@@ -99,18 +66,18 @@ int kclient_call(struct kclient *kc, int16_t api_key, int16_t version, const voi
 		wbuf_uvarint(&w, 0);
 	proto_request_encode(api_key, version, &w, request);
 	wbuf_patch_i32(&w, 0, (int32_t)(w.len - 4));
-	int rc = io_all(kc->fd, w.data, w.len, 1);
+	int rc = sock_write_all(kc->fd, w.data, w.len);
 	wbuf_free(&w);
 	if (rc)
 		return -1;
 	uint8_t sz[4];
-	if (io_all(kc->fd, sz, 4, 0))
+	if (sock_read_all(kc->fd, sz, 4))
 		return -1;
 	uint32_t n = ((uint32_t)sz[0] << 24) | ((uint32_t)sz[1] << 16) | ((uint32_t)sz[2] << 8) | sz[3];
 	if (n < 4 || n > MAX_RESPONSE)
 		return -1;
 	wbuf_reset(&kc->resp);
-	if (io_all(kc->fd, wbuf_extend(&kc->resp, n), n, 0))
+	if (sock_read_all(kc->fd, wbuf_extend(&kc->resp, n), n))
 		return -1;
 	struct rd r;
 	rd_init(&r, kc->resp.data, kc->resp.len);

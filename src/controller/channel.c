@@ -1,11 +1,6 @@
 /* Controller-to-broker channels: a blocking sender thread per broker (see channel.h). */
 #include "controller/channel.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,11 +9,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "proto/gen/messages.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/sockio.h"
 #include "util/xalloc.h"
 
 /* A response bigger than this from a broker is nonsense for controller requests. */
@@ -62,75 +57,6 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int connect_to(const char *host, int port, int timeout_ms)
-{
-	char portstr[16];
-	snprintf(portstr, sizeof portstr, "%d", port);
-	struct addrinfo hints = { 0 }, *res = NULL;
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, portstr, &hints, &res) != 0)
-		return -1;
-	int fd = -1;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		int flags = fcntl(fd, F_GETFL);
-		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-		int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-		if (rc < 0 && errno == EINPROGRESS) {
-			struct pollfd pfd = { fd, POLLOUT, 0 };
-			int err = 0;
-			socklen_t elen = sizeof err;
-			if (poll(&pfd, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 &&
-			    err == 0)
-				rc = 0;
-		}
-		if (rc == 0) {
-			fcntl(fd, F_SETFL, flags);
-			int one = 1;
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-			struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-			break;
-		}
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t r = recv(fd, p, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static bool is_flexible(int16_t api_key, int16_t version)
 {
 	const struct proto_api *api = proto_api_get(api_key);
@@ -153,20 +79,20 @@ static int round_trip(struct channel *ch, struct chan_req *r, struct wbuf *resp,
 		wbuf_uvarint(&frame, 0); /* no tagged fields in the header */
 	wbuf_put(&frame, r->body.data, r->body.len);
 	wbuf_patch_i32(&frame, 0, (int32_t)(frame.len - 4));
-	int rc = write_all(ch->fd, frame.data, frame.len);
+	int rc = sock_write_all(ch->fd, frame.data, frame.len);
 	wbuf_free(&frame);
 	if (rc)
 		return -1;
 
 	uint8_t sz[4];
-	if (read_all(ch->fd, sz, 4))
+	if (sock_read_all(ch->fd, sz, 4))
 		return -1;
 	int32_t n = (int32_t)(((uint32_t)sz[0] << 24) | ((uint32_t)sz[1] << 16) | ((uint32_t)sz[2] << 8) | sz[3]);
 	if (n < 4 || n > MAX_RESPONSE_BYTES)
 		return -1;
 	wbuf_reset(resp);
 	uint8_t *p = wbuf_extend(resp, (size_t)n);
-	if (read_all(ch->fd, p, (size_t)n))
+	if (sock_read_all(ch->fd, p, (size_t)n))
 		return -1;
 	struct rd rd;
 	rd_init(&rd, resp->data, resp->len);
@@ -207,7 +133,7 @@ static void *sender_main(void *arg)
 		pthread_mutex_unlock(&ch->lock);
 
 		if (ch->fd < 0) {
-			int fd = connect_to(ch->host, ch->port, ch->cm->socket_timeout_ms);
+			int fd = sock_connect(ch->host, ch->port, ch->cm->socket_timeout_ms);
 			if (fd < 0) {
 				log_warn("Controller channel: cannot connect to broker %d at %s:%d; retrying",
 					 ch->broker_id, ch->host, ch->port);

@@ -175,10 +175,11 @@ int topic_zk_create(struct zk *zk, const struct topic_assignment *t, const struc
 	return rc;
 }
 
-int topic_zk_list(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n)
+/* Children of `path` as malloc'd strings (free with topic_zk_free_names). */
+static int list_children(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, char ***names, int *n)
 {
 	struct String_vector kids;
-	int rc = zk_children(zk, "/brokers/topics", watch, arg, &kids);
+	int rc = zk_children(zk, path, watch, arg, &kids);
 	if (rc != ZOK)
 		return rc;
 	*names = xcalloc((size_t)(kids.count ? kids.count : 1), sizeof **names);
@@ -187,6 +188,11 @@ int topic_zk_list(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, in
 	*n = kids.count;
 	deallocate_String_vector(&kids);
 	return ZOK;
+}
+
+int topic_zk_list(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n)
+{
+	return list_children(zk, "/brokers/topics", watch, arg, names, n);
 }
 
 void topic_zk_free_names(char **names, int n)
@@ -272,16 +278,7 @@ int topic_zk_mark_for_deletion(struct zk *zk, const char *topic)
 
 int topic_zk_list_deletions(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n)
 {
-	struct String_vector kids;
-	int rc = zk_children(zk, "/admin/delete_topics", watch, arg, &kids);
-	if (rc != ZOK)
-		return rc;
-	*names = xcalloc((size_t)(kids.count ? kids.count : 1), sizeof **names);
-	for (int i = 0; i < kids.count; i++)
-		(*names)[i] = xstrdup(kids.data[i]);
-	*n = kids.count;
-	deallocate_String_vector(&kids);
-	return ZOK;
+	return list_children(zk, "/admin/delete_topics", watch, arg, names, n);
 }
 
 /* Depth-first delete of a subtree. */
