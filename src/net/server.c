@@ -206,37 +206,64 @@ void net_respond_none(struct conn *c) { dispatch(c, OP_RESPOND_NONE, NULL); }
 
 void net_close(struct conn *c) { dispatch(c, OP_CLOSE, NULL); }
 
-void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offset, size_t len)
+/* Queue len bytes of fd from offset: sent with sendfile(2), since mmap is off for the segment. */
+static int add_file_range(struct evbuffer *out, int fd, off_t offset, size_t len)
+{
+	int dfd = dup(fd);
+	struct evbuffer_file_segment *seg =
+		dfd >= 0 ? evbuffer_file_segment_new(dfd, offset, (ev_off_t)len, EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_MMAP)
+			 : NULL;
+	if (!seg || evbuffer_add_file_segment(out, seg, 0, (ev_off_t)len) != 0) {
+		if (seg)
+			evbuffer_file_segment_free(seg);
+		else if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
+	return 0;
+}
+
+void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_file_range *files)
 {
 	struct evbuffer *out = evbuffer_new();
 	/* libevent decides sendfile-or-read when a segment is added, by this flag of the
 	 * buffer it is added to; this buffer ends up on a socket, so say so now. */
 	evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
-	uint32_t n = (uint32_t)(head->len + len);
+	size_t total = frame->len;
+	for (size_t i = 0; i < frame->ngaps; i++)
+		total += frame->gaps[i].len;
+	uint32_t n = (uint32_t)total;
 	uint8_t size[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
 	evbuffer_add(out, size, 4);
-	evbuffer_add(out, head->data, head->len);
-	wbuf_reset(head);
-	if (len) {
-		/* A file segment is written with sendfile(2) when mmap is off: no copy through user space. */
-		int dfd = dup(fd);
-		struct evbuffer_file_segment *seg =
-			dfd >= 0 ? evbuffer_file_segment_new(dfd, offset, (ev_off_t)len,
-							     EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_MMAP)
-				 : NULL;
-		if (!seg || evbuffer_add_file_segment(out, seg, 0, (ev_off_t)len) != 0) {
-			log_error("Connection %s: cannot queue %zu bytes of file data", c->info.peer, len);
-			if (seg)
-				evbuffer_file_segment_free(seg);
-			else if (dfd >= 0)
-				close(dfd);
+	size_t at = 0;
+	for (size_t i = 0; i < frame->ngaps; i++) {
+		const struct wbuf_gap *g = &frame->gaps[i];
+		evbuffer_add(out, frame->data + at, g->pos - at);
+		at = g->pos;
+		if (g->len && add_file_range(out, files[i].fd, files[i].offset, g->len) != 0) {
+			log_error("Connection %s: cannot queue %zu bytes of file data", c->info.peer, g->len);
 			evbuffer_free(out);
+			wbuf_reset(frame);
 			dispatch(c, OP_CLOSE, NULL);
 			return;
 		}
-		evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
 	}
+	evbuffer_add(out, frame->data + at, frame->len - at);
+	wbuf_reset(frame);
 	dispatch(c, OP_RESPOND, out);
+}
+
+void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offset, size_t len)
+{
+	/* The file's bytes are one gap at the end of head. */
+	struct net_file_range f = { fd, offset };
+	struct wbuf_gap g = { head->len, len };
+	struct wbuf framed = *head;
+	framed.gaps = &g;
+	framed.ngaps = framed.gaps_cap = 1;
+	net_respond_spliced(c, &framed, &f);
+	wbuf_reset(head);
 }
 
 /* ------------------------------------------------------------- reading frames */

@@ -85,6 +85,14 @@ void net_respond_none(struct conn *c);
  * with sendfile(2) (the zero-copy fetch path).  The size prefix covers both; fd is
  * dup'd, so the caller may close its own. */
 void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offset, size_t len);
+/* Where the bytes of one gap of a frame come from (see struct wbuf_gap). */
+struct net_file_range {
+	int fd;       /* dup'd: the caller may close its own once the call returns */
+	off_t offset;
+};
+/* Answer with frame, whose gaps (frame->gaps[i]) are filled from files[i] with
+ * sendfile(2).  Takes the bytes (the wbuf is left empty). */
+void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_file_range *files);
 /* Close the connection (after flushing what is already queued). */
 void net_close(struct conn *c);
 

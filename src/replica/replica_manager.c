@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log/log.h"
+#include "log/log_manager.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -26,12 +28,14 @@ struct partition {
 	int n_isr;
 	int32_t *replicas;
 	int n_replicas;
+	struct log_ref *log; /* NULL without a log manager, or when the log failed to open */
 };
 
 struct replica_manager {
 	pthread_mutex_t lock; /* short critical sections only; never held across I/O */
 	int32_t broker_id;
 	int32_t controller_epoch;
+	struct log_manager *logs;
 	struct partition **parts; /* sorted by (topic, index) */
 	int n;
 	int cap;
@@ -69,6 +73,7 @@ static int search(struct replica_manager *rm, const char *t, size_t tl, int32_t 
 
 static void partition_free(struct partition *p)
 {
+	log_ref_put(p->log);
 	free(p->topic);
 	free(p->isr);
 	free(p->replicas);
@@ -83,6 +88,8 @@ struct replica_manager *replica_manager_new(int32_t broker_id)
 	rm->controller_epoch = 0;
 	return rm;
 }
+
+void replica_manager_set_logs(struct replica_manager *rm, struct log_manager *lm) { rm->logs = lm; }
 
 void replica_manager_free(struct replica_manager *rm)
 {
@@ -133,6 +140,11 @@ int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, siz
 			 u->index, rm->broker_id);
 		return KERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
+	/* The log is found or created before the table lock is taken: creating one touches the disk. */
+	struct log_ref *log = NULL;
+	int16_t log_err = KERR_NONE;
+	if (rm->logs)
+		log_err = (int16_t)log_manager_get_or_create(rm->logs, topic, topic_len, u->index, topic_id, NULL, &log);
 	pthread_mutex_lock(&rm->lock);
 	bool found;
 	int at = search(rm, topic, topic_len, u->index, &found);
@@ -141,6 +153,7 @@ int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, siz
 		p = rm->parts[at];
 		if (topic_id && !uuid_zero(topic_id) && !uuid_zero(p->topic_id) && memcmp(topic_id, p->topic_id, 16)) {
 			pthread_mutex_unlock(&rm->lock);
+			log_ref_put(log);
 			return KERR_INCONSISTENT_TOPIC_ID;
 		}
 		/* An equal epoch is accepted: the controller re-sends after its own restart. */
@@ -149,6 +162,7 @@ int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, siz
 			pthread_mutex_unlock(&rm->lock);
 			log_warn("LeaderAndIsr for %.*s-%d with leader epoch %d ignored: current epoch is %d",
 				 (int)topic_len, topic, u->index, u->leader_epoch, cur);
+			log_ref_put(log);
 			return KERR_STALE_CONTROLLER_EPOCH;
 		}
 		free(p->isr);
@@ -176,7 +190,23 @@ int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, siz
 	p->n_isr = u->n_isr;
 	p->replicas = dup_ids(u->replicas, u->n_replicas);
 	p->n_replicas = u->n_replicas;
+	if (!p->log) {
+		p->log = log;
+		log = NULL;
+	}
+	struct log *l = p->log ? log_ref_log(p->log) : NULL;
+	bool leads = u->leader == rm->broker_id;
+	bool alone = u->n_isr == 1 && u->isr[0] == rm->broker_id;
 	pthread_mutex_unlock(&rm->lock);
+	log_ref_put(log); /* a second reference when the partition already had its log */
+	if (l && leads) {
+		/* A new leader epoch starts at our log end [Kafka's Partition.makeLeader]. */
+		log_assign_epoch_start(l, u->leader_epoch);
+		if (alone)
+			log_set_high_watermark(l, log_end_offset(l));
+	}
+	if (log_err != KERR_NONE)
+		return log_err;
 	log_info("Broker %d is now %s of %.*s-%d (leader epoch %d)", rm->broker_id,
 		 u->leader == rm->broker_id ? "leader" : "a follower", (int)topic_len, topic, u->index, u->leader_epoch);
 	return KERR_NONE;
@@ -203,6 +233,8 @@ int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size
 	log_info("Broker %d stopped replica %.*s-%d%s", rm->broker_id, (int)topic_len, topic, partition,
 		 delete_partition ? " (deleted)" : "");
 	partition_free(p);
+	if (delete_partition && rm->logs)
+		log_manager_delete(rm->logs, topic, topic_len, partition);
 	return KERR_NONE;
 }
 
@@ -230,4 +262,43 @@ int replica_manager_count(struct replica_manager *rm)
 	int n = rm->n;
 	pthread_mutex_unlock(&rm->lock);
 	return n;
+}
+
+int16_t replica_manager_leader_log(struct replica_manager *rm, const char *topic, size_t topic_len,
+				   int32_t partition, int32_t current_leader_epoch, struct leader_log *out)
+{
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&rm->lock);
+	bool found;
+	int at = search(rm, topic, topic_len, partition, &found);
+	int16_t err = KERR_NONE;
+	if (!found) {
+		err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+	} else {
+		const struct partition *p = rm->parts[at];
+		if (current_leader_epoch >= 0 && current_leader_epoch < p->leader_epoch)
+			err = KERR_FENCED_LEADER_EPOCH;
+		else if (current_leader_epoch > p->leader_epoch)
+			err = KERR_UNKNOWN_LEADER_EPOCH;
+		else if (p->leader != rm->broker_id)
+			err = KERR_NOT_LEADER_OR_FOLLOWER;
+		else if (!p->log)
+			err = KERR_KAFKA_STORAGE_ERROR;
+		else {
+			out->ref = log_ref_dup(p->log);
+			out->log = log_ref_log(p->log);
+			out->leader_epoch = p->leader_epoch;
+			out->isr_alone = p->n_isr == 1 && p->isr[0] == rm->broker_id;
+		}
+	}
+	pthread_mutex_unlock(&rm->lock);
+	return err;
+}
+
+void replica_manager_update_hw(struct replica_manager *rm, const struct leader_log *ll)
+{
+	(void)rm;
+	/* Until followers report their offsets, only a lone ISR can move the high watermark. */
+	if (ll->isr_alone)
+		log_set_high_watermark(ll->log, log_end_offset(ll->log));
 }

@@ -4,8 +4,9 @@
  * said through LeaderAndIsr and StopReplica.  Epoch fencing lives here so a
  * stale controller can never move a partition backwards.
  *
- * So far it keeps the state only: partition logs, the fetcher threads and the
- * high watermark join it as they land (the log layer is the next step).
+ * Each hosted partition holds a reference to its log (from the log manager);
+ * handlers borrow it through replica_manager_leader_log.  Fetcher threads and
+ * follower tracking join as replication lands.
  */
 #ifndef SAMSA_REPLICA_REPLICA_MANAGER_H
 #define SAMSA_REPLICA_REPLICA_MANAGER_H
@@ -37,8 +38,13 @@ struct partition_info {
 };
 
 struct replica_manager;
+struct log_manager;
+struct log_ref;
+struct log;
 
 struct replica_manager *replica_manager_new(int32_t broker_id);
+/* Logs come from lm from now on (NULL: state only, as in unit tests). */
+void replica_manager_set_logs(struct replica_manager *rm, struct log_manager *lm);
 void replica_manager_free(struct replica_manager *rm);
 
 /*
@@ -57,5 +63,27 @@ int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size
 bool replica_manager_get(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
 			 struct partition_info *out);
 int replica_manager_count(struct replica_manager *rm);
+
+/* What a handler borrows to read or write a partition this broker leads. */
+struct leader_log {
+	struct log_ref *ref;  /* put it with log_ref_put */
+	struct log *log;
+	int32_t leader_epoch;
+	bool isr_alone;       /* the ISR is this broker only: the HW follows the LEO */
+};
+
+/*
+ * The log of a partition for a client: KERR_NONE (out filled), or
+ * UNKNOWN_TOPIC_OR_PARTITION when this broker does not host it,
+ * NOT_LEADER_OR_FOLLOWER when it hosts it but does not lead it,
+ * KAFKA_STORAGE_ERROR when its log could not be opened.  With
+ * current_leader_epoch >= 0 (a client's view), an older epoch is
+ * FENCED_LEADER_EPOCH and a newer one UNKNOWN_LEADER_EPOCH.
+ */
+int16_t replica_manager_leader_log(struct replica_manager *rm, const char *topic, size_t topic_len,
+				   int32_t partition, int32_t current_leader_epoch, struct leader_log *out);
+
+/* After an append by the leader: move the high watermark as far as the ISR allows. */
+void replica_manager_update_hw(struct replica_manager *rm, const struct leader_log *ll);
 
 #endif

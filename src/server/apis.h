@@ -5,6 +5,10 @@
 #include "server/request.h"
 
 void handle_api_versions(struct request *req);
+void handle_produce(struct request *req);
+void handle_fetch(struct request *req);
+void handle_list_offsets(struct request *req);
+void handle_delete_records(struct request *req);
 void handle_metadata(struct request *req);
 void handle_leader_and_isr(struct request *req);
 void handle_stop_replica(struct request *req);

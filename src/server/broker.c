@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include "controller/controller.h"
+#include "log/log_manager.h"
+#include "server/broker_logs.h"
+#include "server/fetch_session.h"
+#include "server/purgatory.h"
 #include "server/admin_executor.h"
 #include "replica/replica_manager.h"
 #include "server/config.h"
@@ -145,7 +149,13 @@ int broker_start(struct broker *b)
 		log_info("Generated broker.id %d", id);
 	}
 	b->admin = admin_executor_start();
+	/* Logs load (and recover) before we register: a broker is only listed once it can serve. */
+	if (broker_open_logs(b) != 0)
+		return -1;
 	b->replicas = replica_manager_new(b->id);
+	replica_manager_set_logs(b->replicas, b->logs);
+	b->purgatory = purgatory_start();
+	b->fetch_sessions = fetch_session_cache_new(config_int(b->config, "max.incremental.fetch.session.cache.slots"));
 	if (start_network(b) != 0)
 		return -1;
 	if (register_broker(b) != 0)
@@ -163,6 +173,8 @@ void broker_shutdown(struct broker *b)
 		controller_stop(b->controller);
 	/* Finish queued admin jobs while their connections and ZooKeeper are still up. */
 	admin_executor_stop(b->admin);
+	/* Waiting fetches answer now, while their connections are still there. */
+	purgatory_stop(b->purgatory);
 	if (b->net) {
 		net_server_stop(b->net);
 		b->net = NULL;
@@ -185,8 +197,15 @@ void broker_shutdown(struct broker *b)
 	b->listeners = NULL;
 	metadata_cache_free(b->metadata);
 	b->metadata = NULL;
+	/* Partitions drop their log references first; then the logs are flushed and closed cleanly. */
 	replica_manager_free(b->replicas);
 	b->replicas = NULL;
+	log_manager_shutdown(b->logs);
+	b->logs = NULL;
+	purgatory_free(b->purgatory);
+	b->purgatory = NULL;
+	fetch_session_cache_free(b->fetch_sessions);
+	b->fetch_sessions = NULL;
 	free(b->cluster_id);
 	b->cluster_id = NULL;
 	log_info("[samsa-server id=%d] shut down completed", b->id);

@@ -17,6 +17,9 @@ struct zk;
 struct controller;
 struct admin_executor;
 struct replica_manager;
+struct log_manager;
+struct purgatory;
+struct fetch_session_cache;
 
 struct broker {
 	struct config *config;
@@ -27,6 +30,9 @@ struct broker {
 	int64_t finalized_features_epoch; /* /feature zkVersion, -1 unknown */
 	struct metadata_cache *metadata;
 	struct replica_manager *replicas;
+	struct log_manager *logs;      /* every partition log under log.dirs */
+	struct purgatory *purgatory;   /* delayed fetches */
+	struct fetch_session_cache *fetch_sessions;
 	struct zk *zk;
 	struct controller *controller;
 	struct admin_executor *admin; /* runs requests that wait on ZooKeeper */

@@ -28,6 +28,10 @@ struct request {
 
 /* Encode `response` (the API's response struct) at the request's version, send it, free the request. */
 void request_respond(struct request *req, const void *response);
+/* The same, for a response whose record fields are wbuf_external gaps: the i-th
+ * gap in encoding order is sent from files[i] (the zero-copy fetch path). */
+void request_respond_spliced(struct request *req, const void *response, const struct net_file_range *files,
+			     size_t n_files);
 /* No response (acks=0 produce); frees the request. */
 void request_respond_none(struct request *req);
 /* Close the connection (protocol violation); frees the request. */

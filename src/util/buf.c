@@ -205,20 +205,41 @@ int32_t rd_compact_array_len(struct rd *r)
 	return check_count(r, (int64_t)n - 1);
 }
 
+const uint8_t wbuf_external[1];
+
 void wbuf_init(struct wbuf *w)
 {
 	w->data = NULL;
 	w->len = 0;
 	w->cap = 0;
+	w->gaps = NULL;
+	w->ngaps = 0;
+	w->gaps_cap = 0;
 }
 
 void wbuf_free(struct wbuf *w)
 {
 	free(w->data);
+	free(w->gaps);
 	wbuf_init(w);
 }
 
-void wbuf_reset(struct wbuf *w) { w->len = 0; }
+void wbuf_reset(struct wbuf *w)
+{
+	w->len = 0;
+	w->ngaps = 0;
+}
+
+static void add_gap(struct wbuf *w, size_t len)
+{
+	if (w->ngaps == w->gaps_cap) {
+		w->gaps_cap = w->gaps_cap ? w->gaps_cap * 2 : 8;
+		w->gaps = xrealloc(w->gaps, sizeof *w->gaps * w->gaps_cap);
+	}
+	w->gaps[w->ngaps].pos = w->len;
+	w->gaps[w->ngaps].len = len;
+	w->ngaps++;
+}
 
 void wbuf_reserve(struct wbuf *w, size_t n)
 {
@@ -343,7 +364,10 @@ void wbuf_bytes(struct wbuf *w, struct kbytes b)
 		return;
 	}
 	wbuf_i32(w, b.len);
-	wbuf_put(w, b.ptr, (size_t)b.len);
+	if (b.ptr == wbuf_external)
+		add_gap(w, (size_t)b.len);
+	else
+		wbuf_put(w, b.ptr, (size_t)b.len);
 }
 
 void wbuf_compact_bytes(struct wbuf *w, struct kbytes b)
@@ -353,7 +377,10 @@ void wbuf_compact_bytes(struct wbuf *w, struct kbytes b)
 		return;
 	}
 	wbuf_uvarint(w, (uint32_t)b.len + 1);
-	wbuf_put(w, b.ptr, (size_t)b.len);
+	if (b.ptr == wbuf_external)
+		add_gap(w, (size_t)b.len);
+	else
+		wbuf_put(w, b.ptr, (size_t)b.len);
 }
 
 void wbuf_array_len(struct wbuf *w, int32_t n) { wbuf_i32(w, n); }

@@ -69,10 +69,25 @@ struct kbytes rd_compact_bytes(struct rd *r); /* uvarint length+1, 0 = null */
 int32_t rd_array_len(struct rd *r);           /* int32, -1 = null */
 int32_t rd_compact_array_len(struct rd *r);   /* uvarint n+1, 0 = null (-1) */
 
+/*
+ * A byte range left out of a wbuf: a kbytes whose ptr is wbuf_external is
+ * written as its length prefix only, and the place and size of the bytes it
+ * stands for are recorded here, to be sent from elsewhere (the fetch path
+ * sends record data from segment files with sendfile, never through memory).
+ */
+struct wbuf_gap {
+	size_t pos; /* where in data the missing bytes belong */
+	size_t len;
+};
+
+extern const uint8_t wbuf_external[1];
+
 struct wbuf {
 	uint8_t *data;
 	size_t len;
 	size_t cap;
+	struct wbuf_gap *gaps; /* in order of pos; see wbuf_external */
+	size_t ngaps, gaps_cap;
 };
 
 void wbuf_init(struct wbuf *w);

@@ -1,0 +1,67 @@
+/*
+ * DeleteRecords [Kafka's ReplicaManager.deleteRecords]: move a partition's log
+ * start offset forward; whole segments below it go at the next retention
+ * pass.  An offset of -1 means "up to the high watermark".
+ */
+#include "log/log.h"
+#include "log/log_manager.h"
+#include "proto/gen/messages.h"
+#include "replica/replica_manager.h"
+#include "server/apis.h"
+#include "server/broker.h"
+#include "util/errors.h"
+#include "util/log.h"
+
+typedef struct delete_records_response_delete_records_partition_result part_result;
+
+static void delete_one(struct request *req, struct kstr topic, int32_t partition, int64_t offset, part_result *pr)
+{
+	struct leader_log ll;
+	pr->low_watermark = -1;
+	pr->error_code = replica_manager_leader_log(req->broker->replicas, topic.ptr, (size_t)topic.len, partition, -1,
+						    &ll);
+	if (pr->error_code != KERR_NONE)
+		return;
+	if (offset == -1)
+		offset = log_high_watermark(ll.log);
+	if (offset < 0) {
+		pr->error_code = KERR_OFFSET_OUT_OF_RANGE;
+	} else {
+		int64_t low = -1;
+		pr->error_code = (int16_t)log_delete_records(ll.log, offset, &low);
+		pr->low_watermark = low;
+		if (pr->error_code == KERR_NONE)
+			log_info("Log start offset of %.*s-%d moved to %lld by DeleteRecords from %s", topic.len,
+				 topic.ptr, partition, (long long)low, req->info.peer);
+	}
+	log_ref_put(ll.ref);
+}
+
+void handle_delete_records(struct request *req)
+{
+	const struct delete_records_request *dq = req->body;
+	struct delete_records_response resp;
+	delete_records_response_init(&resp);
+	int nt = dq->topics_count > 0 ? dq->topics_count : 0;
+	resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(nt ? nt : 1));
+	resp.topics_count = nt;
+	for (int i = 0; i < nt; i++) {
+		const struct delete_records_request_delete_records_topic *dt = &dq->topics[i];
+		struct delete_records_response_delete_records_topic_result *tr = &resp.topics[i];
+		delete_records_response_delete_records_topic_result_init(tr);
+		tr->name = dt->name;
+		int np = dt->partitions_count > 0 ? dt->partitions_count : 0;
+		tr->partitions = arena_alloc(&req->arena, sizeof *tr->partitions * (size_t)(np ? np : 1));
+		tr->partitions_count = np;
+		for (int j = 0; j < np; j++) {
+			part_result *pr = &tr->partitions[j];
+			delete_records_response_delete_records_partition_result_init(pr);
+			pr->partition_index = dt->partitions[j].partition_index;
+			if (!dt->name.ptr)
+				pr->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+			else
+				delete_one(req, dt->name, pr->partition_index, dt->partitions[j].offset, pr);
+		}
+	}
+	request_respond(req, &resp);
+}

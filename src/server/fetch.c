@@ -1,0 +1,316 @@
+/*
+ * Fetch [Kafka's KafkaApis.handleFetchRequest + ReplicaManager.fetchMessages +
+ * DelayedFetch]: read each partition from its fetch offset, up to the high
+ * watermark for consumers, within partition and response byte limits, and
+ * answer at once if that makes min_bytes (or max_wait is 0, or something went
+ * wrong); otherwise park in the purgatory until an append brings enough or
+ * max_wait runs out.
+ *
+ * Record data never passes through memory: each partition's records field is
+ * a gap in the encoded response that is filled from the segment file with
+ * sendfile(2) (see request_respond_spliced).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log/log.h"
+#include "log/log_manager.h"
+#include "proto/gen/messages.h"
+#include "replica/replica_manager.h"
+#include "server/apis.h"
+#include "server/broker.h"
+#include "server/config.h"
+#include "server/fetch_session.h"
+#include "server/metadata_cache.h"
+#include "server/purgatory.h"
+#include "util/errors.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+enum { READ_UNCOMMITTED = 0, READ_COMMITTED = 1 };
+
+/* What one attempt read from one partition. */
+struct part_read {
+	int16_t error;
+	struct log_read_result r;
+	bool has_read; /* r holds a segment reference */
+};
+
+typedef struct fetch_response_partition_data part_data;
+
+/* One fetch in progress: what to read, and how to answer. */
+struct fetch_op {
+	struct request *req;
+	struct fetch_session_plan plan;
+	int32_t min_bytes;
+	int32_t max_bytes;
+	bool follower;
+	struct part_read *reads; /* one per plan part, reused by every attempt */
+};
+
+
+static const uint8_t no_records[1];
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The topic name of a v13+ target, which the client names by id only; false when unknown. */
+static bool resolve_topic_id(struct broker *b, struct fetch_target *t, struct arena *a)
+{
+	if (t->topic.ptr && t->topic.len > 0)
+		return true;
+	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
+	bool found = false;
+	for (int i = 0; s && i < s->n_topics; i++) {
+		if (memcmp(s->topics[i].id, t->topic_id, 16) == 0) {
+			size_t n = strlen(s->topics[i].name);
+			char *name = arena_alloc(a, n + 1);
+			memcpy(name, s->topics[i].name, n + 1);
+			t->topic = (struct kstr){ name, (int32_t)n };
+			found = true;
+			break;
+		}
+	}
+	if (s)
+		metadata_snapshot_release(s);
+	return found;
+}
+
+/* Read every target within the limits; returns the record bytes found. */
+static size_t read_all(struct fetch_op *op, struct part_read *reads)
+{
+	struct request *req = op->req;
+	struct broker *b = req->broker;
+	int16_t version = req->header.api_version;
+	const struct fetch_request *fq = req->body;
+	/* v0-v2 have no response limit and never return more than partition max bytes (KIP-74). */
+	bool hard_limit = version <= 2;
+	size_t budget = version >= 3 && op->max_bytes > 0 ? (size_t)op->max_bytes : SIZE_MAX;
+	bool min_one = !hard_limit;
+	size_t total = 0;
+	for (size_t i = 0; i < op->plan.n_parts; i++) {
+		struct fetch_target *t = &op->plan.parts[i];
+		struct part_read *pr = &reads[i];
+		memset(pr, 0, sizeof *pr);
+		pr->r.high_watermark = pr->r.log_start_offset = pr->r.log_end_offset = -1;
+		if (!t->topic.ptr || t->topic.len <= 0) {
+			pr->error = version >= 13 ? KERR_UNKNOWN_TOPIC_ID : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+			continue;
+		}
+		struct leader_log ll;
+		pr->error = replica_manager_leader_log(b->replicas, t->topic.ptr, (size_t)t->topic.len, t->partition,
+						       t->current_leader_epoch, &ll);
+		if (pr->error != KERR_NONE)
+			continue;
+		size_t limit = t->max_bytes > 0 ? (size_t)t->max_bytes : 0;
+		if (limit > budget)
+			limit = budget;
+		int64_t max_offset = op->follower ? LOG_READ_MAX_LEO : LOG_READ_MAX_HW;
+		pr->error = (int16_t)log_read(ll.log, t->fetch_offset, limit, max_offset, min_one && limit > 0, &pr->r);
+		log_ref_put(ll.ref);
+		if (pr->error != KERR_NONE)
+			continue;
+		pr->has_read = pr->r.segment != NULL;
+		if (pr->r.length > 0) {
+			total += pr->r.length;
+			budget = pr->r.length >= budget ? 0 : budget - pr->r.length;
+			min_one = false;
+		}
+	}
+	(void)fq;
+	return total;
+}
+
+static void release_reads(struct part_read *reads, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (reads[i].has_read)
+			log_read_release(&reads[i].r);
+}
+
+/* Whether an incremental session response must carry this partition. */
+static bool has_news(const struct fetch_target *t, const struct part_read *pr)
+{
+	return pr->error != KERR_NONE || pr->r.length > 0 || pr->r.high_watermark != t->sent_hw ||
+	       pr->r.log_start_offset != t->sent_log_start;
+}
+
+static void answer(struct fetch_op *op, struct part_read *reads)
+{
+	struct request *req = op->req;
+	struct broker *b = req->broker;
+	const struct fetch_request *fq = req->body;
+	int16_t version = req->header.api_version;
+	struct arena *a = &req->arena;
+	size_t n = op->plan.n_parts;
+
+	struct fetch_response resp;
+	fetch_response_init(&resp);
+	resp.session_id = op->plan.session_id;
+	resp.responses = arena_alloc(a, sizeof *resp.responses * (n ? n : 1));
+	struct net_file_range *files = arena_alloc(a, sizeof *files * (n ? n : 1));
+	size_t n_files = 0;
+	struct fetch_response_fetchable_topic_response *tr = NULL;
+	int parts_cap = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct fetch_target *t = &op->plan.parts[i];
+		struct part_read *pr = &reads[i];
+		if (op->plan.incremental && !has_news(t, pr))
+			continue;
+		bool same_topic = tr && (version >= 13 ? memcmp(tr->topic_id, t->topic_id, 16) == 0
+						       : tr->topic.len == t->topic.len &&
+								 memcmp(tr->topic.ptr, t->topic.ptr, (size_t)t->topic.len) == 0);
+		if (!same_topic) {
+			tr = &resp.responses[resp.responses_count++];
+			fetch_response_fetchable_topic_response_init(tr);
+			tr->topic = t->topic;
+			memcpy(tr->topic_id, t->topic_id, 16);
+			/* At most the rest of the targets belong to this topic. */
+			parts_cap = (int)(n - i);
+			tr->partitions = arena_alloc(a, sizeof *tr->partitions * (size_t)parts_cap);
+		}
+		part_data *pd = &tr->partitions[tr->partitions_count++];
+		fetch_response_partition_data_init(pd);
+		pd->partition_index = t->partition;
+		pd->error_code = pr->error;
+		pd->high_watermark = pr->r.high_watermark;
+		/* No transactions yet: everything below the high watermark is stable. */
+		pd->last_stable_offset = pr->r.high_watermark;
+		pd->log_start_offset = pr->r.log_start_offset;
+		pd->preferred_read_replica = -1;
+		pd->aborted_transactions = NULL;
+		pd->aborted_transactions_count = fq->isolation_level == READ_COMMITTED ? 0 : -1;
+		if (pd->aborted_transactions_count == 0)
+			pd->aborted_transactions = arena_alloc(a, sizeof *pd->aborted_transactions);
+		if (pr->r.length > 0) {
+			pd->records = (struct kbytes){ wbuf_external, (int32_t)pr->r.length };
+			files[n_files].fd = pr->r.fd;
+			files[n_files].offset = (off_t)pr->r.position;
+			n_files++;
+		} else {
+			pd->records = (struct kbytes){ no_records, 0 };
+		}
+		t->sent_hw = pr->r.high_watermark;
+		t->sent_log_start = pr->r.log_start_offset;
+	}
+	if (b->fetch_sessions)
+		fetch_session_commit(b->fetch_sessions, op->plan.session_id, op->plan.parts, n);
+	/* The segments stay referenced until their bytes are queued (the fds are dup'd);
+	 * reads live outside the request, which is gone once answered. */
+	request_respond_spliced(req, &resp, files, n_files);
+	release_reads(reads, n);
+	free(reads);
+}
+
+/* One attempt: answer (true) when there is enough, something failed, or time is up. */
+static bool try_complete(void *arg, bool expired)
+{
+	struct fetch_op *op = arg;
+	size_t n = op->plan.n_parts;
+	struct part_read *reads = op->reads;
+	size_t bytes = read_all(op, reads);
+	bool any_error = false;
+	for (size_t i = 0; i < n; i++)
+		if (reads[i].error != KERR_NONE)
+			any_error = true;
+	if (expired || any_error || (int64_t)bytes >= (int64_t)op->min_bytes) {
+		answer(op, reads);
+		return true;
+	}
+	release_reads(reads, n);
+	return false;
+}
+
+static void answer_error(struct request *req, int16_t error)
+{
+	struct fetch_response resp;
+	fetch_response_init(&resp);
+	resp.error_code = error;
+	request_respond(req, &resp);
+}
+
+void handle_fetch(struct request *req)
+{
+	const struct fetch_request *fq = req->body;
+	struct broker *b = req->broker;
+	struct arena *a = &req->arena;
+	int16_t version = req->header.api_version;
+
+	size_t total = 0;
+	for (int i = 0; i < fq->topics_count; i++)
+		total += fq->topics[i].partitions_count > 0 ? (size_t)fq->topics[i].partitions_count : 0;
+	struct fetch_target *targets = arena_alloc(a, sizeof *targets * (total ? total : 1));
+	size_t k = 0;
+	for (int i = 0; i < fq->topics_count; i++) {
+		struct fetch_request_fetch_topic *ft = &fq->topics[i];
+		for (int j = 0; j < ft->partitions_count; j++) {
+			const struct fetch_request_fetch_partition *fp = &ft->partitions[j];
+			struct fetch_target *t = &targets[k++];
+			memset(t, 0, sizeof *t);
+			t->topic = version >= 13 ? (struct kstr){ NULL, -1 } : ft->topic;
+			memcpy(t->topic_id, ft->topic_id, 16);
+			if (version >= 13)
+				resolve_topic_id(b, t, a);
+			t->partition = fp->partition;
+			t->fetch_offset = fp->fetch_offset;
+			t->max_bytes = fp->partition_max_bytes;
+			t->current_leader_epoch = version >= 9 ? fp->current_leader_epoch : -1;
+		}
+	}
+	size_t n_forgotten = 0;
+	for (int i = 0; i < fq->forgotten_topics_data_count; i++)
+		n_forgotten += fq->forgotten_topics_data[i].partitions_count > 0
+				       ? (size_t)fq->forgotten_topics_data[i].partitions_count
+				       : 0;
+	struct fetch_target *forgotten = arena_alloc(a, sizeof *forgotten * (n_forgotten ? n_forgotten : 1));
+	k = 0;
+	for (int i = 0; i < fq->forgotten_topics_data_count; i++) {
+		const struct fetch_request_forgotten_topic *ft = &fq->forgotten_topics_data[i];
+		for (int j = 0; j < ft->partitions_count; j++) {
+			struct fetch_target *t = &forgotten[k++];
+			memset(t, 0, sizeof *t);
+			t->topic = version >= 13 ? (struct kstr){ NULL, -1 } : ft->topic;
+			memcpy(t->topic_id, ft->topic_id, 16);
+			if (version >= 13)
+				resolve_topic_id(b, t, a);
+			t->partition = ft->partitions[j];
+		}
+	}
+
+	struct fetch_op *op = arena_alloc(a, sizeof *op);
+	memset(op, 0, sizeof *op);
+	op->req = req;
+	op->min_bytes = fq->min_bytes;
+	op->max_bytes = fq->max_bytes;
+	op->follower = fq->replica_id >= 0 || fq->replica_state.replica_id >= 0;
+
+	struct fetch_session_request sr = {
+		.session_id = version >= 7 ? fq->session_id : 0,
+		.epoch = version >= 7 ? fq->session_epoch : FETCH_SESSION_FINAL_EPOCH,
+		.parts = targets,
+		.n_parts = total,
+		.forgotten = forgotten,
+		.n_forgotten = n_forgotten,
+		.now_ms = wall_ms(),
+	};
+	fetch_session_begin(b->fetch_sessions, &sr, a, &op->plan);
+	if (op->plan.error != KERR_NONE) {
+		log_info("Fetch from %s: session %d epoch %d: %s", req->info.peer, sr.session_id, sr.epoch,
+			 kafka_error_name(op->plan.error));
+		answer_error(req, op->plan.error);
+		return;
+	}
+	op->reads = xcalloc(op->plan.n_parts ? op->plan.n_parts : 1, sizeof *op->reads);
+	if (fq->max_wait_ms <= 0 || fq->min_bytes <= 0 || !b->purgatory) {
+		try_complete(op, true);
+		return;
+	}
+	if (try_complete(op, false))
+		return;
+	purgatory_add(b->purgatory, op, wall_ms() + fq->max_wait_ms, try_complete);
+}
