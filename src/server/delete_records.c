@@ -29,7 +29,7 @@ static void delete_one(struct request *req, struct kstr topic, int32_t partition
 	} else {
 		int64_t low = -1;
 		pr->error_code = (int16_t)log_delete_records(ll.log, offset, &low);
-		pr->low_watermark = low;
+		pr->low_watermark = pr->error_code == KERR_NONE ? low : -1;
 		if (pr->error_code == KERR_NONE)
 			log_info("Log start offset of %.*s-%d moved to %lld by DeleteRecords from %s", topic.len,
 				 topic.ptr, partition, (long long)low, req->info.peer);

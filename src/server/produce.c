@@ -7,6 +7,8 @@
  * the broker-owned header fields in place and writes the bytes with one
  * pwrite, so nothing on this path is copied or allocated per message.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,6 +24,7 @@
 #include "server/purgatory.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 typedef struct produce_response_partition_produce_response part_resp;
 
@@ -32,8 +35,30 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Scratch for decompressing batches while validating them: one per network thread, reused. */
-static __thread struct wbuf scratch;
+/* Scratch for decompressing batches while validating them: one per network thread, reused,
+ * and freed when its thread ends. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+	wbuf_free(p);
+	free(p);
+}
+
+static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+static struct wbuf *thread_scratch(void)
+{
+	pthread_once(&scratch_once, scratch_key_init);
+	struct wbuf *w = pthread_getspecific(scratch_key);
+	if (!w) {
+		w = xmalloc(sizeof *w);
+		wbuf_init(w);
+		pthread_setspecific(scratch_key, w);
+	}
+	return w;
+}
 
 static bool is_internal_topic(struct kstr t)
 {
@@ -71,7 +96,7 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 	o.single_batch = version >= 3;
 	o.now_ms = now;
 	o.max_batch_bytes = b->bc->message_max_bytes;
-	o.scratch = &scratch;
+	o.scratch = thread_scratch();
 	struct records_info info;
 	err = (int16_t)records_validate(records.ptr, (size_t)records.len, &o, &info);
 	if (err != KERR_NONE) {

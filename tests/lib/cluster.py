@@ -111,9 +111,10 @@ def wait_until(fn, timeout, what, interval=0.1):
 
 def run(cmd, timeout=60, check=False, **kw):
 	"""subprocess.run with captured text output and a mandatory timeout."""
+	if "input" not in kw:
+		kw["stdin"] = subprocess.DEVNULL
 	return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-			universal_newlines=True, timeout=timeout, check=check,
-			stdin=subprocess.DEVNULL, **kw)
+			universal_newlines=True, timeout=timeout, check=check, **kw)
 
 
 def kcat(*args, timeout=30):
