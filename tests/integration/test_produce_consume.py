@@ -120,7 +120,7 @@ class ProduceConsume(h.ClusterTestCase):
 			probes = [0, 17, (MESSAGES // 2) // PARTITIONS * PARTITIONS + 2, MESSAGES - 1]
 			self.assertEqual(len({i % PARTITIONS for i in probes}), len(probes))
 			res = c.offsets_for_times([TopicPartition(topic, i % PARTITIONS, BASE_TS + i) for i in probes], 20)
-			self.assertEqual([r.offset for r in res], [i // PARTITIONS for i in probes])
+			self.assertEqual([(r.offset, r.error) for r in res], [(i // PARTITIONS, None) for i in probes])
 			# Past every timestamp: no offset (-1 in the protocol, OFFSET_END here).
 			res = c.offsets_for_times([TopicPartition(topic, 0, BASE_TS + MESSAGES + 10)], 20)
 			self.assertEqual(res[0].offset, -1)
