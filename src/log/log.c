@@ -36,6 +36,14 @@ void log_config_init(struct log_config *c)
 	c->file_delete_delay_ms = 60000;
 	c->preallocate = false;
 	c->cleanup_delete = true;
+	c->cleanup_compact = false;
+	c->max_message_bytes = 1048588;
+	c->compression_type = -1;
+	c->compression_level = 0;
+	c->timestamp_before_max_ms = INT64_MAX;
+	c->timestamp_after_max_ms = INT64_MAX;
+	c->min_insync_replicas = 1;
+	c->unclean_leader_election = false;
 }
 
 bool log_parse_dir_name(const char *name, char *topic, size_t cap, int32_t *partition)
@@ -903,6 +911,13 @@ const char *log_topic(const struct log *l)
 int32_t log_partition(const struct log *l)
 {
 	return l->partition;
+}
+
+void log_get_config(struct log *l, struct log_config *out)
+{
+	pthread_mutex_lock(&l->lock);
+	*out = l->cfg;
+	pthread_mutex_unlock(&l->lock);
 }
 
 void log_set_config(struct log *l, const struct log_config *c)

@@ -41,6 +41,16 @@ struct log_config {
 	int64_t file_delete_delay_ms;    /* file.delete.delay.ms, 60000 */
 	bool preallocate;                /* preallocate, false */
 	bool cleanup_delete;             /* cleanup.policy has "delete" (default) */
+	/* Read by Produce rather than by the log itself, kept here so one struct
+	 * is a topic's whole configuration [Kafka's LogConfig]. */
+	bool cleanup_compact;            /* cleanup.policy has "compact" */
+	int32_t max_message_bytes;       /* max.message.bytes, 1048588 */
+	int compression_type;            /* compression.type: enum compression_codec, -1 = producer */
+	int compression_level;           /* compression.<codec>.level for that codec */
+	int64_t timestamp_before_max_ms; /* message.timestamp.before.max.ms, INT64_MAX */
+	int64_t timestamp_after_max_ms;  /* message.timestamp.after.max.ms, INT64_MAX */
+	int32_t min_insync_replicas;     /* min.insync.replicas, 1 */
+	bool unclean_leader_election;    /* unclean.leader.election.enable, false */
 };
 
 void log_config_init(struct log_config *c);
@@ -217,6 +227,8 @@ bool log_failed(struct log *l);
 
 /* Replace the config (a topic config change); applies from the next append. */
 void log_set_config(struct log *l, const struct log_config *c);
+/* A copy of the log's current configuration. */
+void log_get_config(struct log *l, struct log_config *out);
 
 /*
  * Split a partition directory name at its last '-': topic and partition.

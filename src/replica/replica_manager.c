@@ -36,6 +36,8 @@ struct replica_manager {
 	int32_t broker_id;
 	int32_t controller_epoch;
 	struct log_manager *logs;
+	replica_topic_config_fn topic_config;
+	void *topic_config_arg;
 	struct partition **parts; /* sorted by (topic, index) */
 	int n;
 	int cap;
@@ -102,6 +104,12 @@ void replica_manager_free(struct replica_manager *rm)
 	free(rm);
 }
 
+void replica_manager_set_topic_config(struct replica_manager *rm, replica_topic_config_fn fn, void *arg)
+{
+	rm->topic_config = fn;
+	rm->topic_config_arg = arg;
+}
+
 bool replica_manager_accept_controller_epoch(struct replica_manager *rm, int32_t controller_epoch)
 {
 	pthread_mutex_lock(&rm->lock);
@@ -140,11 +148,27 @@ int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, siz
 			 u->index, rm->broker_id);
 		return KERR_UNKNOWN_TOPIC_OR_PARTITION;
 	}
-	/* The log is found or created before the table lock is taken: creating one touches the disk. */
+	/* The log is found or created before the table lock is taken: creating one touches the disk,
+	 * and reading the topic's config touches ZooKeeper. */
+	pthread_mutex_lock(&rm->lock);
+	bool hosted;
+	(void)search(rm, topic, topic_len, u->index, &hosted);
+	pthread_mutex_unlock(&rm->lock);
+	struct log_config cfg;
+	bool have_cfg = false;
+	if (!hosted && rm->logs && rm->topic_config) {
+		char *name = xstrndup(topic, topic_len);
+		have_cfg = rm->topic_config(rm->topic_config_arg, name, &cfg) == 0;
+		free(name);
+	}
 	struct log_ref *log = NULL;
 	int16_t log_err = KERR_NONE;
 	if (rm->logs)
-		log_err = (int16_t)log_manager_get_or_create(rm->logs, topic, topic_len, u->index, topic_id, NULL, &log);
+		log_err = (int16_t)log_manager_get_or_create(rm->logs, topic, topic_len, u->index, topic_id,
+							     have_cfg ? &cfg : NULL, &log);
+	/* A log loaded at start-up has the defaults until its topic is first hosted. */
+	if (log && have_cfg)
+		log_set_config(log_ref_log(log), &cfg);
 	pthread_mutex_lock(&rm->lock);
 	bool found;
 	int at = search(rm, topic, topic_len, u->index, &found);

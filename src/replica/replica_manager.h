@@ -45,6 +45,14 @@ struct log;
 struct replica_manager *replica_manager_new(int32_t broker_id);
 /* Logs come from lm from now on (NULL: state only, as in unit tests). */
 void replica_manager_set_logs(struct replica_manager *rm, struct log_manager *lm);
+/*
+ * Where a topic's configuration comes from (the broker reads /config/topics):
+ * called, outside any lock, when this process first hosts one of the topic's
+ * partitions; fills *out and returns 0, or -1 to keep the log manager's defaults.
+ */
+struct log_config;
+typedef int (*replica_topic_config_fn)(void *arg, const char *topic, struct log_config *out);
+void replica_manager_set_topic_config(struct replica_manager *rm, replica_topic_config_fn fn, void *arg);
 void replica_manager_free(struct replica_manager *rm);
 
 /*

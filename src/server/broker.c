@@ -18,6 +18,7 @@
 #include "server/config.h"
 #include "server/metadata_cache.h"
 #include "server/request.h"
+#include "server/topic_config.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "zk/kafka_zk.h"
@@ -31,6 +32,13 @@ static void on_session_expired(void *arg)
 }
 
 /* Our advertised endpoints, with the real ports of listeners bound to port 0. */
+/* The replica manager's source of topic configs: /config/topics/<t> over our defaults. */
+static int load_topic_config(void *arg, const char *topic, struct log_config *out)
+{
+	struct broker *b = arg;
+	return topic_config_load(b->zk, b->config, topic, out);
+}
+
 static void build_registration(struct broker *b, struct kafka_broker_registration *reg)
 {
 	const struct broker_config *bc = b->bc;
@@ -154,6 +162,7 @@ int broker_start(struct broker *b)
 		return -1;
 	b->replicas = replica_manager_new(b->id);
 	replica_manager_set_logs(b->replicas, b->logs);
+	replica_manager_set_topic_config(b->replicas, load_topic_config, b);
 	b->purgatory = purgatory_start();
 	b->fetch_sessions = fetch_session_cache_new(config_int(b->config, "max.incremental.fetch.session.cache.slots"));
 	if (start_network(b) != 0)

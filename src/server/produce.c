@@ -16,6 +16,7 @@
 #include "log/log.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
+#include "log/recompress.h"
 #include "proto/gen/messages.h"
 #include "replica/replica_manager.h"
 #include "server/apis.h"
@@ -35,29 +36,38 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Scratch for decompressing batches while validating them: one per network thread, reused,
- * and freed when its thread ends. */
+/* Scratch for decompressing batches while validating them, and for batches re-compressed
+ * for the topic's compression.type: one pair per network thread, reused, and freed when its
+ * thread ends. */
+struct produce_scratch {
+	struct wbuf plain;
+	struct wbuf out;
+};
+
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_free(void *p)
 {
-	wbuf_free(p);
-	free(p);
+	struct produce_scratch *s = p;
+	wbuf_free(&s->plain);
+	wbuf_free(&s->out);
+	free(s);
 }
 
 static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_free); }
 
-static struct wbuf *thread_scratch(void)
+static struct produce_scratch *thread_scratch(void)
 {
 	pthread_once(&scratch_once, scratch_key_init);
-	struct wbuf *w = pthread_getspecific(scratch_key);
-	if (!w) {
-		w = xmalloc(sizeof *w);
-		wbuf_init(w);
-		pthread_setspecific(scratch_key, w);
+	struct produce_scratch *s = pthread_getspecific(scratch_key);
+	if (!s) {
+		s = xmalloc(sizeof *s);
+		wbuf_init(&s->plain);
+		wbuf_init(&s->out);
+		pthread_setspecific(scratch_key, s);
 	}
-	return w;
+	return s;
 }
 
 static bool is_internal_topic(struct kstr t)
@@ -90,13 +100,20 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 		goto out;
 	}
 	int64_t now = wall_ms();
+	struct log_config cfg;
+	log_get_config(ll.log, &cfg);
+	struct produce_scratch *scratch = thread_scratch();
 	struct records_validate_opts o;
 	records_validate_opts_init(&o);
 	o.from_client = true;
 	o.single_batch = version >= 3;
 	o.now_ms = now;
-	o.max_batch_bytes = b->bc->message_max_bytes;
-	o.scratch = thread_scratch();
+	o.max_batch_bytes = cfg.max_message_bytes;
+	o.compacted = cfg.cleanup_compact;
+	o.log_append_time = cfg.message_timestamp_type == LOG_TIMESTAMP_LOG_APPEND_TIME;
+	o.timestamp_before_max_ms = cfg.timestamp_before_max_ms;
+	o.timestamp_after_max_ms = cfg.timestamp_after_max_ms;
+	o.scratch = &scratch->plain;
 	struct records_info info;
 	err = (int16_t)records_validate(records.ptr, (size_t)records.len, &o, &info);
 	if (err != KERR_NONE) {
@@ -118,10 +135,27 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 		pr->error_code = KERR_CORRUPT_MESSAGE;
 		goto out;
 	}
+	uint8_t *data = (uint8_t *)records.ptr;
+	size_t data_len = info.valid_bytes;
+	if (cfg.compression_type != COMPRESSION_PRODUCER &&
+	    records_need_recompress(data, data_len, cfg.compression_type)) {
+		/* The topic names a codec: the one case where the producer's bytes are rewritten. */
+		wbuf_reset(&scratch->out);
+		err = (int16_t)records_recompress(data, data_len, cfg.compression_type, cfg.compression_level,
+						  &scratch->plain, &scratch->out);
+		if (err != KERR_NONE) {
+			log_warn("Produce to %.*s-%d from %s: re-compression to %s failed: %s", topic.len, topic.ptr,
+				 pr->index, req->info.peer, compression_codec_name(cfg.compression_type),
+				 kafka_error_name(err));
+			pr->error_code = err;
+			goto out;
+		}
+		data = scratch->out.data;
+		data_len = scratch->out.len;
+	}
 	struct log_append_info ai;
 	/* The frame is ours (see request.h): the log may patch offsets and epochs in place. */
-	err = (int16_t)log_append_as_leader(ll.log, (uint8_t *)records.ptr, info.valid_bytes, ll.leader_epoch, now,
-					    &ai);
+	err = (int16_t)log_append_as_leader(ll.log, data, data_len, ll.leader_epoch, now, &ai);
 	if (err != KERR_NONE) {
 		pr->error_code = err;
 		goto out;
