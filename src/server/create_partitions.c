@@ -90,14 +90,19 @@ static int extend(struct request *req, const struct create_partitions_request_cr
 			start = i;
 			break;
 		}
-	int32_t *ids = arena_alloc(&req->arena, sizeof *ids * (size_t)(s->n_brokers ? s->n_brokers : 1));
+	struct assignment_broker *live = arena_alloc(&req->arena, sizeof *live * (size_t)(s->n_brokers ? s->n_brokers : 1));
 	for (int i = 0; i < s->n_brokers; i++)
-		ids[i] = s->brokers[i].id;
+		live[i] = (struct assignment_broker){ s->brokers[i].id, s->brokers[i].rack };
 	for (int p = old; p < t->count; p++) {
 		asg->replicas[p] = xmalloc(sizeof(int32_t) * (size_t)rf);
 		asg->n_replicas[p] = rf;
 	}
-	return replica_assignment_rack_unaware(ids, s->n_brokers, add, rf, old, start, start, asg->replicas + old);
+	if (replica_assignment(live, s->n_brokers, add, rf, old, start, start, asg->replicas + old) == ASSIGN_MIXED_RACKS) {
+		fail(req, r, KERR_UNKNOWN_SERVER_ERROR, /* Kafka's AdminOperationException is not an ApiException */
+		     "Not all brokers have rack information for replica rack aware assignment.");
+		return -1;
+	}
+	return 0;
 }
 
 static void create_partitions_job(struct request *req)

@@ -153,9 +153,9 @@ static int plan(struct request *req, const creatable_topic *t, const struct meta
 			  rf, s->n_brokers);
 		return -1;
 	}
-	int32_t *ids = arena_alloc(&req->arena, sizeof *ids * (size_t)s->n_brokers);
-	for (int i = 0; i < s->n_brokers; i++)
-		ids[i] = s->brokers[i].id; /* the snapshot keeps them sorted */
+	struct assignment_broker *live = arena_alloc(&req->arena, sizeof *live * (size_t)s->n_brokers);
+	for (int i = 0; i < s->n_brokers; i++) /* the snapshot keeps them sorted */
+		live[i] = (struct assignment_broker){ s->brokers[i].id, s->brokers[i].rack };
 	asg->n_partitions = partitions;
 	asg->replicas = xcalloc((size_t)partitions, sizeof *asg->replicas);
 	asg->n_replicas = xcalloc((size_t)partitions, sizeof *asg->n_replicas);
@@ -163,7 +163,12 @@ static int plan(struct request *req, const creatable_topic *t, const struct meta
 		asg->replicas[p] = xmalloc(sizeof(int32_t) * (size_t)rf);
 		asg->n_replicas[p] = rf;
 	}
-	return replica_assignment_rack_unaware(ids, s->n_brokers, partitions, rf, 0, -1, -1, asg->replicas);
+	if (replica_assignment(live, s->n_brokers, partitions, rf, 0, -1, -1, asg->replicas) == ASSIGN_MIXED_RACKS) {
+		set_error(req, r, KERR_UNKNOWN_SERVER_ERROR, /* Kafka's AdminOperationException is not an ApiException */
+			  "Not all brokers have rack information for replica rack aware assignment.");
+		return -1;
+	}
+	return 0;
 }
 
 static bool ready(struct broker *b, const char *name, int n) { return admin_cached_with_leaders(b, name, n); }
@@ -295,9 +300,9 @@ int16_t topic_auto_create(struct broker *b, const char *name)
 		metadata_snapshot_release(s);
 		return KERR_INVALID_REPLICATION_FACTOR;
 	}
-	int32_t *ids = xcalloc((size_t)(s->n_brokers ? s->n_brokers : 1), sizeof *ids);
+	struct assignment_broker *live = xcalloc((size_t)(s->n_brokers ? s->n_brokers : 1), sizeof *live);
 	for (int i = 0; i < s->n_brokers; i++)
-		ids[i] = s->brokers[i].id;
+		live[i] = (struct assignment_broker){ s->brokers[i].id, s->brokers[i].rack };
 	asg.name = xstrdup(name);
 	asg.n_partitions = partitions;
 	asg.replicas = xcalloc((size_t)partitions, sizeof *asg.replicas);
@@ -306,7 +311,7 @@ int16_t topic_auto_create(struct broker *b, const char *name)
 		asg.replicas[p] = xmalloc(sizeof(int32_t) * (size_t)rf);
 		asg.n_replicas[p] = rf;
 	}
-	if (replica_assignment_rack_unaware(ids, s->n_brokers, partitions, rf, 0, -1, -1, asg.replicas) != 0) {
+	if (replica_assignment(live, s->n_brokers, partitions, rf, 0, -1, -1, asg.replicas) != ASSIGN_OK) {
 		err = KERR_INVALID_REPLICATION_FACTOR;
 	} else {
 		uuid_random(asg.id);
@@ -316,7 +321,7 @@ int16_t topic_auto_create(struct broker *b, const char *name)
 		else if (rc != ZNODEEXISTS)
 			err = KERR_UNKNOWN_SERVER_ERROR;
 	}
-	free(ids);
+	free(live);
 	topic_assignment_free(&asg);
 	metadata_snapshot_release(s);
 	return err;

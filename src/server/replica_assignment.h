@@ -1,4 +1,4 @@
-/* Kafka's replica placement for new topics and partitions (AdminUtils, rack-unaware). */
+/* Kafka's replica placement for new topics and partitions (AdminUtils). */
 #ifndef SAMSA_SERVER_REPLICA_ASSIGNMENT_H
 #define SAMSA_SERVER_REPLICA_ASSIGNMENT_H
 
@@ -14,5 +14,36 @@
  */
 int replica_assignment_rack_unaware(const int32_t *brokers, int n_brokers, int n_partitions, int rf,
 				    int first_partition, int start_index, int shift, int32_t **out);
+
+/* A live broker as placement sees it; rack NULL when broker.rack is unset. */
+struct assignment_broker {
+	int32_t id;
+	const char *rack;
+};
+
+/*
+ * Kafka's rack-aware placement: brokers are ordered by alternating racks
+ * (racks sorted by name, ids ascending within a rack), the leader is chosen
+ * round-robin over that order, and each further replica goes to the next
+ * broker at the shifted position whose rack (then whose broker) holds no
+ * replica yet, while such racks (brokers) remain.  Same arguments as above.
+ */
+int replica_assignment_rack_aware(const struct assignment_broker *brokers, int n_brokers, int n_partitions, int rf,
+				  int first_partition, int start_index, int shift, int32_t **out);
+
+/* Outcome of replica_assignment(). */
+enum {
+	ASSIGN_OK = 0,
+	ASSIGN_TOO_FEW_BROKERS = -1, /* rf > live brokers */
+	ASSIGN_MIXED_RACKS = -2,     /* some brokers have a rack and some do not */
+};
+
+/*
+ * What Kafka's AdminUtils.assignReplicasToBrokers does with the default
+ * (enforced) rack mode: rack-unaware when no broker has a rack, rack-aware
+ * when all have one, an error when only some do.  brokers sorted by id.
+ */
+int replica_assignment(const struct assignment_broker *brokers, int n_brokers, int n_partitions, int rf,
+		       int first_partition, int start_index, int shift, int32_t **out);
 
 #endif

@@ -6,5 +6,7 @@
 
 /* argv[1] is the subcommand's name; options start at argv[2]. Returns the exit status. */
 int cmd_topics(int argc, char **argv);
+/* Offline: print and verify segment files; 0 fine, 1 problems, 2 usage. */
+int cmd_dump_log(int argc, char **argv);
 
 #endif

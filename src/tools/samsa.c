@@ -5,6 +5,7 @@
  *   samsa broker-api-versions --bootstrap-server HOST:PORT
  *   samsa cluster --bootstrap-server HOST:PORT      (brokers, controller, cluster id)
  *   samsa topics --bootstrap-server HOST:PORT --list|--describe|--create|--delete ...
+ *   samsa dump-log --files F[,F...] [--print-data-log] [--verify]   (offline, reads segment files)
  *   samsa version
  */
 #include "samsa-config.h"
@@ -31,6 +32,9 @@ static void usage(FILE *out)
 		     "  topics --bootstrap-server HOST:PORT --list | --describe [--topic T] |\n"
 		     "         --create --topic T [--partitions N] [--replication-factor R] [--config k=v]... |\n"
 		     "         --delete --topic T                         like kafka-topics.sh\n"
+		     "  dump-log --files F[,F...] [--print-data-log] [--verify]\n"
+		     "                                                    print and check segment files or\n"
+		     "                                                    partition dirs, like kafka-dump-log.sh\n"
 		     "  version                                           print the samsa version\n");
 }
 
@@ -140,6 +144,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "topics") == 0)
 		return cmd_topics(argc, argv);
+	if (strcmp(cmd, "dump-log") == 0)
+		return cmd_dump_log(argc, argv);
 	if (strcmp(cmd, "cluster") == 0 || strcmp(cmd, "broker-api-versions") == 0) {
 		const char *bs = bootstrap_arg(argc, argv);
 		if (!bs) {

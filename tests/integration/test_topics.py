@@ -148,8 +148,9 @@ class Topics(h.ClusterTestCase):
 			# The name is free again.
 			r = k.create_topics([KNewTopic("kp-topic", 1, 1)], timeout_ms=20000)
 			self.assertEqual([e[1] for e in r.topic_errors], [0])
-			md = self.admin().list_topics(topic="kp-topic", timeout=10)
-			self.assertEqual(len(md.topics["kp-topic"].partitions), 1)
+			# Every broker learns of it through UpdateMetadata; the one asked may lag briefly.
+			h.wait_until(lambda: len(self.admin().list_topics(topic="kp-topic", timeout=10)
+					.topics["kp-topic"].partitions) == 1, 20, "kp-topic with 1 partition in metadata")
 			# Deleting an unknown topic: UNKNOWN_TOPIC_OR_PARTITION (kafka-python raises it).
 			from kafka.errors import UnknownTopicOrPartitionError
 			with self.assertRaises(UnknownTopicOrPartitionError):
@@ -178,6 +179,31 @@ class AutoCreate(h.ClusterTestCase):
 		md = kproto.metadata(h.HOST, b.port, topics=["not-made"], allow_auto_create=False)
 		self.assertEqual(md["topics"][0]["error_code"], 3)
 		self.assertIsNone(c.zk.exists(c.zpath("/brokers/topics/not-made")))
+
+
+class RackAware(h.ClusterTestCase):
+	def test_replicas_span_racks(self):
+		# Four brokers over two racks: every partition's three replicas cover both racks,
+		# and the leaders go round-robin over the rack-alternated order (1,2,3,4 here).
+		racks = {1: "r-a", 2: "r-b", 3: "r-a", 4: "r-b"}
+		c = self.start_cluster(brokers=4, first_id=1,
+				broker_props={i: {"broker.rack": r} for i, r in racks.items()})
+		a = AdminClient({"bootstrap.servers": c.bootstrap})
+		for _, f in a.create_topics([NewTopic("racked", 8, 3)], request_timeout=20).items():
+			f.result(30)
+		asg = json.loads(c.zk.get(c.zpath("/brokers/topics/racked"))[0].decode())
+		parts = {int(p): r for p, r in asg["partitions"].items()}
+		for p, replicas in parts.items():
+			self.assertEqual(len(set(replicas)), 3, replicas)
+			self.assertEqual({racks[b] for b in replicas}, {"r-a", "r-b"}, replicas)
+		leaders = [parts[p][0] for p in range(8)]
+		self.assertEqual(sorted(leaders[:4]), [1, 2, 3, 4])
+		# A leader's first follower is in the other rack.
+		for p in range(8):
+			self.assertNotEqual(racks[parts[p][0]], racks[parts[p][1]], parts[p])
+		# Brokers report their rack in Metadata.
+		md = kproto.metadata(h.HOST, c.broker(1).port, topics=[])
+		self.assertEqual({b["node_id"]: b["rack"] for b in md["brokers"]}, racks)
 
 
 if __name__ == "__main__":

@@ -417,7 +417,28 @@ class Cluster:
 			b.start(wait=False)
 		for b in self.brokers.values():
 			b.wait_ready(timeout)
+		self.wait_metadata(timeout)
 		return self
+
+	def wait_metadata(self, timeout=60):
+		"""Until every running broker's Metadata lists every running broker: the
+		controller's UpdateMetadata has reached them all. Before that a broker
+		knows no brokers, as in Kafka, and cannot place a new topic."""
+		import kproto
+		want = sorted(int(b.props.get("broker.id", b.id)) for b in self.brokers.values() if b.alive())
+
+		def seen():
+			for b in self.brokers.values():
+				if not b.alive():
+					continue
+				try:
+					md = kproto.metadata(HOST, b.port, topics=[], timeout=5)
+				except (OSError, kproto.ProtocolError):
+					return False
+				if sorted(x["node_id"] for x in md["brokers"]) != want:
+					return False
+			return True
+		wait_until(seen, timeout, "every broker's metadata to list brokers %s" % want)
 
 	def broker_config(self, broker_id, port, extra=None):
 		props = {
