@@ -135,9 +135,11 @@ int leader_epoch_truncate_from_end(struct leader_epoch_cache *c, int64_t end_off
 
 int leader_epoch_truncate_from_start(struct leader_epoch_cache *c, int64_t start_offset)
 {
-	/* Entries starting below start_offset; the last of them survives. */
+	/* Entries starting at or below start_offset; the last of them survives,
+	 * moved up to start_offset (Kafka's truncateFromStart: an entry that
+	 * starts exactly there must win over the epochs before it). */
 	size_t below = 0;
-	while (below < c->n && c->e[below].start_offset < start_offset)
+	while (below < c->n && c->e[below].start_offset <= start_offset)
 		below++;
 	if (below == 0)
 		return KERR_NONE;

@@ -883,6 +883,34 @@ static void test_leader_epoch_checkpoint(void **state)
 	assert_int_equal(end, LEADER_EPOCH_UNDEFINED_OFFSET);
 	leader_epoch_close(&c);
 
+	/* Log start moves (DeleteRecords): Kafka's truncateFromStart drops the
+	 * entries starting at or before it and moves the last one up to it. */
+	assert_int_equal(leader_epoch_open(&c, NULL), KERR_NONE);
+	assert_int_equal(leader_epoch_assign(&c, 0, 0), KERR_NONE);
+	assert_int_equal(leader_epoch_assign(&c, 2, 3), KERR_NONE);
+	assert_int_equal(leader_epoch_assign(&c, 5, 9), KERR_NONE);
+	assert_int_equal(leader_epoch_truncate_from_start(&c, 0), KERR_NONE);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(leader_epoch_truncate_from_start(&c, 1), KERR_NONE);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.e[0].epoch, 0);
+	assert_int_equal(c.e[0].start_offset, 1);
+	assert_int_equal(leader_epoch_truncate_from_start(&c, 3), KERR_NONE);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.e[0].epoch, 2);
+	assert_int_equal(c.e[0].start_offset, 3);
+	assert_int_equal(leader_epoch_for_offset(&c, 3), 2);
+	assert_int_equal(leader_epoch_truncate_from_start(&c, 20), KERR_NONE);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.e[0].epoch, 5);
+	assert_int_equal(c.e[0].start_offset, 20);
+	/* Truncation from the end drops entries starting at or after it. */
+	assert_int_equal(leader_epoch_assign(&c, 6, 25), KERR_NONE);
+	assert_int_equal(leader_epoch_truncate_from_end(&c, 25), KERR_NONE);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(leader_epoch_latest(&c), 5);
+	leader_epoch_close(&c);
+
 	free(mine);
 	remove_tmpdir(dir);
 }
