@@ -986,6 +986,38 @@ static void test_delete_records_and_retention(void **state)
 	layout_free(L);
 }
 
+/* segment.ms: a batch whose timestamp is more than that past the first
+ * batch's starts a new segment, named after its base offset. */
+static void test_roll_by_time(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	static const int64_t ts[] = { T, T + 500, T + 1000, T + 1001, T + 1500 };
+	static const bool rolls[] = { false, false, false, true, false };
+
+	golden_config(&c);
+	c.roll_ms = 1000;
+	struct log *l = open_log(f, &c, true, 0, 0);
+	for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+		struct wbuf w;
+		struct batch_builder bb;
+		struct kbytes v = { (const uint8_t *)"v", 1 };
+		wbuf_init(&w);
+		batch_builder_begin(&bb, &w, NULL);
+		batch_builder_add(&bb, ts[i], v, v, NULL, 0);
+		assert_int_not_equal(batch_builder_finish(&bb), 0);
+		struct log_append_info info;
+		assert_int_equal(log_append_as_leader(l, w.data, w.len, 0, NOW, &info), KERR_NONE);
+		assert_int_equal(info.rolled, rolls[i]);
+		wbuf_free(&w);
+	}
+	assert_int_equal(log_segment_count(l), 2);
+	log_close(l);
+	assert_dir_is(f->dir, SEG0 ".index " SEG0 ".log " SEG0 ".timeindex "
+	    "00000000000000000003.index 00000000000000000003.log 00000000000000000003.timeindex "
+	    "leader-epoch-checkpoint");
+}
+
 /* ---- recovery ------------------------------------------------------------------------------- */
 
 /* Put the golden segment (with or without its indexes) in the fixture dir. */
@@ -1221,6 +1253,57 @@ static void test_recovery_deletes_later_segments(void **state)
 	free(g);
 }
 
+/*
+ * A crash while the segment is active: its indexes are still preallocated
+ * (trailing zero entries, DISK-FORMAT.md section 4).  The files copied from
+ * a live log, opened without the clean-shutdown marker, come back as the
+ * golden ones.
+ */
+static void test_recovery_of_crashed_active_segment(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	uint8_t *g = golden_log();
+	static const char *const names[] = { SEG0 ".log", SEG0 ".index", SEG0 ".timeindex",
+		"leader-epoch-checkpoint" };
+
+	golden_config(&c);
+	struct log *l = open_log(f, &c, true, 0, 0);
+	append_golden_as_follower(l, g, 0);
+	struct fixture crashed = { f->root, xasprintf("%s/orders-1", f->root) };
+	assert_int_equal(mkdir(crashed.dir, 0755), 0);
+	uint8_t *files[4];
+	size_t sizes[4];
+	for (size_t i = 0; i < 4; i++) {
+		char *src = part_file(f, names[i]);
+		files[i] = slurp(src, &sizes[i]);
+		free(src);
+	}
+	assert_int_equal(sizes[1], 1200);            /* preallocated */
+	assert_int_equal(sizes[2], 1200 / 12 * 12);
+	log_close(l);
+
+	/* Recovery point at the start, and at the end (the one segment is
+	 * re-read either way: it holds the recovery point). */
+	for (int64_t rp = 0; rp <= 6; rp += 6) {
+		for (size_t i = 0; i < 4; i++) {
+			char *dst = part_file(&crashed, names[i]);
+			write_bytes(dst, files[i], sizes[i]);
+			free(dst);
+		}
+		l = open_log(&crashed, &c, false, rp, 0);
+		assert_int_equal(log_end_offset(l), 6);
+		assert_int_equal(log_latest_epoch(l), 2);
+		assert_read(l, 4, 1 << 20, LOG_READ_MAX_LEO, true, g + POS_C, SIZE_C, 3);
+		log_close(l);
+		assert_golden_files(&crashed);
+	}
+	for (size_t i = 0; i < 4; i++)
+		free(files[i]);
+	free(crashed.dir);
+	free(g);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -1235,10 +1318,12 @@ int main(void)
 		T_(test_roll_and_sparse_indexes),
 		T_(test_truncate_across_segments),
 		T_(test_delete_records_and_retention),
+		T_(test_roll_by_time),
 		T_(test_recovery_rebuilds_golden_indexes),
 		T_(test_recovery_truncates_garbage_tail),
 		T_(test_recovery_after_flipped_byte),
 		T_(test_recovery_deletes_later_segments),
+		T_(test_recovery_of_crashed_active_segment),
 	};
 #undef T_
 	return cmocka_run_group_tests(tests, NULL, NULL);
