@@ -8,6 +8,7 @@ import glob
 import os
 import signal
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -121,6 +122,14 @@ class Durability(h.ClusterTestCase):
 			# Offsets are dense: nothing but whole batches was ever written.
 			self.assertEqual(sorted(got), list(range(len(got))))
 		self.assertIn("was not shut down cleanly", self.b.log_text())
+		# What recovery left on disk passes the offline checker too.
+		self.assertIsNone(self.b.terminate())
+		samsa = os.path.join(os.path.dirname(h.server_binary()), "samsa")
+		dirs = [self.partition_dir(topic, part) for part in range(4)]
+		r = subprocess.run([samsa, "dump-log", "--verify", "--files", ",".join(dirs)],
+				capture_output=True, text=True, timeout=120)
+		self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-4000:])
+		self.assertGreaterEqual(int(r.stdout.split(" records,")[0].split()[-1]), len(acked_now))
 
 	def test_corrupt_tail_is_truncated_on_restart(self):
 		topic = "dur-corrupt"
