@@ -38,6 +38,8 @@ struct replica_manager {
 	struct log_manager *logs;
 	replica_topic_config_fn topic_config;
 	void *topic_config_arg;
+	replica_leadership_fn leadership;
+	void *leadership_arg;
 	struct partition **parts; /* sorted by (topic, index) */
 	int n;
 	int cap;
@@ -108,6 +110,12 @@ void replica_manager_set_topic_config(struct replica_manager *rm, replica_topic_
 {
 	rm->topic_config = fn;
 	rm->topic_config_arg = arg;
+}
+
+void replica_manager_set_leadership_listener(struct replica_manager *rm, replica_leadership_fn fn, void *arg)
+{
+	rm->leadership = fn;
+	rm->leadership_arg = arg;
 }
 
 bool replica_manager_accept_controller_epoch(struct replica_manager *rm, int32_t controller_epoch)
@@ -233,6 +241,8 @@ int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, siz
 		return log_err;
 	log_info("Broker %d is now %s of %.*s-%d (leader epoch %d)", rm->broker_id,
 		 u->leader == rm->broker_id ? "leader" : "a follower", (int)topic_len, topic, u->index, u->leader_epoch);
+	if (rm->leadership)
+		rm->leadership(rm->leadership_arg, topic, topic_len, u->index, leads, u->leader_epoch);
 	return KERR_NONE;
 }
 
@@ -257,6 +267,8 @@ int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size
 	log_info("Broker %d stopped replica %.*s-%d%s", rm->broker_id, (int)topic_len, topic, partition,
 		 delete_partition ? " (deleted)" : "");
 	partition_free(p);
+	if (rm->leadership)
+		rm->leadership(rm->leadership_arg, topic, topic_len, partition, false, -1);
 	if (delete_partition && rm->logs)
 		log_manager_delete(rm->logs, topic, topic_len, partition);
 	return KERR_NONE;

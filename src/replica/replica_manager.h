@@ -53,6 +53,15 @@ void replica_manager_set_logs(struct replica_manager *rm, struct log_manager *lm
 struct log_config;
 typedef int (*replica_topic_config_fn)(void *arg, const char *topic, struct log_config *out);
 void replica_manager_set_topic_config(struct replica_manager *rm, replica_topic_config_fn fn, void *arg);
+/*
+ * Told, outside any lock, after this broker becomes leader or follower of a
+ * partition (leader_epoch as LeaderAndIsr gave it) and after it stops
+ * hosting one (leader false, epoch -1): how the coordinators learn which of
+ * their partitions they own.
+ */
+typedef void (*replica_leadership_fn)(void *arg, const char *topic, size_t topic_len, int32_t partition, bool leader,
+				      int32_t leader_epoch);
+void replica_manager_set_leadership_listener(struct replica_manager *rm, replica_leadership_fn fn, void *arg);
 void replica_manager_free(struct replica_manager *rm);
 
 /*

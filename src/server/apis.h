@@ -16,13 +16,30 @@ void handle_update_metadata(struct request *req);
 void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);
 void handle_create_partitions(struct request *req);
-void handle_offset_commit(struct request *req);  /* v0 only so far: ZooKeeper offsets */
-void handle_offset_fetch(struct request *req);   /* v0 only so far: ZooKeeper offsets */
+/* OffsetCommit/OffsetFetch: v0 in ZooKeeper (zk_offsets.c), v1+ on the group coordinator. */
+void handle_offset_commit(struct request *req);
+void handle_offset_fetch(struct request *req);
+void zk_offset_commit(struct request *req);
+void zk_offset_fetch(struct request *req);
+/* The group coordinator's APIs (src/group/). */
+void handle_find_coordinator(struct request *req);
+void handle_join_group(struct request *req);
+void handle_sync_group(struct request *req);
+void handle_heartbeat(struct request *req);
+void handle_leave_group(struct request *req);
+void handle_describe_groups(struct request *req);
+void handle_list_groups(struct request *req);
+void handle_delete_groups(struct request *req);
+void handle_offset_delete(struct request *req);
 
 /* Creates `name` with num.partitions and default.replication.factor, as
  * auto.create.topics.enable does; KERR_NONE or Kafka's error.  Talks to
  * ZooKeeper: call it on the admin executor only. */
 int16_t topic_auto_create(struct broker *b, const char *name);
+/* The same with explicit partitions, replication factor and topic configs (internal topics). */
+struct topic_config_entry;
+int16_t topic_create_with(struct broker *b, const char *name, int partitions, int rf,
+			  const struct topic_config_entry *configs, int n_configs);
 
 /* The KIP-511 fallback: an ApiVersions request at a version we don't know gets a
  * v0 response with UNSUPPORTED_VERSION and our api list. */

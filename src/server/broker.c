@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "controller/controller.h"
+#include "group/group_coordinator.h"
 #include "log/log_manager.h"
 #include "server/broker_logs.h"
 #include "server/fetch_session.h"
@@ -32,6 +33,15 @@ static void on_session_expired(void *arg)
 }
 
 /* Our advertised endpoints, with the real ports of listeners bound to port 0. */
+/* Leadership of __consumer_offsets partitions decides which groups we coordinate. */
+static void on_leadership(void *arg, const char *topic, size_t topic_len, int32_t partition, bool leader,
+			  int32_t leader_epoch)
+{
+	struct broker *b = arg;
+	if (topic_len == strlen(GROUP_OFFSETS_TOPIC) && memcmp(topic, GROUP_OFFSETS_TOPIC, topic_len) == 0)
+		group_coordinator_on_leadership(b->groups, partition, leader, leader_epoch);
+}
+
 /* The replica manager's source of topic configs: /config/topics/<t> over our defaults. */
 static int load_topic_config(void *arg, const char *topic, struct log_config *out)
 {
@@ -163,6 +173,9 @@ int broker_start(struct broker *b)
 	b->replicas = replica_manager_new(b->id);
 	replica_manager_set_logs(b->replicas, b->logs);
 	replica_manager_set_topic_config(b->replicas, load_topic_config, b);
+	b->groups = group_coordinator_new(b);
+	replica_manager_set_leadership_listener(b->replicas, on_leadership, b);
+	group_coordinator_start(b->groups);
 	b->purgatory = purgatory_start();
 	b->fetch_sessions = fetch_session_cache_new(config_int(b->config, "max.incremental.fetch.session.cache.slots"));
 	if (start_network(b) != 0)
@@ -182,8 +195,10 @@ void broker_shutdown(struct broker *b)
 		controller_stop(b->controller);
 	/* Finish queued admin jobs while their connections and ZooKeeper are still up. */
 	admin_executor_stop(b->admin);
-	/* Waiting fetches answer now, while their connections are still there. */
+	/* Waiting fetches and parked JoinGroup/SyncGroup requests answer now, while their
+	 * connections are still there. */
 	purgatory_stop(b->purgatory);
+	group_coordinator_stop(b->groups);
 	if (b->net) {
 		net_server_stop(b->net);
 		b->net = NULL;
@@ -206,6 +221,8 @@ void broker_shutdown(struct broker *b)
 	b->listeners = NULL;
 	metadata_cache_free(b->metadata);
 	b->metadata = NULL;
+	group_coordinator_free(b->groups);
+	b->groups = NULL;
 	/* Partitions drop their log references first; then the logs are flushed and closed cleanly. */
 	replica_manager_free(b->replicas);
 	b->replicas = NULL;

@@ -33,6 +33,7 @@ struct broker {
 	struct log_manager *logs;      /* every partition log under log.dirs */
 	struct purgatory *purgatory;   /* delayed fetches */
 	struct fetch_session_cache *fetch_sessions;
+	struct group_coordinator *groups; /* consumer groups on __consumer_offsets */
 	struct zk *zk;
 	struct controller *controller;
 	struct admin_executor *admin; /* runs requests that wait on ZooKeeper */

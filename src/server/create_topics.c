@@ -287,11 +287,14 @@ static void create_topics_job(struct request *req)
 
 int16_t topic_auto_create(struct broker *b, const char *name)
 {
-	const struct broker_config *bc = b->bc;
+	return topic_create_with(b, name, b->bc->num_partitions, b->bc->default_replication_factor, NULL, 0);
+}
+
+int16_t topic_create_with(struct broker *b, const char *name, int partitions, int rf,
+			  const struct topic_config_entry *configs, int n_configs)
+{
 	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
 	int16_t err = KERR_NONE;
-	int rf = bc->default_replication_factor;
-	int partitions = bc->num_partitions;
 	struct topic_assignment asg;
 	memset(&asg, 0, sizeof asg);
 	if (rf > s->n_brokers) {
@@ -315,7 +318,7 @@ int16_t topic_auto_create(struct broker *b, const char *name)
 		err = KERR_INVALID_REPLICATION_FACTOR;
 	} else {
 		uuid_random(asg.id);
-		int rc = topic_zk_create(b->zk, &asg, NULL, 0);
+		int rc = topic_zk_create(b->zk, &asg, configs, n_configs);
 		if (rc == ZOK)
 			log_info("Auto-created topic %s with %d partitions, replication factor %d", name, partitions, rf);
 		else if (rc != ZNODEEXISTS)

@@ -20,8 +20,7 @@ enum { API_KEY_API_VERSIONS = 18 };
 static const struct {
 	int16_t key, max;
 } narrowed[] = {
-	{ 8, 0 }, /* OffsetCommit: v0 (ZooKeeper); v1+ need the group coordinator */
-	{ 9, 0 }, /* OffsetFetch: v0 (ZooKeeper) */
+	{ -1, -1 }, /* none today */
 };
 
 int16_t api_max_version(int16_t api_key)
@@ -43,11 +42,20 @@ static const api_handler_fn handlers[] = {
 	[6] = handle_update_metadata,
 	[8] = handle_offset_commit,
 	[9] = handle_offset_fetch,
+	[10] = handle_find_coordinator,
+	[11] = handle_join_group,
+	[12] = handle_heartbeat,
+	[13] = handle_leave_group,
+	[14] = handle_sync_group,
+	[15] = handle_describe_groups,
+	[16] = handle_list_groups,
 	[18] = handle_api_versions,
 	[19] = handle_create_topics,
 	[20] = handle_delete_topics,
 	[21] = handle_delete_records,
 	[37] = handle_create_partitions,
+	[42] = handle_delete_groups,
+	[47] = handle_offset_delete,
 };
 
 api_handler_fn api_handler(int16_t api_key)

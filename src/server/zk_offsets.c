@@ -2,8 +2,8 @@
  * OffsetCommit v0 and OffsetFetch v0: classic consumer offsets kept in
  * ZooKeeper at /consumers/<group>/offsets/<topic>/<partition>, the offset as
  * decimal text, exactly where the old Scala consumer and its tools look.
- * (v1+ go to the group coordinator on __consumer_offsets, which is not here
- * yet, so only v0 is advertised.)  Runs on the admin executor.
+ * (v1+ go to the group coordinator on __consumer_offsets, src/group/.)
+ * Runs on the admin executor.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -161,12 +161,12 @@ static void offset_fetch_v0_job(struct request *req)
 	request_respond(req, &resp);
 }
 
-void handle_offset_commit(struct request *req)
+void zk_offset_commit(struct request *req)
 {
 	admin_executor_submit(req->broker->admin, req, offset_commit_v0_job);
 }
 
-void handle_offset_fetch(struct request *req)
+void zk_offset_fetch(struct request *req)
 {
 	admin_executor_submit(req->broker->admin, req, offset_fetch_v0_job);
 }

@@ -1,0 +1,544 @@
+/*
+ * The coordinator's plumbing: which __consumer_offsets partitions we own,
+ * loading their groups from the log when we become leader, dropping them
+ * when we stop, appending records, and the thread that enforces deadlines
+ * (session timeouts, delayed joins, offset expiry).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "group/group_internal.h"
+#include "log/compression.h"
+#include "log/log.h"
+#include "log/log_manager.h"
+#include "log/record_batch.h"
+#include "proto/gen/messages.h"
+#include "replica/replica_manager.h"
+#include "server/broker.h"
+#include "server/config.h"
+#include "server/request.h"
+#include "util/errors.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+int64_t group_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Java's String.hashCode over the UTF-16 code units of a UTF-8 string. */
+static int32_t java_string_hash(const char *s, size_t len)
+{
+	uint32_t h = 0;
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		uint32_t cp;
+		int n;
+		if (*p < 0x80) {
+			cp = *p;
+			n = 1;
+		} else if ((*p & 0xE0) == 0xC0 && end - p >= 2) {
+			cp = (uint32_t)(*p & 0x1F) << 6 | (p[1] & 0x3F);
+			n = 2;
+		} else if ((*p & 0xF0) == 0xE0 && end - p >= 3) {
+			cp = (uint32_t)(*p & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+			n = 3;
+		} else if ((*p & 0xF8) == 0xF0 && end - p >= 4) {
+			cp = (uint32_t)(*p & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 |
+			     (p[3] & 0x3F);
+			n = 4;
+		} else {
+			cp = 0xFFFD; /* what Java's decoder makes of a bad byte */
+			n = 1;
+		}
+		if (cp >= 0x10000) {
+			cp -= 0x10000;
+			h = 31 * h + (0xD800 + (cp >> 10));
+			h = 31 * h + (0xDC00 + (cp & 0x3FF));
+		} else {
+			h = 31 * h + cp;
+		}
+		p += n;
+	}
+	return (int32_t)h;
+}
+
+int32_t group_partition_for(const struct group_coordinator *gc, const char *id, size_t len)
+{
+	/* Kafka's Utils.abs is n & 0x7fffffff. */
+	return (int32_t)(((uint32_t)java_string_hash(id, len) & 0x7fffffffu) % (uint32_t)gc->cfg.n_partitions);
+}
+
+int32_t group_coordinator_partition_for(const struct group_coordinator *gc, const char *group, size_t len)
+{
+	return group_partition_for(gc, group, len);
+}
+
+int32_t group_coordinator_num_partitions(const struct group_coordinator *gc) { return gc->cfg.n_partitions; }
+int16_t group_coordinator_replication_factor(const struct group_coordinator *gc)
+{
+	return gc->cfg.replication_factor;
+}
+int32_t group_coordinator_segment_bytes(const struct group_coordinator *gc) { return gc->cfg.segment_bytes; }
+
+int16_t group_owner_error(struct group_coordinator *gc, const char *id, size_t len)
+{
+	if (!gc->running)
+		return KERR_COORDINATOR_NOT_AVAILABLE;
+	int32_t p = group_partition_for(gc, id, len);
+	switch (gc->parts[p].state) {
+	case PART_OWNED: return KERR_NONE;
+	case PART_LOADING: return KERR_COORDINATOR_LOAD_IN_PROGRESS;
+	default: return KERR_NOT_COORDINATOR;
+	}
+}
+
+void reply_add(struct reply_list *rl, struct request *req, void *resp)
+{
+	if (rl->n == rl->cap) {
+		rl->cap = rl->cap ? rl->cap * 2 : 8;
+		rl->r = xrealloc(rl->r, sizeof *rl->r * (size_t)rl->cap);
+	}
+	rl->r[rl->n++] = (struct reply){ req, resp };
+}
+
+void reply_send(struct reply_list *rl)
+{
+	for (int i = 0; i < rl->n; i++)
+		request_respond(rl->r[i].req, rl->r[i].resp);
+	free(rl->r);
+	rl->r = NULL;
+	rl->n = rl->cap = 0;
+}
+
+void group_kick(struct group_coordinator *gc) { pthread_cond_signal(&gc->wake); }
+
+int group_append(struct group_coordinator *gc, int32_t partition, struct wbuf *records)
+{
+	if (gc->parts[partition].state != PART_OWNED)
+		return KERR_NOT_COORDINATOR;
+	/*
+	 * The group lock stays held across this page-cache write: releasing it would let a
+	 * partition unload free the group the caller holds, and would let two writes reach
+	 * the log in another order than memory saw them.  The write is one pwrite of a few
+	 * hundred bytes (no fsync unless flush.messages asks for one).
+	 */
+	struct broker *b = gc->broker;
+	struct leader_log ll;
+	int err = replica_manager_leader_log(b->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC), partition,
+					     -1, &ll);
+	if (err == KERR_NONE) {
+		struct log_append_info ai;
+		err = log_append_as_leader(ll.log, records->data, records->len, ll.leader_epoch, group_now_ms(), &ai);
+		if (err == KERR_NONE)
+			replica_manager_update_hw(b->replicas, &ll);
+		log_ref_put(ll.ref);
+	}
+	if (err == KERR_NOT_LEADER_OR_FOLLOWER || err == KERR_UNKNOWN_TOPIC_OR_PARTITION ||
+	    err == KERR_FENCED_LEADER_EPOCH)
+		err = KERR_NOT_COORDINATOR;
+	else if (err != KERR_NONE) {
+		log_warn("Group coordinator: writing to %s-%d failed: %s", GROUP_OFFSETS_TOPIC, partition,
+			 kafka_error_name((int16_t)err));
+		err = KERR_UNKNOWN_SERVER_ERROR;
+	}
+	return err;
+}
+
+/* --- loading --------------------------------------------------------------------------- */
+
+/* Groups and offsets read from one partition, before they are installed. */
+struct loaded {
+	struct group **groups;
+	int n, cap;
+	int32_t partition;
+};
+
+static struct group *loaded_group(struct loaded *ld, const char *id, bool create)
+{
+	for (int i = 0; i < ld->n; i++)
+		if (strcmp(ld->groups[i]->id, id) == 0)
+			return ld->groups[i];
+	if (!create)
+		return NULL;
+	if (ld->n == ld->cap) {
+		ld->cap = ld->cap ? ld->cap * 2 : 16;
+		ld->groups = xrealloc(ld->groups, sizeof *ld->groups * (size_t)ld->cap);
+	}
+	struct group *g = xcalloc(1, sizeof *g);
+	g->id = xstrdup(id);
+	g->state = GROUP_EMPTY;
+	g->state_ts = -1;
+	ld->groups[ld->n++] = g;
+	return g;
+}
+
+static void on_offset(void *arg, const char *group, const char *topic, int32_t partition,
+		      const struct committed_offset *o)
+{
+	struct loaded *ld = arg;
+	struct group *g = loaded_group(ld, group, o != NULL);
+	if (!g)
+		return;
+	struct committed_offset *slot = group_offset(g, topic, strlen(topic), partition, o != NULL);
+	if (!o) {
+		if (slot)
+			group_drop_offset(g, slot);
+		return;
+	}
+	free(slot->metadata);
+	slot->offset = o->offset;
+	slot->leader_epoch = o->leader_epoch;
+	slot->metadata = o->metadata ? xstrdup(o->metadata) : NULL;
+	slot->commit_ts = o->commit_ts;
+	slot->expire_ts = o->expire_ts;
+}
+
+/* A group record replaces the group's membership; its offsets stay (they have their own records). */
+static void on_group(void *arg, const char *id, const struct group *rec)
+{
+	struct loaded *ld = arg;
+	struct group *g = loaded_group(ld, id, rec != NULL);
+	if (!g)
+		return;
+	struct group *fresh = (struct group *)rec;
+	if (!fresh) {
+		/* Tombstone: the group is gone, offsets included (Kafka writes their tombstones too). */
+		for (int i = 0; i < ld->n; i++)
+			if (ld->groups[i] == g) {
+				ld->groups[i] = ld->groups[--ld->n];
+				break;
+			}
+		group_free(g);
+		return;
+	}
+	fresh->offsets = g->offsets;
+	fresh->n_offsets = g->n_offsets;
+	g->offsets = NULL;
+	g->n_offsets = 0;
+	for (int i = 0; i < ld->n; i++)
+		if (ld->groups[i] == g)
+			ld->groups[i] = fresh;
+	group_free(g);
+}
+
+/* Every record of one batch into the sink; control batches are skipped. */
+static void load_batch(const uint8_t *p, uint32_t size, struct wbuf *plain, const struct group_record_sink *sink)
+{
+	struct record_batch b;
+	if (record_batch_parse(p, size, &b) != KERR_NONE || record_batch_is_control(&b))
+		return;
+	const uint8_t *recs = record_batch_records(&b);
+	size_t len = record_batch_records_len(&b);
+	if (record_batch_codec(&b) != COMPRESSION_NONE) {
+		wbuf_reset(plain);
+		if (compression_decompress((enum compression_codec)record_batch_codec(&b), recs, len, plain,
+					   (size_t)256 << 20) != KERR_NONE)
+			return;
+		recs = plain->data;
+		len = plain->len;
+	}
+	struct record_iter it;
+	struct record rec;
+	record_iter_init(&it, recs, len, b.record_count);
+	while (record_iter_next(&it, &rec))
+		records_decode(rec.key.ptr, rec.key.len, rec.value.ptr, rec.value.len, sink);
+}
+
+/* Read the whole partition log (we lead it, so it is ours to read) into ld. */
+static int load_partition(struct group_coordinator *gc, int32_t partition, struct loaded *ld)
+{
+	struct leader_log ll;
+	int err = replica_manager_leader_log(gc->broker->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC),
+					     partition, -1, &ll);
+	if (err != KERR_NONE)
+		return err;
+	struct group_record_sink sink = { ld, on_offset, on_group };
+	struct wbuf buf, plain;
+	wbuf_init(&buf);
+	wbuf_init(&plain);
+	int64_t offset = log_start_offset(ll.log);
+	for (;;) {
+		struct log_read_result r;
+		err = log_read(ll.log, offset, (size_t)1 << 20, LOG_READ_MAX_LEO, true, &r);
+		if (err != KERR_NONE || r.length == 0) {
+			log_read_release(&r);
+			break;
+		}
+		wbuf_reset(&buf);
+		uint8_t *dst = wbuf_extend(&buf, r.length);
+		ssize_t got = pread(r.fd, dst, r.length, (off_t)r.position);
+		log_read_release(&r);
+		if (got <= 0) {
+			err = KERR_KAFKA_STORAGE_ERROR;
+			break;
+		}
+		size_t pos = 0, n = (size_t)got;
+		int64_t next = offset;
+		while (pos < n) {
+			int64_t base;
+			uint32_t size;
+			int8_t magic;
+			if (!record_batch_peek(buf.data + pos, n - pos, &base, &size, &magic) || size > n - pos)
+				break;
+			struct record_batch b;
+			if (record_batch_parse(buf.data + pos, size, &b) == KERR_NONE) {
+				if (record_batch_next_offset(&b) > offset)
+					load_batch(buf.data + pos, size, &plain, &sink);
+				next = record_batch_next_offset(&b);
+			}
+			pos += size;
+		}
+		if (next <= offset)
+			break; /* no whole batch: nothing more to read */
+		offset = next;
+	}
+	wbuf_free(&buf);
+	wbuf_free(&plain);
+	log_ref_put(ll.ref);
+	return err;
+}
+
+static void install(struct group_coordinator *gc, struct loaded *ld, int64_t now)
+{
+	for (int i = 0; i < ld->n; i++) {
+		struct group *g = ld->groups[i];
+		ld->groups[i] = NULL;
+		if (g->n_members == 0 && g->n_offsets == 0 && g->generation == 0) {
+			group_free(g);
+			continue;
+		}
+		g->partition = ld->partition;
+		if (g->state_ts < 0)
+			g->state_ts = now;
+		/* Loaded members must heartbeat within their session timeout, or leave. */
+		for (int j = 0; j < g->n_members; j++)
+			g->members[j]->heartbeat_deadline = now + g->members[j]->session_timeout_ms;
+		struct group *old = group_find(gc, g->id, strlen(g->id));
+		if (old)
+			group_remove(gc, old);
+		bool found;
+		(void)found;
+		struct group *slot = group_add(gc, g->id, strlen(g->id), ld->partition);
+		/* Swap the placeholder for the loaded group. */
+		for (int k = 0; k < gc->n_groups; k++)
+			if (gc->groups[k] == slot) {
+				gc->groups[k] = g;
+				break;
+			}
+		group_free(slot);
+	}
+	free(ld->groups);
+	ld->groups = NULL;
+	ld->n = ld->cap = 0;
+}
+
+static void drop_partition(struct group_coordinator *gc, int32_t partition, struct reply_list *rl)
+{
+	for (int i = 0; i < gc->n_groups;) {
+		struct group *g = gc->groups[i];
+		if (g->partition != partition) {
+			i++;
+			continue;
+		}
+		membership_abort(g, KERR_NOT_COORDINATOR, rl);
+		group_remove(gc, g);
+	}
+}
+
+static void run_job(struct group_coordinator *gc, struct load_job job, struct reply_list *rl)
+{
+	/* Called with the lock held. */
+	struct owned_partition *op = &gc->parts[job.partition];
+	if (!job.elect) {
+		if (op->state == PART_NOT_OWNED) {
+			drop_partition(gc, job.partition, rl);
+			op->state = PART_NOT_OWNED;
+			log_info("Group coordinator: unloaded %s-%d", GROUP_OFFSETS_TOPIC, job.partition);
+		}
+		return;
+	}
+	if (op->state != PART_LOADING || op->leader_epoch != job.epoch)
+		return;
+	pthread_mutex_unlock(&gc->lock);
+	int64_t t0 = group_now_ms();
+	struct loaded ld = { .partition = job.partition };
+	int err = load_partition(gc, job.partition, &ld);
+	pthread_mutex_lock(&gc->lock);
+	if (op->state != PART_LOADING || op->leader_epoch != job.epoch) {
+		for (int i = 0; i < ld.n; i++)
+			group_free(ld.groups[i]);
+		free(ld.groups);
+		return;
+	}
+	if (err != KERR_NONE) {
+		log_warn("Group coordinator: loading %s-%d failed: %s; will retry", GROUP_OFFSETS_TOPIC, job.partition,
+			 kafka_error_name((int16_t)err));
+		for (int i = 0; i < ld.n; i++)
+			group_free(ld.groups[i]);
+		free(ld.groups);
+		/* Try again shortly: the log may not be open yet. */
+		struct load_job again = job;
+		if (gc->n_jobs == gc->cap_jobs) {
+			gc->cap_jobs = gc->cap_jobs ? gc->cap_jobs * 2 : 8;
+			gc->jobs = xrealloc(gc->jobs, sizeof *gc->jobs * (size_t)gc->cap_jobs);
+		}
+		gc->jobs[gc->n_jobs++] = again;
+		return;
+	}
+	int n = ld.n;
+	drop_partition(gc, job.partition, rl);
+	install(gc, &ld, group_now_ms());
+	op->state = PART_OWNED;
+	log_info("Group coordinator: loaded %d groups from %s-%d in %" PRId64 " ms", n, GROUP_OFFSETS_TOPIC,
+		 job.partition, group_now_ms() - t0);
+}
+
+static void *coordinator_main(void *arg)
+{
+	struct group_coordinator *gc = arg;
+	pthread_mutex_lock(&gc->lock);
+	while (!gc->stop) {
+		struct reply_list rl = { 0 };
+		bool retry = false;
+		int n = gc->n_jobs;
+		for (int i = 0; i < n && !gc->stop; i++) {
+			struct load_job job = gc->jobs[0];
+			memmove(&gc->jobs[0], &gc->jobs[1], sizeof *gc->jobs * (size_t)(gc->n_jobs - 1));
+			gc->n_jobs--;
+			run_job(gc, job, &rl);
+		}
+		if (gc->n_jobs > 0)
+			retry = true;
+		int64_t now = group_now_ms();
+		int64_t next = membership_tick(gc, now, &rl);
+		if (now >= gc->next_expiry_check) {
+			offsets_expire(gc, now);
+			gc->next_expiry_check = now + gc->cfg.retention_check_ms;
+		}
+		if (gc->next_expiry_check < next)
+			next = gc->next_expiry_check;
+		if (retry && next > now + 200)
+			next = now + 200;
+		if (rl.n > 0) {
+			pthread_mutex_unlock(&gc->lock);
+			reply_send(&rl);
+			pthread_mutex_lock(&gc->lock);
+			continue;
+		}
+		if (gc->stop || gc->n_jobs > n)
+			continue;
+		struct timespec ts = { .tv_sec = next / 1000, .tv_nsec = (next % 1000) * 1000000 };
+		if (next > now)
+			pthread_cond_timedwait(&gc->wake, &gc->lock, &ts);
+	}
+	pthread_mutex_unlock(&gc->lock);
+	return NULL;
+}
+
+struct group_coordinator *group_coordinator_new(struct broker *b)
+{
+	struct group_coordinator *gc = xcalloc(1, sizeof *gc);
+	pthread_mutex_init(&gc->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_REALTIME);
+	pthread_cond_init(&gc->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	gc->broker = b;
+	const struct config *c = b->config;
+	gc->cfg.n_partitions = config_int(c, "offsets.topic.num.partitions");
+	gc->cfg.replication_factor = (int16_t)config_int(c, "offsets.topic.replication.factor");
+	gc->cfg.segment_bytes = config_int(c, "offsets.topic.segment.bytes");
+	gc->cfg.min_session_ms = config_int(c, "group.min.session.timeout.ms");
+	gc->cfg.max_session_ms = config_int(c, "group.max.session.timeout.ms");
+	gc->cfg.initial_delay_ms = config_int(c, "group.initial.rebalance.delay.ms");
+	gc->cfg.max_size = config_int(c, "group.max.size");
+	gc->cfg.max_metadata_bytes = config_int(c, "offset.metadata.max.bytes");
+	gc->cfg.retention_ms = (int64_t)config_int(c, "offsets.retention.minutes") * 60 * 1000;
+	gc->cfg.retention_check_ms = config_long(c, "offsets.retention.check.interval.ms");
+	if (gc->cfg.n_partitions <= 0)
+		gc->cfg.n_partitions = 50;
+	gc->parts = xcalloc((size_t)gc->cfg.n_partitions, sizeof *gc->parts);
+	for (int i = 0; i < gc->cfg.n_partitions; i++) {
+		gc->parts[i].leader_epoch = -1;
+	}
+	gc->next_expiry_check = group_now_ms() + gc->cfg.retention_check_ms;
+	return gc;
+}
+
+void group_coordinator_start(struct group_coordinator *gc)
+{
+	pthread_mutex_lock(&gc->lock);
+	gc->running = true;
+	pthread_mutex_unlock(&gc->lock);
+	pthread_create(&gc->thread, NULL, coordinator_main, gc);
+}
+
+void group_coordinator_stop(struct group_coordinator *gc)
+{
+	if (!gc)
+		return;
+	struct reply_list rl = { 0 };
+	pthread_mutex_lock(&gc->lock);
+	bool was_running = gc->running;
+	gc->stop = true;
+	gc->running = false;
+	for (int i = 0; i < gc->n_groups; i++)
+		membership_abort(gc->groups[i], KERR_NOT_COORDINATOR, &rl);
+	pthread_cond_signal(&gc->wake);
+	pthread_mutex_unlock(&gc->lock);
+	reply_send(&rl);
+	if (was_running)
+		pthread_join(gc->thread, NULL);
+}
+
+void group_coordinator_free(struct group_coordinator *gc)
+{
+	if (!gc)
+		return;
+	for (int i = 0; i < gc->n_groups; i++)
+		group_free(gc->groups[i]);
+	free(gc->groups);
+	free(gc->parts);
+	free(gc->jobs);
+	pthread_cond_destroy(&gc->wake);
+	pthread_mutex_destroy(&gc->lock);
+	free(gc);
+}
+
+void group_coordinator_on_leadership(struct group_coordinator *gc, int32_t partition, bool leader,
+				     int32_t leader_epoch)
+{
+	if (!gc || partition < 0 || partition >= gc->cfg.n_partitions)
+		return;
+	pthread_mutex_lock(&gc->lock);
+	struct owned_partition *op = &gc->parts[partition];
+	if (leader) {
+		if (op->state != PART_NOT_OWNED && op->leader_epoch == leader_epoch) {
+			pthread_mutex_unlock(&gc->lock);
+			return;
+		}
+		op->state = PART_LOADING;
+		op->leader_epoch = leader_epoch;
+	} else if (op->state == PART_NOT_OWNED) {
+		pthread_mutex_unlock(&gc->lock);
+		return;
+	} else {
+		/* Stop answering for these groups at once; the thread drops them. */
+		op->state = PART_NOT_OWNED;
+	}
+	if (gc->n_jobs == gc->cap_jobs) {
+		gc->cap_jobs = gc->cap_jobs ? gc->cap_jobs * 2 : 8;
+		gc->jobs = xrealloc(gc->jobs, sizeof *gc->jobs * (size_t)gc->cap_jobs);
+	}
+	gc->jobs[gc->n_jobs++] = (struct load_job){ partition, leader_epoch, leader };
+	pthread_cond_signal(&gc->wake);
+	pthread_mutex_unlock(&gc->lock);
+}

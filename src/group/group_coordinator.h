@@ -1,0 +1,42 @@
+/*
+ * The group coordinator [Kafka's GroupCoordinator + GroupMetadataManager, the
+ * classic protocol]: consumer groups and their committed offsets, kept in
+ * memory for the __consumer_offsets partitions this broker leads and written
+ * to those partitions in Kafka's record formats, so a restarted or newly
+ * elected coordinator rebuilds them from the log.
+ *
+ * The API handlers (JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+ * OffsetCommit/OffsetFetch v1+, DescribeGroups, ListGroups, DeleteGroups,
+ * OffsetDelete) are declared in server/apis.h and live in src/group/.
+ */
+#ifndef SAMSA_GROUP_GROUP_COORDINATOR_H
+#define SAMSA_GROUP_GROUP_COORDINATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GROUP_OFFSETS_TOPIC "__consumer_offsets"
+
+struct broker;
+struct group_coordinator;
+
+/* Reads the group.* and offsets.* settings from b->config. */
+struct group_coordinator *group_coordinator_new(struct broker *b);
+/* Starts the thread that loads partitions and enforces deadlines. */
+void group_coordinator_start(struct group_coordinator *gc);
+/* Answers every parked request, joins the thread. */
+void group_coordinator_stop(struct group_coordinator *gc);
+void group_coordinator_free(struct group_coordinator *gc);
+
+/* This broker became leader (load its groups) or stopped leading (drop them). */
+void group_coordinator_on_leadership(struct group_coordinator *gc, int32_t partition, bool leader,
+				     int32_t leader_epoch);
+
+/* The __consumer_offsets partition a group id maps to [Kafka's partitionFor]. */
+int32_t group_coordinator_partition_for(const struct group_coordinator *gc, const char *group, size_t len);
+int32_t group_coordinator_num_partitions(const struct group_coordinator *gc);
+int16_t group_coordinator_replication_factor(const struct group_coordinator *gc);
+int32_t group_coordinator_segment_bytes(const struct group_coordinator *gc);
+
+#endif

@@ -1,0 +1,857 @@
+/*
+ * The classic rebalance protocol [Kafka's GroupCoordinator]: JoinGroup,
+ * SyncGroup, Heartbeat and LeaveGroup, and the deadlines that drive them.
+ *
+ * A rebalance: the group enters PreparingRebalance; every member must send
+ * JoinGroup again (their requests are parked) until all have or the
+ * rebalance timeout passes; then the generation goes up, a protocol is
+ * chosen, every parked JoinGroup is answered (the leader gets the member
+ * list) and the group waits in CompletingRebalance for the leader's
+ * SyncGroup with the assignment, which answers every parked SyncGroup and
+ * makes the group Stable.  Members that stop heartbeating for their session
+ * timeout are removed, which starts another rebalance.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "group/group_internal.h"
+#include "log/batch_builder.h"
+#include "proto/gen/messages.h"
+#include "server/apis.h"
+#include "server/broker.h"
+#include "server/request.h"
+#include "util/errors.h"
+#include "util/log.h"
+#include "util/uuid.h"
+#include "util/xalloc.h"
+
+/* --- helpers ------------------------------------------------------------------------- */
+
+static bool kstr_set(struct kstr s) { return s.ptr && s.len > 0; }
+
+static bool kstr_is(struct kstr s, const char *c)
+{
+	return c && s.ptr && s.len >= 0 && strlen(c) == (size_t)s.len && memcmp(s.ptr, c, (size_t)s.len) == 0;
+}
+
+/* Kafka's member ids: "<client id or group.instance.id>-<random UUID>". */
+static char *new_member_id(struct kstr prefix)
+{
+	uint8_t u[16];
+	uuid_random(u);
+	u[6] = (uint8_t)((u[6] & 0x0F) | 0x40);
+	u[8] = (uint8_t)((u[8] & 0x3F) | 0x80);
+	return xasprintf("%.*s-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+			 prefix.ptr ? prefix.len : 0, prefix.ptr ? prefix.ptr : "", u[0], u[1], u[2], u[3], u[4],
+			 u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* Kafka shows the client's address as InetAddress.toString does: "/127.0.0.1". */
+static char *client_host(const struct request *req)
+{
+	const char *peer = req->info.peer;
+	const char *colon = strrchr(peer, ':');
+	size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
+	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
+		peer++;
+		n -= 2;
+	}
+	return xasprintf("/%.*s", (int)n, peer);
+}
+
+static struct member_protocol *request_protocols(const struct join_group_request *jq, struct arena *a, int *n)
+{
+	int count = jq->protocols_count > 0 ? jq->protocols_count : 0;
+	struct member_protocol *p = arena_alloc(a, sizeof *p * (size_t)(count ? count : 1));
+	for (int i = 0; i < count; i++) {
+		const struct join_group_request_join_group_request_protocol *rp = &jq->protocols[i];
+		p[i].name = arena_strndup(a, rp->name.ptr ? rp->name.ptr : "", rp->name.ptr ? (size_t)rp->name.len : 0);
+		p[i].metadata = (uint8_t *)(rp->metadata.ptr ? rp->metadata.ptr : (const uint8_t *)"");
+		p[i].len = rp->metadata.len > 0 ? rp->metadata.len : 0;
+	}
+	*n = count;
+	return p;
+}
+
+/* Whether m's protocols are the ones in the request (same names, order and metadata). */
+static bool same_protocols(const struct member *m, const struct member_protocol *p, int n)
+{
+	if (m->n_protocols != n)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (strcmp(m->protocols[i].name, p[i].name) != 0 || m->protocols[i].len != p[i].len ||
+		    (p[i].len > 0 && memcmp(m->protocols[i].metadata, p[i].metadata, (size_t)p[i].len) != 0))
+			return false;
+	return true;
+}
+
+static struct join_group_response *join_response(struct request *req, int16_t error)
+{
+	struct join_group_response *r = arena_alloc(&req->arena, sizeof *r);
+	join_group_response_init(r);
+	r->error_code = error;
+	r->generation_id = -1;
+	r->member_id = kstr_c("");
+	r->protocol_name = (struct kstr){ NULL, -1 };
+	r->leader = kstr_c("");
+	r->members = NULL;
+	r->members_count = 0;
+	return r;
+}
+
+static void join_error(struct reply_list *rl, struct request *req, int16_t error, const char *member_id)
+{
+	struct join_group_response *r = join_response(req, error);
+	if (member_id)
+		r->member_id = kstr_c(arena_strndup(&req->arena, member_id, strlen(member_id)));
+	reply_add(rl, req, r);
+}
+
+static struct sync_group_response *sync_response(struct request *req, int16_t error)
+{
+	struct sync_group_response *r = arena_alloc(&req->arena, sizeof *r);
+	sync_group_response_init(r);
+	r->error_code = error;
+	r->assignment = (struct kbytes){ (const uint8_t *)"", 0 };
+	return r;
+}
+
+static char *arena_copy(struct request *req, const char *s)
+{
+	return s ? arena_strndup(&req->arena, s, strlen(s)) : NULL;
+}
+
+static struct kstr kstr_or_null(const char *s) { return s ? kstr_c(s) : (struct kstr){ NULL, -1 }; }
+
+/* The JoinGroup answer for m at the group's current generation (the leader gets every member). */
+static struct join_group_response *join_result(struct group *g, struct member *m, struct request *req, bool members)
+{
+	struct join_group_response *r = join_response(req, KERR_NONE);
+	r->generation_id = g->generation;
+	r->protocol_type = kstr_c(arena_copy(req, g->protocol_type ? g->protocol_type : ""));
+	r->protocol_name = kstr_or_null(arena_copy(req, g->protocol));
+	r->leader = kstr_c(arena_copy(req, g->leader ? g->leader : ""));
+	r->member_id = kstr_c(arena_copy(req, m->id));
+	if (members) {
+		r->members = arena_alloc(&req->arena, sizeof *r->members * (size_t)(g->n_members ? g->n_members : 1));
+		for (int i = 0; i < g->n_members; i++) {
+			const struct member *o = g->members[i];
+			const struct member_protocol *p = member_protocol(o, g->protocol);
+			join_group_response_join_group_response_member_init(&r->members[i]);
+			r->members[i].member_id = kstr_c(arena_copy(req, o->id));
+			r->members[i].group_instance_id = kstr_or_null(arena_copy(req, o->instance_id));
+			if (p) {
+				uint8_t *md = arena_alloc(&req->arena, (size_t)(p->len ? p->len : 1));
+				if (p->len > 0)
+					memcpy(md, p->metadata, (size_t)p->len);
+				r->members[i].metadata = (struct kbytes){ md, p->len };
+			} else {
+				r->members[i].metadata = (struct kbytes){ (const uint8_t *)"", 0 };
+			}
+		}
+		r->members_count = g->n_members;
+	}
+	return r;
+}
+
+/* --- persistence -------------------------------------------------------------------------- */
+
+static int16_t store_group(struct group_coordinator *gc, struct group *g)
+{
+	struct wbuf w;
+	wbuf_init(&w);
+	struct batch_builder bb;
+	batch_builder_begin(&bb, &w, NULL);
+	int64_t now = group_now_ms();
+	records_group_metadata(&bb, now, g);
+	int16_t err = KERR_UNKNOWN_SERVER_ERROR;
+	if (batch_builder_finish(&bb) > 0)
+		err = (int16_t)group_append(gc, g->partition, &w);
+	wbuf_free(&w);
+	return err;
+}
+
+/* --- state changes ---------------------------------------------------------------------- */
+
+static void reset_assignments(struct group *g, int16_t error, struct reply_list *rl)
+{
+	for (int i = 0; i < g->n_members; i++) {
+		struct member *m = g->members[i];
+		free(m->assignment);
+		m->assignment = NULL;
+		m->assignment_len = 0;
+		if (m->sync_req) {
+			reply_add(rl, m->sync_req, sync_response(m->sync_req, error));
+			m->sync_req = NULL;
+		}
+	}
+}
+
+static void prepare_rebalance(struct group_coordinator *gc, struct group *g, int64_t now, const char *why,
+			      struct reply_list *rl)
+{
+	if (g->state == GROUP_COMPLETING_REBALANCE)
+		reset_assignments(g, KERR_REBALANCE_IN_PROGRESS, rl);
+	int32_t timeout = group_rebalance_timeout(g);
+	if (g->state == GROUP_EMPTY) {
+		/* Kafka's InitialDelayedJoin: wait a little for the rest of a starting group. */
+		int32_t delay = gc->cfg.initial_delay_ms < timeout ? gc->cfg.initial_delay_ms : timeout;
+		g->initial_join = true;
+		g->join_deadline = now + delay;
+		g->initial_end = now + timeout;
+	} else {
+		g->initial_join = false;
+		g->join_deadline = now + timeout;
+	}
+	log_info("Preparing to rebalance group %s in state %s with old generation %d (%s)", g->id,
+		 group_state_name(g->state), g->generation, why);
+	group_transition(g, GROUP_PREPARING_REBALANCE, now);
+	group_kick(gc);
+}
+
+static void maybe_prepare_rebalance(struct group_coordinator *gc, struct group *g, int64_t now, const char *why,
+				    struct reply_list *rl)
+{
+	if (g->state == GROUP_STABLE || g->state == GROUP_COMPLETING_REBALANCE || g->state == GROUP_EMPTY)
+		prepare_rebalance(gc, g, now, why, rl);
+}
+
+static bool all_joined(const struct group *g)
+{
+	if (g->n_pending > 0)
+		return false;
+	for (int i = 0; i < g->n_members; i++)
+		if (!g->members[i]->join_req)
+			return false;
+	return true;
+}
+
+/* The rebalance's join phase ends: answer every parked JoinGroup. */
+static void complete_join(struct group_coordinator *gc, struct group *g, int64_t now, struct reply_list *rl)
+{
+	/* Members that did not rejoin in time leave the group. */
+	for (int i = 0; i < g->n_members;) {
+		struct member *m = g->members[i];
+		if (m->join_req) {
+			i++;
+			continue;
+		}
+		log_info("Member %s in group %s did not rejoin in time; removing it", m->id, g->id);
+		if (m->sync_req)
+			reply_add(rl, m->sync_req, sync_response(m->sync_req, KERR_REBALANCE_IN_PROGRESS));
+		group_detach_member(g, m);
+		member_free(m);
+	}
+	/* Pending members (MEMBER_ID_REQUIRED) stay pending: they join the next round. */
+	g->generation++;
+	free(g->protocol);
+	g->protocol = NULL;
+	if (g->n_members == 0) {
+		free(g->leader);
+		g->leader = NULL;
+		group_transition(g, GROUP_EMPTY, now);
+		int16_t err = store_group(gc, g);
+		log_info("Group %s with generation %d is now empty (%s-%d)%s", g->id, g->generation,
+			 GROUP_OFFSETS_TOPIC, g->partition, err ? "; storing its metadata failed" : "");
+		return;
+	}
+	const char *p = group_select_protocol(g);
+	g->protocol = p ? xstrdup(p) : NULL;
+	if (!g->leader || !group_member(g, g->leader, strlen(g->leader))) {
+		free(g->leader);
+		g->leader = xstrdup(g->members[0]->id);
+	}
+	group_transition(g, GROUP_COMPLETING_REBALANCE, now);
+	g->sync_deadline = now + group_rebalance_timeout(g);
+	log_info("Stabilized group %s generation %d (%s-%d) with %d members", g->id, g->generation,
+		 GROUP_OFFSETS_TOPIC, g->partition, g->n_members);
+	for (int i = 0; i < g->n_members; i++) {
+		struct member *m = g->members[i];
+		bool leader = strcmp(m->id, g->leader) == 0;
+		reply_add(rl, m->join_req, join_result(g, m, m->join_req, leader));
+		m->join_req = NULL;
+		m->is_new = false;
+		m->heartbeat_deadline = now + m->session_timeout_ms;
+	}
+	group_kick(gc);
+}
+
+static void try_complete_join(struct group_coordinator *gc, struct group *g, int64_t now, struct reply_list *rl)
+{
+	if (g->state == GROUP_PREPARING_REBALANCE && !g->initial_join && all_joined(g))
+		complete_join(gc, g, now, rl);
+}
+
+/* A member leaves (LeaveGroup, session expiry): answer what it had parked, then rebalance. */
+static void remove_member(struct group_coordinator *gc, struct group *g, struct member *m, int64_t now,
+			  const char *why, struct reply_list *rl)
+{
+	if (m->join_req)
+		join_error(rl, m->join_req, KERR_UNKNOWN_MEMBER_ID, NULL);
+	if (m->sync_req)
+		reply_add(rl, m->sync_req, sync_response(m->sync_req, KERR_UNKNOWN_MEMBER_ID));
+	m->join_req = m->sync_req = NULL;
+	group_detach_member(g, m);
+	char reason[512];
+	snprintf(reason, sizeof reason, "removing member %s on %s", m->id, why);
+	member_free(m);
+	switch (g->state) {
+	case GROUP_STABLE:
+	case GROUP_COMPLETING_REBALANCE:
+		prepare_rebalance(gc, g, now, reason, rl);
+		break;
+	case GROUP_PREPARING_REBALANCE:
+		try_complete_join(gc, g, now, rl);
+		break;
+	default:
+		break;
+	}
+}
+
+static void remove_pending(struct group *g, int i)
+{
+	free(g->pending[i].id);
+	g->pending[i] = g->pending[--g->n_pending];
+}
+
+static int find_pending(const struct group *g, struct kstr id)
+{
+	for (int i = 0; i < g->n_pending; i++)
+		if (kstr_is(id, g->pending[i].id))
+			return i;
+	return -1;
+}
+
+void membership_abort(struct group *g, int16_t error, struct reply_list *rl)
+{
+	for (int i = 0; i < g->n_members; i++) {
+		struct member *m = g->members[i];
+		if (m->join_req)
+			join_error(rl, m->join_req, error, NULL);
+		if (m->sync_req)
+			reply_add(rl, m->sync_req, sync_response(m->sync_req, error));
+		m->join_req = m->sync_req = NULL;
+	}
+}
+
+int64_t membership_tick(struct group_coordinator *gc, int64_t now, struct reply_list *rl)
+{
+	int64_t next = now + 60000;
+	for (int gi = 0; gi < gc->n_groups; gi++) {
+		struct group *g = gc->groups[gi];
+		if (gc->parts[g->partition].state != PART_OWNED)
+			continue;
+		for (int i = 0; i < g->n_pending;) {
+			if (now >= g->pending[i].deadline) {
+				remove_pending(g, i);
+				try_complete_join(gc, g, now, rl);
+			} else {
+				if (g->pending[i].deadline < next)
+					next = g->pending[i].deadline;
+				i++;
+			}
+		}
+		for (int i = 0; i < g->n_members;) {
+			struct member *m = g->members[i];
+			/* Members waiting on the coordinator are alive by definition. */
+			if (m->join_req || m->sync_req) {
+				i++;
+				continue;
+			}
+			if (now >= m->heartbeat_deadline) {
+				log_info("Member %s in group %s has failed (no heartbeat for %d ms); removing it", m->id,
+					 g->id, m->session_timeout_ms);
+				remove_member(gc, g, m, now, "expiration of its session", rl);
+				continue;
+			}
+			if (m->heartbeat_deadline < next)
+				next = m->heartbeat_deadline;
+			i++;
+		}
+		if (g->state == GROUP_PREPARING_REBALANCE) {
+			if (now >= g->join_deadline) {
+				complete_join(gc, g, now, rl);
+			} else if (g->join_deadline < next) {
+				next = g->join_deadline;
+			}
+		} else if (g->state == GROUP_COMPLETING_REBALANCE) {
+			if (now >= g->sync_deadline) {
+				/* The leader's assignment never came: those that did not sync leave, and round again. */
+				for (int i = 0; i < g->n_members;) {
+					struct member *m = g->members[i];
+					if (m->sync_req) {
+						i++;
+						continue;
+					}
+					log_info("Member %s in group %s did not send SyncGroup in time; removing it", m->id,
+						 g->id);
+					group_detach_member(g, m);
+					member_free(m);
+				}
+				reset_assignments(g, KERR_REBALANCE_IN_PROGRESS, rl);
+				if (g->n_members > 0) {
+					prepare_rebalance(gc, g, now, "SyncGroup timeout", rl);
+				} else {
+					group_transition(g, GROUP_PREPARING_REBALANCE, now);
+					complete_join(gc, g, now, rl);
+				}
+			} else if (g->sync_deadline < next) {
+				next = g->sync_deadline;
+			}
+		}
+	}
+	return next;
+}
+
+/* --- JoinGroup ------------------------------------------------------------------------------ */
+
+static void add_member_and_rebalance(struct group_coordinator *gc, struct group *g, struct request *req,
+				     const struct join_group_request *jq, const struct member_protocol *p, int n,
+				     char *member_id, int64_t now, struct reply_list *rl)
+{
+	struct member *m = xcalloc(1, sizeof *m);
+	m->id = member_id;
+	m->instance_id = kstr_set(jq->group_instance_id)
+				 ? xstrndup(jq->group_instance_id.ptr, (size_t)jq->group_instance_id.len)
+				 : NULL;
+	m->client_id = req->header.client_id.ptr ? xstrndup(req->header.client_id.ptr, (size_t)req->header.client_id.len)
+						 : xstrdup("");
+	m->client_host = client_host(req);
+	m->session_timeout_ms = jq->session_timeout_ms;
+	m->rebalance_timeout_ms = jq->rebalance_timeout_ms;
+	member_set_protocols(m, jq->protocol_type.ptr, (size_t)(jq->protocol_type.len > 0 ? jq->protocol_type.len : 0), p,
+			     n);
+	m->is_new = true;
+	m->join_req = req;
+	m->heartbeat_deadline = now + m->session_timeout_ms;
+	group_add_member(g, m);
+	if (g->state == GROUP_PREPARING_REBALANCE && g->initial_join) {
+		/* A starting group waits a little longer for each newcomer, up to the rebalance timeout. */
+		int64_t extended = now + gc->cfg.initial_delay_ms;
+		g->join_deadline = extended < g->initial_end ? extended : g->initial_end;
+	}
+	char why[512];
+	snprintf(why, sizeof why, "adding new member %s", m->id);
+	maybe_prepare_rebalance(gc, g, now, why, rl);
+	try_complete_join(gc, g, now, rl);
+}
+
+static void update_member_and_rebalance(struct group_coordinator *gc, struct group *g, struct member *m,
+					struct request *req, const struct join_group_request *jq,
+					const struct member_protocol *p, int n, int64_t now, struct reply_list *rl)
+{
+	member_set_protocols(m, jq->protocol_type.ptr, (size_t)(jq->protocol_type.len > 0 ? jq->protocol_type.len : 0), p,
+			     n);
+	m->session_timeout_ms = jq->session_timeout_ms;
+	m->rebalance_timeout_ms = jq->rebalance_timeout_ms;
+	if (m->join_req)
+		join_error(rl, m->join_req, KERR_UNKNOWN_MEMBER_ID, NULL);
+	m->join_req = req;
+	char why[512];
+	snprintf(why, sizeof why, "updating metadata of member %s", m->id);
+	maybe_prepare_rebalance(gc, g, now, why, rl);
+	try_complete_join(gc, g, now, rl);
+}
+
+/* A static member (group.instance.id) comes back under a new member id. */
+static void replace_static_member(struct group_coordinator *gc, struct group *g, struct member *m,
+				  struct request *req, const struct join_group_request *jq,
+				  const struct member_protocol *p, int n, int64_t now, struct reply_list *rl)
+{
+	char *old_id = m->id;
+	m->id = new_member_id(jq->group_instance_id);
+	if (g->leader && strcmp(g->leader, old_id) == 0) {
+		free(g->leader);
+		g->leader = xstrdup(m->id);
+	}
+	if (m->join_req)
+		join_error(rl, m->join_req, KERR_FENCED_INSTANCE_ID, NULL);
+	if (m->sync_req)
+		reply_add(rl, m->sync_req, sync_response(m->sync_req, KERR_FENCED_INSTANCE_ID));
+	m->join_req = m->sync_req = NULL;
+	log_info("Static member %s of group %s rejoined as %s", old_id, g->id, m->id);
+	free(old_id);
+	m->heartbeat_deadline = now + jq->session_timeout_ms;
+	if (g->state == GROUP_STABLE) {
+		const char *chosen = g->protocol;
+		bool keeps = chosen && same_protocols(m, p, n);
+		if (keeps) {
+			/* Same subscription: no rebalance, just the current generation (Kafka persists the new id). */
+			m->session_timeout_ms = jq->session_timeout_ms;
+			m->rebalance_timeout_ms = jq->rebalance_timeout_ms;
+			int16_t err = store_group(gc, g);
+			if (err != KERR_NONE) {
+				join_error(rl, req, err, NULL);
+				return;
+			}
+			bool leader = g->leader && strcmp(g->leader, m->id) == 0;
+			struct join_group_response *r = join_result(g, m, req, leader);
+			r->skip_assignment = leader;
+			reply_add(rl, req, r);
+			return;
+		}
+	}
+	update_member_and_rebalance(gc, g, m, req, jq, p, n, now, rl);
+}
+
+void handle_join_group(struct request *req)
+{
+	const struct join_group_request *jq = req->body;
+	struct group_coordinator *gc = req->broker->groups;
+	int16_t version = req->header.api_version;
+	struct reply_list rl = { 0 };
+	int64_t now = group_now_ms();
+	struct join_group_request q = *jq;
+	if (version == 0)
+		q.rebalance_timeout_ms = q.session_timeout_ms;
+	jq = &q;
+
+	if (!kstr_set(jq->group_id)) {
+		join_error(&rl, req, KERR_INVALID_GROUP_ID, NULL);
+		reply_send(&rl);
+		return;
+	}
+	pthread_mutex_lock(&gc->lock);
+	int16_t err = group_owner_error(gc, jq->group_id.ptr, (size_t)jq->group_id.len);
+	if (err == KERR_NONE && (jq->session_timeout_ms < gc->cfg.min_session_ms ||
+				 jq->session_timeout_ms > gc->cfg.max_session_ms))
+		err = KERR_INVALID_SESSION_TIMEOUT;
+	bool unknown_member = !kstr_set(jq->member_id);
+	struct group *g = NULL;
+	if (err == KERR_NONE) {
+		g = group_find(gc, jq->group_id.ptr, (size_t)jq->group_id.len);
+		if (!g && !unknown_member)
+			err = KERR_UNKNOWN_MEMBER_ID;
+		else if (!g)
+			g = group_add(gc, jq->group_id.ptr, (size_t)jq->group_id.len,
+				      group_partition_for(gc, jq->group_id.ptr, (size_t)jq->group_id.len));
+	}
+	int n = 0;
+	struct member_protocol *p = request_protocols(jq, &req->arena, &n);
+	if (err == KERR_NONE && g->state == GROUP_DEAD)
+		err = KERR_COORDINATOR_NOT_AVAILABLE;
+	struct member *m = NULL;
+	if (err == KERR_NONE && !unknown_member)
+		m = group_member(g, jq->member_id.ptr, (size_t)jq->member_id.len);
+	if (err == KERR_NONE && unknown_member && g->n_members + g->n_pending >= gc->cfg.max_size)
+		err = KERR_GROUP_MAX_SIZE_REACHED;
+	if (err == KERR_NONE && !(m && g->n_members == 1) &&
+	    !group_supports(g, jq->protocol_type.ptr, (size_t)(jq->protocol_type.len > 0 ? jq->protocol_type.len : 0), p,
+			    n))
+		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
+	if (err != KERR_NONE) {
+		join_error(&rl, req, err, unknown_member ? "" : NULL);
+		if (g && g->state == GROUP_EMPTY && g->n_members == 0 && g->n_offsets == 0 && g->generation == 0)
+			group_remove(gc, g);
+		goto out;
+	}
+
+	bool is_static = kstr_set(jq->group_instance_id);
+	struct member *sm = is_static ? group_static_member(g, jq->group_instance_id.ptr, (size_t)jq->group_instance_id.len)
+				      : NULL;
+	if (unknown_member) {
+		if (sm) {
+			replace_static_member(gc, g, sm, req, jq, p, n, now, &rl);
+		} else if (!is_static && version >= 4) {
+			/* KIP-394: hand out the id and let the client come back with it. */
+			char *id = new_member_id(req->header.client_id);
+			g->pending = xrealloc(g->pending, sizeof *g->pending * (size_t)(g->n_pending + 1));
+			g->pending[g->n_pending++] = (struct pending_member){ id, now + jq->session_timeout_ms };
+			join_error(&rl, req, KERR_MEMBER_ID_REQUIRED, id);
+			group_kick(gc);
+		} else {
+			char *id = new_member_id(is_static ? jq->group_instance_id : req->header.client_id);
+			add_member_and_rebalance(gc, g, req, jq, p, n, id, now, &rl);
+		}
+		goto out;
+	}
+
+	int pi = find_pending(g, jq->member_id);
+	if (pi >= 0) {
+		char *id = g->pending[pi].id;
+		g->pending[pi].id = NULL;
+		g->pending[pi] = g->pending[--g->n_pending];
+		add_member_and_rebalance(gc, g, req, jq, p, n, id, now, &rl);
+		goto out;
+	}
+	if (is_static && sm && sm != m) {
+		join_error(&rl, req, KERR_FENCED_INSTANCE_ID, NULL);
+		goto out;
+	}
+	if (!m) {
+		join_error(&rl, req, KERR_UNKNOWN_MEMBER_ID, NULL);
+		goto out;
+	}
+	m->heartbeat_deadline = now + m->session_timeout_ms;
+	switch (g->state) {
+	case GROUP_PREPARING_REBALANCE:
+		update_member_and_rebalance(gc, g, m, req, jq, p, n, now, &rl);
+		break;
+	case GROUP_COMPLETING_REBALANCE:
+		if (same_protocols(m, p, n)) {
+			/* A retry of a join that already completed: the same answer again. */
+			bool leader = g->leader && strcmp(g->leader, m->id) == 0;
+			reply_add(&rl, req, join_result(g, m, req, leader));
+		} else {
+			update_member_and_rebalance(gc, g, m, req, jq, p, n, now, &rl);
+		}
+		break;
+	case GROUP_STABLE: {
+		bool leader = g->leader && strcmp(g->leader, m->id) == 0;
+		if (leader || !same_protocols(m, p, n))
+			update_member_and_rebalance(gc, g, m, req, jq, p, n, now, &rl);
+		else
+			reply_add(&rl, req, join_result(g, m, req, false));
+		break;
+	}
+	default:
+		join_error(&rl, req, KERR_UNKNOWN_MEMBER_ID, NULL);
+		break;
+	}
+out:
+	pthread_mutex_unlock(&gc->lock);
+	reply_send(&rl);
+}
+
+/* --- SyncGroup ------------------------------------------------------------------------------- */
+
+static int16_t check_member(struct group *g, struct kstr member_id, struct kstr instance_id, struct member **out)
+{
+	*out = NULL;
+	if (kstr_set(instance_id)) {
+		struct member *sm = group_static_member(g, instance_id.ptr, (size_t)instance_id.len);
+		if (sm && !kstr_is(member_id, sm->id))
+			return KERR_FENCED_INSTANCE_ID;
+	}
+	struct member *m = kstr_set(member_id) ? group_member(g, member_id.ptr, (size_t)member_id.len) : NULL;
+	if (!m)
+		return KERR_UNKNOWN_MEMBER_ID;
+	*out = m;
+	return KERR_NONE;
+}
+
+static void propagate_assignments(struct group *g, int64_t now, struct reply_list *rl)
+{
+	for (int i = 0; i < g->n_members; i++) {
+		struct member *m = g->members[i];
+		m->heartbeat_deadline = now + m->session_timeout_ms;
+		if (!m->sync_req)
+			continue;
+		struct sync_group_response *r = sync_response(m->sync_req, KERR_NONE);
+		r->protocol_type = kstr_c(arena_copy(m->sync_req, g->protocol_type ? g->protocol_type : ""));
+		r->protocol_name = kstr_or_null(arena_copy(m->sync_req, g->protocol));
+		if (m->assignment_len > 0) {
+			uint8_t *a = arena_alloc(&m->sync_req->arena, (size_t)m->assignment_len);
+			memcpy(a, m->assignment, (size_t)m->assignment_len);
+			r->assignment = (struct kbytes){ a, m->assignment_len };
+		}
+		reply_add(rl, m->sync_req, r);
+		m->sync_req = NULL;
+	}
+}
+
+void handle_sync_group(struct request *req)
+{
+	const struct sync_group_request *sq = req->body;
+	struct group_coordinator *gc = req->broker->groups;
+	struct reply_list rl = { 0 };
+	int64_t now = group_now_ms();
+	if (!kstr_set(sq->group_id)) {
+		reply_add(&rl, req, sync_response(req, KERR_INVALID_GROUP_ID));
+		reply_send(&rl);
+		return;
+	}
+	pthread_mutex_lock(&gc->lock);
+	int16_t err = group_owner_error(gc, sq->group_id.ptr, (size_t)sq->group_id.len);
+	struct group *g = err == KERR_NONE ? group_find(gc, sq->group_id.ptr, (size_t)sq->group_id.len) : NULL;
+	struct member *m = NULL;
+	if (err == KERR_NONE && !g)
+		err = KERR_UNKNOWN_MEMBER_ID;
+	if (err == KERR_NONE)
+		err = check_member(g, sq->member_id, sq->group_instance_id, &m);
+	if (err == KERR_NONE && sq->generation_id != g->generation)
+		err = KERR_ILLEGAL_GENERATION;
+	if (err == KERR_NONE && ((sq->protocol_type.ptr && !kstr_is(sq->protocol_type, g->protocol_type)) ||
+				 (sq->protocol_name.ptr && !kstr_is(sq->protocol_name, g->protocol))))
+		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
+	if (err != KERR_NONE) {
+		reply_add(&rl, req, sync_response(req, err));
+		goto out;
+	}
+	switch (g->state) {
+	case GROUP_PREPARING_REBALANCE:
+		reply_add(&rl, req, sync_response(req, KERR_REBALANCE_IN_PROGRESS));
+		break;
+	case GROUP_COMPLETING_REBALANCE:
+		if (m->sync_req)
+			reply_add(&rl, m->sync_req, sync_response(m->sync_req, KERR_UNKNOWN_MEMBER_ID));
+		m->sync_req = req;
+		m->heartbeat_deadline = now + m->session_timeout_ms;
+		if (g->leader && strcmp(g->leader, m->id) == 0) {
+			for (int i = 0; i < g->n_members; i++) {
+				struct member *o = g->members[i];
+				free(o->assignment);
+				o->assignment = NULL;
+				o->assignment_len = 0;
+			}
+			for (int i = 0; i < sq->assignments_count; i++) {
+				const struct sync_group_request_sync_group_request_assignment *a = &sq->assignments[i];
+				struct member *o = a->member_id.ptr ? group_member(g, a->member_id.ptr, (size_t)a->member_id.len)
+								    : NULL;
+				if (!o || !a->assignment.ptr || a->assignment.len <= 0)
+					continue;
+				free(o->assignment);
+				o->assignment = xmalloc((size_t)a->assignment.len);
+				memcpy(o->assignment, a->assignment.ptr, (size_t)a->assignment.len);
+				o->assignment_len = a->assignment.len;
+			}
+			int16_t serr = store_group(gc, g);
+			if (serr != KERR_NONE) {
+				reset_assignments(g, serr, &rl);
+				prepare_rebalance(gc, g, now, "storing the assignment failed", &rl);
+				break;
+			}
+			group_transition(g, GROUP_STABLE, now);
+			propagate_assignments(g, now, &rl);
+		}
+		break;
+	case GROUP_STABLE: {
+		struct sync_group_response *r = sync_response(req, KERR_NONE);
+		r->protocol_type = kstr_c(arena_copy(req, g->protocol_type ? g->protocol_type : ""));
+		r->protocol_name = kstr_or_null(arena_copy(req, g->protocol));
+		if (m->assignment_len > 0) {
+			uint8_t *a = arena_alloc(&req->arena, (size_t)m->assignment_len);
+			memcpy(a, m->assignment, (size_t)m->assignment_len);
+			r->assignment = (struct kbytes){ a, m->assignment_len };
+		}
+		m->heartbeat_deadline = now + m->session_timeout_ms;
+		reply_add(&rl, req, r);
+		break;
+	}
+	default:
+		reply_add(&rl, req, sync_response(req, KERR_UNKNOWN_MEMBER_ID));
+		break;
+	}
+out:
+	pthread_mutex_unlock(&gc->lock);
+	reply_send(&rl);
+}
+
+/* --- Heartbeat ---------------------------------------------------------------------------------- */
+
+void handle_heartbeat(struct request *req)
+{
+	const struct heartbeat_request *hq = req->body;
+	struct group_coordinator *gc = req->broker->groups;
+	struct heartbeat_response resp;
+	heartbeat_response_init(&resp);
+	int64_t now = group_now_ms();
+	if (!kstr_set(hq->group_id)) {
+		resp.error_code = KERR_INVALID_GROUP_ID;
+		request_respond(req, &resp);
+		return;
+	}
+	pthread_mutex_lock(&gc->lock);
+	int16_t err = group_owner_error(gc, hq->group_id.ptr, (size_t)hq->group_id.len);
+	struct group *g = err == KERR_NONE ? group_find(gc, hq->group_id.ptr, (size_t)hq->group_id.len) : NULL;
+	struct member *m = NULL;
+	if (err == KERR_NONE && !g)
+		err = KERR_UNKNOWN_MEMBER_ID;
+	if (err == KERR_NONE && (g->state == GROUP_EMPTY || g->state == GROUP_DEAD))
+		err = KERR_UNKNOWN_MEMBER_ID;
+	if (err == KERR_NONE)
+		err = check_member(g, hq->member_id, hq->group_instance_id, &m);
+	if (err == KERR_NONE && hq->generation_id != g->generation)
+		err = KERR_ILLEGAL_GENERATION;
+	if (err == KERR_NONE) {
+		m->heartbeat_deadline = now + m->session_timeout_ms;
+		if (g->state == GROUP_PREPARING_REBALANCE)
+			err = KERR_REBALANCE_IN_PROGRESS;
+	}
+	pthread_mutex_unlock(&gc->lock);
+	resp.error_code = err;
+	request_respond(req, &resp);
+}
+
+/* --- LeaveGroup --------------------------------------------------------------------------------- */
+
+void handle_leave_group(struct request *req)
+{
+	const struct leave_group_request *lq = req->body;
+	struct group_coordinator *gc = req->broker->groups;
+	int16_t version = req->header.api_version;
+	struct reply_list rl = { 0 };
+	int64_t now = group_now_ms();
+	struct leave_group_response *resp = arena_alloc(&req->arena, sizeof *resp);
+	leave_group_response_init(resp);
+
+	/* v0-v2 name one member; v3+ a batch of them (KIP-345). */
+	struct leave_group_request_member_identity single;
+	const struct leave_group_request_member_identity *who = lq->members;
+	int n = lq->members_count > 0 ? lq->members_count : 0;
+	if (version < 3) {
+		leave_group_request_member_identity_init(&single);
+		single.member_id = lq->member_id;
+		who = &single;
+		n = 1;
+	}
+	resp->members = arena_alloc(&req->arena, sizeof *resp->members * (size_t)(n ? n : 1));
+	resp->members_count = n;
+	if (!kstr_set(lq->group_id)) {
+		resp->error_code = KERR_INVALID_GROUP_ID;
+		resp->members_count = 0;
+		request_respond(req, resp);
+		return;
+	}
+	pthread_mutex_lock(&gc->lock);
+	int16_t err = group_owner_error(gc, lq->group_id.ptr, (size_t)lq->group_id.len);
+	struct group *g = err == KERR_NONE ? group_find(gc, lq->group_id.ptr, (size_t)lq->group_id.len) : NULL;
+	if (err != KERR_NONE) {
+		resp->error_code = err;
+		resp->members_count = 0;
+	} else {
+		for (int i = 0; i < n; i++) {
+			struct leave_group_response_member_response *mr = &resp->members[i];
+			leave_group_response_member_response_init(mr);
+			mr->member_id = who[i].member_id;
+			mr->group_instance_id = who[i].group_instance_id;
+			int16_t merr = KERR_NONE;
+			struct member *m = NULL;
+			if (!g || g->state == GROUP_DEAD) {
+				merr = KERR_UNKNOWN_MEMBER_ID;
+			} else if (kstr_set(who[i].group_instance_id)) {
+				m = group_static_member(g, who[i].group_instance_id.ptr, (size_t)who[i].group_instance_id.len);
+				if (!m)
+					merr = KERR_UNKNOWN_MEMBER_ID;
+				else if (kstr_set(who[i].member_id) && !kstr_is(who[i].member_id, m->id))
+					merr = KERR_FENCED_INSTANCE_ID;
+			} else {
+				int pi = find_pending(g, who[i].member_id);
+				if (pi >= 0) {
+					remove_pending(g, pi);
+					try_complete_join(gc, g, now, &rl);
+					mr->error_code = KERR_NONE;
+					continue;
+				}
+				m = kstr_set(who[i].member_id)
+					    ? group_member(g, who[i].member_id.ptr, (size_t)who[i].member_id.len)
+					    : NULL;
+				if (!m)
+					merr = KERR_UNKNOWN_MEMBER_ID;
+			}
+			if (merr == KERR_NONE) {
+				log_info("Member %s has left group %s through explicit LeaveGroup", m->id, g->id);
+				remove_member(gc, g, m, now, "LeaveGroup", &rl);
+			}
+			mr->error_code = merr;
+		}
+		if (version < 3) {
+			resp->error_code = resp->members[0].error_code;
+			resp->members_count = 0;
+		}
+	}
+	pthread_mutex_unlock(&gc->lock);
+	reply_add(&rl, req, resp);
+	reply_send(&rl);
+}
