@@ -30,7 +30,8 @@ class Cli(h.ClusterTestCase):
 		p = cli("broker-api-versions", *bs)
 		self.assertEqual(p.returncode, 0, p.stderr)
 		self.assertIn("Metadata(3): 0 to 12", p.stdout)
-		self.assertIn("OffsetCommit(8): 0 to 0", p.stdout)
+		self.assertIn("OffsetCommit(8): 0 to 9", p.stdout)
+		self.assertIn("JoinGroup(11): 0 to 9", p.stdout)
 
 		p = cli("topics", *bs, "--create", "--topic", "cli-t", "--partitions", "3", "--replication-factor", "2",
 				"--config", "retention.ms=5000")

@@ -79,15 +79,12 @@ class ZkOffsets(h.ClusterTestCase):
 			self.assertIsNone(c.zk.exists(c.zpath("/consumers/g")))
 			self.assertEqual(fetch_v0(conn, "legacy-group", "events", [9])[("events", 9)][2], 3)
 
-			# Only v0 is advertised for now; v1 closes the connection like any unsupported version.
+			# v0 lives in ZooKeeper; v1+ belong to the group coordinator and never touch it.
 			err, apis = conn.api_versions(0)
 			self.assertEqual(err, 0)
-			self.assertEqual(apis[8], (0, 0))
-			self.assertEqual(apis[9], (0, 0))
-		with kproto.Conn(h.HOST, b.port, 10) as conn:
-			body = string("g") + i32(-1) + string("m") + i32(0)
-			with self.assertRaises(Exception):
-				conn.request(8, 1, body)
+			self.assertEqual(apis[8], (0, 9))
+			self.assertEqual(apis[9], (0, 9))
+		self.assertIsNone(c.zk.exists(c.zpath("/consumers/g")))
 		self.assertTrue(b.alive())
 
 
