@@ -87,6 +87,10 @@ struct leader_log {
 	struct log *log;
 	int32_t leader_epoch;
 	bool isr_alone;       /* the ISR is this broker only: the HW follows the LEO */
+	int n_isr;
+	const char *topic;    /* as the caller passed it */
+	size_t topic_len;
+	int32_t partition;
 };
 
 /*
@@ -102,5 +106,45 @@ int16_t replica_manager_leader_log(struct replica_manager *rm, const char *topic
 
 /* After an append by the leader: move the high watermark as far as the ISR allows. */
 void replica_manager_update_hw(struct replica_manager *rm, const struct leader_log *ll);
+
+/* --- replication ------------------------------------------------------------------------- */
+struct fetcher_manager;
+/* Followed partitions are fetched by fm (set before the first LeaderAndIsr). */
+void replica_manager_set_fetchers(struct replica_manager *rm, struct fetcher_manager *fm);
+/*
+ * How the leader publishes an ISR change (Kafka before 2.7): write the
+ * partition state znode conditionally on expected_zk_version and announce it
+ * under /isr_change_notification.  0 (new version in *new_zk_version),
+ * 1 when the znode's version moved (the controller changed it), -1 on error.
+ * Called from the replica manager's ISR thread, never under a lock.
+ */
+typedef int (*replica_isr_write_fn)(void *arg, const char *topic, int32_t partition, int32_t leader,
+				    int32_t leader_epoch, int32_t controller_epoch, const int32_t *isr, int n_isr,
+				    int32_t expected_zk_version, int32_t *new_zk_version);
+void replica_manager_set_isr_writer(struct replica_manager *rm, replica_isr_write_fn fn, void *arg);
+/* A high watermark moved: delayed produces and fetches may complete. */
+typedef void (*replica_hw_fn)(void *arg);
+void replica_manager_set_hw_listener(struct replica_manager *rm, replica_hw_fn fn, void *arg);
+/* The ISR thread: shrinks ISRs of followers lagging more than replica.lag.time.max.ms, writes changes. */
+void replica_manager_start_threads(struct replica_manager *rm, int64_t replica_lag_time_max_ms);
+void replica_manager_stop_threads(struct replica_manager *rm);
+
+/*
+ * The leader's side of a follower's fetch: records where the follower is,
+ * may queue an ISR expansion and move the high watermark.  When the
+ * follower's last fetched epoch ends earlier in our log (KIP-320),
+ * *diverging_epoch and *diverging_end_offset say where, and nothing is recorded.
+ */
+int16_t replica_manager_follower_fetch(struct replica_manager *rm, const char *topic, size_t topic_len,
+				       int32_t partition, int32_t replica_id, int64_t fetch_offset,
+				       int32_t last_fetched_epoch, int32_t *diverging_epoch,
+				       int64_t *diverging_end_offset);
+/*
+ * acks=all: true when the partition's high watermark reached required_offset
+ * (then *error is NONE, or NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR is
+ * below min.insync.replicas), or when we no longer lead it (*error set).
+ */
+bool replica_manager_acks_done(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
+			       int64_t required_offset, int16_t *error);
 
 #endif

@@ -18,6 +18,7 @@
 #include "replica/replica_manager.h"
 #include "server/config.h"
 #include "server/metadata_cache.h"
+#include "server/replication.h"
 #include "server/request.h"
 #include "server/topic_config.h"
 #include "util/log.h"
@@ -177,6 +178,7 @@ int broker_start(struct broker *b)
 	replica_manager_set_leadership_listener(b->replicas, on_leadership, b);
 	group_coordinator_start(b->groups);
 	b->purgatory = purgatory_start();
+	broker_replication_start(b);
 	b->fetch_sessions = fetch_session_cache_new(config_int(b->config, "max.incremental.fetch.session.cache.slots"));
 	if (start_network(b) != 0)
 		return -1;
@@ -203,6 +205,8 @@ void broker_shutdown(struct broker *b)
 		net_server_stop(b->net);
 		b->net = NULL;
 	}
+	/* No handler runs any more: fetchers and the ISR thread can go (they hold log references). */
+	broker_replication_stop(b);
 	/* Closing the session removes our ephemeral znodes at once, so the
 	 * controller learns we are gone without waiting for the session timeout. */
 	if (b->zk) {

@@ -34,6 +34,7 @@ struct broker {
 	struct purgatory *purgatory;   /* delayed fetches */
 	struct fetch_session_cache *fetch_sessions;
 	struct group_coordinator *groups; /* consumer groups on __consumer_offsets */
+	struct fetcher_manager *fetchers;  /* replica fetcher threads */
 	struct zk *zk;
 	struct controller *controller;
 	struct admin_executor *admin; /* runs requests that wait on ZooKeeper */

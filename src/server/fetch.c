@@ -35,6 +35,8 @@ struct part_read {
 	int16_t error;
 	struct log_read_result r;
 	bool has_read; /* r holds a segment reference */
+	int32_t diverging_epoch; /* KIP-320, for a follower whose log went another way; -1 none */
+	int64_t diverging_end_offset;
 };
 
 typedef struct fetch_response_partition_data part_data;
@@ -46,6 +48,7 @@ struct fetch_op {
 	int32_t min_bytes;
 	int32_t max_bytes;
 	bool follower;
+	int32_t replica_id;       /* the follower broker, when follower */
 	struct part_read *reads; /* one per plan part, reused by every attempt */
 };
 
@@ -102,11 +105,26 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 			pr->error = version >= 13 ? KERR_UNKNOWN_TOPIC_ID : KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
 		}
+		pr->diverging_epoch = -1;
+		pr->diverging_end_offset = -1;
 		struct leader_log ll;
 		pr->error = replica_manager_leader_log(b->replicas, t->topic.ptr, (size_t)t->topic.len, t->partition,
 						       t->current_leader_epoch, &ll);
 		if (pr->error != KERR_NONE)
 			continue;
+		if (op->follower) {
+			/* Where the follower is decides the ISR and the high watermark. */
+			pr->error = replica_manager_follower_fetch(b->replicas, t->topic.ptr, (size_t)t->topic.len,
+								   t->partition, op->replica_id, t->fetch_offset,
+								   t->last_fetched_epoch, &pr->diverging_epoch,
+								   &pr->diverging_end_offset);
+			if (pr->error != KERR_NONE || pr->diverging_end_offset >= 0) {
+				pr->r.high_watermark = log_high_watermark(ll.log);
+				pr->r.log_start_offset = log_start_offset(ll.log);
+				log_ref_put(ll.ref);
+				continue;
+			}
+		}
 		size_t limit = t->max_bytes > 0 ? (size_t)t->max_bytes : 0;
 		if (limit > budget)
 			limit = budget;
@@ -183,6 +201,8 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 		pd->last_stable_offset = pr->r.high_watermark;
 		pd->log_start_offset = pr->r.log_start_offset;
 		pd->preferred_read_replica = -1;
+		pd->diverging_epoch.epoch = pr->diverging_epoch;
+		pd->diverging_epoch.end_offset = pr->diverging_end_offset;
 		pd->aborted_transactions = NULL;
 		pd->aborted_transactions_count = fq->isolation_level == READ_COMMITTED ? 0 : -1;
 		if (pd->aborted_transactions_count == 0)
@@ -260,6 +280,7 @@ void handle_fetch(struct request *req)
 			t->fetch_offset = fp->fetch_offset;
 			t->max_bytes = fp->partition_max_bytes;
 			t->current_leader_epoch = version >= 9 ? fp->current_leader_epoch : -1;
+			t->last_fetched_epoch = version >= 12 ? fp->last_fetched_epoch : -1;
 		}
 	}
 	size_t n_forgotten = 0;
@@ -288,6 +309,7 @@ void handle_fetch(struct request *req)
 	op->min_bytes = fq->min_bytes;
 	op->max_bytes = fq->max_bytes;
 	op->follower = fq->replica_id >= 0 || fq->replica_state.replica_id >= 0;
+	op->replica_id = fq->replica_id >= 0 ? fq->replica_id : fq->replica_state.replica_id;
 
 	struct fetch_session_request sr = {
 		.session_id = version >= 7 ? fq->session_id : 0,

@@ -30,6 +30,7 @@ struct fetch_target {
 	int64_t fetch_offset;
 	int32_t max_bytes;
 	int32_t current_leader_epoch;
+	int32_t last_fetched_epoch; /* followers, v12+: KIP-320 divergence check */
 	/* Last values sent (sessions only; -1 = never sent). */
 	int64_t sent_hw;
 	int64_t sent_log_start;

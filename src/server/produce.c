@@ -75,8 +75,24 @@ static bool is_internal_topic(struct kstr t)
 	return kstr_eq(t, "__consumer_offsets") || kstr_eq(t, "__transaction_state");
 }
 
+/* A partition of an acks=all produce that waits for the ISR. */
+struct pending_ack {
+	struct kstr topic;
+	part_resp *pr;
+	int64_t required; /* the high watermark must reach this */
+	bool done;
+};
+
+/* An acks=all produce in the purgatory [Kafka's DelayedProduce]. */
+struct delayed_produce {
+	struct request *req;
+	struct produce_response *resp;
+	struct pending_ack *acks;
+	int n_acks;
+};
+
 static void append_partition(struct request *req, struct kstr topic, struct kbytes records, part_resp *pr,
-			     bool *appended)
+			     bool *appended, struct pending_ack *ack)
 {
 	struct broker *b = req->broker;
 	int16_t version = req->header.api_version;
@@ -102,6 +118,12 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 	int64_t now = wall_ms();
 	struct log_config cfg;
 	log_get_config(ll.log, &cfg);
+	const struct produce_request *pq = req->body;
+	if (pq->acks == -1 && ll.n_isr < cfg.min_insync_replicas) {
+		/* Refused before anything is written [Partition.appendRecordsToLeader]. */
+		pr->error_code = KERR_NOT_ENOUGH_REPLICAS;
+		goto out;
+	}
 	struct produce_scratch *scratch = thread_scratch();
 	struct records_validate_opts o;
 	records_validate_opts_init(&o);
@@ -165,16 +187,61 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 	pr->log_append_time_ms = ai.log_append_time;
 	pr->log_start_offset = ai.log_start_offset;
 	*appended = true;
+	if (pq->acks == -1 && !ll.isr_alone) {
+		ack->topic = topic;
+		ack->pr = pr;
+		ack->required = ai.last_offset + 1;
+		ack->done = false;
+	}
 out:
 	log_ref_put(ll.ref);
+}
+
+/* One attempt to finish an acks=all produce: every partition's high watermark is far enough, or time is up. */
+static bool try_acks(void *arg, bool expired)
+{
+	struct delayed_produce *dp = arg;
+	struct broker *b = dp->req->broker;
+	bool all = true;
+	for (int i = 0; i < dp->n_acks; i++) {
+		struct pending_ack *a = &dp->acks[i];
+		if (a->done)
+			continue;
+		int16_t err;
+		if (replica_manager_acks_done(b->replicas, a->topic.ptr, (size_t)a->topic.len, a->pr->index, a->required,
+					      &err)) {
+			a->done = true;
+			if (err != KERR_NONE)
+				a->pr->error_code = err;
+		} else if (expired) {
+			a->done = true;
+			a->pr->error_code = KERR_REQUEST_TIMED_OUT;
+		} else {
+			all = false;
+		}
+	}
+	if (!all)
+		return false;
+	struct request *req = dp->req;
+	struct produce_response *resp = dp->resp;
+	free(dp->acks);
+	free(dp);
+	request_respond(req, resp);
+	return true;
 }
 
 void handle_produce(struct request *req)
 {
 	const struct produce_request *pq = req->body;
 	struct broker *b = req->broker;
+	struct produce_response *respp = arena_alloc(&req->arena, sizeof *respp);
 	struct produce_response resp;
 	produce_response_init(&resp);
+	int total = 0;
+	for (int i = 0; i < pq->topic_data_count; i++)
+		total += pq->topic_data[i].partition_data_count > 0 ? pq->topic_data[i].partition_data_count : 0;
+	struct pending_ack *acks = xcalloc((size_t)(total ? total : 1), sizeof *acks);
+	int n_acks = 0;
 
 	bool bad_acks = pq->acks != 0 && pq->acks != 1 && pq->acks != -1;
 	bool appended = false;
@@ -204,11 +271,24 @@ void handle_produce(struct request *req)
 				/* No transaction coordinator yet: a transactional producer cannot be served. */
 				pr->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 			else
-				append_partition(req, td->name, td->partition_data[j].records, pr, &appended);
+				append_partition(req, td->name, td->partition_data[j].records, pr, &appended, &acks[n_acks]);
+			if (acks[n_acks].pr)
+				n_acks++;
 		}
 	}
 	if (appended && b->purgatory)
 		purgatory_notify(b->purgatory);
+	if (n_acks > 0 && b->purgatory) {
+		/* acks=all with followers in the ISR: answer once they have it, or at the request timeout. */
+		*respp = resp;
+		struct delayed_produce *dp = xmalloc(sizeof *dp);
+		*dp = (struct delayed_produce){ req, respp, acks, n_acks };
+		if (try_acks(dp, false))
+			return;
+		purgatory_add(b->purgatory, dp, wall_ms() + (pq->timeout_ms > 0 ? pq->timeout_ms : 0), try_acks);
+		return;
+	}
+	free(acks);
 	if (pq->acks == 0) {
 		/* Kafka closes the connection of an acks=0 producer whose write failed, so it notices. */
 		for (int i = 0; i < nt; i++)

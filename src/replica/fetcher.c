@@ -1,0 +1,393 @@
+/*
+ * Replica fetcher threads (see fetcher.h).
+ *
+ * Each thread owns the partitions led by one broker.  A round: snapshot the
+ * partitions (fetch offset = our log end, last fetched epoch = our latest
+ * epoch), send one sessionless Fetch v12 with replica_id set, then, holding
+ * the manager's lock so a partition cannot change hands mid-way, append each
+ * partition's whole batches, move its high watermark to min(leader's, ours),
+ * follow the leader's log start offset, and truncate where the leader
+ * reports a diverging epoch.  The lock is held across those appends (page
+ * cache writes); nothing else waits on it but LeaderAndIsr handling.
+ */
+#include "replica/fetcher.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/kclient.h"
+#include "log/log.h"
+#include "log/log_manager.h"
+#include "log/record_batch.h"
+#include "proto/gen/messages.h"
+#include "util/errors.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define API_FETCH 1
+#define FETCH_VERSION 12
+
+struct fpart {
+	char *topic;
+	size_t topic_len;
+	int32_t partition;
+	int32_t leader_epoch;
+	struct log_ref *log;
+	int64_t backoff_until;
+};
+
+struct fthread {
+	struct fetcher_manager *fm;
+	int32_t leader;
+	pthread_t tid;
+	pthread_cond_t wake;
+	bool stop;
+	struct fpart *parts;
+	int n, cap;
+};
+
+struct fetcher_manager {
+	pthread_mutex_t lock;
+	struct fetcher_config cfg;
+	struct fthread **threads;
+	int n_threads;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fpart_clear(struct fpart *p)
+{
+	free(p->topic);
+	log_ref_put(p->log);
+}
+
+static int find_part(const struct fthread *t, const char *topic, size_t len, int32_t partition)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->parts[i].partition == partition && t->parts[i].topic_len == len &&
+		    memcmp(t->parts[i].topic, topic, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Whole batches at the front of a fetched records blob (the leader may cut the last one). */
+static size_t whole_batches(const uint8_t *p, size_t len)
+{
+	size_t pos = 0;
+	while (pos < len) {
+		int64_t base;
+		uint32_t size;
+		int8_t magic;
+		if (!record_batch_peek(p + pos, len - pos, &base, &size, &magic) || size > len - pos)
+			break;
+		pos += size;
+	}
+	return pos;
+}
+
+/* Apply one partition's answer; called with fm->lock held, for a partition still ours. */
+static void apply_partition(struct fthread *t, struct fpart *fp, const struct fetch_response_partition_data *pd,
+			    int64_t fetched_from)
+{
+	struct fetcher_manager *fm = t->fm;
+	struct log *l = log_ref_log(fp->log);
+	int64_t now = now_ms();
+	switch (pd->error_code) {
+	case KERR_NONE:
+		break;
+	case KERR_OFFSET_OUT_OF_RANGE: {
+		/* Behind the leader's log start: start over there; else ahead of it: cut back to its HW. */
+		int64_t leo = log_end_offset(l);
+		if (pd->log_start_offset >= 0 && leo < pd->log_start_offset) {
+			log_info("Replica %d: %.*s-%d is behind the leader's log start %" PRId64 "; starting there",
+				 fm->cfg.broker_id, (int)fp->topic_len, fp->topic, fp->partition, pd->log_start_offset);
+			log_truncate_fully_and_start_at(l, pd->log_start_offset, now);
+		} else if (pd->high_watermark >= 0 && leo > pd->high_watermark) {
+			bool cut = false;
+			log_truncate_to(l, pd->high_watermark, now, &cut);
+		} else {
+			fp->backoff_until = now + fm->cfg.backoff_ms;
+		}
+		return;
+	}
+	default:
+		/* Not leader (yet), fenced epochs, unknown partition: wait for the controller to tell us more. */
+		fp->backoff_until = now + fm->cfg.backoff_ms;
+		return;
+	}
+	if (pd->diverging_epoch.end_offset >= 0) {
+		int64_t target = pd->diverging_epoch.end_offset;
+		if (target < log_end_offset(l)) {
+			bool cut = false;
+			log_truncate_to(l, target, now, &cut);
+			log_info("Replica %d: %.*s-%d diverged from the leader at epoch %d; truncated to %" PRId64,
+				 fm->cfg.broker_id, (int)fp->topic_len, fp->topic, fp->partition, pd->diverging_epoch.epoch,
+				 target);
+		}
+		return;
+	}
+	if (log_end_offset(l) != fetched_from)
+		return; /* the log moved while we were fetching (truncation): fetch again */
+	size_t n = pd->records.ptr && pd->records.len > 0 ? whole_batches(pd->records.ptr, (size_t)pd->records.len) : 0;
+	if (n > 0) {
+		struct log_append_info ai;
+		/* The response frame is ours until the next call on this connection. */
+		int err = log_append_as_follower(l, (uint8_t *)pd->records.ptr, n, now, &ai);
+		if (err != KERR_NONE) {
+			log_warn("Replica %d: appending to %.*s-%d from leader %d failed: %s", fm->cfg.broker_id,
+				 (int)fp->topic_len, fp->topic, fp->partition, t->leader, kafka_error_name((int16_t)err));
+			fp->backoff_until = now + fm->cfg.backoff_ms;
+			return;
+		}
+	}
+	int64_t leo = log_end_offset(l);
+	int64_t hw = pd->high_watermark < leo ? pd->high_watermark : leo;
+	if (hw > log_high_watermark(l))
+		log_set_high_watermark(l, hw);
+	if (pd->log_start_offset > log_start_offset(l) && pd->log_start_offset <= log_high_watermark(l)) {
+		int64_t low;
+		log_delete_records(l, pd->log_start_offset, &low);
+	}
+}
+
+/* One fetch round; false when the connection failed. */
+static bool fetch_round(struct fthread *t, struct kclient *kc)
+{
+	struct fetcher_manager *fm = t->fm;
+	struct arena a;
+	arena_init(&a);
+	int64_t now = now_ms();
+
+	pthread_mutex_lock(&fm->lock);
+	int n = 0;
+	struct fetch_request_fetch_topic *topics = arena_alloc(&a, sizeof *topics * (size_t)(t->n ? t->n : 1));
+	int64_t *from = arena_alloc(&a, sizeof *from * (size_t)(t->n ? t->n : 1));
+	for (int i = 0; i < t->n; i++) {
+		struct fpart *p = &t->parts[i];
+		if (p->backoff_until > now)
+			continue;
+		struct log *l = log_ref_log(p->log);
+		struct fetch_request_fetch_topic *ft = &topics[n];
+		fetch_request_fetch_topic_init(ft);
+		ft->topic = (struct kstr){ arena_strndup(&a, p->topic, p->topic_len), (int32_t)p->topic_len };
+		ft->partitions = arena_alloc(&a, sizeof *ft->partitions);
+		ft->partitions_count = 1;
+		struct fetch_request_fetch_partition *pp = &ft->partitions[0];
+		fetch_request_fetch_partition_init(pp);
+		pp->partition = p->partition;
+		pp->current_leader_epoch = p->leader_epoch;
+		pp->fetch_offset = from[n] = log_end_offset(l);
+		pp->last_fetched_epoch = log_latest_epoch(l);
+		pp->log_start_offset = log_start_offset(l);
+		pp->partition_max_bytes = fm->cfg.partition_max_bytes;
+		n++;
+	}
+	pthread_mutex_unlock(&fm->lock);
+	if (n == 0) {
+		arena_free(&a);
+		return true;
+	}
+
+	struct fetch_request req;
+	fetch_request_init(&req);
+	req.replica_id = fm->cfg.broker_id;
+	req.max_wait_ms = fm->cfg.max_wait_ms;
+	req.min_bytes = fm->cfg.min_bytes;
+	req.max_bytes = fm->cfg.response_max_bytes;
+	req.isolation_level = 0;
+	req.session_id = 0;
+	req.session_epoch = -1; /* sessionless: every partition in every request */
+	req.topics = topics;
+	req.topics_count = n;
+	req.forgotten_topics_data_count = 0;
+	void *out = NULL;
+	if (kclient_call(kc, API_FETCH, FETCH_VERSION, &req, &a, &out) != 0) {
+		arena_free(&a);
+		return false;
+	}
+	const struct fetch_response *resp = out;
+	pthread_mutex_lock(&fm->lock);
+	for (int i = 0; i < resp->responses_count; i++) {
+		const struct fetch_response_fetchable_topic_response *tr = &resp->responses[i];
+		if (!tr->topic.ptr)
+			continue;
+		for (int j = 0; j < tr->partitions_count; j++) {
+			const struct fetch_response_partition_data *pd = &tr->partitions[j];
+			int k = find_part(t, tr->topic.ptr, (size_t)tr->topic.len, pd->partition_index);
+			if (k < 0)
+				continue; /* moved away while the fetch was out */
+			int64_t fetched = -1;
+			for (int q = 0; q < n; q++)
+				if (topics[q].partitions[0].partition == pd->partition_index &&
+				    topics[q].topic.len == tr->topic.len &&
+				    memcmp(topics[q].topic.ptr, tr->topic.ptr, (size_t)tr->topic.len) == 0)
+					fetched = from[q];
+			if (fetched >= 0)
+				apply_partition(t, &t->parts[k], pd, fetched);
+		}
+	}
+	if (resp->error_code != KERR_NONE)
+		log_warn("Replica %d: fetch from leader %d failed: %s", fm->cfg.broker_id, t->leader,
+			 kafka_error_name(resp->error_code));
+	pthread_mutex_unlock(&fm->lock);
+	arena_free(&a);
+	return true;
+}
+
+static void *fetcher_main(void *arg)
+{
+	struct fthread *t = arg;
+	struct fetcher_manager *fm = t->fm;
+	struct kclient kc;
+	memset(&kc, 0, sizeof kc);
+	kc.fd = -1;
+	wbuf_init(&kc.resp);
+	pthread_mutex_lock(&fm->lock);
+	while (!t->stop) {
+		if (t->n == 0) {
+			pthread_cond_wait(&t->wake, &fm->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&fm->lock);
+		bool ok = true;
+		if (kc.fd < 0) {
+			char hostport[300];
+			kclient_close(&kc);
+			ok = fm->cfg.endpoint(fm->cfg.arg, t->leader, hostport, sizeof hostport) == 0 &&
+			     kclient_connect(&kc, hostport, fm->cfg.socket_timeout_ms) == 0;
+			if (ok)
+				snprintf(kc.client_id, sizeof kc.client_id, "broker-%d-fetcher-0", fm->cfg.broker_id);
+		}
+		if (ok)
+			ok = fetch_round(t, &kc);
+		if (!ok && kc.fd >= 0)
+			kclient_close(&kc);
+		pthread_mutex_lock(&fm->lock);
+		/* After a failure, or when every partition is backing off, wait a little. */
+		bool idle = !ok;
+		int64_t now = now_ms();
+		int64_t soonest = INT64_MAX;
+		for (int i = 0; i < t->n; i++)
+			if (t->parts[i].backoff_until < soonest)
+				soonest = t->parts[i].backoff_until;
+		if (soonest > now && soonest != INT64_MAX)
+			idle = true;
+		if (idle && !t->stop) {
+			int64_t until = now + fm->cfg.backoff_ms;
+			if (ok && soonest < until)
+				until = soonest;
+			struct timespec ts = { .tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000 };
+			pthread_cond_timedwait(&t->wake, &fm->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&fm->lock);
+	kclient_close(&kc);
+	return NULL;
+}
+
+struct fetcher_manager *fetcher_manager_new(const struct fetcher_config *cfg)
+{
+	struct fetcher_manager *fm = xcalloc(1, sizeof *fm);
+	pthread_mutex_init(&fm->lock, NULL);
+	fm->cfg = *cfg;
+	if (fm->cfg.backoff_ms <= 0)
+		fm->cfg.backoff_ms = 1000;
+	return fm;
+}
+
+static struct fthread *thread_for(struct fetcher_manager *fm, int32_t leader, bool create)
+{
+	for (int i = 0; i < fm->n_threads; i++)
+		if (fm->threads[i]->leader == leader)
+			return fm->threads[i];
+	if (!create)
+		return NULL;
+	struct fthread *t = xcalloc(1, sizeof *t);
+	t->fm = fm;
+	t->leader = leader;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_REALTIME);
+	pthread_cond_init(&t->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	fm->threads = xrealloc(fm->threads, sizeof *fm->threads * (size_t)(fm->n_threads + 1));
+	fm->threads[fm->n_threads++] = t;
+	pthread_create(&t->tid, NULL, fetcher_main, t);
+	log_info("Replica %d: started a fetcher for leader %d", fm->cfg.broker_id, leader);
+	return t;
+}
+
+static void remove_locked(struct fetcher_manager *fm, const char *topic, size_t len, int32_t partition)
+{
+	for (int i = 0; i < fm->n_threads; i++) {
+		struct fthread *t = fm->threads[i];
+		int k = find_part(t, topic, len, partition);
+		if (k < 0)
+			continue;
+		fpart_clear(&t->parts[k]);
+		t->parts[k] = t->parts[--t->n];
+	}
+}
+
+void fetcher_manager_add(struct fetcher_manager *fm, const char *topic, size_t topic_len, int32_t partition,
+			 int32_t leader, int32_t leader_epoch, struct log_ref *log)
+{
+	pthread_mutex_lock(&fm->lock);
+	remove_locked(fm, topic, topic_len, partition);
+	struct fthread *t = thread_for(fm, leader, true);
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 8;
+		t->parts = xrealloc(t->parts, sizeof *t->parts * (size_t)t->cap);
+	}
+	t->parts[t->n++] = (struct fpart){
+		.topic = xstrndup(topic, topic_len),
+		.topic_len = topic_len,
+		.partition = partition,
+		.leader_epoch = leader_epoch,
+		.log = log,
+		.backoff_until = 0,
+	};
+	pthread_cond_signal(&t->wake);
+	pthread_mutex_unlock(&fm->lock);
+}
+
+void fetcher_manager_remove(struct fetcher_manager *fm, const char *topic, size_t topic_len, int32_t partition)
+{
+	pthread_mutex_lock(&fm->lock);
+	remove_locked(fm, topic, topic_len, partition);
+	pthread_mutex_unlock(&fm->lock);
+}
+
+void fetcher_manager_free(struct fetcher_manager *fm)
+{
+	if (!fm)
+		return;
+	pthread_mutex_lock(&fm->lock);
+	for (int i = 0; i < fm->n_threads; i++) {
+		fm->threads[i]->stop = true;
+		pthread_cond_signal(&fm->threads[i]->wake);
+	}
+	pthread_mutex_unlock(&fm->lock);
+	for (int i = 0; i < fm->n_threads; i++) {
+		struct fthread *t = fm->threads[i];
+		pthread_join(t->tid, NULL);
+		for (int k = 0; k < t->n; k++)
+			fpart_clear(&t->parts[k]);
+		free(t->parts);
+		pthread_cond_destroy(&t->wake);
+		free(t);
+	}
+	free(fm->threads);
+	pthread_mutex_destroy(&fm->lock);
+	free(fm);
+}

@@ -1,0 +1,116 @@
+/* The broker's side of replication (see replication.h). */
+#include "server/replication.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zookeeper/zookeeper.h>
+
+#include "replica/fetcher.h"
+#include "replica/replica_manager.h"
+#include "server/broker.h"
+#include "server/config.h"
+#include "server/metadata_cache.h"
+#include "server/purgatory.h"
+#include "util/buf.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "zk/topic_zk.h"
+#include "zk/zk.h"
+
+/* A leader's inter-broker endpoint, from the metadata the controller sent us. */
+static int leader_endpoint(void *arg, int32_t broker_id, char *out, size_t cap)
+{
+	struct broker *b = arg;
+	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
+	const struct mc_broker *mb = metadata_snapshot_broker(s, broker_id);
+	const struct mc_endpoint *e = mb ? mc_broker_endpoint(mb, b->bc->inter_broker_listener_name) : NULL;
+	int rc = -1;
+	if (e) {
+		snprintf(out, cap, "%s:%d", e->host, e->port);
+		rc = 0;
+	}
+	metadata_snapshot_release(s);
+	return rc;
+}
+
+static int write_isr(void *arg, const char *topic, int32_t partition, int32_t leader, int32_t leader_epoch,
+		     int32_t controller_epoch, const int32_t *isr, int n_isr, int32_t expected, int32_t *new_version)
+{
+	struct broker *b = arg;
+	struct partition_state st = {
+		.leader = leader,
+		.leader_epoch = leader_epoch,
+		.controller_epoch = controller_epoch,
+		.isr = (int32_t *)isr,
+		.n_isr = n_isr,
+	};
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_state_json(&st, &w);
+	char path[600];
+	snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", topic, partition);
+	struct Stat stat;
+	int rc = zk_set(b->zk, path, (const char *)w.data, (int)w.len, expected, &stat);
+	wbuf_free(&w);
+	if (rc == ZBADVERSION)
+		return 1;
+	if (rc != ZOK) {
+		log_warn("Writing the ISR of %s-%d to %s failed: %s", topic, partition, path, zerror(rc));
+		return -1;
+	}
+	*new_version = stat.version;
+	/* Tell the controller, which carries the change to every broker in UpdateMetadata. */
+	struct wbuf n;
+	wbuf_init(&n);
+	json_write_raw(&n, "{\"version\":1,\"partitions\":[{\"topic\":");
+	json_write_string(&n, topic);
+	json_write_raw(&n, ",\"partition\":");
+	json_write_int(&n, partition);
+	json_write_raw(&n, "}]}");
+	rc = zk_create(b->zk, "/isr_change_notification/isr_change_", (const char *)n.data, (int)n.len, ZOO_SEQUENCE, NULL,
+		       NULL, 0);
+	wbuf_free(&n);
+	if (rc != ZOK)
+		log_warn("Announcing the ISR change of %s-%d failed: %s", topic, partition, zerror(rc));
+	return 0;
+}
+
+static void hw_moved(void *arg)
+{
+	struct broker *b = arg;
+	if (b->purgatory)
+		purgatory_notify(b->purgatory);
+}
+
+void broker_replication_start(struct broker *b)
+{
+	const struct config *c = b->config;
+	struct fetcher_config fc = {
+		.broker_id = b->id,
+		.max_wait_ms = config_int(c, "replica.fetch.wait.max.ms"),
+		.min_bytes = config_int(c, "replica.fetch.min.bytes"),
+		.response_max_bytes = config_int(c, "replica.fetch.response.max.bytes"),
+		.partition_max_bytes = config_int(c, "replica.fetch.max.bytes"),
+		.backoff_ms = config_int(c, "replica.fetch.backoff.ms"),
+		.socket_timeout_ms = config_int(c, "replica.socket.timeout.ms"),
+		.endpoint = leader_endpoint,
+		.arg = b,
+	};
+	b->fetchers = fetcher_manager_new(&fc);
+	replica_manager_set_fetchers(b->replicas, b->fetchers);
+	replica_manager_set_isr_writer(b->replicas, write_isr, b);
+	replica_manager_set_hw_listener(b->replicas, hw_moved, b);
+	replica_manager_start_threads(b->replicas, config_long(c, "replica.lag.time.max.ms"));
+}
+
+void broker_replication_stop(struct broker *b)
+{
+	if (!b->replicas)
+		return;
+	replica_manager_stop_threads(b->replicas);
+	replica_manager_set_fetchers(b->replicas, NULL);
+	fetcher_manager_free(b->fetchers);
+	b->fetchers = NULL;
+}
