@@ -9,6 +9,7 @@ void handle_produce(struct request *req);
 void handle_fetch(struct request *req);
 void handle_list_offsets(struct request *req);
 void handle_delete_records(struct request *req);
+void handle_offset_for_leader_epoch(struct request *req);
 void handle_metadata(struct request *req);
 void handle_leader_and_isr(struct request *req);
 void handle_stop_replica(struct request *req);

@@ -53,6 +53,7 @@ static const api_handler_fn handlers[] = {
 	[19] = handle_create_topics,
 	[20] = handle_delete_topics,
 	[21] = handle_delete_records,
+	[23] = handle_offset_for_leader_epoch,
 	[37] = handle_create_partitions,
 	[42] = handle_delete_groups,
 	[47] = handle_offset_delete,
