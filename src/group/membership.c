@@ -230,10 +230,11 @@ static bool all_joined(const struct group *g)
 /* The rebalance's join phase ends: answer every parked JoinGroup. */
 static void complete_join(struct group_coordinator *gc, struct group *g, int64_t now, struct reply_list *rl)
 {
-	/* Members that did not rejoin in time leave the group. */
+	/* Dynamic members that did not rejoin in time leave the group; static ones stay
+	 * (their session timeout decides), as in Kafka's onCompleteJoin. */
 	for (int i = 0; i < g->n_members;) {
 		struct member *m = g->members[i];
-		if (m->join_req) {
+		if (m->join_req || m->instance_id) {
 			i++;
 			continue;
 		}
@@ -242,6 +243,23 @@ static void complete_join(struct group_coordinator *gc, struct group *g, int64_t
 			reply_add(rl, m->sync_req, sync_response(m->sync_req, KERR_REBALANCE_IN_PROGRESS));
 		group_detach_member(g, m);
 		member_free(m);
+	}
+	/* Kafka's maybeElectNewJoinedLeader: the leader must be a member that rejoined; when
+	 * none did (only absent static members are left), wait another rebalance timeout. */
+	struct member *cur = g->leader ? group_member(g, g->leader, strlen(g->leader)) : NULL;
+	if (g->n_members > 0 && (!cur || !cur->join_req)) {
+		struct member *joined = NULL;
+		for (int i = 0; i < g->n_members && !joined; i++)
+			if (g->members[i]->join_req)
+				joined = g->members[i];
+		if (!joined) {
+			log_warn("Group %s could not complete rebalance because no members rejoined", g->id);
+			g->join_deadline = now + group_rebalance_timeout(g);
+			group_kick(gc);
+			return;
+		}
+		free(g->leader);
+		g->leader = xstrdup(joined->id);
 	}
 	/* Pending members (MEMBER_ID_REQUIRED) stay pending: they join the next round. */
 	g->generation++;
@@ -258,10 +276,6 @@ static void complete_join(struct group_coordinator *gc, struct group *g, int64_t
 	}
 	const char *p = group_select_protocol(g);
 	g->protocol = p ? xstrdup(p) : NULL;
-	if (!g->leader || !group_member(g, g->leader, strlen(g->leader))) {
-		free(g->leader);
-		g->leader = xstrdup(g->members[0]->id);
-	}
 	group_transition(g, GROUP_COMPLETING_REBALANCE, now);
 	g->sync_deadline = now + group_rebalance_timeout(g);
 	log_info("Stabilized group %s generation %d (%s-%d) with %d members", g->id, g->generation,
@@ -269,7 +283,8 @@ static void complete_join(struct group_coordinator *gc, struct group *g, int64_t
 	for (int i = 0; i < g->n_members; i++) {
 		struct member *m = g->members[i];
 		bool leader = strcmp(m->id, g->leader) == 0;
-		reply_add(rl, m->join_req, join_result(g, m, m->join_req, leader));
+		if (m->join_req)
+			reply_add(rl, m->join_req, join_result(g, m, m->join_req, leader));
 		m->join_req = NULL;
 		m->is_new = false;
 		m->heartbeat_deadline = now + m->session_timeout_ms;
@@ -454,11 +469,17 @@ static void update_member_and_rebalance(struct group_coordinator *gc, struct gro
 	try_complete_join(gc, g, now, rl);
 }
 
-/* A static member (group.instance.id) comes back under a new member id. */
+/*
+ * A static member (group.instance.id) comes back under a new member id [Kafka's
+ * updateStaticMemberAndRebalance].  In a Stable group whose selected protocol stays
+ * the same it keeps the current generation and assignment (no rebalance); otherwise
+ * the group rebalances.
+ */
 static void replace_static_member(struct group_coordinator *gc, struct group *g, struct member *m,
 				  struct request *req, const struct join_group_request *jq,
 				  const struct member_protocol *p, int n, int64_t now, struct reply_list *rl)
 {
+	char *old_leader = g->leader ? xstrdup(g->leader) : NULL;
 	char *old_id = m->id;
 	m->id = new_member_id(jq->group_instance_id);
 	if (g->leader && strcmp(g->leader, old_id) == 0) {
@@ -471,27 +492,55 @@ static void replace_static_member(struct group_coordinator *gc, struct group *g,
 		reply_add(rl, m->sync_req, sync_response(m->sync_req, KERR_FENCED_INSTANCE_ID));
 	m->join_req = m->sync_req = NULL;
 	log_info("Static member %s of group %s rejoined as %s", old_id, g->id, m->id);
-	free(old_id);
 	m->heartbeat_deadline = now + jq->session_timeout_ms;
 	if (g->state == GROUP_STABLE) {
-		const char *chosen = g->protocol;
-		bool keeps = chosen && same_protocols(m, p, n);
+		/* Kafka updates the member first, then asks whether the next generation's protocol changes. */
+		struct member *was = xcalloc(1, sizeof *was);
+		member_set_protocols(was, m->protocol_type, strlen(m->protocol_type), m->protocols, m->n_protocols);
+		was->session_timeout_ms = m->session_timeout_ms;
+		was->rebalance_timeout_ms = m->rebalance_timeout_ms;
+		member_set_protocols(m, jq->protocol_type.ptr,
+				     (size_t)(jq->protocol_type.len > 0 ? jq->protocol_type.len : 0), p, n);
+		m->session_timeout_ms = jq->session_timeout_ms;
+		m->rebalance_timeout_ms = jq->rebalance_timeout_ms;
+		const char *next = group_select_protocol(g);
+		bool keeps = g->protocol && next && strcmp(g->protocol, next) == 0;
+		int16_t err = keeps ? store_group(gc, g) : KERR_NONE;
+		if (keeps && err != KERR_NONE) {
+			/* Not persisted: the old member comes back as it was. */
+			member_set_protocols(m, was->protocol_type, strlen(was->protocol_type), was->protocols,
+					     was->n_protocols);
+			m->session_timeout_ms = was->session_timeout_ms;
+			m->rebalance_timeout_ms = was->rebalance_timeout_ms;
+			free(g->leader);
+			g->leader = old_leader;
+			free(m->id);
+			m->id = old_id;
+			member_free(was);
+			join_error(rl, req, err, "");
+			return;
+		}
+		member_free(was);
 		if (keeps) {
-			/* Same subscription: no rebalance, just the current generation (Kafka persists the new id). */
-			m->session_timeout_ms = jq->session_timeout_ms;
-			m->rebalance_timeout_ms = jq->rebalance_timeout_ms;
-			int16_t err = store_group(gc, g);
-			if (err != KERR_NONE) {
-				join_error(rl, req, err, NULL);
-				return;
+			struct join_group_response *r;
+			if (req->header.api_version >= 9) {
+				/* v9+: the leader learns it leads but skips the assignment. */
+				bool leader = g->leader && strcmp(g->leader, m->id) == 0;
+				r = join_result(g, m, req, leader);
+				r->skip_assignment = leader;
+			} else {
+				/* Before v9: the old leader id, so a returning leader does not assign. */
+				r = join_result(g, m, req, false);
+				r->leader = kstr_c(arena_copy(req, old_leader ? old_leader : ""));
 			}
-			bool leader = g->leader && strcmp(g->leader, m->id) == 0;
-			struct join_group_response *r = join_result(g, m, req, leader);
-			r->skip_assignment = leader;
+			free(old_leader);
+			free(old_id);
 			reply_add(rl, req, r);
 			return;
 		}
 	}
+	free(old_leader);
+	free(old_id);
 	update_member_and_rebalance(gc, g, m, req, jq, p, n, now, rl);
 }
 
