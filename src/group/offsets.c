@@ -36,27 +36,34 @@ static bool partition_known(const struct metadata_snapshot *s, struct kstr topic
 
 /* --- OffsetCommit --------------------------------------------------------------------------- */
 
-/* Kafka's doCommitOffsets checks, in its order. */
+/* Kafka's validateOffsetCommit, then doCommitOffsets's state check, in their order. */
 static int16_t commit_allowed(struct group *g, const struct offset_commit_request *oc, int64_t now)
 {
 	int32_t generation = oc->generation_id_or_member_epoch;
 	if (g->state == GROUP_DEAD)
 		return KERR_COORDINATOR_NOT_AVAILABLE;
-	if (kstr_set(oc->group_instance_id)) {
-		struct member *sm = group_static_member(g, oc->group_instance_id.ptr, (size_t)oc->group_instance_id.len);
-		if (sm && !kstr_is(oc->member_id, sm->id))
-			return KERR_FENCED_INSTANCE_ID;
-	}
 	if (generation < 0 && g->state == GROUP_EMPTY)
 		return KERR_NONE; /* a group that only keeps its offsets here */
+	struct member *m = NULL;
+	if (generation >= 0 || kstr_set(oc->member_id) || oc->group_instance_id.ptr) {
+		if (kstr_set(oc->group_instance_id)) {
+			struct member *sm =
+				group_static_member(g, oc->group_instance_id.ptr, (size_t)oc->group_instance_id.len);
+			if (sm && !kstr_is(oc->member_id, sm->id))
+				return KERR_FENCED_INSTANCE_ID;
+		}
+		m = kstr_set(oc->member_id) ? group_member(g, oc->member_id.ptr, (size_t)oc->member_id.len) : NULL;
+		if (!m)
+			return KERR_UNKNOWN_MEMBER_ID;
+		if (generation != g->generation)
+			return KERR_ILLEGAL_GENERATION;
+	} else if (g->state != GROUP_EMPTY) {
+		return KERR_UNKNOWN_MEMBER_ID; /* only members commit for a group with members */
+	}
 	if (g->state == GROUP_COMPLETING_REBALANCE)
 		return KERR_REBALANCE_IN_PROGRESS;
-	struct member *m = kstr_set(oc->member_id) ? group_member(g, oc->member_id.ptr, (size_t)oc->member_id.len) : NULL;
-	if (!m)
-		return KERR_UNKNOWN_MEMBER_ID;
-	if (generation != g->generation)
-		return KERR_ILLEGAL_GENERATION;
-	m->heartbeat_deadline = now + m->session_timeout_ms;
+	if (m)
+		m->heartbeat_deadline = now + m->session_timeout_ms;
 	return KERR_NONE;
 }
 
