@@ -62,6 +62,10 @@ def subscription(topics):
 	return i16(0) + i32(len(topics)) + b"".join(string(t) for t in topics) + i32(-1)
 
 
+def raw_state(raw, group):
+	return raw.describe([group])[group]["state"]
+
+
 def rss_kb(pid):
 	with open("/proc/%d/status" % pid) as f:
 		for line in f:
@@ -754,6 +758,70 @@ class Groups(h.ClusterTestCase):
 		err, got = raw.offset_fetch(group, "grp-raw2", [0])
 		self.assertEqual((err, got[0][0]), (NONE, -1))
 		self.assertEqual(raw.delete_groups([group]), {group: GROUP_ID_NOT_FOUND})
+
+	def test_7d_static_members_raw(self):
+		"""Kafka's static membership: a static member that misses a rebalance stays in the
+		group (onCompleteJoin drops only dynamic ones), the leader moves to a member that
+		joined; a static member coming back under a new id in a Stable group keeps the
+		generation (JoinGroup < v9: the old leader id and no member list)."""
+		group, topic = "g-raw-static", "t"
+		a, b = self.raw(), self.raw()
+		self.wait_coordinator(a, group)
+		ja = a.join(group, version=5, instance_id="sa", rebalance_ms=2000)
+		self.assertEqual((ja["error"], ja["generation"], ja["leader"]), (NONE, 1, ja["member_id"]))
+		ida = ja["member_id"]
+		self.assertEqual(a.sync(group, 1, ida, [(ida, b"A1")]), (NONE, b"A1"))
+		# sb joins; sa (the leader) does not rejoin: after the rebalance timeout the
+		# group moves on with sb as leader and sa still a member.
+		jb = b.join(group, version=5, instance_id="sb", rebalance_ms=2000)
+		idb = jb["member_id"]
+		self.assertEqual((jb["error"], jb["generation"], jb["leader"]), (NONE, 2, idb))
+		self.assertEqual(sorted((m["member_id"], m["instance_id"]) for m in jb["members"]),
+				sorted([(ida, "sa"), (idb, "sb")]))
+		self.assertEqual(a.heartbeat(group, 2, ida), NONE)
+		self.assertEqual(b.sync(group, 2, idb, [(ida, b"A2"), (idb, b"B2")]), (NONE, b"B2"))
+		self.assertEqual(a.sync(group, 2, ida), (NONE, b"A2"))
+		# sa restarts (unknown member id, same instance id, other subscription bytes but the
+		# same protocol): no rebalance, generation 2, the old leader id and no members.
+		a2 = self.raw()
+		j = a2.join(group, version=5, instance_id="sa", rebalance_ms=2000, topics=("t", "u"))
+		self.assertEqual(j["error"], NONE)
+		self.assertNotEqual(j["member_id"], ida)
+		self.assertEqual((j["generation"], j["leader"], j["members"]), (2, idb, []))
+		self.assertEqual(a2.sync(group, 2, j["member_id"]), (NONE, b"A2"))
+		self.assertEqual(b.heartbeat(group, 2, idb), NONE)
+		self.assertEqual(a.heartbeat(group, 2, ida), UNKNOWN_MEMBER_ID)
+		self.assertEqual(raw_state(a, group), "Stable")
+		# The leader restarting: still generation 2, and it is not told it leads (< v9).
+		b2 = self.raw()
+		j = b2.join(group, version=5, instance_id="sb", rebalance_ms=2000)
+		self.assertEqual((j["error"], j["generation"], j["leader"], j["members"]), (NONE, 2, idb, []))
+		self.assertEqual(b2.sync(group, 2, j["member_id"]), (NONE, b"B2"))
+		self.assertEqual(raw_state(a, group), "Stable")
+
+	def test_7e_commit_checks_member_before_rebalance_state(self):
+		"""Kafka's validateOffsetCommit: the member and generation are checked before the
+		CompletingRebalance state answers REBALANCE_IN_PROGRESS."""
+		group = "g-raw-completing"
+		self.create("grp-raw3", 1)
+		a, b = self.raw(), self.raw()
+		self.wait_coordinator(a, group)
+		ja = a.join(group, version=5, instance_id="ca", rebalance_ms=5000)
+		ida = ja["member_id"]
+		self.assertEqual(a.sync(group, 1, ida, [(ida, b"x")])[0], NONE)
+		# cb joins; ca rejoins: generation 2 in CompletingRebalance until the leader syncs.
+		b.c.send_raw(kproto.frame(kproto.request_header(JOIN_GROUP, 5, 99) +
+				b.join_body(group, version=5, instance_id="cb", rebalance_ms=5000)))
+		ja = a.join(group, member_id=ida, version=5, instance_id="ca", rebalance_ms=5000)
+		self.assertEqual((ja["error"], ja["generation"]), (NONE, 2))
+		self.assertEqual(raw_state(a, group), "CompletingRebalance")
+		commit = [("grp-raw3", 0, 1, "")]
+		self.assertEqual(a.offset_commit(group, 2, ida, commit), {("grp-raw3", 0): REBALANCE_IN_PROGRESS})
+		self.assertEqual(a.offset_commit(group, 1, ida, commit), {("grp-raw3", 0): ILLEGAL_GENERATION})
+		self.assertEqual(a.offset_commit(group, 2, "nobody", commit), {("grp-raw3", 0): UNKNOWN_MEMBER_ID})
+		rd = kproto.Reader(b.c.recv_frame(30))
+		rd.i32()
+		self.assertEqual(Raw.decode_join(rd, 5)["error"], NONE)
 
 	def test_7c_join_storm(self):
 		storm = "g-storm"
