@@ -51,6 +51,7 @@ struct member {
 	struct request *sync_req; /* SyncGroup waiting for the leader's assignment */
 	int64_t heartbeat_deadline;
 	bool is_new;              /* joined during this rebalance (Kafka's isNew) */
+	bool sync_pending;        /* no SyncGroup yet for this generation (Kafka's pendingSyncMembers) */
 };
 
 /* A member id handed out with MEMBER_ID_REQUIRED, waiting for the client to come back with it. */
@@ -85,7 +86,7 @@ struct group {
 	int64_t join_deadline;    /* PreparingRebalance ends by then */
 	int64_t initial_end;      /* the initial delayed join may stretch up to here */
 	bool initial_join;        /* this rebalance started from Empty (InitialDelayedJoin) */
-	int64_t sync_deadline;    /* CompletingRebalance ends by then */
+	int64_t sync_deadline;    /* members with sync_pending are removed then (CompletingRebalance or Stable) */
 	struct committed_offset *offsets; /* sorted by (topic, partition) */
 	int n_offsets;
 };

@@ -287,6 +287,7 @@ static void complete_join(struct group_coordinator *gc, struct group *g, int64_t
 			reply_add(rl, m->join_req, join_result(g, m, m->join_req, leader));
 		m->join_req = NULL;
 		m->is_new = false;
+		m->sync_pending = true;
 		m->heartbeat_deadline = now + m->session_timeout_ms;
 	}
 	group_kick(gc);
@@ -390,12 +391,18 @@ int64_t membership_tick(struct group_coordinator *gc, int64_t now, struct reply_
 			} else if (g->join_deadline < next) {
 				next = g->join_deadline;
 			}
-		} else if (g->state == GROUP_COMPLETING_REBALANCE) {
+		} else if (g->state == GROUP_COMPLETING_REBALANCE || g->state == GROUP_STABLE) {
+			/* Kafka's DelayedSync: members of this generation that sent no SyncGroup within
+			 * the rebalance timeout leave, in CompletingRebalance and in Stable alike. */
+			bool pending = false;
+			for (int i = 0; i < g->n_members && !pending; i++)
+				pending = g->members[i]->sync_pending;
+			if (!pending)
+				continue;
 			if (now >= g->sync_deadline) {
-				/* The leader's assignment never came: those that did not sync leave, and round again. */
 				for (int i = 0; i < g->n_members;) {
 					struct member *m = g->members[i];
-					if (m->sync_req) {
+					if (!m->sync_pending) {
 						i++;
 						continue;
 					}
@@ -404,10 +411,10 @@ int64_t membership_tick(struct group_coordinator *gc, int64_t now, struct reply_
 					group_detach_member(g, m);
 					member_free(m);
 				}
-				reset_assignments(g, KERR_REBALANCE_IN_PROGRESS, rl);
 				if (g->n_members > 0) {
-					prepare_rebalance(gc, g, now, "SyncGroup timeout", rl);
+					prepare_rebalance(gc, g, now, "pending sync request expiration", rl);
 				} else {
+					reset_assignments(g, KERR_REBALANCE_IN_PROGRESS, rl);
 					group_transition(g, GROUP_PREPARING_REBALANCE, now);
 					complete_join(gc, g, now, rl);
 				}
@@ -736,6 +743,7 @@ void handle_sync_group(struct request *req)
 		if (m->sync_req)
 			reply_add(&rl, m->sync_req, sync_response(m->sync_req, KERR_UNKNOWN_MEMBER_ID));
 		m->sync_req = req;
+		m->sync_pending = false;
 		m->heartbeat_deadline = now + m->session_timeout_ms;
 		if (g->leader && strcmp(g->leader, m->id) == 0) {
 			for (int i = 0; i < g->n_members; i++) {
@@ -766,6 +774,7 @@ void handle_sync_group(struct request *req)
 		}
 		break;
 	case GROUP_STABLE: {
+		m->sync_pending = false;
 		struct sync_group_response *r = sync_response(req, KERR_NONE);
 		r->protocol_type = kstr_c(arena_copy(req, g->protocol_type ? g->protocol_type : ""));
 		r->protocol_name = kstr_or_null(arena_copy(req, g->protocol));
