@@ -823,6 +823,47 @@ class Groups(h.ClusterTestCase):
 		rd.i32()
 		self.assertEqual(Raw.decode_join(rd, 5)["error"], NONE)
 
+	def test_7f_member_that_never_syncs_is_removed(self):
+		"""Kafka's pending-sync expiry: a member that joined a generation but sends no
+		SyncGroup within the rebalance timeout is removed even after the leader's
+		SyncGroup made the group Stable (heartbeats do not keep it in)."""
+		group = "g-raw-nosync"
+		a, b = self.raw(), self.raw()
+		self.wait_coordinator(a, group)
+		ja = a.join(group, version=5, instance_id=None, rebalance_ms=2000)
+		ida = a.join(group, member_id=ja["member_id"], rebalance_ms=2000)["member_id"]
+		self.assertEqual(a.sync(group, 1, ida, [(ida, b"a")])[0], NONE)
+		jb = b.join(group, rebalance_ms=2000)
+		self.assertEqual(jb["error"], MEMBER_ID_REQUIRED)
+		idb = jb["member_id"]
+		b.c.send_raw(kproto.frame(kproto.request_header(JOIN_GROUP, 4, 77) +
+				b.join_body(group, member_id=idb, rebalance_ms=2000)))
+		# a learns of the rebalance from its heartbeat and rejoins; both are in generation 2.
+		h.wait_until(lambda: a.heartbeat(group, 1, ida) == REBALANCE_IN_PROGRESS, 10, "rebalance")
+		j = a.join(group, member_id=ida, rebalance_ms=2000)
+		self.assertEqual((j["error"], j["generation"]), (NONE, 2))
+		rd = kproto.Reader(b.c.recv_frame(30))
+		rd.i32()
+		self.assertEqual(Raw.decode_join(rd, 4)["generation"], 2)
+		leader = j["leader"]
+		other = idb if leader == ida else ida
+		lconn = a if leader == ida else b
+		oconn = b if leader == ida else a
+		self.assertEqual(lconn.sync(group, 2, leader, [(ida, b"a2"), (idb, b"b2")])[0], NONE)
+		self.assertEqual(raw_state(a, group), "Stable")
+		# The other member heartbeats but never syncs: out after the rebalance timeout.
+		t0 = time.monotonic()
+		leader_hb = []
+
+		def gone():
+			leader_hb.append(lconn.heartbeat(group, 2, leader))
+			return oconn.heartbeat(group, 2, other) == UNKNOWN_MEMBER_ID
+		h.wait_until(gone, 8, "the member that never synced to be removed", interval=0.3)
+		self.assertGreater(time.monotonic() - t0, 1.0)
+		self.assertNotIn(UNKNOWN_MEMBER_ID, leader_hb)
+		self.assertEqual(lconn.heartbeat(group, 2, leader), REBALANCE_IN_PROGRESS)
+		self.assertEqual(lconn.leave(group, leader), NONE)
+
 	def test_7c_join_storm(self):
 		storm = "g-storm"
 		raws = [self.raw() for _ in range(4)]
