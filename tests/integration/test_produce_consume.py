@@ -21,7 +21,9 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 BROKER_ID = 1
 PARTITIONS = 16
 MESSAGES = int(os.environ.get("SAMSA_PC_MESSAGES", "1000000"))
-BASE_TS = 1_700_000_000_000
+# An hour ago: old enough to be distinct from append times, young enough that
+# retention.ms (7 days) never deletes the data while a test reads it.
+BASE_TS = (int(time.time()) - 3600) * 1000
 
 
 def key_of(i):
