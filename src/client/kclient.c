@@ -47,8 +47,8 @@ void kclient_close(struct kclient *kc)
 	wbuf_free(&kc->resp);
 }
 
-int kclient_call(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
-		 void **response)
+static int call(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
+		void **response, bool own_copy)
 {
 	const struct proto_api *api = proto_api_get(api_key);
 	if (!api)
@@ -79,8 +79,14 @@ int kclient_call(struct kclient *kc, int16_t api_key, int16_t version, const voi
 	wbuf_reset(&kc->resp);
 	if (sock_read_all(kc->fd, wbuf_extend(&kc->resp, n), n))
 		return -1;
+	const uint8_t *frame = kc->resp.data;
+	if (own_copy) {
+		uint8_t *copy = arena_alloc(a, n);
+		memcpy(copy, kc->resp.data, n);
+		frame = copy;
+	}
 	struct rd r;
-	rd_init(&r, kc->resp.data, kc->resp.len);
+	rd_init(&r, frame, n);
 	if (rd_i32(&r) != corr)
 		return -1;
 	if (response_header_version(api_key, version) >= 1) {
@@ -93,4 +99,16 @@ int kclient_call(struct kclient *kc, int16_t api_key, int16_t version, const voi
 	if (r.err)
 		return -1;
 	return proto_response_decode(api_key, version, &r, a, response) == 0 && !r.err ? 0 : -1;
+}
+
+int kclient_call(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
+		 void **response)
+{
+	return call(kc, api_key, version, request, a, response, false);
+}
+
+int kclient_call_arena(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
+		       void **response)
+{
+	return call(kc, api_key, version, request, a, response, true);
 }

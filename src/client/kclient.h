@@ -22,8 +22,14 @@ struct kclient {
 /* "host:port"; returns 0 or -1 (errno-style message logged). */
 int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms);
 void kclient_close(struct kclient *kc);
-/* Encodes `request` at `version`, sends it, waits for the answer and decodes it into *response (in arena). */
+/*
+ * Encodes `request` at `version`, sends it, waits for the answer and decodes it into *response (in arena).
+ * Strings and bytes in *response point into kc's receive buffer: valid until the next call on kc.
+ */
 int kclient_call(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
 		 void **response);
+/* The same, but the response frame is copied into the arena first: *response lives as long as a. */
+int kclient_call_arena(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
+		       void **response);
 
 #endif

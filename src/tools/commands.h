@@ -8,5 +8,7 @@
 int cmd_topics(int argc, char **argv);
 /* Offline: print and verify segment files; 0 fine, 1 problems, 2 usage. */
 int cmd_dump_log(int argc, char **argv);
+/* List, describe and delete consumer groups, reset their offsets; 0 fine, 1 errors, 2 usage. */
+int cmd_consumer_groups(int argc, char **argv);
 
 #endif

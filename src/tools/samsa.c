@@ -5,6 +5,7 @@
  *   samsa broker-api-versions --bootstrap-server HOST:PORT
  *   samsa cluster --bootstrap-server HOST:PORT      (brokers, controller, cluster id)
  *   samsa topics --bootstrap-server HOST:PORT --list|--describe|--create|--delete ...
+ *   samsa consumer-groups --bootstrap-server HOST:PORT --list|--describe|--delete|--reset-offsets ...
  *   samsa dump-log --files F[,F...] [--print-data-log] [--verify]   (offline, reads segment files)
  *   samsa version
  */
@@ -32,6 +33,12 @@ static void usage(FILE *out)
 		     "  topics --bootstrap-server HOST:PORT --list | --describe [--topic T] |\n"
 		     "         --create --topic T [--partitions N] [--replication-factor R] [--config k=v]... |\n"
 		     "         --delete --topic T                         like kafka-topics.sh\n"
+		     "  consumer-groups --bootstrap-server HOST:PORT --list [--state [S]] |\n"
+		     "         --describe --group G [--offsets | --members [--verbose] | --state] |\n"
+		     "         --delete --group G... |\n"
+		     "         --reset-offsets --group G (--topic T[:P,...] | --all-topics) (--to-earliest |\n"
+		     "         --to-latest | --to-offset N | --shift-by N | --to-datetime YYYY-MM-DDTHH:mm:SS.sss)\n"
+		     "         [--dry-run | --execute]                    like kafka-consumer-groups.sh\n"
 		     "  dump-log --files F[,F...] [--print-data-log] [--verify]\n"
 		     "                                                    print and check segment files or\n"
 		     "                                                    partition dirs, like kafka-dump-log.sh\n"
@@ -144,6 +151,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "topics") == 0)
 		return cmd_topics(argc, argv);
+	if (strcmp(cmd, "consumer-groups") == 0)
+		return cmd_consumer_groups(argc, argv);
 	if (strcmp(cmd, "dump-log") == 0)
 		return cmd_dump_log(argc, argv);
 	if (strcmp(cmd, "cluster") == 0 || strcmp(cmd, "broker-api-versions") == 0) {
