@@ -1,11 +1,54 @@
 /* The controller's event thread: election, live-broker tracking, resignation (see controller.h). */
 #include "controller/controller_internal.h"
 
+#include "util/errors.h"
+
 void controller_post(struct controller *c, enum event_type type)
 {
 	struct event *e = xcalloc(1, sizeof *e);
 	e->type = type;
 	pthread_mutex_lock(&c->lock);
+	if (c->tail)
+		c->tail->next = e;
+	else
+		c->head = e;
+	c->tail = e;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Requests still queued when the controller stops get NOT_CONTROLLER; so do later ones. */
+static void drain_after_shutdown(struct controller *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stopped = true;
+	struct event *e = c->head;
+	c->head = c->tail = NULL;
+	pthread_mutex_unlock(&c->lock);
+	while (e) {
+		struct event *next = e->next;
+		if (e->type == EV_CONTROLLED_SHUTDOWN)
+			e->cb(e->cb_arg, KERR_NOT_CONTROLLER, NULL, 0);
+		free(e);
+		e = next;
+	}
+}
+
+void controller_controlled_shutdown(struct controller *c, int32_t id, int64_t broker_epoch, controller_shutdown_fn cb,
+				    void *arg)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->stopped || !c->started) {
+		pthread_mutex_unlock(&c->lock);
+		cb(arg, KERR_NOT_CONTROLLER, NULL, 0);
+		return;
+	}
+	struct event *e = xcalloc(1, sizeof *e);
+	e->type = EV_CONTROLLED_SHUTDOWN;
+	e->broker_id = id;
+	e->broker_epoch = broker_epoch;
+	e->cb = cb;
+	e->cb_arg = arg;
 	if (c->tail)
 		c->tail->next = e;
 	else
@@ -51,27 +94,44 @@ const struct kafka_endpoint *controller_inter_broker_endpoint(struct controller 
 	return NULL;
 }
 
-/* Re-read /brokers/ids (re-arming the watch); reconcile channels. Returns true when the set changed. */
-static bool refresh_live_brokers(struct controller *c)
+/*
+ * Re-read /brokers/ids (re-arming the watch); reconcile channels [Kafka's
+ * processBrokerChange].  Fills the brokers that are gone, new, or bounced (same
+ * id, new registration), each malloc'd; returns true when anything changed.
+ */
+static bool refresh_live_brokers(struct controller *c, int32_t **dead, int *n_dead, int32_t **born, int *n_born,
+				 int32_t **bounced, int *n_bounced)
 {
+	*dead = *born = *bounced = NULL;
+	*n_dead = *n_born = *n_bounced = 0;
 	struct kafka_broker_info *list = NULL;
 	int n = 0;
 	if (kafka_zk_get_brokers(c->broker->zk, on_brokers_watch, c, &list, &n) != 0) {
 		log_error("Controller: cannot read /brokers/ids");
 		return false;
 	}
-	bool changed = n != c->n_live;
+	*dead = xcalloc((size_t)(c->n_live + 1), sizeof **dead);
+	*bounced = xcalloc((size_t)(c->n_live + 1), sizeof **bounced);
+	*born = xcalloc((size_t)(n + 1), sizeof **born);
 	for (int i = 0; i < c->n_live; i++) {
 		const struct kafka_broker_info *now = controller_find_live(list, n, c->live[i].id);
-		if (!now || now->epoch != c->live[i].epoch) {
+		if (!now) {
 			log_info("Controller %d: broker %d is gone", c->broker->id, c->live[i].id);
-			channel_manager_remove_broker(c->channels, c->live[i].id);
-			changed = true;
+			(*dead)[(*n_dead)++] = c->live[i].id;
+		} else if (now->epoch != c->live[i].epoch) {
+			log_info("Controller %d: broker %d registered again (broker epoch %lld -> %lld)", c->broker->id,
+				 c->live[i].id, (long long)c->live[i].epoch, (long long)now->epoch);
+			(*bounced)[(*n_bounced)++] = c->live[i].id;
+		} else {
+			continue;
 		}
+		channel_manager_remove_broker(c->channels, c->live[i].id);
 	}
 	for (int i = 0; i < n; i++) {
 		if (channel_manager_has_broker(c->channels, list[i].id))
 			continue;
+		if (!controller_find_live(c->live, c->n_live, list[i].id))
+			(*born)[(*n_born)++] = list[i].id;
 		const struct kafka_endpoint *e = controller_inter_broker_endpoint(c, &list[i]);
 		if (!e) {
 			log_error("Controller: broker %d has no endpoint for inter-broker listener %s", list[i].id,
@@ -80,23 +140,62 @@ static bool refresh_live_brokers(struct controller *c)
 		}
 		log_info("Controller %d: broker %d is live at %s:%d", c->broker->id, list[i].id, e->host, e->port);
 		channel_manager_add_broker(c->channels, list[i].id, e->host, e->port);
-		changed = true;
 	}
 	free_live(c);
 	c->live = list;
 	c->n_live = n;
-	return changed;
+	return *n_dead || *n_born || *n_bounced;
 }
 
+/* [Kafka's processBrokerChange]: failures (bounced brokers' old selves included) first, then startups. */
+static void process_broker_change(struct controller *c)
+{
+	int32_t *dead, *born, *bounced;
+	int n_dead, n_born, n_bounced;
+	if (refresh_live_brokers(c, &dead, &n_dead, &born, &n_born, &bounced, &n_bounced)) {
+		/* A bounced broker is offline while its old incarnation's replicas are failed. */
+		c->bouncing = bounced;
+		c->n_bouncing = n_bounced;
+		int32_t *gone = xcalloc((size_t)(n_dead + n_bounced + 1), sizeof *gone);
+		memcpy(gone, dead, sizeof *gone * (size_t)n_dead);
+		memcpy(gone + n_dead, bounced, sizeof *gone * (size_t)n_bounced);
+		if (n_dead + n_bounced > 0)
+			controller_on_broker_failure(c, gone, n_dead + n_bounced);
+		c->bouncing = NULL;
+		c->n_bouncing = 0;
+		memcpy(born + n_born, bounced, sizeof *born * (size_t)n_bounced);
+		if (n_born + n_bounced > 0 && !c->fenced)
+			controller_on_broker_startup(c, born, n_born + n_bounced);
+		free(gone);
+	}
+	free(dead);
+	free(born);
+	free(bounced);
+}
+
+/*
+ * [Kafka's onControllerFailover]: everything is read fresh from ZooKeeper --
+ * live brokers, assignments, every partition state -- and then the state
+ * machines start from there, so a new controller resumes where ZooKeeper is.
+ */
 static void become_active(struct controller *c)
 {
 	log_info("Broker %d is now the controller (epoch %d)", c->broker->id, c->epoch);
 	__atomic_store_n(&c->is_active, 1, __ATOMIC_RELEASE);
+	c->fenced = false;
 	c->channels = channel_manager_new(c->broker->id, c->broker->bc->controller_socket_timeout_ms);
-	refresh_live_brokers(c);
-	controller_refresh_topics(c);
+	controller_delete_isr_changes(c);
+	int32_t *dead, *born, *bounced;
+	int n_dead, n_born, n_bounced;
+	refresh_live_brokers(c, &dead, &n_dead, &born, &n_born, &bounced, &n_bounced);
+	free(dead);
+	free(born);
+	free(bounced);
+	controller_refresh_topics(c, false);
 	controller_send_update_metadata_to_all(c);
+	controller_start_state_machines(c);
 	controller_process_deletions(c);
+	controller_process_isr_changes(c);
 }
 
 static void resign(struct controller *c)
@@ -109,6 +208,9 @@ static void resign(struct controller *c)
 	c->channels = NULL;
 	free_live(c);
 	controller_free_topics(c);
+	free(c->shutting_down);
+	c->shutting_down = NULL;
+	c->n_shutting_down = 0;
 }
 
 /* Kafka's elect(): look at /controller (re-arming the watch); if nobody holds it, try to take it. */
@@ -168,24 +270,19 @@ static void *controller_main(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		enum event_type type = e->type;
-		free(e);
 		switch (type) {
 		case EV_ELECT:
 			elect(c);
 			break;
 		case EV_BROKER_CHANGE:
-			if (c->is_active && refresh_live_brokers(c)) {
-				/* A (re)started broker learns its partitions; leaders are unchanged for now
-				 * (electing new leaders when one dies comes with replication). */
-				controller_send_leader_and_isr(c, NULL);
-				controller_send_update_metadata_to_all(c);
-			}
+			if (c->is_active && !c->fenced)
+				process_broker_change(c);
 			break;
 		case EV_SESSION_EXPIRED:
 			handle_session_expired(c);
 			break;
 		case EV_TOPIC_CHANGE:
-			if (c->is_active && controller_refresh_topics(c) > 0)
+			if (c->is_active && !c->fenced && controller_refresh_topics(c, true) > 0)
 				controller_send_update_metadata_to_all(c);
 			break;
 		case EV_TOPIC_DELETION:
@@ -196,10 +293,20 @@ static void *controller_main(void *arg)
 			if (c->is_active && controller_refresh_partition_counts(c) > 0)
 				controller_send_update_metadata_to_all(c);
 			break;
+		case EV_ISR_CHANGE:
+			if (c->is_active && !c->fenced)
+				controller_process_isr_changes(c);
+			break;
+		case EV_CONTROLLED_SHUTDOWN:
+			controller_do_controlled_shutdown(c, e->broker_id, e->broker_epoch, e->cb, e->cb_arg);
+			break;
 		case EV_SHUTDOWN:
 			resign(c);
+			drain_after_shutdown(c);
+			free(e);
 			return NULL;
 		}
+		free(e);
 	}
 }
 
@@ -216,7 +323,9 @@ struct controller *controller_new(struct broker *b)
 
 void controller_start(struct controller *c)
 {
+	pthread_mutex_lock(&c->lock);
 	c->started = true;
+	pthread_mutex_unlock(&c->lock);
 	pthread_create(&c->thread, NULL, controller_main, c);
 	controller_post(c, EV_ELECT);
 }
@@ -227,7 +336,9 @@ void controller_stop(struct controller *c)
 		return;
 	controller_post(c, EV_SHUTDOWN);
 	pthread_join(c->thread, NULL);
+	pthread_mutex_lock(&c->lock);
 	c->started = false;
+	pthread_mutex_unlock(&c->lock);
 }
 
 void controller_free(struct controller *c)

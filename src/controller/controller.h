@@ -30,6 +30,19 @@ void controller_notify_controller_change(struct controller *c);
 void controller_notify_broker_change(struct controller *c);
 void controller_notify_session_expired(struct controller *c);
 
+/*
+ * ControlledShutdown [Kafka's KafkaController.controlledShutdown]: the active
+ * controller moves the leaderships of broker `id` elsewhere and removes it from
+ * ISRs, then calls cb (on the controller thread) with a Kafka error code and the
+ * partitions the broker still leads.  A controller that is not active answers
+ * NOT_CONTROLLER.  cb is called exactly once, possibly on the caller's thread.
+ */
+struct topic_partition_ref;
+typedef void (*controller_shutdown_fn)(void *arg, int16_t error, const struct topic_partition_ref *remaining,
+				       int n_remaining);
+void controller_controlled_shutdown(struct controller *c, int32_t id, int64_t broker_epoch, controller_shutdown_fn cb,
+				    void *arg);
+
 /* For tests and logs: the controller this broker believes is active (-1 unknown). */
 int32_t controller_active_id(struct controller *c);
 int controller_is_active(struct controller *c);

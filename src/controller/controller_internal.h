@@ -42,12 +42,19 @@ enum event_type {
 	EV_TOPIC_CHANGE,     /* children of /brokers/topics changed */
 	EV_TOPIC_DELETION,   /* children of /admin/delete_topics changed */
 	EV_TOPIC_DATA,       /* a /brokers/topics/<t> changed: partitions added */
+	EV_ISR_CHANGE,       /* children of /isr_change_notification changed */
+	EV_CONTROLLED_SHUTDOWN, /* a broker asked to shut down (ControlledShutdown) */
 	EV_SHUTDOWN,
 };
 
 struct event {
 	struct event *next;
 	enum event_type type;
+	/* EV_CONTROLLED_SHUTDOWN */
+	int32_t broker_id;
+	int64_t broker_epoch;
+	controller_shutdown_fn cb;
+	void *cb_arg;
 };
 
 struct controller {
@@ -68,6 +75,12 @@ struct controller {
 	int n_live;
 	struct ctl_topic *topics;       /* the controller's view of every topic [ControllerContext] */
 	int n_topics;
+	int32_t *shutting_down;         /* brokers in controlled shutdown [shuttingDownBrokerIds] */
+	int n_shutting_down;
+	int32_t *bouncing;              /* re-registered brokers, offline while their old incarnation is failed */
+	int n_bouncing;
+	bool fenced;                    /* a write found a newer controller epoch: stop writing, re-elect */
+	bool stopped;                   /* EV_SHUTDOWN seen: new ControlledShutdown requests are refused */
 };
 
 /* A topic as the active controller tracks it: assignment and per-partition leader/ISR. */
@@ -84,7 +97,31 @@ bool controller_is_live(struct controller *c, int32_t id);
 /* The endpoint other brokers use to reach `bi`: the inter-broker listener. */
 const struct kafka_endpoint *controller_inter_broker_endpoint(struct controller *c, const struct kafka_broker_info *bi);
 
+/* One replica or partition in a batch; ti indexes c->topics (valid until the batch is sent). */
+struct ctl_batch_entry {
+	int32_t broker;
+	int ti;
+	int p;
+	int32_t leader_epoch; /* StopReplica only */
+};
+
+/* The requests one controller decision produces [Kafka's ControllerBrokerRequestBatch]. */
+struct ctl_batch {
+	struct ctl_batch_entry *lai, *um, *stop;
+	int n_lai, n_um, n_stop;
+	int cap_lai, cap_um, cap_stop;
+};
+
 /* requests.c [ControllerBrokerRequestBatch]: what the controller tells brokers. */
+void ctl_batch_init(struct ctl_batch *b);
+/* LeaderAndIsr for partition (ti, p) to `broker`; like Kafka, its state also goes to every live broker in UpdateMetadata. */
+void ctl_batch_leader_and_isr(struct ctl_batch *b, int32_t broker, int ti, int p);
+void ctl_batch_update_metadata(struct ctl_batch *b, int ti, int p);
+/* StopReplica without delete (a replica going offline in controlled shutdown). */
+void ctl_batch_stop_replica(struct ctl_batch *b, int32_t broker, int ti, int p, int32_t leader_epoch);
+bool ctl_batch_empty(const struct ctl_batch *b);
+/* Sends LeaderAndIsr, then UpdateMetadata, then StopReplica, and empties the batch. */
+void controller_send_batch(struct controller *c, struct ctl_batch *b);
 void controller_send_update_metadata(struct controller *c, const struct ctl_topic *only, bool deleting);
 void controller_send_update_metadata_to_all(struct controller *c);
 void controller_send_leader_and_isr(struct controller *c, const struct ctl_topic *only);
@@ -92,8 +129,25 @@ void controller_send_stop_replica_delete(struct controller *c, const struct ctl_
 
 /* topics.c [TopicChangeHandler, PartitionStateMachine, TopicDeletionManager]. */
 void controller_free_topics(struct controller *c);
-int controller_refresh_topics(struct controller *c);
+/* New topics are brought online; `announce` sends each its LeaderAndIsr (not at failover,
+ * which announces everything at once). */
+int controller_refresh_topics(struct controller *c, bool announce);
+void controller_init_partition(struct controller *c, struct ctl_topic *t, int p);
+int controller_find_topic(struct controller *c, const char *name);
 int controller_refresh_partition_counts(struct controller *c);
 void controller_process_deletions(struct controller *c);
+
+/* partitions.c [PartitionStateMachine, ReplicaStateMachine, Election, the broker callbacks]. */
+/* Live, and neither shutting down nor bouncing [ControllerContext.isReplicaOnline]. */
+bool controller_is_replica_online(struct controller *c, int32_t id);
+void controller_on_broker_failure(struct controller *c, const int32_t *dead, int n);
+void controller_on_broker_startup(struct controller *c, const int32_t *born, int n);
+/* After the context is loaded on failover: replica and partition state machines start up. */
+void controller_start_state_machines(struct controller *c);
+void controller_process_isr_changes(struct controller *c);
+void controller_delete_isr_changes(struct controller *c);
+void controller_do_controlled_shutdown(struct controller *c, int32_t id, int64_t broker_epoch,
+				       controller_shutdown_fn cb, void *cb_arg);
+bool controller_ids_contain(const int32_t *ids, int n, int32_t id);
 
 #endif

@@ -27,7 +27,7 @@ void controller_free_topics(struct controller *c)
 	c->n_topics = 0;
 }
 
-static int find_topic(struct controller *c, const char *name)
+int controller_find_topic(struct controller *c, const char *name)
 {
 	for (int i = 0; i < c->n_topics; i++)
 		if (strcmp(c->topics[i].asg.name, name) == 0)
@@ -38,15 +38,16 @@ static int find_topic(struct controller *c, const char *name)
 /*
  * A new partition comes online [Kafka's PartitionStateMachine NewPartition ->
  * OnlinePartition]: the first live replica leads, the live replicas are the
- * ISR, leader epoch 0.  With no live replica it stays without a state znode.
+ * ISR, leader epoch 0.  With no live replica it stays without a state znode
+ * (NewPartition) until one of its replicas starts.
  */
-static void init_partition(struct controller *c, struct ctl_topic *t, int p)
+void controller_init_partition(struct controller *c, struct ctl_topic *t, int p)
 {
 	struct partition_state st = { .leader = -1, .controller_epoch = c->epoch };
 	st.isr = xcalloc((size_t)(t->asg.n_replicas[p] ? t->asg.n_replicas[p] : 1), sizeof *st.isr);
 	for (int r = 0; r < t->asg.n_replicas[p]; r++) {
 		int32_t id = t->asg.replicas[p][r];
-		if (!controller_is_live(c, id))
+		if (!controller_is_replica_online(c, id))
 			continue;
 		if (st.leader < 0)
 			st.leader = id;
@@ -94,13 +95,13 @@ static struct ctl_topic *load_topic(struct controller *c, const char *name)
 		if (topic_zk_get_state(c->broker->zk, name, p, &t->states[p]) == ZOK)
 			t->has_state[p] = true;
 		else
-			init_partition(c, t, p);
+			controller_init_partition(c, t, p);
 	}
 	return t;
 }
 
 /* Re-reads /brokers/topics (re-arming the watch); returns how many topics are new. */
-int controller_refresh_topics(struct controller *c)
+int controller_refresh_topics(struct controller *c, bool announce)
 {
 	char **names = NULL;
 	int n = 0;
@@ -110,12 +111,13 @@ int controller_refresh_topics(struct controller *c)
 	}
 	int added = 0;
 	for (int i = 0; i < n; i++) {
-		if (find_topic(c, names[i]) >= 0)
+		if (controller_find_topic(c, names[i]) >= 0)
 			continue;
 		struct ctl_topic *t = load_topic(c, names[i]);
 		if (t) {
 			log_info("Controller %d: new topic %s", c->broker->id, names[i]);
-			controller_send_leader_and_isr(c, t);
+			if (announce)
+				controller_send_leader_and_isr(c, t);
 			added++;
 		}
 	}
@@ -153,7 +155,7 @@ int controller_refresh_partition_counts(struct controller *c)
 			}
 			t->asg.n_partitions = now.n_partitions;
 			for (int p = old; p < now.n_partitions; p++)
-				init_partition(c, t, p);
+				controller_init_partition(c, t, p);
 			log_info("Controller %d: topic %s now has %d partitions", c->broker->id, t->asg.name,
 				 now.n_partitions);
 			controller_send_leader_and_isr(c, t);
@@ -178,7 +180,7 @@ void controller_process_deletions(struct controller *c)
 			topic_zk_unmark_deletion(c->broker->zk, names[i]);
 			continue;
 		}
-		int known = find_topic(c, names[i]);
+		int known = controller_find_topic(c, names[i]);
 		if (known >= 0)
 			controller_send_stop_replica_delete(c, &c->topics[known]);
 		/* The znodes go next, so that once brokers stop listing the topic its name
@@ -188,7 +190,7 @@ void controller_process_deletions(struct controller *c)
 			continue;
 		}
 		topic_zk_unmark_deletion(c->broker->zk, names[i]);
-		int at = find_topic(c, names[i]);
+		int at = controller_find_topic(c, names[i]);
 		if (at >= 0) {
 			controller_send_update_metadata(c, &c->topics[at], true);
 			ctl_topic_clear(&c->topics[at]);

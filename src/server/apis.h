@@ -14,6 +14,8 @@ void handle_metadata(struct request *req);
 void handle_leader_and_isr(struct request *req);
 void handle_stop_replica(struct request *req);
 void handle_update_metadata(struct request *req);
+/* On the active controller: moves the asking broker's leaderships away (controlled_shutdown.c). */
+void handle_controlled_shutdown(struct request *req);
 void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);
 void handle_create_partitions(struct request *req);

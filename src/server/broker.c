@@ -184,8 +184,10 @@ int broker_start(struct broker *b)
 		return -1;
 	if (register_broker(b) != 0)
 		return -1;
-	b->controller = controller_new(b);
-	controller_start(b->controller);
+	struct controller *ctl = controller_new(b);
+	controller_start(ctl);
+	/* Network threads read it (ControlledShutdown). */
+	__atomic_store_n(&b->controller, ctl, __ATOMIC_RELEASE);
 	log_info("[samsa-server id=%d] started", b->id);
 	return 0;
 }
@@ -193,6 +195,8 @@ int broker_start(struct broker *b)
 void broker_shutdown(struct broker *b)
 {
 	log_info("[samsa-server id=%d] shutting down", b->id);
+	/* While everything still runs: the controller moves our leaderships before our znode goes. */
+	broker_controlled_shutdown(b);
 	if (b->controller)
 		controller_stop(b->controller);
 	/* Finish queued admin jobs while their connections and ZooKeeper are still up. */

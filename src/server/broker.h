@@ -47,6 +47,12 @@ struct broker {
 /* Startup in Kafka's order; returns -1 (after logging why) when the broker must not run. */
 int broker_start(struct broker *b);
 void broker_shutdown(struct broker *b);
+/*
+ * Kafka's controlledShutdown: ask the controller to move our leaderships away,
+ * retrying controlled.shutdown.max.retries times while any remain.  0 when it
+ * succeeded or is disabled, -1 when the broker goes down uncontrolled.
+ */
+int broker_controlled_shutdown(struct broker *b);
 /* After a ZooKeeper session expiry: new session, register /brokers/ids/<id> again. */
 int broker_reregister(struct broker *b);
 

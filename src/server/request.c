@@ -40,6 +40,7 @@ static const api_handler_fn handlers[] = {
 	[4] = handle_leader_and_isr,
 	[5] = handle_stop_replica,
 	[6] = handle_update_metadata,
+	[7] = handle_controlled_shutdown,
 	[8] = handle_offset_commit,
 	[9] = handle_offset_fetch,
 	[10] = handle_find_coordinator,

@@ -321,3 +321,115 @@ int topic_zk_unmark_deletion(struct zk *zk, const char *topic)
 	int rc = zk_delete(zk, path, -1);
 	return rc == ZNONODE ? ZOK : rc;
 }
+
+int topic_zk_update_state(struct zk *zk, const char *topic, int partition, const struct partition_state *s,
+			  int32_t expected_version, int32_t epoch_zk_version, int32_t *new_version)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", topic, partition);
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_state_json(s, &w);
+	zoo_op_t ops[2];
+	zoo_op_result_t results[2];
+	struct Stat st;
+	memset(results, 0, sizeof results);
+	zoo_check_op_init(&ops[0], "/controller_epoch", epoch_zk_version);
+	zoo_set_op_init(&ops[1], path, (const char *)w.data, (int)w.len, expected_version, &st);
+	int rc = zk_multi(zk, 2, ops, results);
+	wbuf_free(&w);
+	if (rc == ZOK) {
+		*new_version = st.version;
+		return ZOK;
+	}
+	/* A failed multi reports the first failing op's code for it. */
+	if (results[0].err == ZBADVERSION || results[0].err == ZNONODE)
+		return TOPIC_ZK_CONTROLLER_MOVED;
+	return results[1].err != ZOK && results[1].err != ZRUNTIMEINCONSISTENCY ? results[1].err : rc;
+}
+
+int topic_zk_get_config(struct zk *zk, const char *topic, const char *key, char **value)
+{
+	*value = NULL;
+	char path[512];
+	snprintf(path, sizeof path, "/config/topics/%s", topic);
+	char *data = NULL;
+	int len = 0;
+	int rc = zk_get(zk, path, NULL, NULL, &data, &len, NULL);
+	if (rc == ZNONODE)
+		return ZOK;
+	if (rc != ZOK)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct json *j = json_parse(&a, data ? data : "", len > 0 ? (size_t)len : 0);
+	const char *v = json_get_string(json_get(j, "config"), key);
+	if (v)
+		*value = xstrdup(v);
+	arena_free(&a);
+	free(data);
+	return ZOK;
+}
+
+int topic_zk_list_isr_changes(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n)
+{
+	return list_children(zk, "/isr_change_notification", watch, arg, names, n);
+}
+
+void topic_partition_refs_free(struct topic_partition_ref *refs, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(refs[i].topic);
+	free(refs);
+}
+
+int topic_zk_read_isr_change(struct zk *zk, const char *name, struct topic_partition_ref **out, int *n)
+{
+	*out = NULL;
+	*n = 0;
+	char path[512];
+	snprintf(path, sizeof path, "/isr_change_notification/%s", name);
+	char *data = NULL;
+	int len = 0;
+	int rc = zk_get(zk, path, NULL, NULL, &data, &len, NULL);
+	if (rc != ZOK)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct json *j = json_parse(&a, data ? data : "", len > 0 ? (size_t)len : 0);
+	const struct json *parts = json_get(j, "partitions");
+	if (parts && parts->type == JSON_ARRAY) {
+		*out = xcalloc(parts->n ? parts->n : 1, sizeof **out);
+		for (size_t i = 0; i < parts->n; i++) {
+			const char *topic = json_get_string(parts->items[i], "topic");
+			int64_t p;
+			if (!topic || !json_get_int(parts->items[i], "partition", &p) || p < 0 || p > INT32_MAX)
+				continue;
+			(*out)[*n].topic = xstrdup(topic);
+			(*out)[*n].partition = (int32_t)p;
+			(*n)++;
+		}
+	} else {
+		log_warn("Ignoring malformed ISR change notification %s", name);
+	}
+	arena_free(&a);
+	free(data);
+	return ZOK;
+}
+
+int topic_zk_delete_isr_change(struct zk *zk, const char *name, int32_t epoch_zk_version)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/isr_change_notification/%s", name);
+	zoo_op_t ops[2];
+	zoo_op_result_t results[2];
+	memset(results, 0, sizeof results);
+	zoo_check_op_init(&ops[0], "/controller_epoch", epoch_zk_version);
+	zoo_delete_op_init(&ops[1], path, -1);
+	int rc = zk_multi(zk, 2, ops, results);
+	if (rc == ZOK || results[1].err == ZNONODE)
+		return ZOK;
+	if (results[0].err == ZBADVERSION)
+		return TOPIC_ZK_CONTROLLER_MOVED;
+	return rc;
+}

@@ -62,6 +62,33 @@ int topic_zk_set_assignment(struct zk *zk, const struct topic_assignment *t);
 int topic_zk_get_state(struct zk *zk, const char *topic, int partition, struct partition_state *out);
 int topic_zk_create_state(struct zk *zk, const char *topic, int partition, const struct partition_state *s);
 
+/* The controller's writes are fenced by /controller_epoch's zkVersion: this says a newer controller exists. */
+#define TOPIC_ZK_CONTROLLER_MOVED 1
+/*
+ * The controller's conditional update of a partition state [Kafka's
+ * updateLeaderAndIsr]: one multi of check(/controller_epoch, epoch_zk_version)
+ * and setData(state, expected_version).  ZOK with *new_version, ZBADVERSION when
+ * the state znode moved on (re-read and decide again), TOPIC_ZK_CONTROLLER_MOVED,
+ * or another ZooKeeper code.
+ */
+int topic_zk_update_state(struct zk *zk, const char *topic, int partition, const struct partition_state *s,
+			  int32_t expected_version, int32_t epoch_zk_version, int32_t *new_version);
+/* One key of /config/topics/<t> into *value (malloc'd; NULL when absent).  ZOK or a ZooKeeper code. */
+int topic_zk_get_config(struct zk *zk, const char *topic, const char *key, char **value);
+
+/* ISR change notifications [Kafka's IsrChangeNotificationZNode], written by partition leaders. */
+struct topic_partition_ref {
+	char *topic;
+	int32_t partition;
+};
+/* Names of the children of /isr_change_notification (with a children watch when watch != NULL). */
+int topic_zk_list_isr_changes(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);
+/* The partitions named by one notification; ZOK (a malformed payload gives none), ZNONODE, ... */
+int topic_zk_read_isr_change(struct zk *zk, const char *name, struct topic_partition_ref **out, int *n);
+void topic_partition_refs_free(struct topic_partition_ref *refs, int n);
+/* Deletes one notification, fenced by the controller epoch's zkVersion; ZNONODE counts as done. */
+int topic_zk_delete_isr_change(struct zk *zk, const char *name, int32_t epoch_zk_version);
+
 /* Deletion: the marker under /admin/delete_topics, and what the controller removes. */
 int topic_zk_mark_for_deletion(struct zk *zk, const char *topic);
 int topic_zk_list_deletions(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);
