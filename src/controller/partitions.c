@@ -461,13 +461,13 @@ void controller_do_controlled_shutdown(struct controller *c, int32_t id, int64_t
 		}
 	}
 	controller_send_batch(c, &b);
-	/* [partitionLeadersOnBroker]: what it still leads, RF 1 included. */
+	/* [partitionLeadersOnBroker]: what it still leads that another replica could take (RF > 1). */
 	int n = 0, cap = 0;
 	struct topic_partition_ref *left = NULL;
 	for (int ti = 0; ti < c->n_topics; ti++) {
 		struct ctl_topic *t = &c->topics[ti];
 		for (int p = 0; p < t->asg.n_partitions; p++) {
-			if (!t->has_state[p] || t->states[p].leader != id)
+			if (!t->has_state[p] || t->states[p].leader != id || t->asg.n_replicas[p] <= 1)
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 8;

@@ -310,19 +310,39 @@ class ControllerDuties(h.ClusterTestCase):
 			self.assertNotIn(ctl.id, st["isr"])
 		self.wait_metadata_matches("cc", 3, self.c.live_brokers())
 
-	def test_rf1_leader_makes_controlled_shutdown_retry(self):
-		victim = self.non_controllers()[0]
+	def test_controlled_shutdown_retries_while_partitions_remain(self):
+		victim, other = self.non_controllers()
 		victim.props["controlled.shutdown.max.retries"] = 2
 		victim.props["controlled.shutdown.retry.backoff.ms"] = 300
 		victim.restart()
 		self.c.wait_metadata()
+		# RF 1 partitions do not count (nobody could take them); an RF 2 partition whose
+		# other replica is dead does.
 		self.create("one", assignment=[[victim.id]])
+		self.create("two", assignment=[[victim.id, other.id]])
+		other.kill()
+		h.wait_until(lambda: self.state("two", 0)[0]["isr"] == [victim.id], DEATH_WAIT,
+				"broker %d out of the ISR of two-0" % other.id)
 		problem = victim.terminate(timeout=60)
 		self.assertIsNone(problem, problem)
+		self.assertEqual(victim.proc.returncode, 0)
 		log = victim.log_text()
 		self.assertIn("with 1 partitions remaining to move", log)
 		self.assertIn("Retrying controlled shutdown (1 retries remaining)", log)
 		self.assertIn("Proceeding to do an unclean shutdown as all the controlled shutdown attempts failed", log)
+		# With its last replica gone, two-0 has no leader; one-0 likewise.
+		h.wait_until(lambda: self.state("two", 0)[0]["leader"] == -1 and self.state("one", 0)[0]["leader"] == -1,
+				DEATH_WAIT, "leader -1 for one-0 and two-0")
+
+	def test_rf1_leader_does_not_hold_up_controlled_shutdown(self):
+		victim = self.non_controllers()[0]
+		self.create("single", assignment=[[victim.id], [victim.id]])
+		t0 = time.monotonic()
+		problem = victim.terminate(timeout=60)
+		self.assertIsNone(problem, problem)
+		self.assertLess(time.monotonic() - t0, 4)
+		self.assertIn("Controlled shutdown request returned successfully", victim.log_text())
+		self.assertNotIn("Retrying controlled shutdown", victim.log_text())
 
 	def test_isr_change_notification_reaches_every_broker(self):
 		self.create("n", 2, 3)
