@@ -4,11 +4,13 @@
  * watches and session events only post events here, and every decision is taken
  * on this thread in order.
  *
- * Today the active controller's duty is the live-broker set: it watches
- * /brokers/ids, keeps a channel to every live broker and sends each of them
- * UpdateMetadata whenever that set changes.  Every broker (active or not) also
- * owns its registration here: after a ZooKeeper session expires it re-registers
- * /brokers/ids/<id> and stands for election again.
+ * The active controller watches /brokers/ids, /brokers/topics, topic
+ * deletions and ISR change notifications, keeps a channel to every live
+ * broker, elects leaders and maintains ISRs as brokers die, start and shut
+ * down (partitions.c), and tells brokers with LeaderAndIsr, UpdateMetadata and
+ * StopReplica.  Every broker (active or not) also owns its registration here:
+ * after a ZooKeeper session expires it re-registers /brokers/ids/<id> and
+ * stands for election again.
  */
 #ifndef SAMSA_CONTROLLER_CONTROLLER_H
 #define SAMSA_CONTROLLER_CONTROLLER_H
