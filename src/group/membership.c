@@ -551,6 +551,30 @@ static void replace_static_member(struct group_coordinator *gc, struct group *g,
 	update_member_and_rebalance(gc, g, m, req, jq, p, n, now, rl);
 }
 
+/*
+ * Kafka's acceptJoiningMember: an Empty group takes anyone (member ids handed out with
+ * MEMBER_ID_REQUIRED do not count); while a rebalance prepares, members already awaiting
+ * and new ones up to group.max.size awaiting; otherwise members, and newcomers up to the size.
+ */
+static bool accept_joining_member(const struct group *g, const struct member *m, int32_t max_size)
+{
+	switch (g->state) {
+	case GROUP_EMPTY:
+	case GROUP_DEAD:
+		return true;
+	case GROUP_PREPARING_REBALANCE: {
+		if (m && m->join_req)
+			return true;
+		int awaiting = 0;
+		for (int i = 0; i < g->n_members; i++)
+			awaiting += g->members[i]->join_req != NULL;
+		return awaiting < max_size;
+	}
+	default:
+		return m != NULL || g->n_members < max_size;
+	}
+}
+
 void handle_join_group(struct request *req)
 {
 	const struct join_group_request *jq = req->body;
@@ -590,7 +614,7 @@ void handle_join_group(struct request *req)
 	struct member *m = NULL;
 	if (err == KERR_NONE && !unknown_member)
 		m = group_member(g, jq->member_id.ptr, (size_t)jq->member_id.len);
-	if (err == KERR_NONE && unknown_member && g->n_members + g->n_pending >= gc->cfg.max_size)
+	if (err == KERR_NONE && !accept_joining_member(g, m, gc->cfg.max_size))
 		err = KERR_GROUP_MAX_SIZE_REACHED;
 	if (err == KERR_NONE && !(m && g->n_members == 1) &&
 	    !group_supports(g, jq->protocol_type.ptr, (size_t)(jq->protocol_type.len > 0 ? jq->protocol_type.len : 0), p,
@@ -598,7 +622,9 @@ void handle_join_group(struct request *req)
 		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
 	if (err != KERR_NONE) {
 		join_error(&rl, req, err, unknown_member ? "" : NULL);
-		if (g && g->state == GROUP_EMPTY && g->n_members == 0 && g->n_offsets == 0 && g->generation == 0)
+		/* Drop only a group this request created (pending member ids keep it). */
+		if (g && g->state == GROUP_EMPTY && g->n_members == 0 && g->n_pending == 0 && g->n_offsets == 0 &&
+		    g->generation == 0)
 			group_remove(gc, g);
 		goto out;
 	}
@@ -635,7 +661,7 @@ void handle_join_group(struct request *req)
 		join_error(&rl, req, KERR_FENCED_INSTANCE_ID, NULL);
 		goto out;
 	}
-	if (!m) {
+	if (!m || (is_static && !sm)) {
 		join_error(&rl, req, KERR_UNKNOWN_MEMBER_ID, NULL);
 		goto out;
 	}
