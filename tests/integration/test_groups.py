@@ -918,7 +918,11 @@ class Restart(h.ClusterTestCase):
 		t.produce(topic, 10, P, "before")
 		ms = [Member(b.address, group, topic, "r%d" % i) for i in range(2)]
 		try:
-			pump(ms, lambda: sum(len(m.msgs) for m in ms) >= 10 * P and balanced(ms, P), 60, "30 consumed")
+			# Each member has read what it owns up to the end (an earlier owner's reads don't count).
+			def caught_up():
+				return balanced(ms, P) and all((p, 9) in {(q, o) for q, o, _ in m.msgs}
+						for m in ms for p in m.assignment())
+			pump(ms, caught_up, 60, "every owned partition read to its end")
 			for m in ms:
 				m.commit()
 		finally:
@@ -963,6 +967,42 @@ class Restart(h.ClusterTestCase):
 		finally:
 			for m in ms:
 				m.close()
+
+	def test_max_size_counts_members_not_pending_ids(self):
+		"""Kafka's acceptJoiningMember: an Empty group hands out member ids without limit;
+		group.max.size bounds the members (awaiting ones while a rebalance prepares)."""
+		c = self.start_cluster(brokers=1, first_id=BROKER_ID, props=dict(PROPS, **{"group.max.size": "2"}))
+		b = c.broker(BROKER_ID)
+		group = "g-max"
+		conns = [Raw(b.port) for _ in range(4)]
+		try:
+			h.wait_until(lambda: conns[0].find_coordinator(group)[0] == NONE, 60, "coordinator")
+			ids = [conns[i].join(group, rebalance_ms=3000)["member_id"] for i in range(3)]
+			self.assertEqual(len(set(ids)), 3)
+			# Two come back with their ids and form a Stable group of two.
+			j0 = conns[0].join(group, member_id=ids[0], rebalance_ms=3000)
+			self.assertEqual((j0["error"], j0["generation"]), (NONE, 1))
+			self.assertEqual(conns[0].sync(group, 1, ids[0], [(ids[0], b"0")])[0], NONE)
+			conns[1].c.send_raw(kproto.frame(kproto.request_header(JOIN_GROUP, 4, 501) +
+					conns[1].join_body(group, member_id=ids[1], rebalance_ms=3000)))
+			h.wait_until(lambda: conns[0].heartbeat(group, 1, ids[0]) == REBALANCE_IN_PROGRESS, 10, "rebalance")
+			j0 = conns[0].join(group, member_id=ids[0], rebalance_ms=3000)
+			self.assertEqual((j0["error"], j0["generation"], j0["leader"]), (NONE, 2, ids[0]))
+			rd = kproto.Reader(conns[1].c.recv_frame(30))
+			rd.i32()
+			self.assertEqual(Raw.decode_join(rd, 4)["error"], NONE)
+			self.assertEqual(conns[0].sync(group, 2, ids[0], [(ids[0], b"0"), (ids[1], b"1")])[0], NONE)
+			self.assertEqual(conns[1].sync(group, 2, ids[1]), (NONE, b"1"))
+			# The third id is one member too many for a Stable group of two.
+			j = conns[2].join(group, member_id=ids[2], rebalance_ms=3000)
+			self.assertEqual(j["error"], 81)  # GROUP_MAX_SIZE_REACHED
+			self.assertEqual(raw_state(conns[3], group), "Stable")
+			# A known member id with a group.instance.id that is no static member: UNKNOWN_MEMBER_ID.
+			j = conns[0].join(group, member_id=ids[0], version=5, instance_id="nobody", rebalance_ms=3000)
+			self.assertEqual(j["error"], UNKNOWN_MEMBER_ID)
+		finally:
+			for r in conns:
+				r.close()
 
 
 if __name__ == "__main__":
