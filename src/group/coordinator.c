@@ -121,6 +121,14 @@ void group_kick(struct group_coordinator *gc) { pthread_cond_signal(&gc->wake); 
 
 int group_append(struct group_coordinator *gc, int32_t partition, struct wbuf *records)
 {
+	return group_append_replicated(gc, partition, records, NULL);
+}
+
+int group_append_replicated(struct group_coordinator *gc, int32_t partition, struct wbuf *records,
+			    int64_t *required)
+{
+	if (required)
+		*required = -1;
 	if (gc->parts[partition].state != PART_OWNED)
 		return KERR_NOT_COORDINATOR;
 	/*
@@ -136,8 +144,11 @@ int group_append(struct group_coordinator *gc, int32_t partition, struct wbuf *r
 	if (err == KERR_NONE) {
 		struct log_append_info ai;
 		err = log_append_as_leader(ll.log, records->data, records->len, ll.leader_epoch, group_now_ms(), &ai);
-		if (err == KERR_NONE)
+		if (err == KERR_NONE) {
 			replica_manager_update_hw(b->replicas, &ll);
+			if (required && !ll.isr_alone)
+				*required = ai.last_offset + 1;
+		}
 		log_ref_put(ll.ref);
 	}
 	if (err == KERR_NOT_LEADER_OR_FOLLOWER || err == KERR_UNKNOWN_TOPIC_OR_PARTITION ||
@@ -461,6 +472,7 @@ struct group_coordinator *group_coordinator_new(struct broker *b)
 	gc->cfg.initial_delay_ms = config_int(c, "group.initial.rebalance.delay.ms");
 	gc->cfg.max_size = config_int(c, "group.max.size");
 	gc->cfg.max_metadata_bytes = config_int(c, "offset.metadata.max.bytes");
+	gc->cfg.commit_timeout_ms = config_int(c, "offsets.commit.timeout.ms");
 	gc->cfg.retention_ms = (int64_t)config_int(c, "offsets.retention.minutes") * 60 * 1000;
 	gc->cfg.retention_check_ms = config_long(c, "offsets.retention.check.interval.ms");
 	if (gc->cfg.n_partitions <= 0)

@@ -118,6 +118,7 @@ struct group_config {
 	int32_t initial_delay_ms;     /* group.initial.rebalance.delay.ms */
 	int32_t max_size;             /* group.max.size */
 	int32_t max_metadata_bytes;   /* offset.metadata.max.bytes */
+	int32_t commit_timeout_ms;    /* offsets.commit.timeout.ms */
 	int64_t retention_ms;         /* offsets.retention.minutes */
 	int64_t retention_check_ms;   /* offsets.retention.check.interval.ms */
 };
@@ -182,6 +183,10 @@ void group_kick(struct group_coordinator *gc);
  * UNKNOWN_SERVER_ERROR (logged).
  */
 int group_append(struct group_coordinator *gc, int32_t partition, struct wbuf *records);
+/* The same; *required is the high watermark the write needs before it counts as
+ * replicated (offsets.commit.required.acks=-1), or -1 when the ISR is this broker. */
+int group_append_replicated(struct group_coordinator *gc, int32_t partition, struct wbuf *records,
+			    int64_t *required);
 
 /* --- records (records.c) ------------------------------------------------------------ */
 /* Append one record to a batch being built for __consumer_offsets. */

@@ -13,7 +13,9 @@
 #include "proto/gen/messages.h"
 #include "server/apis.h"
 #include "server/broker.h"
+#include "replica/replica_manager.h"
 #include "server/metadata_cache.h"
+#include "server/purgatory.h"
 #include "server/request.h"
 #include "util/errors.h"
 #include "util/log.h"
@@ -65,6 +67,42 @@ static int16_t commit_allowed(struct group *g, const struct offset_commit_reques
 	if (m)
 		m->heartbeat_deadline = now + m->session_timeout_ms;
 	return KERR_NONE;
+}
+
+/* A commit written to the log, waiting for the offsets partition's ISR [offsets.commit.required.acks=-1]. */
+struct delayed_commit {
+	struct request *req;
+	struct offset_commit_response *resp;
+	int32_t partition;
+	int64_t required;
+};
+
+static bool try_commit(void *arg, bool expired)
+{
+	struct delayed_commit *dc = arg;
+	struct broker *b = dc->req->broker;
+	int16_t err;
+	if (replica_manager_acks_done(b->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC), dc->partition,
+				      dc->required, &err)) {
+		/* Kafka's storeOffsets maps the log's answers to coordinator errors. */
+		if (err == KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND || err == KERR_NOT_ENOUGH_REPLICAS)
+			err = KERR_COORDINATOR_NOT_AVAILABLE;
+		else if (err == KERR_NOT_LEADER_OR_FOLLOWER)
+			err = KERR_NOT_COORDINATOR;
+	} else if (expired) {
+		err = KERR_REQUEST_TIMED_OUT;
+	} else {
+		return false;
+	}
+	struct offset_commit_response *resp = dc->resp;
+	for (int i = 0; i < resp->topics_count && err != KERR_NONE; i++)
+		for (int j = 0; j < resp->topics[i].partitions_count; j++)
+			if (resp->topics[i].partitions[j].error_code == KERR_NONE)
+				resp->topics[i].partitions[j].error_code = err;
+	struct request *req = dc->req;
+	free(dc);
+	request_respond(req, resp);
+	return true;
 }
 
 void handle_offset_commit(struct request *req)
@@ -125,6 +163,8 @@ void handle_offset_commit(struct request *req)
 	struct batch_builder bb;
 	batch_builder_begin(&bb, &w, NULL);
 	int n_records = 0;
+	int64_t required = -1;
+	int32_t partition = g ? g->partition : -1;
 	for (int i = 0; i < nt && group_err == KERR_NONE; i++) {
 		const struct offset_commit_request_offset_commit_request_topic *t = &oc->topics[i];
 		for (int j = 0; j < resp.topics[i].partitions_count; j++) {
@@ -159,7 +199,7 @@ void handle_offset_commit(struct request *req)
 		if (batch_builder_finish(&bb) == 0)
 			group_err = KERR_UNKNOWN_SERVER_ERROR;
 		else
-			group_err = (int16_t)group_append(gc, g->partition, &w);
+			group_err = (int16_t)group_append_replicated(gc, g->partition, &w, &required);
 		if (group_err == KERR_NONE) {
 			for (int i = 0; i < nt; i++) {
 				const struct offset_commit_request_offset_commit_request_topic *t = &oc->topics[i];
@@ -193,6 +233,18 @@ void handle_offset_commit(struct request *req)
 			for (int j = 0; j < resp.topics[i].partitions_count; j++)
 				if (resp.topics[i].partitions[j].error_code == KERR_NONE)
 					resp.topics[i].partitions[j].error_code = group_err;
+	if (group_err == KERR_NONE && required >= 0 && b->purgatory) {
+		/* Answer once the followers have the commit (memory already shows it, as it will after
+		 * a failover only if they do). */
+		struct delayed_commit *dc = xmalloc(sizeof *dc);
+		struct offset_commit_response *rp = arena_alloc(&req->arena, sizeof *rp);
+		*rp = resp;
+		*dc = (struct delayed_commit){ req, rp, partition, required };
+		if (try_commit(dc, false))
+			return;
+		purgatory_add(b->purgatory, dc, now + gc->cfg.commit_timeout_ms, try_commit);
+		return;
+	}
 	request_respond(req, &resp);
 }
 

@@ -175,3 +175,59 @@ class Replication(h.ClusterTestCase):
 
 if __name__ == "__main__":
 	h.main()
+
+
+class ReplicatedOffsets(h.ClusterTestCase):
+	"""OffsetCommit is answered once the offsets partition's ISR has the commit."""
+
+	def setUp(self):
+		super().setUp()
+		self.c = self.start_cluster(brokers=3, first_id=1, props={
+			"offsets.topic.replication.factor": "3",
+			"offsets.topic.num.partitions": "1",
+			"offsets.commit.timeout.ms": "2000",
+			"replica.lag.time.max.ms": "60000",
+		})
+
+	def state(self, topic, partition):
+		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s/partitions/%d/state" % (topic, partition)))
+		return json.loads(data.decode())
+
+	def commit_v2(self, broker_id, group, topic, offset):
+		"""A simple (generation -1) OffsetCommit v2; the partition's error code."""
+		body = string(group) + i32(-1) + string("") + struct.pack(">q", -1)
+		body += i32(1) + string(topic) + i32(1) + i32(0) + struct.pack(">q", offset) + string("")
+		with kproto.Conn(h.HOST, self.c.broker(broker_id).port, timeout=30) as conn:
+			r = conn.request(8, 2, body)
+			self.assertEqual(r.i32(), 1)
+			r.string()
+			self.assertEqual(r.i32(), 1)
+			self.assertEqual(r.i32(), 0)
+			return r.i16()
+
+	def test_commit_waits_for_the_offsets_topic_isr(self):
+		a = AdminClient({"bootstrap.servers": self.c.bootstrap})
+		for _, f in a.create_topics([NewTopic("data", 1, 1)], request_timeout=20).items():
+			f.result(30)
+		# A consumer's FindCoordinator creates __consumer_offsets (RF 3, one partition).
+		c = Consumer({"bootstrap.servers": self.c.bootstrap, "group.id": "g"})
+		c.assign([TopicPartition("data", 0, 0)])
+		c.poll(1)
+		h.wait_until(lambda: self.c.zk.exists(self.c.zpath("/brokers/topics/__consumer_offsets/partitions/0/state"))
+				and len(self.state("__consumer_offsets", 0)["isr"]) == 3, 60, "__consumer_offsets with a full ISR")
+		c.close()
+		coordinator = self.state("__consumer_offsets", 0)["leader"]
+		h.wait_until(lambda: self.commit_v2(coordinator, "g", "data", 5) == NONE, 30, "a first commit")
+		followers = [b for b in (1, 2, 3) if b != coordinator]
+		for f in followers:
+			self.c.broker(f).signal(signal.SIGSTOP)
+			self.addCleanup(self.c.broker(f).signal, signal.SIGCONT)
+		time.sleep(1)
+		t0 = time.time()
+		self.assertEqual(self.commit_v2(coordinator, "g", "data", 7), 7)  # REQUEST_TIMED_OUT
+		self.assertGreaterEqual(time.time() - t0, 1.8)
+		for f in followers:
+			self.c.broker(f).signal(signal.SIGCONT)
+		t0 = time.time()
+		self.assertEqual(self.commit_v2(coordinator, "g", "data", 9), NONE)
+		self.assertLess(time.time() - t0, 5)
