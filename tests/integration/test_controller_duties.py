@@ -252,8 +252,9 @@ class ControllerDuties(h.ClusterTestCase):
 			def cb(data, stat, *_):
 				if data is None:
 					return
-				if json.loads(data.decode())["leader"] != victim.id and p not in moved:
-					moved[p] = (next_seq(), stat.mzxid)
+				st = json.loads(data.decode())
+				if st["leader"] != victim.id and p not in moved:
+					moved[p] = (next_seq(), stat.mzxid, st)
 			return cb
 		for p in led:
 			self.c.zk.DataWatch(self.c.zpath("/brokers/topics/cs/partitions/%d/state" % p), state_watch(p))
@@ -283,17 +284,19 @@ class ControllerDuties(h.ClusterTestCase):
 		h.log("controlled shutdown of broker %d took %.1fs" % (victim.id, took))
 		self.assertLess(took, 15)
 
-		after = self.states("cs", 6)
-		for p, old in before.items():
-			new = after[p]
-			self.assertNotIn(victim.id, new["isr"], (p, old, new))
-			self.assertNotEqual(new["leader"], victim.id)
-			self.assertIn(new["leader"], old["isr"])
-			if old["leader"] == victim.id:
-				# ControlledShutdown election: the first ISR member not shutting down.
-				asg = self.assignment("cs")[p]
-				self.assertEqual(new["leader"], [r for r in asg if r in old["isr"] and r != victim.id][0])
-				self.assertEqual(new["isr"], [r for r in old["isr"] if r != victim.id])
+		# What the controller wrote [ControlledShutdownLeaderElectionStrategy]: the first
+		# ISR member not shutting down leads, the ISR without the broker, one epoch more.
+		asg = self.assignment("cs")
+		for p in led:
+			old, first = before[p], moved[p][2]
+			self.assertEqual(first["leader"], [r for r in asg[p] if r in old["isr"] and r != victim.id][0])
+			self.assertEqual(first["isr"], [r for r in old["isr"] if r != victim.id])
+			self.assertEqual(first["leader_epoch"], old["leader_epoch"] + 1)
+		# Until it stopped, the broker followed the new leaders, which may have let it back
+		# into their ISRs (leaders write ISRs themselves on this path); once its znode is
+		# gone the controller takes it out of every ISR.
+		h.wait_until(lambda: all(victim.id not in st["isr"] and st["leader"] != victim.id
+				for st in self.states("cs", 6).values()), 10, "broker %d out of every ISR" % victim.id)
 		self.wait_metadata_matches("cs", 6, self.c.live_brokers())
 
 	def test_controlled_shutdown_of_the_controller(self):
@@ -305,9 +308,14 @@ class ControllerDuties(h.ClusterTestCase):
 		self.assertIsNone(problem, problem)
 		self.assertEqual(ctl.proc.returncode, 0)
 		self.assertIn("Controlled shutdown request returned successfully", ctl.log_text())
+		# It moved its own leaderships while it still was the controller...
+		for p in led:
+			self.assertIn("changed partition cc-%d (controlled shutdown): leader %d -> " % (p, ctl.id), ctl.log_text())
 		for p, st in self.states("cc", 3).items():
 			self.assertNotEqual(st["leader"], ctl.id)
-			self.assertNotIn(ctl.id, st["isr"])
+		# ...and its successor takes it out of the ISRs it may have rejoined meanwhile.
+		h.wait_until(lambda: all(ctl.id not in st["isr"] for st in self.states("cc", 3).values()), DEATH_WAIT,
+				"broker %d out of every ISR" % ctl.id)
 		self.wait_metadata_matches("cc", 3, self.c.live_brokers())
 
 	def test_controlled_shutdown_retries_while_partitions_remain(self):
