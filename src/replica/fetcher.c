@@ -44,6 +44,7 @@ struct fpart {
 struct fthread {
 	struct fetcher_manager *fm;
 	int32_t leader;
+	int fetcher_id;  /* which of num.replica.fetchers threads for this leader */
 	pthread_t tid;
 	pthread_cond_t wake;
 	bool stop;
@@ -266,7 +267,8 @@ static void *fetcher_main(void *arg)
 			ok = fm->cfg.endpoint(fm->cfg.arg, t->leader, hostport, sizeof hostport) == 0 &&
 			     kclient_connect(&kc, hostport, fm->cfg.socket_timeout_ms) == 0;
 			if (ok)
-				snprintf(kc.client_id, sizeof kc.client_id, "broker-%d-fetcher-0", fm->cfg.broker_id);
+				snprintf(kc.client_id, sizeof kc.client_id, "broker-%d-fetcher-%d", fm->cfg.broker_id,
+					 t->fetcher_id);
 		}
 		if (ok)
 			ok = fetch_round(t, &kc);
@@ -305,16 +307,27 @@ struct fetcher_manager *fetcher_manager_new(const struct fetcher_config *cfg)
 	return fm;
 }
 
-static struct fthread *thread_for(struct fetcher_manager *fm, int32_t leader, bool create)
+/* Kafka's AbstractFetcherManager.getFetcherId: partitions spread over num.replica.fetchers threads. */
+static int fetcher_id_for(const struct fetcher_manager *fm, const char *topic, size_t len, int32_t partition)
+{
+	uint32_t h = 0;
+	for (size_t i = 0; i < len; i++)
+		h = 31 * h + (unsigned char)topic[i];
+	h = 31 * h + (uint32_t)partition;
+	return fm->cfg.num_fetchers > 1 ? (int)((h & 0x7fffffffu) % (uint32_t)fm->cfg.num_fetchers) : 0;
+}
+
+static struct fthread *thread_for(struct fetcher_manager *fm, int32_t leader, int fetcher_id, bool create)
 {
 	for (int i = 0; i < fm->n_threads; i++)
-		if (fm->threads[i]->leader == leader)
+		if (fm->threads[i]->leader == leader && fm->threads[i]->fetcher_id == fetcher_id)
 			return fm->threads[i];
 	if (!create)
 		return NULL;
 	struct fthread *t = xcalloc(1, sizeof *t);
 	t->fm = fm;
 	t->leader = leader;
+	t->fetcher_id = fetcher_id;
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_REALTIME);
@@ -323,7 +336,7 @@ static struct fthread *thread_for(struct fetcher_manager *fm, int32_t leader, bo
 	fm->threads = xrealloc(fm->threads, sizeof *fm->threads * (size_t)(fm->n_threads + 1));
 	fm->threads[fm->n_threads++] = t;
 	pthread_create(&t->tid, NULL, fetcher_main, t);
-	log_info("Replica %d: started a fetcher for leader %d", fm->cfg.broker_id, leader);
+	log_info("Replica %d: started fetcher %d for leader %d", fm->cfg.broker_id, fetcher_id, leader);
 	return t;
 }
 
@@ -344,7 +357,7 @@ void fetcher_manager_add(struct fetcher_manager *fm, const char *topic, size_t t
 {
 	pthread_mutex_lock(&fm->lock);
 	remove_locked(fm, topic, topic_len, partition);
-	struct fthread *t = thread_for(fm, leader, true);
+	struct fthread *t = thread_for(fm, leader, fetcher_id_for(fm, topic, topic_len, partition), true);
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 8;
 		t->parts = xrealloc(t->parts, sizeof *t->parts * (size_t)t->cap);

@@ -1,7 +1,7 @@
 /*
  * Replica fetchers [Kafka's ReplicaFetcherManager + ReplicaFetcherThread]:
- * for the partitions this broker follows, one thread per leader broker
- * fetches with replica_id = our id and appends what it gets as-is, follows
+ * for the partitions this broker follows, num.replica.fetchers threads per
+ * leader broker (partitions spread by hash) fetch with replica_id = our id and appends what it gets as-is, follows
  * the leader's high watermark and log start offset, and truncates where the
  * leader says our log diverged (Fetch v12+ diverging_epoch, KIP-320).
  */
@@ -17,6 +17,7 @@ struct fetcher_manager;
 
 struct fetcher_config {
 	int32_t broker_id;
+	int32_t num_fetchers;        /* num.replica.fetchers: threads per leader broker */
 	int32_t max_wait_ms;         /* replica.fetch.wait.max.ms */
 	int32_t min_bytes;           /* replica.fetch.min.bytes */
 	int32_t response_max_bytes;  /* replica.fetch.response.max.bytes */
@@ -25,7 +26,6 @@ struct fetcher_config {
 	int32_t socket_timeout_ms;   /* replica.socket.timeout.ms */
 	/* "host:port" of a broker on the inter-broker listener; 0, or -1 when unknown now. */
 	int (*endpoint)(void *arg, int32_t broker_id, char *out, size_t cap);
-	/* The follower's high watermark moved (wakes nothing today, kept for symmetry). */
 	void *arg;
 };
 

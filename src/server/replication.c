@@ -89,6 +89,7 @@ void broker_replication_start(struct broker *b)
 	const struct config *c = b->config;
 	struct fetcher_config fc = {
 		.broker_id = b->id,
+		.num_fetchers = config_int(c, "num.replica.fetchers"),
 		.max_wait_ms = config_int(c, "replica.fetch.wait.max.ms"),
 		.min_bytes = config_int(c, "replica.fetch.min.bytes"),
 		.response_max_bytes = config_int(c, "replica.fetch.response.max.bytes"),

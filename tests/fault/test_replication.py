@@ -33,7 +33,9 @@ NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
 class Replication(h.ClusterTestCase):
 	def setUp(self):
 		super().setUp()
-		self.c = self.start_cluster(brokers=3, first_id=1, props={"replica.lag.time.max.ms": str(LAG_MS)})
+		# Two fetcher threads per leader: partitions spread over them by hash.
+		self.c = self.start_cluster(brokers=3, first_id=1, props={"replica.lag.time.max.ms": str(LAG_MS),
+				"num.replica.fetchers": "2"})
 
 	def create(self, name, partitions, rf, config=None):
 		a = AdminClient({"bootstrap.servers": self.c.bootstrap})
