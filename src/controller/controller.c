@@ -1,6 +1,8 @@
 /* The controller's event thread: election, live-broker tracking, resignation (see controller.h). */
 #include "controller/controller_internal.h"
 
+#include <errno.h>
+
 #include "util/errors.h"
 
 void controller_post(struct controller *c, enum event_type type)
@@ -29,6 +31,12 @@ static void drain_after_shutdown(struct controller *c)
 		struct event *next = e->next;
 		if (e->type == EV_CONTROLLED_SHUTDOWN)
 			e->cb(e->cb_arg, KERR_NOT_CONTROLLER, NULL, 0);
+		else if (e->type == EV_ALTER_REASSIGNMENTS)
+			e->reassign_cb(e->cb_arg, KERR_NOT_CONTROLLER, e->items, e->n_items);
+		else if (e->type == EV_LIST_REASSIGNMENTS)
+			e->list_cb(e->cb_arg, KERR_NOT_CONTROLLER, NULL, 0);
+		else if (e->type == EV_ELECT_LEADERS)
+			e->elect_cb(e->cb_arg, KERR_NOT_CONTROLLER, e->items, e->n_items < 0 ? 0 : e->n_items);
 		free(e);
 		e = next;
 	}
@@ -56,6 +64,70 @@ void controller_controlled_shutdown(struct controller *c, int32_t id, int64_t br
 	c->tail = e;
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* Queues an admin request's event, or answers NOT_CONTROLLER at once when the controller is not running. */
+static bool post_request(struct controller *c, struct event *e)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->stopped || !c->started) {
+		pthread_mutex_unlock(&c->lock);
+		return false;
+	}
+	if (c->tail)
+		c->tail->next = e;
+	else
+		c->head = e;
+	c->tail = e;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return true;
+}
+
+void controller_alter_reassignments(struct controller *c, struct ctl_reassign_item *items, int n,
+				    controller_reassign_fn cb, void *arg)
+{
+	struct event *e = xcalloc(1, sizeof *e);
+	e->type = EV_ALTER_REASSIGNMENTS;
+	e->items = items;
+	e->n_items = n;
+	e->reassign_cb = cb;
+	e->cb_arg = arg;
+	if (!post_request(c, e)) {
+		free(e);
+		cb(arg, KERR_NOT_CONTROLLER, items, n);
+	}
+}
+
+void controller_list_reassignments(struct controller *c, const struct topic_partition_ref *filter, int n_filter,
+				   controller_list_reassign_fn cb, void *arg)
+{
+	struct event *e = xcalloc(1, sizeof *e);
+	e->type = EV_LIST_REASSIGNMENTS;
+	e->items = (void *)filter;
+	e->n_items = n_filter;
+	e->list_cb = cb;
+	e->cb_arg = arg;
+	if (!post_request(c, e)) {
+		free(e);
+		cb(arg, KERR_NOT_CONTROLLER, NULL, 0);
+	}
+}
+
+void controller_elect_leaders(struct controller *c, int8_t election_type, struct ctl_election_item *items, int n,
+			      controller_elect_fn cb, void *arg)
+{
+	struct event *e = xcalloc(1, sizeof *e);
+	e->type = EV_ELECT_LEADERS;
+	e->election_type = election_type;
+	e->items = items;
+	e->n_items = n;
+	e->elect_cb = cb;
+	e->cb_arg = arg;
+	if (!post_request(c, e)) {
+		free(e);
+		cb(arg, KERR_NOT_CONTROLLER, items, n < 0 ? 0 : n);
+	}
 }
 
 void controller_notify_controller_change(struct controller *c) { controller_post(c, EV_ELECT); }
@@ -196,6 +268,7 @@ static void become_active(struct controller *c)
 	controller_start_state_machines(c);
 	controller_process_deletions(c);
 	controller_process_isr_changes(c);
+	controller_init_reassignments(c);
 }
 
 static void resign(struct controller *c)
@@ -204,6 +277,7 @@ static void resign(struct controller *c)
 		return;
 	log_info("Broker %d resigns as controller", c->broker->id);
 	__atomic_store_n(&c->is_active, 0, __ATOMIC_RELEASE);
+	c->next_rebalance_ms = 0;
 	channel_manager_free(c->channels);
 	c->channels = NULL;
 	free_live(c);
@@ -261,8 +335,28 @@ static void *controller_main(void *arg)
 	struct controller *c = arg;
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
-		while (!c->head)
-			pthread_cond_wait(&c->cond, &c->lock);
+		bool rebalance = false;
+		while (!c->head && !rebalance) {
+			/* The auto leader rebalance task [scheduleAutoLeaderRebalanceTask] runs between events. */
+			if (c->next_rebalance_ms > 0 && c->is_active) {
+				int64_t at = c->next_rebalance_ms;
+				struct timespec ts = { (time_t)(at / 1000), (long)(at % 1000) * 1000000L };
+				if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT && !c->head)
+					rebalance = controller_now_ms() >= c->next_rebalance_ms;
+			} else {
+				pthread_cond_wait(&c->cond, &c->lock);
+			}
+		}
+		if (rebalance) {
+			pthread_mutex_unlock(&c->lock);
+			/* [processAutoPreferredReplicaLeaderElection]: check, then schedule the next one. */
+			if (!c->fenced)
+				controller_check_auto_rebalance(c);
+			if (c->next_rebalance_ms > 0)
+				c->next_rebalance_ms = controller_now_ms() +
+						       c->broker->bc->leader_imbalance_check_interval_seconds * 1000;
+			continue;
+		}
 		struct event *e = c->head;
 		c->head = e->next;
 		if (!c->head)
@@ -300,6 +394,21 @@ static void *controller_main(void *arg)
 		case EV_CONTROLLED_SHUTDOWN:
 			controller_do_controlled_shutdown(c, e->broker_id, e->broker_epoch, e->cb, e->cb_arg);
 			break;
+		case EV_REASSIGN_ZNODE:
+			controller_process_reassign_znode(c);
+			break;
+		case EV_PREFERRED_ZNODE:
+			controller_process_preferred_znode(c);
+			break;
+		case EV_ALTER_REASSIGNMENTS:
+			controller_do_alter_reassignments(c, e->items, e->n_items, e->reassign_cb, e->cb_arg);
+			break;
+		case EV_LIST_REASSIGNMENTS:
+			controller_do_list_reassignments(c, e->items, e->n_items, e->list_cb, e->cb_arg);
+			break;
+		case EV_ELECT_LEADERS:
+			controller_do_elect_leaders(c, e->election_type, e->items, e->n_items, e->elect_cb, e->cb_arg);
+			break;
 		case EV_SHUTDOWN:
 			resign(c);
 			drain_after_shutdown(c);
@@ -317,7 +426,12 @@ struct controller *controller_new(struct broker *b)
 	c->active_id = -1;
 	c->epoch = -1;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
+	/* Timed waits (the auto rebalance schedule) are on the monotonic clock. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	return c;
 }
 

@@ -45,6 +45,57 @@ typedef void (*controller_shutdown_fn)(void *arg, int16_t error, const struct to
 void controller_controlled_shutdown(struct controller *c, int32_t id, int64_t broker_epoch, controller_shutdown_fn cb,
 				    void *arg);
 
+/*
+ * AlterPartitionReassignments [Kafka's KafkaController.alterPartitionReassignments]:
+ * each item names a partition and its target replicas, or (replicas NULL,
+ * n_replicas -1) cancels its reassignment.  The active controller fills each
+ * item's error and calls cb once (on the controller thread); a controller that
+ * is not active calls cb with NOT_CONTROLLER and the items untouched.  The items
+ * must stay valid until cb.
+ */
+struct ctl_reassign_item {
+	const char *topic;
+	int32_t partition;
+	const int32_t *replicas;
+	int n_replicas;
+	int16_t error;          /* out */
+	const char *message;    /* out: static text or NULL */
+};
+typedef void (*controller_reassign_fn)(void *arg, int16_t error, struct ctl_reassign_item *items, int n);
+void controller_alter_reassignments(struct controller *c, struct ctl_reassign_item *items, int n,
+				    controller_reassign_fn cb, void *arg);
+
+/*
+ * ListPartitionReassignments: the reassignments in progress among `filter`
+ * (every one when n_filter is -1).  The list handed to cb is valid during cb only.
+ */
+struct ctl_reassignment {
+	const char *topic;
+	int32_t partition;
+	const int32_t *replicas, *adding, *removing;
+	int n_replicas, n_adding, n_removing;
+};
+typedef void (*controller_list_reassign_fn)(void *arg, int16_t error, const struct ctl_reassignment *list, int n);
+struct topic_partition_ref;
+void controller_list_reassignments(struct controller *c, const struct topic_partition_ref *filter, int n_filter,
+				   controller_list_reassign_fn cb, void *arg);
+
+/*
+ * ElectLeaders [Kafka's KafkaController.electLeaders]: election_type 0
+ * (preferred) or 1 (unclean) for the listed partitions, or every partition
+ * when n is -1.  cb gets one result per partition (for n == -1 a list owned
+ * by the controller, valid during cb only).
+ */
+struct ctl_election_item {
+	const char *topic;
+	int32_t partition;
+	int16_t error;          /* out */
+	const char *message;    /* out: static text or NULL */
+};
+typedef void (*controller_elect_fn)(void *arg, int16_t error, const struct ctl_election_item *items, int n);
+void controller_elect_leaders(struct controller *c, int8_t election_type, struct ctl_election_item *items, int n,
+			      controller_elect_fn cb, void *arg);
+
 /* For tests and logs: the controller this broker believes is active (-1 unknown). */
 int32_t controller_active_id(struct controller *c);
 int controller_is_active(struct controller *c);

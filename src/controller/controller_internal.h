@@ -44,6 +44,11 @@ enum event_type {
 	EV_TOPIC_DATA,       /* a /brokers/topics/<t> changed: partitions added */
 	EV_ISR_CHANGE,       /* children of /isr_change_notification changed */
 	EV_CONTROLLED_SHUTDOWN, /* a broker asked to shut down (ControlledShutdown) */
+	EV_REASSIGN_ZNODE,   /* /admin/reassign_partitions appeared or changed */
+	EV_PREFERRED_ZNODE,  /* /admin/preferred_replica_election appeared or changed */
+	EV_ALTER_REASSIGNMENTS, /* AlterPartitionReassignments */
+	EV_LIST_REASSIGNMENTS,  /* ListPartitionReassignments */
+	EV_ELECT_LEADERS,       /* ElectLeaders */
 	EV_SHUTDOWN,
 };
 
@@ -55,6 +60,13 @@ struct event {
 	int64_t broker_epoch;
 	controller_shutdown_fn cb;
 	void *cb_arg;
+	/* EV_ALTER_REASSIGNMENTS, EV_LIST_REASSIGNMENTS, EV_ELECT_LEADERS */
+	void *items;
+	int n_items;
+	int8_t election_type;
+	controller_reassign_fn reassign_cb;
+	controller_list_reassign_fn list_cb;
+	controller_elect_fn elect_cb;
 };
 
 struct controller {
@@ -81,6 +93,7 @@ struct controller {
 	int n_bouncing;
 	bool fenced;                    /* a write found a newer controller epoch: stop writing, re-elect */
 	bool stopped;                   /* EV_SHUTDOWN seen: new ControlledShutdown requests are refused */
+	int64_t next_rebalance_ms;      /* CLOCK_MONOTONIC time of the next auto leader rebalance check; 0: none */
 };
 
 /* A topic as the active controller tracks it: assignment and per-partition leader/ISR. */
@@ -103,6 +116,7 @@ struct ctl_batch_entry {
 	int ti;
 	int p;
 	int32_t leader_epoch; /* StopReplica only */
+	bool delete_partition; /* StopReplica only */
 };
 
 /* The requests one controller decision produces [Kafka's ControllerBrokerRequestBatch]. */
@@ -119,6 +133,8 @@ void ctl_batch_leader_and_isr(struct ctl_batch *b, int32_t broker, int ti, int p
 void ctl_batch_update_metadata(struct ctl_batch *b, int ti, int p);
 /* StopReplica without delete (a replica going offline in controlled shutdown). */
 void ctl_batch_stop_replica(struct ctl_batch *b, int32_t broker, int ti, int p, int32_t leader_epoch);
+/* StopReplica with delete (a replica removed by a reassignment) [NonExistentReplica]. */
+void ctl_batch_stop_replica_delete(struct ctl_batch *b, int32_t broker, int ti, int p, int32_t leader_epoch);
 bool ctl_batch_empty(const struct ctl_batch *b);
 /* Sends LeaderAndIsr, then UpdateMetadata, then StopReplica, and empties the batch. */
 void controller_send_batch(struct controller *c, struct ctl_batch *b);
@@ -149,5 +165,41 @@ void controller_delete_isr_changes(struct controller *c);
 void controller_do_controlled_shutdown(struct controller *c, int32_t id, int64_t broker_epoch,
 				       controller_shutdown_fn cb, void *cb_arg);
 bool controller_ids_contain(const int32_t *ids, int n, int32_t id);
+/*
+ * change_state with the preferred-replica strategy [PreferredReplicaPartitionLeaderElectionStrategy]:
+ * KERR_NONE when the preferred replica now leads (LeaderAndIsr/UpdateMetadata
+ * queued on b), PREFERRED_LEADER_NOT_AVAILABLE when it cannot.
+ */
+int16_t controller_elect_preferred(struct controller *c, int ti, int p, struct ctl_batch *b);
+/* [OfflinePartitionLeaderElectionStrategy(allowUnclean)]: ELIGIBLE_LEADERS_NOT_AVAILABLE when nobody can lead. */
+int16_t controller_elect_offline(struct controller *c, int ti, int p, bool allow_unclean, struct ctl_batch *b);
+/* Bumps the leader epoch only [Kafka's updateLeaderEpoch]; true when written. */
+bool controller_bump_leader_epoch(struct controller *c, int ti, int p);
+/* [ReassignPartitionLeaderElectionStrategy]: the first target replica online and in the ISR leads. */
+bool controller_elect_reassigned_leader(struct controller *c, int ti, int p, const int32_t *target, int n_target);
+/* [ReplicaStateMachine OfflineReplica]: `id` leaves the ISR (LeaderAndIsr to the others queued on b). */
+void controller_replica_offline(struct controller *c, int ti, int p, int32_t id, struct ctl_batch *b);
+
+/* reassign.c [KafkaController's reassignment, preferred replica election and auto rebalance]. */
+int64_t controller_now_ms(void);
+/* At failover: watches on /admin/reassign_partitions and /admin/preferred_replica_election,
+ * resumed reassignments, pending preferred elections, the first auto rebalance check. */
+void controller_init_reassignments(struct controller *c);
+void controller_process_reassign_znode(struct controller *c);
+void controller_process_preferred_znode(struct controller *c);
+void controller_do_alter_reassignments(struct controller *c, struct ctl_reassign_item *items, int n,
+				       controller_reassign_fn cb, void *arg);
+void controller_do_list_reassignments(struct controller *c, const struct topic_partition_ref *filter, int n,
+				      controller_list_reassign_fn cb, void *arg);
+void controller_do_elect_leaders(struct controller *c, int8_t type, struct ctl_election_item *items, int n,
+				 controller_elect_fn cb, void *arg);
+/* After an ISR change of (ti, p): a reassignment whose targets are all in the ISR completes. */
+void controller_maybe_complete_reassignment(struct controller *c, int ti, int p);
+/* Brokers started: reassignments waiting for them go on [onBrokerStartup]. */
+void controller_reassignments_on_broker_startup(struct controller *c, const int32_t *born, int n);
+/* [checkAndTriggerAutoLeaderRebalance]. */
+void controller_check_auto_rebalance(struct controller *c);
+/* The reassignment entry of partition p of t, or NULL. */
+struct partition_reassignment *controller_reassignment_of(struct ctl_topic *t, int p);
 
 #endif

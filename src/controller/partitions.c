@@ -157,7 +157,8 @@ static bool unclean_enabled(struct controller *c, const char *topic)
 static enum decision decide_offline(struct controller *c, const struct ctl_topic *t, int p,
 				    const struct partition_state *cur, struct partition_state *next, void *arg)
 {
-	(void)arg;
+	/* arg: NULL, or a bool forcing unclean election (an admin's ElectLeaders UNCLEAN). */
+	bool force_unclean = arg && *(const bool *)arg;
 	if (cur->leader >= 0 && controller_is_replica_online(c, cur->leader))
 		return DECIDE_KEEP; /* someone else already elected a leader */
 	const int32_t *asg = t->asg.replicas[p];
@@ -174,7 +175,7 @@ static enum decision decide_offline(struct controller *c, const struct ctl_topic
 	bool any_online = false;
 	for (int r = 0; r < n; r++)
 		any_online |= controller_is_replica_online(c, asg[r]);
-	if (!any_online || !unclean_enabled(c, t->asg.name))
+	if (!any_online || (!force_unclean && !unclean_enabled(c, t->asg.name)))
 		return DECIDE_FAIL;
 	for (int r = 0; r < n; r++) {
 		if (!controller_is_replica_online(c, asg[r]))
@@ -230,6 +231,105 @@ static enum decision decide_remove_from_isr(struct controller *c, const struct c
 	return DECIDE_WRITE;
 }
 
+/*
+ * [Kafka's PreferredReplicaPartitionLeaderElectionStrategy]: the first replica
+ * of the assignment leads if it is online and in the ISR; the ISR stays.
+ */
+static enum decision decide_preferred(struct controller *c, const struct ctl_topic *t, int p,
+				      const struct partition_state *cur, struct partition_state *next, void *arg)
+{
+	(void)arg;
+	if (t->asg.n_replicas[p] == 0)
+		return DECIDE_FAIL;
+	int32_t preferred = t->asg.replicas[p][0];
+	if (cur->leader == preferred)
+		return DECIDE_KEEP;
+	if (!controller_is_replica_online(c, preferred) || !controller_ids_contain(cur->isr, cur->n_isr, preferred))
+		return DECIDE_FAIL;
+	next->leader = preferred;
+	memcpy(next->isr, cur->isr, sizeof *next->isr * (size_t)cur->n_isr);
+	next->n_isr = cur->n_isr;
+	return DECIDE_WRITE;
+}
+
+struct target_set {
+	const int32_t *ids;
+	int n;
+};
+
+/* [Kafka's ReassignPartitionLeaderElectionStrategy]: the first target replica online and in the ISR; the ISR stays. */
+static enum decision decide_reassign(struct controller *c, const struct ctl_topic *t, int p,
+				     const struct partition_state *cur, struct partition_state *next, void *arg)
+{
+	(void)t;
+	(void)p;
+	const struct target_set *ts = arg;
+	for (int i = 0; i < ts->n; i++) {
+		if (!controller_is_replica_online(c, ts->ids[i]) || !controller_ids_contain(cur->isr, cur->n_isr, ts->ids[i]))
+			continue;
+		next->leader = ts->ids[i];
+		memcpy(next->isr, cur->isr, sizeof *next->isr * (size_t)cur->n_isr);
+		next->n_isr = cur->n_isr;
+		return DECIDE_WRITE;
+	}
+	return DECIDE_FAIL;
+}
+
+/* [Kafka's updateLeaderEpoch]: the same leader and ISR under a new leader epoch. */
+static enum decision decide_bump(struct controller *c, const struct ctl_topic *t, int p,
+				 const struct partition_state *cur, struct partition_state *next, void *arg)
+{
+	(void)c;
+	(void)t;
+	(void)p;
+	(void)arg;
+	next->leader = cur->leader;
+	memcpy(next->isr, cur->isr, sizeof *next->isr * (size_t)cur->n_isr);
+	next->n_isr = cur->n_isr;
+	return DECIDE_WRITE;
+}
+
+/* LeaderAndIsr to the online replicas of (ti, p) after its leader changed. */
+static void announce_online(struct controller *c, int ti, int p, struct ctl_batch *b)
+{
+	const struct ctl_topic *t = &c->topics[ti];
+	for (int r = 0; r < t->asg.n_replicas[p]; r++)
+		if (controller_is_replica_online(c, t->asg.replicas[p][r]))
+			ctl_batch_leader_and_isr(b, t->asg.replicas[p][r], ti, p);
+}
+
+int16_t controller_elect_preferred(struct controller *c, int ti, int p, struct ctl_batch *b)
+{
+	struct ctl_topic *t = &c->topics[ti];
+	if (!t->has_state[p] || !change_state(c, t, p, decide_preferred, NULL, "preferred replica leader election"))
+		return KERR_PREFERRED_LEADER_NOT_AVAILABLE;
+	announce_online(c, ti, p, b);
+	return KERR_NONE;
+}
+
+int16_t controller_elect_offline(struct controller *c, int ti, int p, bool allow_unclean, struct ctl_batch *b)
+{
+	struct ctl_topic *t = &c->topics[ti];
+	if (!t->has_state[p] ||
+	    !change_state(c, t, p, decide_offline, &allow_unclean, "admin leader election"))
+		return KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+	announce_online(c, ti, p, b);
+	return KERR_NONE;
+}
+
+bool controller_bump_leader_epoch(struct controller *c, int ti, int p)
+{
+	struct ctl_topic *t = &c->topics[ti];
+	return t->has_state[p] && change_state(c, t, p, decide_bump, NULL, "leader epoch bump for a reassignment");
+}
+
+bool controller_elect_reassigned_leader(struct controller *c, int ti, int p, const int32_t *target, int n_target)
+{
+	struct ctl_topic *t = &c->topics[ti];
+	struct target_set ts = { target, n_target };
+	return t->has_state[p] && change_state(c, t, p, decide_reassign, &ts, "reassigned partition leader election");
+}
+
 static bool hosts(const struct ctl_topic *t, int p, int32_t id)
 {
 	return controller_ids_contain(t->asg.replicas[p], t->asg.n_replicas[p], id);
@@ -248,6 +348,11 @@ static void offline_replica(struct controller *c, int ti, int p, int32_t id, str
 	for (int r = 0; r < t->asg.n_replicas[p]; r++)
 		if (t->asg.replicas[p][r] != id)
 			ctl_batch_leader_and_isr(b, t->asg.replicas[p][r], ti, p);
+}
+
+void controller_replica_offline(struct controller *c, int ti, int p, int32_t id, struct ctl_batch *b)
+{
+	offline_replica(c, ti, p, id, b);
 }
 
 /*
@@ -332,6 +437,9 @@ void controller_on_broker_startup(struct controller *c, const int32_t *born, int
 					ctl_batch_leader_and_isr(&b, born[i], ti, p);
 	trigger_online_partitions(c, &b);
 	controller_send_batch(c, &b);
+	/* Reassignments waiting for these brokers go on. */
+	if (!c->fenced)
+		controller_reassignments_on_broker_startup(c, born, n);
 }
 
 /*
@@ -385,6 +493,9 @@ void controller_process_isr_changes(struct controller *c)
 	}
 	struct ctl_batch b;
 	ctl_batch_init(&b);
+	/* Partitions whose ISR changed: a reassignment among them may be complete now. */
+	struct ctl_batch changed;
+	ctl_batch_init(&changed);
 	for (int i = 0; i < n; i++) {
 		struct topic_partition_ref *refs = NULL;
 		int nr = 0;
@@ -407,10 +518,15 @@ void controller_process_isr_changes(struct controller *c)
 			t->states[p] = fresh;
 			t->has_state[p] = true;
 			ctl_batch_update_metadata(&b, ti, p);
+			ctl_batch_update_metadata(&changed, ti, p);
 		}
 		topic_partition_refs_free(refs, nr);
 	}
 	controller_send_batch(c, &b);
+	/* [processPartitionReassignmentIsrChange]. */
+	for (int i = 0; i < changed.n_um && !c->fenced; i++)
+		controller_maybe_complete_reassignment(c, changed.um[i].ti, changed.um[i].p);
+	free(changed.um);
 	for (int i = 0; i < n; i++)
 		if (topic_zk_delete_isr_change(c->broker->zk, names[i], c->epoch_zk_version) != ZOK)
 			log_warn("Controller: cannot delete ISR change notification %s", names[i]);

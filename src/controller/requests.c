@@ -177,6 +177,16 @@ static void fill_lai_partition(struct controller *c, const struct ctl_topic *t, 
 	ps->partition_epoch = st->zk_version;
 	ps->replicas = t->asg.replicas[p];
 	ps->replicas_count = t->asg.n_replicas[p];
+	/* A partition being reassigned: the full replica set above, what is added and removed here. */
+	for (int i = 0; i < t->asg.n_reassigning; i++) {
+		const struct partition_reassignment *ra = &t->asg.reassigning[i];
+		if (ra->partition != p)
+			continue;
+		ps->adding_replicas = ra->adding;
+		ps->adding_replicas_count = ra->n_adding;
+		ps->removing_replicas = ra->removing;
+		ps->removing_replicas_count = ra->n_removing;
+	}
 	/* Which leaders the receiver must be able to reach. */
 	bool listed = false;
 	for (int k = 0; k < req->live_leaders_count; k++)
@@ -317,6 +327,13 @@ void ctl_batch_stop_replica(struct ctl_batch *b, int32_t broker, int ti, int p, 
 		   (struct ctl_batch_entry){ .broker = broker, .ti = ti, .p = p, .leader_epoch = leader_epoch });
 }
 
+void ctl_batch_stop_replica_delete(struct ctl_batch *b, int32_t broker, int ti, int p, int32_t leader_epoch)
+{
+	batch_push(&b->stop, &b->n_stop, &b->cap_stop,
+		   (struct ctl_batch_entry){
+			   .broker = broker, .ti = ti, .p = p, .leader_epoch = leader_epoch, .delete_partition = true });
+}
+
 static int entry_cmp(const void *x, const void *y)
 {
 	const struct ctl_batch_entry *a = x, *b = y;
@@ -430,7 +447,7 @@ static void send_batch_stop_replica(struct controller *c, struct ctl_batch_entry
 					stop_replica_request_stop_replica_partition_state_init(ps);
 					ps->partition_index = v[q].p;
 					ps->leader_epoch = v[q].leader_epoch;
-					ps->delete_partition = false;
+					ps->delete_partition = v[q].delete_partition;
 				}
 				k = m;
 			}

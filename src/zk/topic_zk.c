@@ -17,6 +17,11 @@ void topic_assignment_free(struct topic_assignment *t)
 		free(t->replicas[p]);
 	free(t->replicas);
 	free(t->n_replicas);
+	for (int i = 0; i < t->n_reassigning; i++) {
+		free(t->reassigning[i].adding);
+		free(t->reassigning[i].removing);
+	}
+	free(t->reassigning);
 	free(t->name);
 	memset(t, 0, sizeof *t);
 }
@@ -58,7 +63,74 @@ void topic_zk_assignment_json(const struct topic_assignment *t, struct wbuf *w)
 		json_write_raw(w, ",\"topic_id\":");
 		json_write_string(w, id);
 	}
-	json_write_raw(w, ",\"adding_replicas\":{},\"removing_replicas\":{},\"version\":3}");
+	/* Kafka's TopicZNode.encode: a partition is listed where its list is not empty. */
+	for (int which = 0; which < 2; which++) {
+		json_write_raw(w, which ? ",\"removing_replicas\":{" : ",\"adding_replicas\":{");
+		bool first = true;
+		for (int i = 0; i < t->n_reassigning; i++) {
+			const struct partition_reassignment *ra = &t->reassigning[i];
+			const int32_t *ids = which ? ra->removing : ra->adding;
+			int n = which ? ra->n_removing : ra->n_adding;
+			if (n == 0)
+				continue;
+			char key[16];
+			snprintf(key, sizeof key, "%d", ra->partition);
+			if (!first)
+				json_write_raw(w, ",");
+			first = false;
+			json_write_string(w, key);
+			json_write_raw(w, ":");
+			write_ids(w, ids, n);
+		}
+		json_write_raw(w, "}");
+	}
+	json_write_raw(w, ",\"version\":3}");
+}
+
+static int read_ids(const struct json *arr, int32_t **out, int *n);
+
+/* The entry of partition p in t->reassigning, added when absent. */
+static struct partition_reassignment *reassigning_entry(struct topic_assignment *t, int32_t p)
+{
+	for (int i = 0; i < t->n_reassigning; i++)
+		if (t->reassigning[i].partition == p)
+			return &t->reassigning[i];
+	t->reassigning = xrealloc(t->reassigning, sizeof *t->reassigning * (size_t)(t->n_reassigning + 1));
+	struct partition_reassignment *ra = &t->reassigning[t->n_reassigning++];
+	memset(ra, 0, sizeof *ra);
+	ra->partition = p;
+	return ra;
+}
+
+/* "adding_replicas" or "removing_replicas" of a version 2+ topic znode. */
+static int read_reassigning(const struct json *obj, struct topic_assignment *out, bool removing)
+{
+	if (!obj || obj->type == JSON_NULL)
+		return 0;
+	if (obj->type != JSON_OBJECT)
+		return -1;
+	for (size_t i = 0; i < obj->n; i++) {
+		char *end;
+		long p = strtol(obj->keys[i], &end, 10);
+		if (*end || p < 0 || p >= out->n_partitions)
+			return -1;
+		int32_t *ids = NULL;
+		int n = 0;
+		if (read_ids(obj->items[i], &ids, &n) != 0) {
+			free(ids);
+			return -1;
+		}
+		if (n == 0) {
+			free(ids);
+			continue;
+		}
+		struct partition_reassignment *ra = reassigning_entry(out, (int32_t)p);
+		int32_t **dst = removing ? &ra->removing : &ra->adding;
+		free(*dst);
+		*dst = ids;
+		*(removing ? &ra->n_removing : &ra->n_adding) = n;
+	}
+	return 0;
 }
 
 static int read_ids(const struct json *arr, int32_t **out, int *n)
@@ -100,6 +172,9 @@ int topic_zk_parse_assignment(const char *text, int len, struct topic_assignment
 	}
 	const char *id = json_get_string(j, "topic_id");
 	if (id && uuid_from_base64(id, out->id) != 0)
+		goto out;
+	if (read_reassigning(json_get(j, "adding_replicas"), out, false) != 0 ||
+	    read_reassigning(json_get(j, "removing_replicas"), out, true) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -235,6 +310,27 @@ int topic_zk_set_assignment(struct zk *zk, const struct topic_assignment *t)
 	int rc = zk_set(zk, path, (const char *)w.data, (int)w.len, -1, NULL);
 	wbuf_free(&w);
 	return rc;
+}
+
+int topic_zk_set_assignment_fenced(struct zk *zk, const struct topic_assignment *t, int32_t epoch_zk_version)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s", t->name);
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_assignment_json(t, &w);
+	zoo_op_t ops[2];
+	zoo_op_result_t results[2];
+	memset(results, 0, sizeof results);
+	zoo_check_op_init(&ops[0], "/controller_epoch", epoch_zk_version);
+	zoo_set_op_init(&ops[1], path, (const char *)w.data, (int)w.len, -1, NULL);
+	int rc = zk_multi(zk, 2, ops, results);
+	wbuf_free(&w);
+	if (rc == ZOK)
+		return ZOK;
+	if (results[0].err == ZBADVERSION || results[0].err == ZNONODE)
+		return TOPIC_ZK_CONTROLLER_MOVED;
+	return results[1].err != ZOK && results[1].err != ZRUNTIMEINCONSISTENCY ? results[1].err : rc;
 }
 
 int topic_zk_get_state(struct zk *zk, const char *topic, int partition, struct partition_state *out)
@@ -426,6 +522,173 @@ int topic_zk_delete_isr_change(struct zk *zk, const char *name, int32_t epoch_zk
 	memset(results, 0, sizeof results);
 	zoo_check_op_init(&ops[0], "/controller_epoch", epoch_zk_version);
 	zoo_delete_op_init(&ops[1], path, -1);
+	int rc = zk_multi(zk, 2, ops, results);
+	if (rc == ZOK || results[1].err == ZNONODE)
+		return ZOK;
+	if (results[0].err == ZBADVERSION)
+		return TOPIC_ZK_CONTROLLER_MOVED;
+	return rc;
+}
+
+#define REASSIGN_PATH "/admin/reassign_partitions"
+#define PREFERRED_PATH "/admin/preferred_replica_election"
+
+void reassign_requests_free(struct reassign_request *r, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(r[i].topic);
+		free(r[i].replicas);
+	}
+	free(r);
+}
+
+void topic_zk_reassign_json(const struct reassign_request *r, int n, struct wbuf *w)
+{
+	json_write_raw(w, "{\"version\":1,\"partitions\":[");
+	for (int i = 0; i < n; i++) {
+		json_write_raw(w, i ? ",{\"topic\":" : "{\"topic\":");
+		json_write_string(w, r[i].topic);
+		json_write_raw(w, ",\"partition\":");
+		json_write_int(w, r[i].partition);
+		json_write_raw(w, ",\"replicas\":");
+		write_ids(w, r[i].replicas, r[i].n_replicas);
+		json_write_raw(w, "}");
+	}
+	json_write_raw(w, "]}");
+}
+
+int topic_zk_parse_reassign(const char *text, int len, struct reassign_request **out, int *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct arena a;
+	arena_init(&a);
+	int rc = -1;
+	struct json *j = json_parse(&a, text ? text : "", len > 0 ? (size_t)len : 0);
+	const struct json *parts = json_get(j, "partitions");
+	if (!parts || parts->type != JSON_ARRAY || parts->n > 1000000)
+		goto out;
+	*out = xcalloc(parts->n ? parts->n : 1, sizeof **out);
+	for (size_t i = 0; i < parts->n; i++) {
+		const char *topic = json_get_string(parts->items[i], "topic");
+		int64_t p;
+		if (!topic || !json_get_int(parts->items[i], "partition", &p) || p < 0 || p > INT32_MAX)
+			goto out;
+		struct reassign_request *r = &(*out)[(*n)++];
+		r->topic = xstrdup(topic);
+		r->partition = (int32_t)p;
+		if (read_ids(json_get(parts->items[i], "replicas"), &r->replicas, &r->n_replicas) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	arena_free(&a);
+	if (rc) {
+		reassign_requests_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* Arms an exists watch on `path` and reads it; ZNONODE when absent. */
+static int get_watched(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, char **data, int *len)
+{
+	*data = NULL;
+	*len = 0;
+	int rc = zk_exists(zk, path, watch, arg, NULL);
+	if (rc != ZOK)
+		return rc;
+	return zk_get(zk, path, NULL, NULL, data, len, NULL);
+}
+
+int topic_zk_get_reassign_requests(struct zk *zk, zk_watch_fn watch, void *arg, struct reassign_request **out,
+				   int *n)
+{
+	*out = NULL;
+	*n = 0;
+	char *data;
+	int len;
+	int rc = get_watched(zk, REASSIGN_PATH, watch, arg, &data, &len);
+	if (rc != ZOK)
+		return rc;
+	if (topic_zk_parse_reassign(data, len, out, n) != 0)
+		log_warn("Ignoring malformed %s", REASSIGN_PATH);
+	free(data);
+	return ZOK;
+}
+
+int topic_zk_set_reassign_requests(struct zk *zk, const struct reassign_request *r, int n, int32_t epoch_zk_version)
+{
+	zoo_op_t ops[2];
+	zoo_op_result_t results[2];
+	memset(results, 0, sizeof results);
+	zoo_check_op_init(&ops[0], "/controller_epoch", epoch_zk_version);
+	struct wbuf w;
+	wbuf_init(&w);
+	int rc;
+	if (n == 0) {
+		zoo_delete_op_init(&ops[1], REASSIGN_PATH, -1);
+		rc = zk_multi(zk, 2, ops, results);
+		if (rc != ZOK && results[1].err == ZNONODE)
+			rc = ZOK;
+	} else {
+		topic_zk_reassign_json(r, n, &w);
+		zoo_set_op_init(&ops[1], REASSIGN_PATH, (const char *)w.data, (int)w.len, -1, NULL);
+		rc = zk_multi(zk, 2, ops, results);
+		if (rc != ZOK && results[1].err == ZNONODE) {
+			memset(results, 0, sizeof results);
+			zoo_create_op_init(&ops[1], REASSIGN_PATH, (const char *)w.data, (int)w.len, &ZOO_OPEN_ACL_UNSAFE, 0,
+					   NULL, 0);
+			rc = zk_multi(zk, 2, ops, results);
+		}
+	}
+	wbuf_free(&w);
+	if (rc != ZOK && (results[0].err == ZBADVERSION || results[0].err == ZNONODE))
+		return TOPIC_ZK_CONTROLLER_MOVED;
+	return rc;
+}
+
+int topic_zk_get_preferred_elections(struct zk *zk, zk_watch_fn watch, void *arg, struct topic_partition_ref **out,
+				     int *n)
+{
+	*out = NULL;
+	*n = 0;
+	char *data;
+	int len;
+	int rc = get_watched(zk, PREFERRED_PATH, watch, arg, &data, &len);
+	if (rc != ZOK)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct json *j = json_parse(&a, data ? data : "", len > 0 ? (size_t)len : 0);
+	const struct json *parts = json_get(j, "partitions");
+	if (parts && parts->type == JSON_ARRAY) {
+		*out = xcalloc(parts->n ? parts->n : 1, sizeof **out);
+		for (size_t i = 0; i < parts->n; i++) {
+			const char *topic = json_get_string(parts->items[i], "topic");
+			int64_t p;
+			if (!topic || !json_get_int(parts->items[i], "partition", &p) || p < 0 || p > INT32_MAX)
+				continue;
+			(*out)[*n].topic = xstrdup(topic);
+			(*out)[*n].partition = (int32_t)p;
+			(*n)++;
+		}
+	} else {
+		log_warn("Ignoring malformed %s", PREFERRED_PATH);
+	}
+	arena_free(&a);
+	free(data);
+	return ZOK;
+}
+
+int topic_zk_delete_preferred_elections(struct zk *zk, int32_t epoch_zk_version)
+{
+	zoo_op_t ops[2];
+	zoo_op_result_t results[2];
+	memset(results, 0, sizeof results);
+	zoo_check_op_init(&ops[0], "/controller_epoch", epoch_zk_version);
+	zoo_delete_op_init(&ops[1], PREFERRED_PATH, -1);
 	int rc = zk_multi(zk, 2, ops, results);
 	if (rc == ZOK || results[1].err == ZNONODE)
 		return ZOK;

@@ -12,12 +12,24 @@
 #include "util/buf.h"
 #include "zk/zk.h"
 
+/* A partition being reassigned [Kafka's ReplicaAssignment.addingReplicas/removingReplicas]. */
+struct partition_reassignment {
+	int32_t partition;
+	int32_t *adding;         /* target replicas not in the original set */
+	int n_adding;
+	int32_t *removing;       /* original replicas not in the target set */
+	int n_removing;
+};
+
 struct topic_assignment {
 	char *name;
 	uint8_t id[16];          /* zero: the znode has no topic_id yet */
 	int n_partitions;
 	int32_t **replicas;      /* replicas[p] = ordered replica list of partition p */
 	int *n_replicas;
+	/* "adding_replicas"/"removing_replicas": only partitions being reassigned, in any order. */
+	struct partition_reassignment *reassigning;
+	int n_reassigning;
 };
 
 struct partition_state {
@@ -73,6 +85,8 @@ int topic_zk_create_state(struct zk *zk, const char *topic, int partition, const
  */
 int topic_zk_update_state(struct zk *zk, const char *topic, int partition, const struct partition_state *s,
 			  int32_t expected_version, int32_t epoch_zk_version, int32_t *new_version);
+/* The same as topic_zk_set_assignment, fenced by /controller_epoch's zkVersion (the controller's writes). */
+int topic_zk_set_assignment_fenced(struct zk *zk, const struct topic_assignment *t, int32_t epoch_zk_version);
 /* One key of /config/topics/<t> into *value (malloc'd; NULL when absent).  ZOK or a ZooKeeper code. */
 int topic_zk_get_config(struct zk *zk, const char *topic, const char *key, char **value);
 
@@ -94,5 +108,33 @@ int topic_zk_mark_for_deletion(struct zk *zk, const char *topic);
 int topic_zk_list_deletions(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);
 int topic_zk_delete_topic(struct zk *zk, const char *topic);
 int topic_zk_unmark_deletion(struct zk *zk, const char *topic);
+
+/*
+ * /admin/reassign_partitions [Kafka's ReassignPartitionsZNode]:
+ * {"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[2,3,4]}]}.
+ */
+struct reassign_request {
+	char *topic;
+	int32_t partition;
+	int32_t *replicas;
+	int n_replicas;
+};
+void reassign_requests_free(struct reassign_request *r, int n);
+void topic_zk_reassign_json(const struct reassign_request *r, int n, struct wbuf *w);
+int topic_zk_parse_reassign(const char *json, int len, struct reassign_request **out, int *n);
+/* Arms an exists watch (when watch != NULL) and reads the znode; ZNONODE when there is none. */
+int topic_zk_get_reassign_requests(struct zk *zk, zk_watch_fn watch, void *arg, struct reassign_request **out,
+				   int *n);
+/* Rewrites (or creates) the znode with `r`, deleting it when n == 0; fenced by the controller epoch. */
+int topic_zk_set_reassign_requests(struct zk *zk, const struct reassign_request *r, int n, int32_t epoch_zk_version);
+
+/*
+ * /admin/preferred_replica_election [Kafka's PreferredReplicaElectionZNode]:
+ * {"version":1,"partitions":[{"topic":"t","partition":0}]}.  Arms an exists
+ * watch (when watch != NULL); ZNONODE when there is none.
+ */
+int topic_zk_get_preferred_elections(struct zk *zk, zk_watch_fn watch, void *arg, struct topic_partition_ref **out,
+				     int *n);
+int topic_zk_delete_preferred_elections(struct zk *zk, int32_t epoch_zk_version);
 
 #endif

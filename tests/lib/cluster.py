@@ -455,6 +455,7 @@ class Cluster:
 			"transaction.state.log.min.isr": 1,
 			"auto.create.topics.enable": "false",
 			"group.initial.rebalance.delay.ms": 0,
+			"controlled.shutdown.retry.backoff.ms": 200,
 		}
 		props.update(self.props)
 		props.update(self.broker_props.get(broker_id, {}))

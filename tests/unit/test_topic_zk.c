@@ -82,11 +82,50 @@ static void test_rack_unaware_matches_kafka(void **state)
 	assert_int_equal(replica_assignment_rack_unaware(brokers, 5, 1, 6, 0, 0, 0, out), -1);
 }
 
+/* KIP-455: a partition being reassigned lists its adding and removing replicas; so does Kafka's znode. */
+static void test_reassigning_json(void **state)
+{
+	(void)state;
+	const char *kafka = "{\"partitions\":{\"0\":[2,3,4,1],\"1\":[1,2]},\"topic_id\":\"kQ0pyn4ASp-hPMaxOiDTNA\","
+			    "\"adding_replicas\":{\"0\":[4]},\"removing_replicas\":{\"0\":[1]},\"version\":3}";
+	struct topic_assignment t;
+	assert_int_equal(topic_zk_parse_assignment(kafka, (int)strlen(kafka), &t), 0);
+	assert_int_equal(t.n_reassigning, 1);
+	assert_int_equal(t.reassigning[0].partition, 0);
+	assert_int_equal(t.reassigning[0].n_adding, 1);
+	assert_int_equal(t.reassigning[0].adding[0], 4);
+	assert_int_equal(t.reassigning[0].n_removing, 1);
+	assert_int_equal(t.reassigning[0].removing[0], 1);
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_assignment_json(&t, &w);
+	assert_int_equal(w.len, strlen(kafka));
+	assert_memory_equal(w.data, kafka, w.len);
+	topic_assignment_free(&t);
+	const char *bad = "{\"partitions\":{\"0\":[1]},\"adding_replicas\":{\"3\":[4]}}";
+	assert_int_equal(topic_zk_parse_assignment(bad, (int)strlen(bad), &t), -1);
+
+	wbuf_reset(&w);
+	const char *req = "{\"version\":1,\"partitions\":[{\"topic\":\"t\",\"partition\":0,\"replicas\":[2,3,4]}]}";
+	struct reassign_request *r;
+	int n;
+	assert_int_equal(topic_zk_parse_reassign(req, (int)strlen(req), &r, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(r[0].topic, "t");
+	assert_int_equal(r[0].n_replicas, 3);
+	topic_zk_reassign_json(r, n, &w);
+	assert_int_equal(w.len, strlen(req));
+	assert_memory_equal(w.data, req, w.len);
+	reassign_requests_free(r, n);
+	wbuf_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_assignment_json_roundtrip),
 		cmocka_unit_test(test_state_json),
+		cmocka_unit_test(test_reassigning_json),
 		cmocka_unit_test(test_rack_unaware_matches_kafka),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

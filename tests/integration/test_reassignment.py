@@ -1,0 +1,405 @@
+"""Partition reassignment the way Kafka's ZooKeeper-mode controller does it
+(KIP-455): AlterPartitionReassignments / ListPartitionReassignments on the
+controller and the /admin/reassign_partitions znode. On 4 brokers a partition
+on {1,2,3} moves to {2,3,4} while an acks=all producer runs: the topic znode
+ends at [2,3,4] without adding/removing replicas, the ISR becomes {2,3,4},
+broker 1's copy is deleted, every acknowledged message reads back at its
+offset and nothing is listed as reassigning any more. Cancellation reverts to
+the original replicas; bad requests get Kafka's errors.
+
+confluent-kafka 1.7 has no alter_partition_reassignments, so the requests are
+sent raw (flexible v0)."""
+
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import cluster as h  # noqa: E402
+import kproto  # noqa: E402
+
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+SESSION_MS = 6000
+
+API_ALTER_PARTITION_REASSIGNMENTS = 45
+API_LIST_PARTITION_REASSIGNMENTS = 46
+
+ERR_NONE = 0
+ERR_UNKNOWN_TOPIC_OR_PARTITION = 3
+ERR_INVALID_REPLICA_ASSIGNMENT = 39
+ERR_NOT_CONTROLLER = 41
+ERR_NO_REASSIGNMENT_IN_PROGRESS = 85
+
+
+# ---- raw flexible encoding ----------------------------------------------------------
+
+def compact_array(items):
+	if items is None:
+		return kproto.uvarint(0)
+	return kproto.uvarint(len(items) + 1) + b"".join(items)
+
+
+def compact_int32s(ids):
+	if ids is None:
+		return kproto.uvarint(0)
+	return compact_array([kproto.i32(i) for i in ids])
+
+
+TAGS = kproto.uvarint(0)
+
+
+def read_compact_string(r):
+	n = r.uvarint()
+	if n == 0:
+		return None
+	return r.take(n - 1).decode()
+
+
+def read_compact_array(r, fn):
+	n = r.uvarint()
+	if n == 0:
+		return None
+	return [fn() for _ in range(n - 1)]
+
+
+def alter_reassignments(port, reassignments, timeout_ms=30000):
+	"""reassignments: {(topic, partition): [ids] or None}. Returns (error, {(topic, p): (error, message)})."""
+	by_topic = {}
+	for (t, p), ids in reassignments.items():
+		by_topic.setdefault(t, []).append((p, ids))
+	topics = [kproto.compact_string(t) + compact_array(
+		[kproto.i32(p) + compact_int32s(ids) + TAGS for p, ids in parts]) + TAGS
+		for t, parts in by_topic.items()]
+	body = kproto.i32(timeout_ms) + compact_array(topics) + TAGS
+	with kproto.Conn(h.HOST, port, timeout=60) as c:
+		r = c.request(API_ALTER_PARTITION_REASSIGNMENTS, 0, body, flexible_header=True, timeout=60)
+	r.skip_tags()
+	r.i32()  # throttle
+	err = r.i16()
+	read_compact_string(r)
+	out = {}
+
+	def partition(topic):
+		p = r.i32()
+		e = r.i16()
+		msg = read_compact_string(r)
+		r.skip_tags()
+		out[(topic, p)] = (e, msg)
+
+	def topic():
+		name = read_compact_string(r)
+		read_compact_array(r, lambda: partition(name))
+		r.skip_tags()
+	read_compact_array(r, topic)
+	return err, out
+
+
+def list_reassignments(port, partitions=None):
+	"""Returns (error, {(topic, p): {"replicas", "adding", "removing"}})."""
+	if partitions is None:
+		topics = None
+	else:
+		by_topic = {}
+		for t, p in partitions:
+			by_topic.setdefault(t, []).append(p)
+		topics = [kproto.compact_string(t) + compact_int32s(ps) + TAGS for t, ps in by_topic.items()]
+	body = kproto.i32(30000) + compact_array(topics) + TAGS
+	with kproto.Conn(h.HOST, port, timeout=30) as c:
+		r = c.request(API_LIST_PARTITION_REASSIGNMENTS, 0, body, flexible_header=True)
+	r.skip_tags()
+	r.i32()
+	err = r.i16()
+	read_compact_string(r)
+	out = {}
+
+	def ids():
+		return read_compact_array(r, r.i32)
+
+	def partition(topic):
+		p = r.i32()
+		out[(topic, p)] = {"replicas": ids(), "adding": ids(), "removing": ids()}
+		r.skip_tags()
+
+	def topic():
+		name = read_compact_string(r)
+		read_compact_array(r, lambda: partition(name))
+		r.skip_tags()
+	read_compact_array(r, topic)
+	return err, out
+
+
+# ---- producer that records acknowledged offsets --------------------------------------------
+
+class Checker:
+	"""Produces with acks=all from a thread and records what was acknowledged."""
+
+	def __init__(self, bootstrap, topic):
+		self.topic = topic
+		self.acked = {}
+		self.errors = []
+		self.stop = threading.Event()
+		self.p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2,
+				"enable.idempotence": False, "retries": 1000000, "retry.backoff.ms": 100,
+				"message.timeout.ms": 120000, "max.in.flight.requests.per.connection": 1})
+		self.t = threading.Thread(target=self.run, daemon=True)
+		self.sent = 0
+
+	def dr(self, err, msg):
+		if err:
+			self.errors.append(str(err))
+		else:
+			key = (msg.partition(), msg.offset())
+			assert key not in self.acked, "offset %s acknowledged twice" % (key,)
+			self.acked[key] = msg.value()
+
+	def produce_n(self, n):
+		for _ in range(n):
+			self.p.produce(self.topic, b"m-%08d" % self.sent, on_delivery=self.dr)
+			self.sent += 1
+		self.p.flush(60)
+
+	def run(self):
+		while not self.stop.is_set():
+			try:
+				self.p.produce(self.topic, b"m-%08d" % self.sent, on_delivery=self.dr)
+			except BufferError:
+				self.p.poll(0.1)
+				continue
+			self.sent += 1
+			self.p.poll(0)
+			if self.sent % 100 == 0:
+				time.sleep(0.02)
+		self.p.flush(120)
+
+	def start(self):
+		self.t.start()
+
+	def finish(self):
+		self.stop.set()
+		if self.t.is_alive() or self.t.ident is not None:
+			self.t.join(180)
+		else:
+			self.p.flush(60)
+		self.p = None  # the producer goes now, not with the cluster
+
+
+class Reassignment(h.ClusterTestCase):
+	def setUp(self):
+		super().setUp()
+		self.c = self.start_cluster(brokers=4, first_id=1, session_timeout_ms=SESSION_MS, props={
+			"replica.lag.time.max.ms": "5000",
+			"min.insync.replicas": "2",
+		})
+
+	# ---- helpers ----
+
+	def create(self, topic, assignment):
+		a = AdminClient({"bootstrap.servers": self.c.bootstrap})
+		nt = NewTopic(topic, num_partitions=len(assignment), replica_assignment=assignment)
+		for f in a.create_topics([nt], request_timeout=20).values():
+			f.result(30)
+		h.wait_until(lambda: all(sorted(self.state(topic, p)["isr"]) == sorted(asg)
+				for p, asg in enumerate(assignment)), 60, "full ISRs of %s" % topic)
+
+	def state(self, topic, p):
+		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s/partitions/%d/state" % (topic, p)))
+		return json.loads(data.decode())
+
+	def topic_znode(self, topic):
+		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s" % topic))
+		return json.loads(data.decode())
+
+	def controller(self):
+		return self.c.broker(self.c.controller_id())
+
+	def partition_dir(self, broker_id, topic, p):
+		return os.path.join(self.c.broker(broker_id).data_dir, "%s-%d" % (topic, p))
+
+	def read_all(self, topic, partitions):
+		c = Consumer({"bootstrap.servers": self.c.bootstrap, "group.id": "reassign-check",
+				"enable.partition.eof": True, "enable.auto.commit": False})
+		out = {}
+		try:
+			c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+			eof = set()
+			deadline = time.time() + 120
+			while len(eof) < partitions and time.time() < deadline:
+				m = c.poll(1.0)
+				if m is None:
+					continue
+				if m.error():
+					if m.error().code() == -191:
+						eof.add(m.partition())
+					continue
+				out[(m.partition(), m.offset())] = m.value()
+		finally:
+			c.close()
+		return out
+
+	def wait_reassigned(self, topic, p, target):
+		def done():
+			z = self.topic_znode(topic)
+			st = self.state(topic, p)
+			return z["partitions"][str(p)] == target and not z.get("adding_replicas") \
+				and not z.get("removing_replicas") and sorted(st["isr"]) == sorted(target) \
+				and st["leader"] in target
+		h.wait_until(done, 90, "%s-%d reassigned to %s" % (topic, p, target))
+
+	def check_moved(self, topic, chk, before_epoch):
+		self.wait_reassigned(topic, 0, [2, 3, 4])
+		st = self.state(topic, 0)
+		self.assertGreater(st["leader_epoch"], before_epoch)
+		h.wait_until(lambda: not os.path.exists(self.partition_dir(1, topic, 0)), 30,
+				"broker 1's copy of %s-0 to be deleted" % topic)
+		self.assertTrue(os.path.isdir(self.partition_dir(4, topic, 0)))
+		err, listed = list_reassignments(self.controller().port)
+		self.assertEqual(err, ERR_NONE)
+		self.assertEqual(listed, {})
+		# Every broker's metadata shows the new replicas.
+		def md_ok():
+			for b in self.c.live_brokers():
+				md = kproto.metadata(h.HOST, b.port, topics=[topic], timeout=5)
+				part = md["topics"][0]["partitions"][0]
+				if sorted(part["replicas"]) != [2, 3, 4] or sorted(part["isr"]) != [2, 3, 4]:
+					return False
+			return True
+		h.wait_until(md_ok, 30, "every broker's metadata to show %s-0 on [2,3,4]" % topic)
+		chk.produce_n(50)
+		chk.finish()
+		self.assertEqual(chk.errors, [])
+		self.assertGreater(len(chk.acked), 200)
+		got = self.read_all(topic, 1)
+		for key, value in chk.acked.items():
+			self.assertEqual(got.get(key), value, "acknowledged message at %s" % (key,))
+		self.assertEqual(sorted(got), [(0, o) for o in range(len(got))], "offsets are dense")
+
+	# ---- tests ----
+
+	def test_reassign_through_the_api_while_producing(self):
+		topic = "moving"
+		self.create(topic, [[1, 2, 3]])
+		chk = Checker(self.c.bootstrap, topic)
+		chk.produce_n(200)
+		before = self.state(topic, 0)
+		chk.start()
+		time.sleep(1)
+		err, res = alter_reassignments(self.controller().port, {(topic, 0): [2, 3, 4]})
+		self.assertEqual(err, ERR_NONE)
+		self.assertEqual(res, {(topic, 0): (ERR_NONE, None)})
+		self.check_moved(topic, chk, before["leader_epoch"])
+		# The controller's log tells the phases.
+		log = self.controller().log_text()
+		self.assertIn("adding [4], removing [1]", log)
+		self.assertIn("reassignment of %s-0 to [2,3,4] completed" % topic, log)
+
+	def test_reassign_through_the_znode_while_producing(self):
+		topic = "zmoving"
+		self.create(topic, [[1, 2, 3]])
+		chk = Checker(self.c.bootstrap, topic)
+		chk.produce_n(200)
+		before = self.state(topic, 0)
+		chk.start()
+		time.sleep(1)
+		self.c.zk.create(self.c.zpath("/admin/reassign_partitions"), json.dumps({"version": 1, "partitions": [
+			{"topic": topic, "partition": 0, "replicas": [2, 3, 4]}]}).encode())
+		self.check_moved(topic, chk, before["leader_epoch"])
+		# The znode goes once its last partition is done.
+		h.wait_until(lambda: self.c.zk.exists(self.c.zpath("/admin/reassign_partitions")) is None, 30,
+				"/admin/reassign_partitions to be deleted")
+
+	def test_znode_entries_that_fail_are_dropped(self):
+		self.create("zt", [[1, 2]])
+		self.c.zk.create(self.c.zpath("/admin/reassign_partitions"), json.dumps({"version": 1, "partitions": [
+			{"topic": "nope", "partition": 0, "replicas": [1, 2]},
+			{"topic": "zt", "partition": 0, "replicas": [3, 4]}]}).encode())
+		self.wait_reassigned("zt", 0, [3, 4])
+		h.wait_until(lambda: self.c.zk.exists(self.c.zpath("/admin/reassign_partitions")) is None, 30,
+				"/admin/reassign_partitions to be deleted")
+
+	def test_errors(self):
+		self.create("e", [[1, 2, 3]])
+		port = self.controller().port
+		err, res = alter_reassignments(port, {
+			("e", 0): [1, 2, 9],       # broker 9 does not exist
+			("e", 1): [1, 2, 3],       # no such partition
+			("nope", 0): [1, 2, 3],    # no such topic
+		})
+		self.assertEqual(err, ERR_NONE)
+		self.assertEqual(res[("e", 0)][0], ERR_INVALID_REPLICA_ASSIGNMENT)
+		self.assertEqual(res[("e", 1)][0], ERR_UNKNOWN_TOPIC_OR_PARTITION)
+		self.assertEqual(res[("nope", 0)][0], ERR_UNKNOWN_TOPIC_OR_PARTITION)
+		err, res = alter_reassignments(port, {("e", 0): [2, 2, 3]})
+		self.assertEqual(res[("e", 0)][0], ERR_INVALID_REPLICA_ASSIGNMENT)
+		err, res = alter_reassignments(port, {("e", 0): []})
+		self.assertEqual(res[("e", 0)][0], ERR_INVALID_REPLICA_ASSIGNMENT)
+		err, res = alter_reassignments(port, {("e", 0): None})
+		self.assertEqual(res[("e", 0)][0], ERR_NO_REASSIGNMENT_IN_PROGRESS)
+		# A dead broker is no target either.
+		self.c.broker(4).kill()
+		h.wait_until(lambda: 4 not in self.c.registered_ids(), 30, "broker 4's znode to go")
+		time.sleep(1)
+		port = self.controller().port
+		err, res = alter_reassignments(port, {("e", 0): [1, 2, 4]})
+		self.assertEqual(res[("e", 0)][0], ERR_INVALID_REPLICA_ASSIGNMENT)
+		# Nothing changed.
+		self.assertEqual(self.topic_znode("e")["partitions"]["0"], [1, 2, 3])
+		# Brokers other than the controller answer NOT_CONTROLLER.
+		other = [b for b in self.c.live_brokers() if b.id != self.c.controller_id()][0]
+		err, res = alter_reassignments(other.port, {("e", 0): [1, 2, 3]})
+		self.assertEqual(err, ERR_NOT_CONTROLLER)
+		err, _ = list_reassignments(other.port)
+		self.assertEqual(err, ERR_NOT_CONTROLLER)
+
+	def test_list_and_cancel_reverts_to_the_original_replicas(self):
+		topic = "cancel"
+		self.create(topic, [[1, 2, 3]])
+		chk = Checker(self.c.bootstrap, topic)
+		chk.produce_n(100)
+		chk.finish()
+		before = self.state(topic, 0)
+		b4 = self.c.broker(4)
+		# Broker 4 cannot catch up while it is stopped (its session outlives the test's steps).
+		b4.pause()
+		try:
+			port = self.controller().port
+			err, res = alter_reassignments(port, {(topic, 0): [1, 2, 4]})
+			self.assertEqual(res[(topic, 0)][0], ERR_NONE)
+			z = self.topic_znode(topic)
+			self.assertEqual(z["partitions"]["0"], [1, 2, 4, 3])
+			self.assertEqual(z["adding_replicas"], {"0": [4]})
+			self.assertEqual(z["removing_replicas"], {"0": [3]})
+			self.assertEqual(self.state(topic, 0)["leader_epoch"], before["leader_epoch"] + 1)
+			err, listed = list_reassignments(port)
+			self.assertEqual(err, ERR_NONE)
+			self.assertEqual(listed, {(topic, 0): {"replicas": [1, 2, 4, 3], "adding": [4], "removing": [3]}})
+			err, listed = list_reassignments(port, [(topic, 0), (topic, 5), ("nope", 0)])
+			self.assertEqual(list(listed), [(topic, 0)])
+			err, res = alter_reassignments(port, {(topic, 0): None})
+			self.assertEqual(res[(topic, 0)][0], ERR_NONE)
+			z = self.topic_znode(topic)
+			self.assertEqual(z["partitions"]["0"], [1, 2, 3])
+			self.assertEqual(z["adding_replicas"], {})
+			self.assertEqual(z["removing_replicas"], {})
+			err, listed = list_reassignments(port)
+			self.assertEqual(listed, {})
+			err, res = alter_reassignments(port, {(topic, 0): None})
+			self.assertEqual(res[(topic, 0)][0], ERR_NO_REASSIGNMENT_IN_PROGRESS)
+		finally:
+			b4.resume()
+		st = self.state(topic, 0)
+		self.assertEqual(sorted(st["isr"]), [1, 2, 3])
+		self.assertEqual(st["leader"], before["leader"])
+		# Broker 4 got the partition and then its deletion.
+		h.wait_until(lambda: not os.path.exists(self.partition_dir(4, topic, 0)), 30,
+				"broker 4's copy of %s-0 to be deleted" % topic)
+		got = self.read_all(topic, 1)
+		self.assertEqual(len(got), 100)
+
+
+if __name__ == "__main__":
+	h.main()
