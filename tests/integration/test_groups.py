@@ -812,6 +812,8 @@ class Groups(h.ClusterTestCase):
 		# cb joins; ca rejoins: generation 2 in CompletingRebalance until the leader syncs.
 		b.c.send_raw(kproto.frame(kproto.request_header(JOIN_GROUP, 5, 99) +
 				b.join_body(group, version=5, instance_id="cb", rebalance_ms=5000)))
+		# cb's join must reach the coordinator first, or ca's rejoin completes a round alone.
+		h.wait_until(lambda: raw_state(a, group) == "PreparingRebalance", 10, "cb's join to start a rebalance")
 		ja = a.join(group, member_id=ida, version=5, instance_id="ca", rebalance_ms=5000)
 		self.assertEqual((ja["error"], ja["generation"]), (NONE, 2))
 		self.assertEqual(raw_state(a, group), "CompletingRebalance")
