@@ -22,6 +22,8 @@ void handle_create_partitions(struct request *req);
 /* On the active controller: reassignments (partition_reassignments.c). */
 void handle_alter_partition_reassignments(struct request *req);
 void handle_list_partition_reassignments(struct request *req);
+/* On the active controller: preferred and unclean leader election (elect_leaders.c). */
+void handle_elect_leaders(struct request *req);
 /* OffsetCommit/OffsetFetch: v0 in ZooKeeper (zk_offsets.c), v1+ on the group coordinator. */
 void handle_offset_commit(struct request *req);
 void handle_offset_fetch(struct request *req);

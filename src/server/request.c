@@ -57,6 +57,7 @@ static const api_handler_fn handlers[] = {
 	[23] = handle_offset_for_leader_epoch,
 	[37] = handle_create_partitions,
 	[42] = handle_delete_groups,
+	[43] = handle_elect_leaders,
 	[45] = handle_alter_partition_reassignments,
 	[46] = handle_list_partition_reassignments,
 	[47] = handle_offset_delete,
