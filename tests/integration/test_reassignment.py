@@ -400,6 +400,35 @@ class Reassignment(h.ClusterTestCase):
 		got = self.read_all(topic, 1)
 		self.assertEqual(len(got), 100)
 
+	def test_new_controller_resumes_a_reassignment(self):
+		"""The reassignment lives in the topic znode: a controller that dies in phase A
+		leaves it to its successor, which completes it."""
+		topic = "resume"
+		ctl = self.c.controller_id()
+		new = [i for i in (1, 2, 3, 4) if i != ctl][0]
+		orig = [i for i in (1, 2, 3, 4) if i != new]
+		target = [i for i in orig if i != ctl] + [new]
+		self.create(topic, [orig])
+		chk = Checker(self.c.bootstrap, topic)
+		chk.produce_n(100)
+		chk.finish()
+		b_new = self.c.broker(new)
+		b_new.pause()
+		try:
+			err, res = alter_reassignments(self.c.broker(ctl).port, {(topic, 0): target})
+			self.assertEqual(res[(topic, 0)][0], ERR_NONE)
+			z = self.topic_znode(topic)
+			self.assertEqual(z["adding_replicas"], {"0": [new]})
+			self.assertEqual(z["removing_replicas"], {"0": [ctl]})
+			self.c.broker(ctl).kill()
+		finally:
+			b_new.resume()
+		h.wait_until(lambda: self.c.controller_id() not in (None, ctl), 60, "a new controller")
+		self.wait_reassigned(topic, 0, target)
+		self.assertIn("resuming the reassignment of %s-0" % topic, self.controller().log_text())
+		got = self.read_all(topic, 1)
+		self.assertEqual(sorted(got.items()), sorted(chk.acked.items()))
+
 
 if __name__ == "__main__":
 	h.main()
