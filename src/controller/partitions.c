@@ -440,6 +440,9 @@ void controller_on_broker_startup(struct controller *c, const int32_t *born, int
 	/* Reassignments waiting for these brokers go on. */
 	if (!c->fenced)
 		controller_reassignments_on_broker_startup(c, born, n);
+	/* So do topic deletions that waited for them [resumeDeletionForTopics]. */
+	if (!c->fenced)
+		controller_process_deletions(c);
 }
 
 /*

@@ -181,8 +181,24 @@ void controller_process_deletions(struct controller *c)
 			continue;
 		}
 		int known = controller_find_topic(c, names[i]);
-		if (known >= 0)
+		if (known >= 0) {
+			/* Kafka's TopicDeletionManager: a topic with a replica on a broker that is down
+			 * stays queued until the broker returns, so its copy is deleted too. */
+			int32_t offline = -1;
+			const struct topic_assignment *asg = &c->topics[known].asg;
+			for (int p = 0; p < asg->n_partitions && offline < 0; p++)
+				for (int r = 0; r < asg->n_replicas[p]; r++)
+					if (!controller_is_live(c, asg->replicas[p][r])) {
+						offline = asg->replicas[p][r];
+						break;
+					}
+			if (offline >= 0) {
+				log_info("Controller %d: deletion of topic %s waits: broker %d, which holds a replica, is down",
+					 c->broker->id, names[i], offline);
+				continue;
+			}
 			controller_send_stop_replica_delete(c, &c->topics[known]);
+		}
 		/* The znodes go next, so that once brokers stop listing the topic its name
 		 * can be created again at once. */
 		if (topic_zk_delete_topic(c->broker->zk, names[i]) != ZOK) {
