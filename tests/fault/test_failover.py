@@ -161,6 +161,36 @@ class Failover(h.ClusterTestCase):
 			self.assertEqual(seqs, sorted(seqs), "partition %d out of order" % part)
 
 
+	def test_sigterm_producers_see_no_errors(self):
+		"""Controlled shutdown moves leaderships away before the broker stops: an acks=all
+		producer sees at most retriable errors (which the client retries), so no send fails."""
+		topic = "sigterm"
+		self.create(topic)
+		chk = Checker(self.c.bootstrap, topic)
+		chk.start()
+		try:
+			time.sleep(2)
+			ctl = self.c.controller_id()
+			leaders = {self.state(topic, p)["leader"] for p in range(PARTITIONS)}
+			victim = next(b for b in (1, 2, 3) if b != ctl and b in leaders)
+			problem = self.c.broker(victim).terminate(timeout=60)
+			self.assertIsNone(problem, problem)
+			self.assertEqual(self.c.broker(victim).proc.returncode, 0)
+			self.assertTrue(all(self.state(topic, p)["leader"] != victim for p in range(PARTITIONS)))
+			time.sleep(2)
+			self.c.broker(victim).start()
+			h.wait_until(lambda: all(len(self.state(topic, p)["isr"]) == 3 for p in range(PARTITIONS)), 90,
+					"broker %d back in every ISR" % victim)
+			time.sleep(1)
+		finally:
+			chk.finish()
+		self.assertEqual(chk.errors, [])
+		self.assertGreater(len(chk.acked), 1000)
+		got = self.read_all(topic)
+		missing = [k for k in chk.acked if got.get(k) != chk.acked[k]]
+		self.assertEqual(missing[:10], [], "%d acknowledged messages lost or changed" % len(missing))
+
+
 class Diverge(h.ClusterTestCase):
 	def setUp(self):
 		super().setUp()

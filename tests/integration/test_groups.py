@@ -516,10 +516,11 @@ class Groups(h.ClusterTestCase):
 	# -- 4: kafka-python ---------------------------------------------------------------------
 
 	def test_4_kafka_python_group(self):
+		"""kafka-python: 3 members share 6 partitions, one leaves and the other two take its
+		partitions, commits, and a restarted group resumes exactly at the committed offsets."""
 		from kafka import KafkaConsumer
-		topic, group, P = "grp-kpy", "g-kpy", 4
+		topic, group, P = "grp-kpy", "g-kpy", 6
 		self.create(topic, P)
-		stop = threading.Event()
 		commit_now = threading.Event()
 		state = {}
 		lock = threading.Lock()
@@ -530,7 +531,7 @@ class Groups(h.ClusterTestCase):
 					session_timeout_ms=6000, heartbeat_interval_ms=300, max_poll_interval_ms=30000)
 			committed = False
 			try:
-				while not stop.is_set():
+				while not out["stop"].is_set():
 					recs = c.poll(timeout_ms=100)
 					with lock:
 						for tp, batch in recs.items():
@@ -544,16 +545,20 @@ class Groups(h.ClusterTestCase):
 			except Exception as e:  # reported by the main thread
 				out["error"] = repr(e)
 			finally:
-				c.close()
+				c.close()  # kafka-python sends LeaveGroup here
 
 		def start(names):
-			ths = []
 			for n in names:
-				state[n] = {"msgs": [], "assignment": []}
+				state[n] = {"msgs": [], "assignment": [], "stop": threading.Event()}
 				t = threading.Thread(target=run, args=(n, state[n]), daemon=True)
+				state[n]["thread"] = t
 				t.start()
-				ths.append(t)
-			return ths
+
+		def stop(names):
+			for n in names:
+				state[n]["stop"].set()
+			for n in names:
+				state[n]["thread"].join(30)
 
 		def snapshot():
 			with lock:
@@ -571,40 +576,50 @@ class Groups(h.ClusterTestCase):
 			except AssertionError as e:
 				raise AssertionError("%s; state %s" % (e, snapshot()))
 
-		ths = start(["k0", "k1"])
+		three = ["k0", "k1", "k2"]
+		start(three)
 		try:
-			until(lambda s: sorted(p for n in ("k0", "k1") for p in s[n][0]) == list(range(P)) and
-					all(len(s[n][0]) == 2 for n in ("k0", "k1")), "two kafka-python members with 2 partitions each")
+			until(lambda s: sorted(p for n in three for p in s[n][0]) == list(range(P)) and
+					all(len(s[n][0]) == 2 for n in three), "three kafka-python members with 2 partitions each")
 			self.produce(topic, 10, P, "a")
-			until(lambda s: sum(s[n][1] for n in ("k0", "k1")) >= 10 * P, "40 messages consumed")
-			commit_now.set()
-			until(lambda s: all(state[n].get("committed") for n in ("k0", "k1")), "commits")
-		finally:
-			stop.set()
-			for t in ths:
-				t.join(30)
-		seen = [(p, o) for n in ("k0", "k1") for p, o, _ in state[n]["msgs"]]
-		self.assertEqual(sorted(seen), sorted((p, o) for p in range(P) for o in range(10)))
-		for n in ("k0", "k1"):
-			parts = {p for p, _, _ in state[n]["msgs"]}
-			self.assertEqual(sorted(parts), state[n]["assignment"], n)
-		self.assertEqual(self.committed(group, topic, P), {p: 10 for p in range(P)})
+			until(lambda s: sum(s[n][1] for n in three) >= 10 * P, "60 messages consumed")
+			for n in three:
+				parts = {p for p, _, _ in state[n]["msgs"]}
+				self.assertEqual(sorted(parts), state[n]["assignment"], n)
+			# k2 leaves: k0 and k1 take its partitions between them.
+			left = state["k2"]["assignment"]
+			stop(["k2"])
+			two = ["k0", "k1"]
+			until(lambda s: sorted(p for n in two for p in s[n][0]) == list(range(P)) and
+					all(len(s[n][0]) == 3 for n in two), "k2's partitions taken over by k0 and k1")
+			self.assertTrue(set(left) <= {p for n in two for p in state[n]["assignment"]})
+			self.produce(topic, 5, P, "b")
 
-		# Resume: one new member reads exactly what was produced after the commit.
-		self.produce(topic, 5, P, "b")
-		stop.clear()
+			def covered(_s):
+				with lock:
+					seen = {(p, o) for n in two for p, o, _ in state[n]["msgs"]}
+				return all((p, o) in seen for p in range(P) for o in range(10, 15))
+			until(covered, "the 30 new messages consumed by k0 and k1")
+			commit_now.set()
+			until(lambda s: all(state[n].get("committed") for n in two), "commits")
+		finally:
+			stop([n for n in three if not state[n]["stop"].is_set()])
+		seen = [(p, o) for n in three for p, o, _ in state[n]["msgs"]]
+		self.assertEqual(sorted(set(seen)), sorted((p, o) for p in range(P) for o in range(15)))
+		self.assertEqual(self.committed(group, topic, P), {p: 15 for p in range(P)})
+
+		# Resume: a restarted group reads exactly what was produced after the commit.
+		self.produce(topic, 5, P, "c")
 		commit_now.clear()
 		state.clear()
-		ths = start(["k2"])
+		start(["k3"])
 		try:
-			until(lambda s: s["k2"][1] >= 5 * P, "20 new messages consumed")
+			until(lambda s: s["k3"][1] >= 5 * P, "30 new messages consumed")
 			time.sleep(1.5)
 		finally:
-			stop.set()
-			for t in ths:
-				t.join(30)
-		got = sorted((p, o) for p, o, _ in state["k2"]["msgs"])
-		self.assertEqual(got, sorted((p, o) for p in range(P) for o in range(10, 15)))
+			stop(["k3"])
+		got = sorted((p, o) for p, o, _ in state["k3"]["msgs"])
+		self.assertEqual(got, sorted((p, o) for p in range(P) for o in range(15, 20)))
 
 	# -- 5: KafkaJS ------------------------------------------------------------------------------
 
