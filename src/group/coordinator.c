@@ -24,13 +24,7 @@
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
-
-int64_t group_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "util/clock.h"
 
 /* Java's String.hashCode over the UTF-16 code units of a UTF-8 string. */
 static int32_t java_string_hash(const char *s, size_t len)
@@ -143,7 +137,7 @@ int group_append_replicated(struct group_coordinator *gc, int32_t partition, str
 					     -1, &ll);
 	if (err == KERR_NONE) {
 		struct log_append_info ai;
-		err = log_append_as_leader(ll.log, records->data, records->len, ll.leader_epoch, group_now_ms(), &ai);
+		err = log_append_as_leader(ll.log, records->data, records->len, ll.leader_epoch, wall_clock_ms(), &ai);
 		if (err == KERR_NONE) {
 			replica_manager_update_hw(b->replicas, &ll);
 			if (required && !ll.isr_alone)
@@ -378,7 +372,7 @@ static void run_job(struct group_coordinator *gc, struct load_job job, struct re
 	if (op->state != PART_LOADING || op->leader_epoch != job.epoch)
 		return;
 	pthread_mutex_unlock(&gc->lock);
-	int64_t t0 = group_now_ms();
+	int64_t t0 = wall_clock_ms();
 	struct loaded ld = { .partition = job.partition };
 	int err = load_partition(gc, job.partition, &ld);
 	pthread_mutex_lock(&gc->lock);
@@ -405,10 +399,10 @@ static void run_job(struct group_coordinator *gc, struct load_job job, struct re
 	}
 	int n = ld.n;
 	drop_partition(gc, job.partition, rl);
-	install(gc, &ld, group_now_ms());
+	install(gc, &ld, wall_clock_ms());
 	op->state = PART_OWNED;
 	log_info("Group coordinator: loaded %d groups from %s-%d in %" PRId64 " ms", n, GROUP_OFFSETS_TOPIC,
-		 job.partition, group_now_ms() - t0);
+		 job.partition, wall_clock_ms() - t0);
 }
 
 static void *coordinator_main(void *arg)
@@ -427,7 +421,7 @@ static void *coordinator_main(void *arg)
 		}
 		if (gc->n_jobs > 0)
 			retry = true;
-		int64_t now = group_now_ms();
+		int64_t now = wall_clock_ms();
 		int64_t next = membership_tick(gc, now, &rl);
 		if (now >= gc->next_expiry_check) {
 			offsets_expire(gc, now);
@@ -481,7 +475,7 @@ struct group_coordinator *group_coordinator_new(struct broker *b)
 	for (int i = 0; i < gc->cfg.n_partitions; i++) {
 		gc->parts[i].leader_epoch = -1;
 	}
-	gc->next_expiry_check = group_now_ms() + gc->cfg.retention_check_ms;
+	gc->next_expiry_check = wall_clock_ms() + gc->cfg.retention_check_ms;
 	return gc;
 }
 

@@ -8,6 +8,7 @@
 
 #include "group/group_internal.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 static int cmp_name(const char *a, const char *b, size_t blen)
 {
@@ -60,7 +61,7 @@ struct group *group_add(struct group_coordinator *gc, const char *id, size_t len
 	g->id = xstrndup(id, len);
 	g->partition = partition;
 	g->state = GROUP_EMPTY;
-	g->state_ts = group_now_ms();
+	g->state_ts = wall_clock_ms();
 	gc->groups[at] = g;
 	gc->n_groups++;
 	return g;

@@ -16,11 +16,10 @@
 #include "server/request.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/clock.h"
 
 /* READ, DELETE and DESCRIBE (AclOperation codes 3, 6, 8): what a group allows without ACLs. */
 #define GROUP_AUTHORIZED_OPS ((1 << 3) | (1 << 6) | (1 << 8))
-
-static bool kstr_set(struct kstr s) { return s.ptr && s.len > 0; }
 
 static struct kstr copy(struct request *req, const char *s)
 {
@@ -55,7 +54,7 @@ void handle_describe_groups(struct request *req)
 		d->protocol_data = kstr_c("");
 		d->authorized_operations = dq->include_authorized_operations ? GROUP_AUTHORIZED_OPS : INT32_MIN;
 		struct kstr id = dq->groups[i];
-		if (!kstr_set(id)) {
+		if (!kstr_nonempty(id)) {
 			d->error_code = KERR_INVALID_GROUP_ID;
 			continue;
 		}
@@ -153,14 +152,14 @@ void handle_delete_groups(struct request *req)
 	int n = dq->groups_names_count > 0 ? dq->groups_names_count : 0;
 	resp.results = arena_alloc(&req->arena, sizeof *resp.results * (size_t)(n ? n : 1));
 	resp.results_count = n;
-	int64_t now = group_now_ms();
+	int64_t now = wall_clock_ms();
 	pthread_mutex_lock(&gc->lock);
 	for (int i = 0; i < n; i++) {
 		struct delete_groups_response_deletable_group_result *r = &resp.results[i];
 		delete_groups_response_deletable_group_result_init(r);
 		struct kstr id = dq->groups_names[i];
 		r->group_id = id;
-		if (!kstr_set(id)) {
+		if (!kstr_nonempty(id)) {
 			r->error_code = KERR_INVALID_GROUP_ID;
 			continue;
 		}

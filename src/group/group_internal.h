@@ -171,7 +171,6 @@ void group_drop_offset(struct group *g, struct committed_offset *o);
 int32_t group_partition_for(const struct group_coordinator *gc, const char *id, size_t len);
 /* NONE when this broker owns the group's partition and has loaded it. */
 int16_t group_owner_error(struct group_coordinator *gc, const char *id, size_t len);
-int64_t group_now_ms(void);
 void reply_add(struct reply_list *rl, struct request *req, void *resp);
 void reply_send(struct reply_list *rl);
 /* Wake the coordinator thread (a deadline moved earlier). */

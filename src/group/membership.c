@@ -25,15 +25,9 @@
 #include "util/log.h"
 #include "util/uuid.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 /* --- helpers ------------------------------------------------------------------------- */
-
-static bool kstr_set(struct kstr s) { return s.ptr && s.len > 0; }
-
-static bool kstr_is(struct kstr s, const char *c)
-{
-	return c && s.ptr && s.len >= 0 && strlen(c) == (size_t)s.len && memcmp(s.ptr, c, (size_t)s.len) == 0;
-}
 
 /* Kafka's member ids: "<client id or group.instance.id>-<random UUID>". */
 static char *new_member_id(struct kstr prefix)
@@ -163,7 +157,7 @@ static int16_t store_group(struct group_coordinator *gc, struct group *g)
 	wbuf_init(&w);
 	struct batch_builder bb;
 	batch_builder_begin(&bb, &w, NULL);
-	int64_t now = group_now_ms();
+	int64_t now = wall_clock_ms();
 	records_group_metadata(&bb, now, g);
 	int16_t err = KERR_UNKNOWN_SERVER_ERROR;
 	if (batch_builder_finish(&bb) > 0)
@@ -334,7 +328,7 @@ static void remove_pending(struct group *g, int i)
 static int find_pending(const struct group *g, struct kstr id)
 {
 	for (int i = 0; i < g->n_pending; i++)
-		if (kstr_is(id, g->pending[i].id))
+		if (kstr_eq(id, g->pending[i].id))
 			return i;
 	return -1;
 }
@@ -434,7 +428,7 @@ static void add_member_and_rebalance(struct group_coordinator *gc, struct group 
 {
 	struct member *m = xcalloc(1, sizeof *m);
 	m->id = member_id;
-	m->instance_id = kstr_set(jq->group_instance_id)
+	m->instance_id = kstr_nonempty(jq->group_instance_id)
 				 ? xstrndup(jq->group_instance_id.ptr, (size_t)jq->group_instance_id.len)
 				 : NULL;
 	m->client_id = req->header.client_id.ptr ? xstrndup(req->header.client_id.ptr, (size_t)req->header.client_id.len)
@@ -581,13 +575,13 @@ void handle_join_group(struct request *req)
 	struct group_coordinator *gc = req->broker->groups;
 	int16_t version = req->header.api_version;
 	struct reply_list rl = { 0 };
-	int64_t now = group_now_ms();
+	int64_t now = wall_clock_ms();
 	struct join_group_request q = *jq;
 	if (version == 0)
 		q.rebalance_timeout_ms = q.session_timeout_ms;
 	jq = &q;
 
-	if (!kstr_set(jq->group_id)) {
+	if (!kstr_nonempty(jq->group_id)) {
 		join_error(&rl, req, KERR_INVALID_GROUP_ID, NULL);
 		reply_send(&rl);
 		return;
@@ -597,7 +591,7 @@ void handle_join_group(struct request *req)
 	if (err == KERR_NONE && (jq->session_timeout_ms < gc->cfg.min_session_ms ||
 				 jq->session_timeout_ms > gc->cfg.max_session_ms))
 		err = KERR_INVALID_SESSION_TIMEOUT;
-	bool unknown_member = !kstr_set(jq->member_id);
+	bool unknown_member = !kstr_nonempty(jq->member_id);
 	struct group *g = NULL;
 	if (err == KERR_NONE) {
 		g = group_find(gc, jq->group_id.ptr, (size_t)jq->group_id.len);
@@ -629,7 +623,7 @@ void handle_join_group(struct request *req)
 		goto out;
 	}
 
-	bool is_static = kstr_set(jq->group_instance_id);
+	bool is_static = kstr_nonempty(jq->group_instance_id);
 	struct member *sm = is_static ? group_static_member(g, jq->group_instance_id.ptr, (size_t)jq->group_instance_id.len)
 				      : NULL;
 	if (unknown_member) {
@@ -701,12 +695,12 @@ out:
 static int16_t check_member(struct group *g, struct kstr member_id, struct kstr instance_id, struct member **out)
 {
 	*out = NULL;
-	if (kstr_set(instance_id)) {
+	if (kstr_nonempty(instance_id)) {
 		struct member *sm = group_static_member(g, instance_id.ptr, (size_t)instance_id.len);
-		if (sm && !kstr_is(member_id, sm->id))
+		if (sm && !kstr_eq(member_id, sm->id))
 			return KERR_FENCED_INSTANCE_ID;
 	}
-	struct member *m = kstr_set(member_id) ? group_member(g, member_id.ptr, (size_t)member_id.len) : NULL;
+	struct member *m = kstr_nonempty(member_id) ? group_member(g, member_id.ptr, (size_t)member_id.len) : NULL;
 	if (!m)
 		return KERR_UNKNOWN_MEMBER_ID;
 	*out = m;
@@ -738,8 +732,8 @@ void handle_sync_group(struct request *req)
 	const struct sync_group_request *sq = req->body;
 	struct group_coordinator *gc = req->broker->groups;
 	struct reply_list rl = { 0 };
-	int64_t now = group_now_ms();
-	if (!kstr_set(sq->group_id)) {
+	int64_t now = wall_clock_ms();
+	if (!kstr_nonempty(sq->group_id)) {
 		reply_add(&rl, req, sync_response(req, KERR_INVALID_GROUP_ID));
 		reply_send(&rl);
 		return;
@@ -754,8 +748,8 @@ void handle_sync_group(struct request *req)
 		err = check_member(g, sq->member_id, sq->group_instance_id, &m);
 	if (err == KERR_NONE && sq->generation_id != g->generation)
 		err = KERR_ILLEGAL_GENERATION;
-	if (err == KERR_NONE && ((sq->protocol_type.ptr && !kstr_is(sq->protocol_type, g->protocol_type)) ||
-				 (sq->protocol_name.ptr && !kstr_is(sq->protocol_name, g->protocol))))
+	if (err == KERR_NONE && ((sq->protocol_type.ptr && !kstr_eq(sq->protocol_type, g->protocol_type)) ||
+				 (sq->protocol_name.ptr && !kstr_eq(sq->protocol_name, g->protocol))))
 		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
 	if (err != KERR_NONE) {
 		reply_add(&rl, req, sync_response(req, err));
@@ -830,8 +824,8 @@ void handle_heartbeat(struct request *req)
 	struct group_coordinator *gc = req->broker->groups;
 	struct heartbeat_response resp;
 	heartbeat_response_init(&resp);
-	int64_t now = group_now_ms();
-	if (!kstr_set(hq->group_id)) {
+	int64_t now = wall_clock_ms();
+	if (!kstr_nonempty(hq->group_id)) {
 		resp.error_code = KERR_INVALID_GROUP_ID;
 		request_respond(req, &resp);
 		return;
@@ -866,7 +860,7 @@ void handle_leave_group(struct request *req)
 	struct group_coordinator *gc = req->broker->groups;
 	int16_t version = req->header.api_version;
 	struct reply_list rl = { 0 };
-	int64_t now = group_now_ms();
+	int64_t now = wall_clock_ms();
 	struct leave_group_response *resp = arena_alloc(&req->arena, sizeof *resp);
 	leave_group_response_init(resp);
 
@@ -882,7 +876,7 @@ void handle_leave_group(struct request *req)
 	}
 	resp->members = arena_alloc(&req->arena, sizeof *resp->members * (size_t)(n ? n : 1));
 	resp->members_count = n;
-	if (!kstr_set(lq->group_id)) {
+	if (!kstr_nonempty(lq->group_id)) {
 		resp->error_code = KERR_INVALID_GROUP_ID;
 		resp->members_count = 0;
 		request_respond(req, resp);
@@ -904,11 +898,11 @@ void handle_leave_group(struct request *req)
 			struct member *m = NULL;
 			if (!g || g->state == GROUP_DEAD) {
 				merr = KERR_UNKNOWN_MEMBER_ID;
-			} else if (kstr_set(who[i].group_instance_id)) {
+			} else if (kstr_nonempty(who[i].group_instance_id)) {
 				m = group_static_member(g, who[i].group_instance_id.ptr, (size_t)who[i].group_instance_id.len);
 				if (!m)
 					merr = KERR_UNKNOWN_MEMBER_ID;
-				else if (kstr_set(who[i].member_id) && !kstr_is(who[i].member_id, m->id))
+				else if (kstr_nonempty(who[i].member_id) && !kstr_eq(who[i].member_id, m->id))
 					merr = KERR_FENCED_INSTANCE_ID;
 			} else {
 				int pi = find_pending(g, who[i].member_id);
@@ -918,7 +912,7 @@ void handle_leave_group(struct request *req)
 					mr->error_code = KERR_NONE;
 					continue;
 				}
-				m = kstr_set(who[i].member_id)
+				m = kstr_nonempty(who[i].member_id)
 					    ? group_member(g, who[i].member_id.ptr, (size_t)who[i].member_id.len)
 					    : NULL;
 				if (!m)

@@ -20,21 +20,7 @@
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
-
-static bool kstr_set(struct kstr s) { return s.ptr && s.len > 0; }
-
-static bool kstr_is(struct kstr s, const char *c)
-{
-	return c && s.ptr && s.len >= 0 && strlen(c) == (size_t)s.len && memcmp(s.ptr, c, (size_t)s.len) == 0;
-}
-
-static bool partition_known(const struct metadata_snapshot *s, struct kstr topic, int32_t partition)
-{
-	if (!topic.ptr)
-		return false;
-	const struct mc_topic *t = metadata_snapshot_find_topic(s, topic.ptr, (size_t)topic.len);
-	return t && mc_topic_partition((struct mc_topic *)t, partition, false) != NULL;
-}
+#include "util/clock.h"
 
 /* --- OffsetCommit --------------------------------------------------------------------------- */
 
@@ -47,14 +33,14 @@ static int16_t commit_allowed(struct group *g, const struct offset_commit_reques
 	if (generation < 0 && g->state == GROUP_EMPTY)
 		return KERR_NONE; /* a group that only keeps its offsets here */
 	struct member *m = NULL;
-	if (generation >= 0 || kstr_set(oc->member_id) || oc->group_instance_id.ptr) {
-		if (kstr_set(oc->group_instance_id)) {
+	if (generation >= 0 || kstr_nonempty(oc->member_id) || oc->group_instance_id.ptr) {
+		if (kstr_nonempty(oc->group_instance_id)) {
 			struct member *sm =
 				group_static_member(g, oc->group_instance_id.ptr, (size_t)oc->group_instance_id.len);
-			if (sm && !kstr_is(oc->member_id, sm->id))
+			if (sm && !kstr_eq(oc->member_id, sm->id))
 				return KERR_FENCED_INSTANCE_ID;
 		}
-		m = kstr_set(oc->member_id) ? group_member(g, oc->member_id.ptr, (size_t)oc->member_id.len) : NULL;
+		m = kstr_nonempty(oc->member_id) ? group_member(g, oc->member_id.ptr, (size_t)oc->member_id.len) : NULL;
 		if (!m)
 			return KERR_UNKNOWN_MEMBER_ID;
 		if (generation != g->generation)
@@ -99,9 +85,8 @@ static bool try_commit(void *arg, bool expired)
 		for (int j = 0; j < resp->topics[i].partitions_count; j++)
 			if (resp->topics[i].partitions[j].error_code == KERR_NONE)
 				resp->topics[i].partitions[j].error_code = err;
-	struct request *req = dc->req;
-	free(dc);
-	request_respond(req, resp);
+	/* dc lives in the request's arena: answering frees it. */
+	request_respond(dc->req, resp);
 	return true;
 }
 
@@ -115,7 +100,7 @@ void handle_offset_commit(struct request *req)
 	struct broker *b = req->broker;
 	struct group_coordinator *gc = b->groups;
 	int16_t version = req->header.api_version;
-	int64_t now = group_now_ms();
+	int64_t now = wall_clock_ms();
 	struct offset_commit_response resp;
 	offset_commit_response_init(&resp);
 	int nt = oc->topics_count > 0 ? oc->topics_count : 0;
@@ -136,7 +121,7 @@ void handle_offset_commit(struct request *req)
 	}
 
 	int16_t group_err = KERR_NONE;
-	if (!kstr_set(oc->group_id))
+	if (!kstr_nonempty(oc->group_id))
 		group_err = KERR_INVALID_GROUP_ID;
 	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
 	pthread_mutex_lock(&gc->lock);
@@ -170,7 +155,7 @@ void handle_offset_commit(struct request *req)
 		for (int j = 0; j < resp.topics[i].partitions_count; j++) {
 			const struct offset_commit_request_offset_commit_request_partition *p = &t->partitions[j];
 			int16_t *perr = &resp.topics[i].partitions[j].error_code;
-			if (!partition_known(s, t->name, p->partition_index)) {
+			if (!metadata_snapshot_has_partition(s, t->name, p->partition_index)) {
 				*perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
 			}
@@ -236,7 +221,7 @@ void handle_offset_commit(struct request *req)
 	if (group_err == KERR_NONE && required >= 0 && b->purgatory) {
 		/* Answer once the followers have the commit (memory already shows it, as it will after
 		 * a failover only if they do). */
-		struct delayed_commit *dc = xmalloc(sizeof *dc);
+		struct delayed_commit *dc = arena_alloc(&req->arena, sizeof *dc);
 		struct offset_commit_response *rp = arena_alloc(&req->arena, sizeof *rp);
 		*rp = resp;
 		*dc = (struct delayed_commit){ req, rp, partition, required };
@@ -280,7 +265,7 @@ static int16_t fetch_group(struct group_coordinator *gc, struct request *req, st
 {
 	*out = NULL;
 	*n_out = 0;
-	int16_t err = kstr_set(group_id) ? group_owner_error(gc, group_id.ptr, (size_t)group_id.len)
+	int16_t err = kstr_nonempty(group_id) ? group_owner_error(gc, group_id.ptr, (size_t)group_id.len)
 					 : KERR_INVALID_GROUP_ID;
 	struct group *g = err == KERR_NONE ? group_find(gc, group_id.ptr, (size_t)group_id.len) : NULL;
 	if (n >= 0) {
@@ -434,7 +419,7 @@ void handle_offset_delete(struct request *req)
 	int nt = od->topics_count > 0 ? od->topics_count : 0;
 	resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(nt ? nt : 1));
 	resp.topics_count = 0;
-	if (!kstr_set(od->group_id)) {
+	if (!kstr_nonempty(od->group_id)) {
 		resp.error_code = KERR_INVALID_GROUP_ID;
 		request_respond(req, &resp);
 		return;
@@ -455,7 +440,7 @@ void handle_offset_delete(struct request *req)
 	wbuf_init(&w);
 	struct batch_builder bb;
 	batch_builder_begin(&bb, &w, NULL);
-	int64_t now = group_now_ms();
+	int64_t now = wall_clock_ms();
 	int n_records = 0;
 	resp.topics_count = nt;
 	for (int i = 0; i < nt; i++) {

@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "util/uuid.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 struct log_ref {
 	struct log_manager *lm;
@@ -44,13 +45,6 @@ struct log_manager {
 	pthread_cond_t sched_cond;
 	bool stopping;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------------ references */
 
@@ -259,7 +253,7 @@ static int load_dir(struct log_manager *lm, int di)
 	if (!clean)
 		log_info("Log dir %s was not shut down cleanly; recovering its logs", dir);
 	int rc = 0, loaded = 0;
-	int64_t t0 = now_ms();
+	int64_t t0 = wall_clock_ms();
 	DIR *d = opendir(dir);
 	if (!d) {
 		log_error("Cannot read log dir %s: %s", dir, strerror(errno));
@@ -295,7 +289,7 @@ static int load_dir(struct log_manager *lm, int di)
 			.clean_shutdown = clean,
 			.recovery_point = checkpoint_lookup(rp, n_rp, topic, part, 0),
 			.log_start_offset = checkpoint_lookup(lso, n_lso, topic, part, 0),
-			.now_ms = now_ms(),
+			.now_ms = wall_clock_ms(),
 		};
 		struct log *l = NULL;
 		if (log_open(&a, &l) != KERR_NONE) {
@@ -321,7 +315,7 @@ static int load_dir(struct log_manager *lm, int di)
 		free(path);
 	}
 	closedir(d);
-	log_info("Loaded %d logs from %s in %lld ms", loaded, dir, (long long)(now_ms() - t0));
+	log_info("Loaded %d logs from %s in %lld ms", loaded, dir, (long long)(wall_clock_ms() - t0));
 	/* From here on appends happen: a crash must lead to recovery again. */
 	if (rc == 0 && recovery_remove_clean_shutdown(dir) != KERR_NONE)
 		rc = -1;
@@ -411,7 +405,7 @@ int log_manager_get_or_create(struct log_manager *lm, const char *topic, size_t 
 		.clean_shutdown = true,
 		.recovery_point = 0,
 		.log_start_offset = 0,
-		.now_ms = now_ms(),
+		.now_ms = wall_clock_ms(),
 	};
 	struct log *l = NULL;
 	int err = log_open(&a, &l);
@@ -533,7 +527,7 @@ static void run_flush_and_deletes(struct log_manager *lm, int64_t now)
 static void *scheduler_main(void *arg)
 {
 	struct log_manager *lm = arg;
-	int64_t start = now_ms();
+	int64_t start = wall_clock_ms();
 	int64_t next_retention = start + 30000; /* Kafka's InitialTaskDelayMs */
 	int64_t next_flush = start + lm->cfg.flush_scheduler_interval_ms;
 	int64_t next_rp = start + lm->cfg.flush_checkpoint_interval_ms;
@@ -543,7 +537,7 @@ static void *scheduler_main(void *arg)
 		next_retention = start + lm->cfg.retention_check_interval_ms;
 	pthread_mutex_lock(&lm->sched_lock);
 	while (!lm->stopping) {
-		int64_t now = now_ms();
+		int64_t now = wall_clock_ms();
 		int64_t wake = next_retention;
 		int64_t times[] = { next_flush, next_rp, next_lso, next_hw, now + 1000 };
 		for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
@@ -611,7 +605,7 @@ void log_manager_shutdown(struct log_manager *lm)
 		pthread_join(lm->scheduler, NULL);
 	}
 	bool clean = true;
-	int64_t now = now_ms();
+	int64_t now = wall_clock_ms();
 	for (int i = 0; i < lm->n; i++)
 		if (log_flush(lm->refs[i]->log, now) != KERR_NONE)
 			clean = false;

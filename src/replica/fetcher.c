@@ -28,6 +28,7 @@
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 #define API_FETCH 1
 #define FETCH_VERSION 12
@@ -58,13 +59,6 @@ struct fetcher_manager {
 	struct fthread **threads;
 	int n_threads;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void fpart_clear(struct fpart *p)
 {
@@ -102,7 +96,7 @@ static void apply_partition(struct fthread *t, struct fpart *fp, const struct fe
 {
 	struct fetcher_manager *fm = t->fm;
 	struct log *l = log_ref_log(fp->log);
-	int64_t now = now_ms();
+	int64_t now = wall_clock_ms();
 	switch (pd->error_code) {
 	case KERR_NONE:
 		break;
@@ -167,7 +161,7 @@ static bool fetch_round(struct fthread *t, struct kclient *kc)
 	struct fetcher_manager *fm = t->fm;
 	struct arena a;
 	arena_init(&a);
-	int64_t now = now_ms();
+	int64_t now = wall_clock_ms();
 
 	pthread_mutex_lock(&fm->lock);
 	int n = 0;
@@ -277,7 +271,7 @@ static void *fetcher_main(void *arg)
 		pthread_mutex_lock(&fm->lock);
 		/* After a failure, or when every partition is backing off, wait a little. */
 		bool idle = !ok;
-		int64_t now = now_ms();
+		int64_t now = wall_clock_ms();
 		int64_t soonest = INT64_MAX;
 		for (int i = 0; i < t->n; i++)
 			if (t->parts[i].backoff_until < soonest)

@@ -13,6 +13,7 @@
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 /* Kafka's LeaderAndIsr.EpochDuringDelete and NoEpoch. */
 #define EPOCH_DURING_DELETE (-2)
@@ -81,13 +82,6 @@ struct replica_manager {
 	int n;
 	int cap;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int cmp_key(const char *t, size_t tl, int32_t idx, const struct partition *p)
 {
@@ -293,7 +287,7 @@ int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, siz
 	p->isr_change_pending = false;
 	if (leads) {
 		/* Followers start unknown; those in the ISR count as caught up now [Partition.makeLeader]. */
-		int64_t now = now_ms();
+		int64_t now = wall_clock_ms();
 		p->followers = xcalloc((size_t)(u->n_replicas ? u->n_replicas : 1), sizeof *p->followers);
 		for (int i = 0; i < u->n_replicas; i++) {
 			if (u->replicas[i] == rm->broker_id)
@@ -564,7 +558,7 @@ int16_t replica_manager_follower_fetch(struct replica_manager *rm, const char *t
 			return KERR_NONE;
 		}
 	}
-	int64_t now = now_ms();
+	int64_t now = wall_clock_ms();
 	int64_t leader_leo = log_end_offset(l);
 	/* Kafka's Replica.updateFetchState: caught up if it asked for everything we had, now or at its last fetch. */
 	if (fetch_offset >= leader_leo)
@@ -676,7 +670,7 @@ static void write_change(struct replica_manager *rm, struct isr_change *c)
 			memcpy(p->isr, c->isr, sizeof *p->isr * (size_t)c->n_isr);
 			p->n_isr = c->n_isr;
 			p->partition_epoch = new_version;
-			int64_t now = now_ms();
+			int64_t now = wall_clock_ms();
 			for (int i = 0; i < p->n_followers; i++)
 				if (in_isr(p, p->followers[i].id) && p->followers[i].last_caught_up_ms == 0)
 					p->followers[i].last_caught_up_ms = now;
@@ -694,10 +688,10 @@ static void write_change(struct replica_manager *rm, struct isr_change *c)
 static void *isr_main(void *arg)
 {
 	struct replica_manager *rm = arg;
-	int64_t next_check = now_ms() + rm->lag_max_ms / 2;
+	int64_t next_check = wall_clock_ms() + rm->lag_max_ms / 2;
 	pthread_mutex_lock(&rm->lock);
 	while (!rm->isr_stop) {
-		int64_t now = now_ms();
+		int64_t now = wall_clock_ms();
 		if (now >= next_check) {
 			check_shrink_locked(rm, now);
 			next_check = now + rm->lag_max_ms / 2;

@@ -27,6 +27,7 @@
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 enum { READ_UNCOMMITTED = 0, READ_COMMITTED = 1 };
 
@@ -54,13 +55,6 @@ struct fetch_op {
 
 
 static const uint8_t no_records[1];
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The topic name of a v13+ target, which the client names by id only; false when unknown. */
 static bool resolve_topic_id(struct broker *b, struct fetch_target *t, struct arena *a)
@@ -318,7 +312,7 @@ void handle_fetch(struct request *req)
 		.n_parts = total,
 		.forgotten = forgotten,
 		.n_forgotten = n_forgotten,
-		.now_ms = wall_ms(),
+		.now_ms = wall_clock_ms(),
 	};
 	fetch_session_begin(b->fetch_sessions, &sr, a, &op->plan);
 	if (op->plan.error != KERR_NONE) {
@@ -334,5 +328,5 @@ void handle_fetch(struct request *req)
 	}
 	if (try_complete(op, false))
 		return;
-	purgatory_add(b->purgatory, op, wall_ms() + fq->max_wait_ms, try_complete);
+	purgatory_add(b->purgatory, op, wall_clock_ms() + fq->max_wait_ms, try_complete);
 }

@@ -287,6 +287,14 @@ const struct mc_topic *metadata_snapshot_find_topic(const struct metadata_snapsh
 	return metadata_snapshot_topic((struct metadata_snapshot *)s, name, name_len, false);
 }
 
+bool metadata_snapshot_has_partition(const struct metadata_snapshot *s, struct kstr topic, int32_t partition)
+{
+	if (!topic.ptr || topic.len < 0)
+		return false;
+	const struct mc_topic *t = metadata_snapshot_find_topic(s, topic.ptr, (size_t)topic.len);
+	return t && mc_topic_partition((struct mc_topic *)t, partition, false) != NULL;
+}
+
 const struct mc_endpoint *mc_broker_endpoint(const struct mc_broker *b, const char *listener)
 {
 	for (int i = 0; i < b->n_endpoints; i++)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "util/buf.h"
 
 struct mc_endpoint {
 	char *listener;   /* listener name */
@@ -91,5 +92,7 @@ const struct mc_broker *metadata_snapshot_broker(const struct metadata_snapshot 
 const struct mc_topic *metadata_snapshot_find_topic(const struct metadata_snapshot *s, const char *name,
 						    size_t name_len);
 const struct mc_endpoint *mc_broker_endpoint(const struct mc_broker *b, const char *listener);
+/* Whether the snapshot has this partition of this topic (topic.ptr NULL: no). */
+bool metadata_snapshot_has_partition(const struct metadata_snapshot *s, struct kstr topic, int32_t partition);
 
 #endif

@@ -26,15 +26,9 @@
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 typedef struct produce_response_partition_produce_response part_resp;
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Scratch for decompressing batches while validating them, and for batches re-compressed
  * for the topic's compression.type: one pair per network thread, reused, and freed when its
@@ -115,7 +109,7 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 		pr->error_code = KERR_CORRUPT_MESSAGE;
 		goto out;
 	}
-	int64_t now = wall_ms();
+	int64_t now = wall_clock_ms();
 	struct log_config cfg;
 	log_get_config(ll.log, &cfg);
 	const struct produce_request *pq = req->body;
@@ -187,7 +181,7 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 	pr->log_append_time_ms = ai.log_append_time;
 	pr->log_start_offset = ai.log_start_offset;
 	*appended = true;
-	if (pq->acks == -1 && !ll.isr_alone) {
+	if (ack && !ll.isr_alone) {
 		ack->topic = topic;
 		ack->pr = pr;
 		ack->required = ai.last_offset + 1;
@@ -222,11 +216,8 @@ static bool try_acks(void *arg, bool expired)
 	}
 	if (!all)
 		return false;
-	struct request *req = dp->req;
-	struct produce_response *resp = dp->resp;
-	free(dp->acks);
-	free(dp);
-	request_respond(req, resp);
+	/* dp and its acks live in the request's arena: answering frees them. */
+	request_respond(dp->req, dp->resp);
 	return true;
 }
 
@@ -234,14 +225,17 @@ void handle_produce(struct request *req)
 {
 	const struct produce_request *pq = req->body;
 	struct broker *b = req->broker;
-	struct produce_response *respp = arena_alloc(&req->arena, sizeof *respp);
 	struct produce_response resp;
 	produce_response_init(&resp);
-	int total = 0;
-	for (int i = 0; i < pq->topic_data_count; i++)
-		total += pq->topic_data[i].partition_data_count > 0 ? pq->topic_data[i].partition_data_count : 0;
-	struct pending_ack *acks = xcalloc((size_t)(total ? total : 1), sizeof *acks);
+	/* acks=all only: where each partition's write must get to (in the arena, like the answer). */
+	struct pending_ack *acks = NULL;
 	int n_acks = 0;
+	if (pq->acks == -1) {
+		int total = 0;
+		for (int i = 0; i < pq->topic_data_count; i++)
+			total += pq->topic_data[i].partition_data_count > 0 ? pq->topic_data[i].partition_data_count : 0;
+		acks = arena_alloc(&req->arena, sizeof *acks * (size_t)(total ? total : 1));
+	}
 
 	bool bad_acks = pq->acks != 0 && pq->acks != 1 && pq->acks != -1;
 	bool appended = false;
@@ -271,8 +265,9 @@ void handle_produce(struct request *req)
 				/* No transaction coordinator yet: a transactional producer cannot be served. */
 				pr->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 			else
-				append_partition(req, td->name, td->partition_data[j].records, pr, &appended, &acks[n_acks]);
-			if (acks[n_acks].pr)
+				append_partition(req, td->name, td->partition_data[j].records, pr, &appended,
+						 acks ? &acks[n_acks] : NULL);
+			if (acks && acks[n_acks].pr)
 				n_acks++;
 		}
 	}
@@ -280,15 +275,15 @@ void handle_produce(struct request *req)
 		purgatory_notify(b->purgatory);
 	if (n_acks > 0 && b->purgatory) {
 		/* acks=all with followers in the ISR: answer once they have it, or at the request timeout. */
+		struct produce_response *respp = arena_alloc(&req->arena, sizeof *respp);
 		*respp = resp;
-		struct delayed_produce *dp = xmalloc(sizeof *dp);
+		struct delayed_produce *dp = arena_alloc(&req->arena, sizeof *dp);
 		*dp = (struct delayed_produce){ req, respp, acks, n_acks };
 		if (try_acks(dp, false))
 			return;
-		purgatory_add(b->purgatory, dp, wall_ms() + (pq->timeout_ms > 0 ? pq->timeout_ms : 0), try_acks);
+		purgatory_add(b->purgatory, dp, wall_clock_ms() + (pq->timeout_ms > 0 ? pq->timeout_ms : 0), try_acks);
 		return;
 	}
-	free(acks);
 	if (pq->acks == 0) {
 		/* Kafka closes the connection of an acks=0 producer whose write failed, so it notices. */
 		for (int i = 0; i < nt; i++)

@@ -7,6 +7,7 @@
 
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 struct waiter {
 	void *op;
@@ -26,13 +27,6 @@ struct purgatory {
 	int n_waiting, cap_waiting;
 	int size;
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void push(struct waiter **arr, int *n, int *cap, struct waiter w)
 {
@@ -75,7 +69,7 @@ static void *purgatory_main(void *arg)
 				pthread_cond_wait(&p->cond, &p->lock);
 				continue;
 			}
-			if (next <= wall_ms())
+			if (next <= wall_clock_ms())
 				break;
 			struct timespec ts = { .tv_sec = next / 1000, .tv_nsec = (long)(next % 1000) * 1000000 };
 			if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) != 0)
@@ -89,7 +83,7 @@ static void *purgatory_main(void *arg)
 		p->n_incoming = 0;
 		pthread_mutex_unlock(&p->lock);
 
-		sweep(p, dirty || fresh, wall_ms(), stopping);
+		sweep(p, dirty || fresh, wall_clock_ms(), stopping);
 
 		pthread_mutex_lock(&p->lock);
 		p->size = p->n_waiting + p->n_incoming;

@@ -28,14 +28,6 @@ static bool group_ok(struct kstr g)
 	return memchr(g.ptr, '/', (size_t)g.len) == NULL && memchr(g.ptr, '\0', (size_t)g.len) == NULL;
 }
 
-static bool partition_known(const struct metadata_snapshot *s, struct kstr topic, int32_t partition)
-{
-	if (!topic.ptr)
-		return false;
-	const struct mc_topic *t = metadata_snapshot_find_topic(s, topic.ptr, (size_t)topic.len);
-	return t && mc_topic_partition((struct mc_topic *)t, partition, false) != NULL;
-}
-
 static void offset_path(char *buf, size_t cap, struct kstr group, struct kstr topic, int32_t partition)
 {
 	snprintf(buf, cap, "/consumers/%.*s/offsets/%.*s/%d", group.len, group.ptr, topic.len, topic.ptr, partition);
@@ -91,7 +83,7 @@ static void offset_commit_v0_job(struct request *req)
 			rp->partition_index = p->partition_index;
 			if (!group_valid)
 				rp->error_code = KERR_INVALID_GROUP_ID;
-			else if (!partition_known(s, t->name, p->partition_index))
+			else if (!metadata_snapshot_has_partition(s, t->name, p->partition_index))
 				rp->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			else if (p->committed_metadata.ptr && p->committed_metadata.len > max_meta)
 				rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
@@ -132,7 +124,7 @@ static void offset_fetch_v0_job(struct request *req)
 				rp->error_code = KERR_INVALID_GROUP_ID;
 				continue;
 			}
-			if (!partition_known(s, t->name, rp->partition_index)) {
+			if (!metadata_snapshot_has_partition(s, t->name, rp->partition_index)) {
 				rp->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
 			}

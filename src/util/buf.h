@@ -127,10 +127,18 @@ static inline struct kstr kstr_c(const char *s)
 	struct kstr k = { s, s ? (int32_t)strlen(s) : -1 };
 	return k;
 }
+/* a holds exactly the C string b (false when either is null). */
 static inline bool kstr_eq(struct kstr a, const char *b)
 {
+	if (!b)
+		return false;
 	size_t n = strlen(b);
 	return a.ptr && (size_t)a.len == n && memcmp(a.ptr, b, n) == 0;
+}
+/* Present and not empty (a group id, a member id). */
+static inline bool kstr_nonempty(struct kstr s)
+{
+	return s.ptr && s.len > 0;
 }
 
 #endif

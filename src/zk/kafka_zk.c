@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "util/arena.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/uuid.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 static const char *const persistent_paths[] = {
 	"/consumers", "/brokers/ids", "/brokers/topics", "/config/changes", "/admin/delete_topics",
@@ -19,13 +19,6 @@ static const char *const persistent_paths[] = {
 	"/log_dir_event_notification", "/config/topics", "/config/clients", "/config/users",
 	"/config/brokers", "/config/ips",
 };
-
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static const char *protocol_name(int p)
 {
@@ -149,7 +142,7 @@ void kafka_zk_broker_json(const struct kafka_broker_registration *reg, struct wb
 	else
 		json_write_raw(w, "null");
 	json_write_raw(w, ",\"version\":5,\"timestamp\":\"");
-	json_write_int(w, reg->timestamp_ms ? reg->timestamp_ms : now_ms());
+	json_write_int(w, reg->timestamp_ms ? reg->timestamp_ms : wall_clock_ms());
 	json_write_raw(w, "\"");
 	if (reg->rack) {
 		json_write_raw(w, ",\"rack\":");
@@ -404,7 +397,7 @@ int kafka_zk_elect_controller(struct zk *zk, int32_t broker_id, struct kafka_ele
 	json_write_raw(&w, "{\"version\":2,\"brokerid\":");
 	json_write_int(&w, broker_id);
 	json_write_raw(&w, ",\"timestamp\":\"");
-	json_write_int(&w, now_ms());
+	json_write_int(&w, wall_clock_ms());
 	json_write_raw(&w, "\",\"kraftControllerEpoch\":-1}");
 	char next[16];
 	int nlen = snprintf(next, sizeof next, "%d", epoch + 1);

@@ -479,6 +479,35 @@ void topic_partition_refs_free(struct topic_partition_ref *refs, int n)
 	free(refs);
 }
 
+/*
+ * {"version":1,"partitions":[{"topic":"t","partition":0},...]}, the payload of an ISR
+ * change notification and of /admin/preferred_replica_election, into refs; entries
+ * without a topic or with a bad partition are skipped.  False when the payload is not
+ * that shape.
+ */
+static bool parse_partition_list(const char *data, int len, struct topic_partition_ref **out, int *n)
+{
+	struct arena a;
+	arena_init(&a);
+	struct json *j = json_parse(&a, data ? data : "", len > 0 ? (size_t)len : 0);
+	const struct json *parts = json_get(j, "partitions");
+	bool ok = parts && parts->type == JSON_ARRAY;
+	if (ok) {
+		*out = xcalloc(parts->n ? parts->n : 1, sizeof **out);
+		for (size_t i = 0; i < parts->n; i++) {
+			const char *topic = json_get_string(parts->items[i], "topic");
+			int64_t p;
+			if (!topic || !json_get_int(parts->items[i], "partition", &p) || p < 0 || p > INT32_MAX)
+				continue;
+			(*out)[*n].topic = xstrdup(topic);
+			(*out)[*n].partition = (int32_t)p;
+			(*n)++;
+		}
+	}
+	arena_free(&a);
+	return ok;
+}
+
 int topic_zk_read_isr_change(struct zk *zk, const char *name, struct topic_partition_ref **out, int *n)
 {
 	*out = NULL;
@@ -490,25 +519,8 @@ int topic_zk_read_isr_change(struct zk *zk, const char *name, struct topic_parti
 	int rc = zk_get(zk, path, NULL, NULL, &data, &len, NULL);
 	if (rc != ZOK)
 		return rc;
-	struct arena a;
-	arena_init(&a);
-	struct json *j = json_parse(&a, data ? data : "", len > 0 ? (size_t)len : 0);
-	const struct json *parts = json_get(j, "partitions");
-	if (parts && parts->type == JSON_ARRAY) {
-		*out = xcalloc(parts->n ? parts->n : 1, sizeof **out);
-		for (size_t i = 0; i < parts->n; i++) {
-			const char *topic = json_get_string(parts->items[i], "topic");
-			int64_t p;
-			if (!topic || !json_get_int(parts->items[i], "partition", &p) || p < 0 || p > INT32_MAX)
-				continue;
-			(*out)[*n].topic = xstrdup(topic);
-			(*out)[*n].partition = (int32_t)p;
-			(*n)++;
-		}
-	} else {
+	if (!parse_partition_list(data, len, out, n))
 		log_warn("Ignoring malformed ISR change notification %s", name);
-	}
-	arena_free(&a);
 	free(data);
 	return ZOK;
 }
@@ -659,25 +671,8 @@ int topic_zk_get_preferred_elections(struct zk *zk, zk_watch_fn watch, void *arg
 	int rc = get_watched(zk, PREFERRED_PATH, watch, arg, &data, &len);
 	if (rc != ZOK)
 		return rc;
-	struct arena a;
-	arena_init(&a);
-	struct json *j = json_parse(&a, data ? data : "", len > 0 ? (size_t)len : 0);
-	const struct json *parts = json_get(j, "partitions");
-	if (parts && parts->type == JSON_ARRAY) {
-		*out = xcalloc(parts->n ? parts->n : 1, sizeof **out);
-		for (size_t i = 0; i < parts->n; i++) {
-			const char *topic = json_get_string(parts->items[i], "topic");
-			int64_t p;
-			if (!topic || !json_get_int(parts->items[i], "partition", &p) || p < 0 || p > INT32_MAX)
-				continue;
-			(*out)[*n].topic = xstrdup(topic);
-			(*out)[*n].partition = (int32_t)p;
-			(*n)++;
-		}
-	} else {
+	if (!parse_partition_list(data, len, out, n))
 		log_warn("Ignoring malformed %s", PREFERRED_PATH);
-	}
-	arena_free(&a);
 	free(data);
 	return ZOK;
 }
