@@ -5,7 +5,6 @@ the log and answers for it; the group re-forms there and resumes exactly at
 its committed offsets. The killed broker, back as a follower, answers
 NOT_COORDINATOR for the group."""
 
-import json
 import os
 import sys
 import time
@@ -36,8 +35,7 @@ class CoordinatorFailover(h.ClusterTestCase):
 		})
 
 	def state(self, topic, partition):
-		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s/partitions/%d/state" % (topic, partition)))
-		return json.loads(data.decode())
+		return self.c.partition_state(topic, partition)
 
 	def consumer(self):
 		return Consumer({"bootstrap.servers": self.c.bootstrap, "group.id": GROUP, "auto.offset.reset": "earliest",

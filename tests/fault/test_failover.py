@@ -9,65 +9,20 @@ that data and holds exactly what the new leader holds."""
 
 import filecmp
 import glob
-import json
 import os
 import signal
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import acked  # noqa: E402
 import cluster as h  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 PARTITIONS = 3
-
-
-class Checker:
-	"""Produces with acks=all from a thread and records what was acknowledged."""
-
-	def __init__(self, bootstrap, topic):
-		self.topic = topic
-		self.acked = {}
-		self.errors = []
-		self.stop = threading.Event()
-		self.p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2,
-				"enable.idempotence": False, "retries": 1000000, "retry.backoff.ms": 100,
-				"message.timeout.ms": 120000, "max.in.flight.requests.per.connection": 1})
-		self.t = threading.Thread(target=self.run, daemon=True)
-		self.sent = 0
-
-	def dr(self, err, msg):
-		if err:
-			self.errors.append(str(err))
-		else:
-			key = (msg.partition(), msg.offset())
-			assert key not in self.acked, "offset %s acknowledged twice" % (key,)
-			self.acked[key] = msg.value()
-
-	def run(self):
-		while not self.stop.is_set():
-			try:
-				self.p.produce(self.topic, b"m-%08d" % self.sent, key=b"%d" % self.sent, on_delivery=self.dr)
-			except BufferError:
-				# The producer's queue is full while a partition has no leader: wait for room.
-				self.p.poll(0.1)
-				continue
-			self.sent += 1
-			self.p.poll(0)
-			if self.sent % 200 == 0:
-				time.sleep(0.01)
-		self.p.flush(120)
-
-	def start(self):
-		self.t.start()
-
-	def finish(self):
-		self.stop.set()
-		self.t.join(180)
 
 
 class Failover(h.ClusterTestCase):
@@ -88,8 +43,7 @@ class Failover(h.ClusterTestCase):
 				"full ISRs for %s" % name)
 
 	def state(self, topic, partition):
-		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s/partitions/%d/state" % (topic, partition)))
-		return json.loads(data.decode())
+		return self.c.partition_state(topic, partition)
 
 	def restart(self, broker_id):
 		b = self.c.broker(broker_id)
@@ -97,30 +51,12 @@ class Failover(h.ClusterTestCase):
 		b.start()
 
 	def read_all(self, topic):
-		c = Consumer({"bootstrap.servers": self.c.bootstrap, "group.id": "failover-check",
-				"enable.partition.eof": True, "enable.auto.commit": False})
-		out = {}
-		try:
-			c.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
-			eof = set()
-			deadline = time.time() + 120
-			while len(eof) < PARTITIONS and time.time() < deadline:
-				m = c.poll(1.0)
-				if m is None:
-					continue
-				if m.error():
-					if m.error().code() == -191:
-						eof.add(m.partition())
-					continue
-				out[(m.partition(), m.offset())] = m.value()
-		finally:
-			c.close()
-		return out
+		return acked.read_all(self.c.bootstrap, topic, PARTITIONS, "failover-check")
 
 	def test_kill_every_leader_then_the_controller(self):
 		topic = "failover"
 		self.create(topic)
-		chk = Checker(self.c.bootstrap, topic)
+		chk = acked.Checker(self.c.bootstrap, topic, keyed=True)
 		chk.start()
 		try:
 			time.sleep(2)
@@ -166,7 +102,7 @@ class Failover(h.ClusterTestCase):
 		producer sees at most retriable errors (which the client retries), so no send fails."""
 		topic = "sigterm"
 		self.create(topic)
-		chk = Checker(self.c.bootstrap, topic)
+		chk = acked.Checker(self.c.bootstrap, topic, keyed=True)
 		chk.start()
 		try:
 			time.sleep(2)
@@ -199,8 +135,7 @@ class Diverge(h.ClusterTestCase):
 		self.c = self.start_cluster(brokers=3, first_id=1, props={"replica.lag.time.max.ms": "60000"})
 
 	def state(self, topic, partition):
-		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s/partitions/%d/state" % (topic, partition)))
-		return json.loads(data.decode())
+		return self.c.partition_state(topic, partition)
 
 	def test_partitioned_leader_truncates_what_it_alone_wrote(self):
 		topic = "diverge"

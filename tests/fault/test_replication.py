@@ -7,7 +7,6 @@ resumed, the follower catches up and rejoins the ISR."""
 
 import filecmp
 import glob
-import json
 import os
 import signal
 import struct
@@ -50,8 +49,7 @@ class Replication(h.ClusterTestCase):
 		h.wait_until(ready, 60, "leaders and full ISRs for %s" % name)
 
 	def state(self, topic, partition):
-		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s/partitions/%d/state" % (topic, partition)))
-		return json.loads(data.decode())
+		return self.c.partition_state(topic, partition)
 
 	def pdir(self, broker_id, topic, partition):
 		return os.path.join(self.c.broker(broker_id).props["log.dirs"], "%s-%d" % (topic, partition))
@@ -192,8 +190,7 @@ class ReplicatedOffsets(h.ClusterTestCase):
 		})
 
 	def state(self, topic, partition):
-		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s/partitions/%d/state" % (topic, partition)))
-		return json.loads(data.decode())
+		return self.c.partition_state(topic, partition)
 
 	def commit_v2(self, broker_id, group, topic, offset):
 		"""A simple (generation -1) OffsetCommit v2; the partition's error code."""

@@ -102,8 +102,7 @@ class LeaderElection(h.ClusterTestCase):
 		self.wait_balanced()
 
 	def state(self, p):
-		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/p/partitions/%d/state" % p))
-		return json.loads(data.decode())
+		return self.c.partition_state("p", p)
 
 	def leaders(self):
 		return [self.state(p)["leader"] for p in range(3)]

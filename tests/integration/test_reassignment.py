@@ -13,15 +13,14 @@ sent raw (flexible v0)."""
 import json
 import os
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import acked  # noqa: E402
 import cluster as h  # noqa: E402
 import kproto  # noqa: E402
 
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 SESSION_MS = 6000
@@ -133,61 +132,6 @@ def list_reassignments(port, partitions=None):
 	return err, out
 
 
-# ---- producer that records acknowledged offsets --------------------------------------------
-
-class Checker:
-	"""Produces with acks=all from a thread and records what was acknowledged."""
-
-	def __init__(self, bootstrap, topic):
-		self.topic = topic
-		self.acked = {}
-		self.errors = []
-		self.stop = threading.Event()
-		self.p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2,
-				"enable.idempotence": False, "retries": 1000000, "retry.backoff.ms": 100,
-				"message.timeout.ms": 120000, "max.in.flight.requests.per.connection": 1})
-		self.t = threading.Thread(target=self.run, daemon=True)
-		self.sent = 0
-
-	def dr(self, err, msg):
-		if err:
-			self.errors.append(str(err))
-		else:
-			key = (msg.partition(), msg.offset())
-			assert key not in self.acked, "offset %s acknowledged twice" % (key,)
-			self.acked[key] = msg.value()
-
-	def produce_n(self, n):
-		for _ in range(n):
-			self.p.produce(self.topic, b"m-%08d" % self.sent, on_delivery=self.dr)
-			self.sent += 1
-		self.p.flush(60)
-
-	def run(self):
-		while not self.stop.is_set():
-			try:
-				self.p.produce(self.topic, b"m-%08d" % self.sent, on_delivery=self.dr)
-			except BufferError:
-				self.p.poll(0.1)
-				continue
-			self.sent += 1
-			self.p.poll(0)
-			if self.sent % 100 == 0:
-				time.sleep(0.02)
-		self.p.flush(120)
-
-	def start(self):
-		self.t.start()
-
-	def finish(self):
-		self.stop.set()
-		if self.t.is_alive() or self.t.ident is not None:
-			self.t.join(180)
-		else:
-			self.p.flush(60)
-		self.p = None  # the producer goes now, not with the cluster
-
-
 class Reassignment(h.ClusterTestCase):
 	def setUp(self):
 		super().setUp()
@@ -207,8 +151,7 @@ class Reassignment(h.ClusterTestCase):
 				for p, asg in enumerate(assignment)), 60, "full ISRs of %s" % topic)
 
 	def state(self, topic, p):
-		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s/partitions/%d/state" % (topic, p)))
-		return json.loads(data.decode())
+		return self.c.partition_state(topic, p)
 
 	def topic_znode(self, topic):
 		data, _ = self.c.zk.get(self.c.zpath("/brokers/topics/%s" % topic))
@@ -221,25 +164,7 @@ class Reassignment(h.ClusterTestCase):
 		return os.path.join(self.c.broker(broker_id).data_dir, "%s-%d" % (topic, p))
 
 	def read_all(self, topic, partitions):
-		c = Consumer({"bootstrap.servers": self.c.bootstrap, "group.id": "reassign-check",
-				"enable.partition.eof": True, "enable.auto.commit": False})
-		out = {}
-		try:
-			c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-			eof = set()
-			deadline = time.time() + 120
-			while len(eof) < partitions and time.time() < deadline:
-				m = c.poll(1.0)
-				if m is None:
-					continue
-				if m.error():
-					if m.error().code() == -191:
-						eof.add(m.partition())
-					continue
-				out[(m.partition(), m.offset())] = m.value()
-		finally:
-			c.close()
-		return out
+		return acked.read_all(self.c.bootstrap, topic, partitions, "reassign-check")
 
 	def wait_reassigned(self, topic, p, target):
 		def done():
@@ -283,7 +208,7 @@ class Reassignment(h.ClusterTestCase):
 	def test_reassign_through_the_api_while_producing(self):
 		topic = "moving"
 		self.create(topic, [[1, 2, 3]])
-		chk = Checker(self.c.bootstrap, topic)
+		chk = acked.Checker(self.c.bootstrap, topic, pause_every=100, pause_s=0.02)
 		chk.produce_n(200)
 		before = self.state(topic, 0)
 		chk.start()
@@ -300,7 +225,7 @@ class Reassignment(h.ClusterTestCase):
 	def test_reassign_through_the_znode_while_producing(self):
 		topic = "zmoving"
 		self.create(topic, [[1, 2, 3]])
-		chk = Checker(self.c.bootstrap, topic)
+		chk = acked.Checker(self.c.bootstrap, topic, pause_every=100, pause_s=0.02)
 		chk.produce_n(200)
 		before = self.state(topic, 0)
 		chk.start()
@@ -358,7 +283,7 @@ class Reassignment(h.ClusterTestCase):
 	def test_list_and_cancel_reverts_to_the_original_replicas(self):
 		topic = "cancel"
 		self.create(topic, [[1, 2, 3]])
-		chk = Checker(self.c.bootstrap, topic)
+		chk = acked.Checker(self.c.bootstrap, topic, pause_every=100, pause_s=0.02)
 		chk.produce_n(100)
 		chk.finish()
 		before = self.state(topic, 0)
@@ -409,7 +334,7 @@ class Reassignment(h.ClusterTestCase):
 		orig = [i for i in (1, 2, 3, 4) if i != new]
 		target = [i for i in orig if i != ctl] + [new]
 		self.create(topic, [orig])
-		chk = Checker(self.c.bootstrap, topic)
+		chk = acked.Checker(self.c.bootstrap, topic, pause_every=100, pause_s=0.02)
 		chk.produce_n(100)
 		chk.finish()
 		b_new = self.c.broker(new)

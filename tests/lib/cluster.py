@@ -479,6 +479,11 @@ class Cluster:
 			b.start(wait=wait)
 		return b
 
+	def partition_state(self, topic, partition):
+		"""The partition state znode, as a dict (leader, leader_epoch, isr, ...)."""
+		data, _ = self.zk.get(self.zpath("/brokers/topics/%s/partitions/%d/state" % (topic, partition)))
+		return json.loads(data.decode())
+
 	def controller_id(self):
 		"""brokerid from /controller, or None if there is no controller."""
 		try:
