@@ -150,7 +150,10 @@ class Replication(h.ClusterTestCase):
 		self.c.broker(follower).signal(signal.SIGCONT)
 		h.wait_until(lambda: sorted(self.state(topic, 0)["isr"]) == sorted([leader, follower]), 30,
 				"the follower to rejoin the ISR")
-		self.assertEqual(self.produce_raw(leader, topic, 0, -1)[0], NONE)
+		# The leader installs the new ISR once its ZooKeeper write returns, a moment after
+		# the znode shows it (Kafka's AlterPartition path has the same window).
+		h.wait_until(lambda: self.produce_raw(leader, topic, 0, -1)[0] == NONE, 10,
+				"acks=all accepted with the ISR back at two")
 		# It caught up on what was written while it was away.
 		h.wait_until(lambda: filecmp.cmp(
 			sorted(glob.glob(os.path.join(self.pdir(leader, topic, 0), "*.log")))[-1],
