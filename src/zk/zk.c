@@ -288,5 +288,14 @@ int zk_delete(struct zk *zk, const char *path, int version) { return zoo_delete(
 
 int zk_multi(struct zk *zk, int count, const zoo_op_t *ops, zoo_op_result_t *results)
 {
+	/*
+	 * On a handle whose session has expired, libzookeeper's zoo_amulti goes on to free a
+	 * request path it never set (a SEGV seen under ASan when the controller's session
+	 * expired mid-reassignment).  Refuse the multi here with what the library answers
+	 * for every other call on such a handle.
+	 */
+	int state = zk->zh ? zoo_state(zk->zh) : 0;
+	if (!zk->zh || state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE)
+		return ZINVALIDSTATE;
 	return zoo_multi(zk->zh, count, ops, results);
 }
