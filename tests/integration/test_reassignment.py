@@ -282,32 +282,38 @@ class Reassignment(h.ClusterTestCase):
 
 	def test_list_and_cancel_reverts_to_the_original_replicas(self):
 		topic = "cancel"
-		self.create(topic, [[1, 2, 3]])
+		# The broker that is added and kept stopped must not be the controller, which answers
+		# the requests below (a stopped controller would time them out and lose its session).
+		ctl = self.c.controller_id()
+		spare = 4 if ctl != 4 else 1
+		o = [b for b in (1, 2, 3, 4) if b != spare]
+		self.create(topic, [o])
 		chk = acked.Checker(self.c.bootstrap, topic, pause_every=100, pause_s=0.02)
 		chk.produce_n(100)
 		chk.finish()
 		before = self.state(topic, 0)
-		b4 = self.c.broker(4)
-		# Broker 4 cannot catch up while it is stopped (its session outlives the test's steps).
-		b4.pause()
+		bs = self.c.broker(spare)
+		# The spare broker cannot catch up while it is stopped (its session outlives the test's steps).
+		bs.pause()
 		try:
 			port = self.controller().port
-			err, res = alter_reassignments(port, {(topic, 0): [1, 2, 4]})
+			err, res = alter_reassignments(port, {(topic, 0): [o[0], o[1], spare]})
 			self.assertEqual(res[(topic, 0)][0], ERR_NONE)
 			z = self.topic_znode(topic)
-			self.assertEqual(z["partitions"]["0"], [1, 2, 4, 3])
-			self.assertEqual(z["adding_replicas"], {"0": [4]})
-			self.assertEqual(z["removing_replicas"], {"0": [3]})
+			self.assertEqual(z["partitions"]["0"], [o[0], o[1], spare, o[2]])
+			self.assertEqual(z["adding_replicas"], {"0": [spare]})
+			self.assertEqual(z["removing_replicas"], {"0": [o[2]]})
 			self.assertEqual(self.state(topic, 0)["leader_epoch"], before["leader_epoch"] + 1)
 			err, listed = list_reassignments(port)
 			self.assertEqual(err, ERR_NONE)
-			self.assertEqual(listed, {(topic, 0): {"replicas": [1, 2, 4, 3], "adding": [4], "removing": [3]}})
+			self.assertEqual(listed, {(topic, 0): {"replicas": [o[0], o[1], spare, o[2]], "adding": [spare],
+					"removing": [o[2]]}})
 			err, listed = list_reassignments(port, [(topic, 0), (topic, 5), ("nope", 0)])
 			self.assertEqual(list(listed), [(topic, 0)])
 			err, res = alter_reassignments(port, {(topic, 0): None})
 			self.assertEqual(res[(topic, 0)][0], ERR_NONE)
 			z = self.topic_znode(topic)
-			self.assertEqual(z["partitions"]["0"], [1, 2, 3])
+			self.assertEqual(z["partitions"]["0"], o)
 			self.assertEqual(z["adding_replicas"], {})
 			self.assertEqual(z["removing_replicas"], {})
 			err, listed = list_reassignments(port)
@@ -315,13 +321,13 @@ class Reassignment(h.ClusterTestCase):
 			err, res = alter_reassignments(port, {(topic, 0): None})
 			self.assertEqual(res[(topic, 0)][0], ERR_NO_REASSIGNMENT_IN_PROGRESS)
 		finally:
-			b4.resume()
+			bs.resume()
 		st = self.state(topic, 0)
-		self.assertEqual(sorted(st["isr"]), [1, 2, 3])
+		self.assertEqual(sorted(st["isr"]), sorted(o))
 		self.assertEqual(st["leader"], before["leader"])
-		# Broker 4 got the partition and then its deletion.
-		h.wait_until(lambda: not os.path.exists(self.partition_dir(4, topic, 0)), 30,
-				"broker 4's copy of %s-0 to be deleted" % topic)
+		# The spare broker got the partition and then its deletion.
+		h.wait_until(lambda: not os.path.exists(self.partition_dir(spare, topic, 0)), 30,
+				"broker %d's copy of %s-0 to be deleted" % (spare, topic))
 		got = self.read_all(topic, 1)
 		self.assertEqual(len(got), 100)
 
