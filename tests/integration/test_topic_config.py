@@ -150,6 +150,16 @@ class TopicConfig(h.ClusterTestCase):
 		acked, errors = self.produce(topic, [b"%04d" % i + b"y" * 96 for i in range(400)])
 		self.assertEqual((len(acked), errors), (400, []))
 		h.wait_until(lambda: self.watermarks(topic)[0] > 0, 30, "log start offset to advance")
+		# A check that ran while the producer was still writing may be followed by another
+		# (every 300 ms): read once the log start has stopped moving.
+		seen = [None]
+
+		def settled():
+			low_now = self.watermarks(topic)[0]
+			same, seen[0] = low_now == seen[0], low_now
+			time.sleep(1)
+			return same
+		h.wait_until(settled, 30, "the log start offset to settle")
 		low, high = self.watermarks(topic)
 		self.assertEqual(high, 400)
 		# What is left starts at a segment boundary and runs to the end without gaps.
