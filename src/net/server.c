@@ -2,11 +2,19 @@
  * Listeners, the acceptor, network threads and connections (see server.h).
  *
  * Each network thread runs one event_base.  A connection lives on exactly one
- * of them; other threads never touch its bufferevent, they queue an operation
+ * of them; other threads never touch its socket, they queue an operation
  * (respond, close) to the owning thread and wake it.  A connection is
  * refcounted: the thread's list holds one reference and a frame that is with a
  * handler holds another, so an answer that arrives after the peer has gone is
  * simply dropped.
+ *
+ * Reading is our own, writing is libevent's.  libevent 2.1 reads a socket 4 KiB
+ * per wake-up, which for a megabyte produce request means hundreds of wake-ups,
+ * reads and TCP window updates and then a copy to make the frame contiguous.  So
+ * a connection reads into one buffer of its own, sized to the frame once the
+ * size prefix is known and filled in as few reads as the socket allows, and the
+ * handler gets the frame where it was read.  Answers go out through a
+ * bufferevent (its output side only), which sends file ranges with sendfile(2).
  */
 #include "net/server.h"
 
@@ -36,6 +44,20 @@
 
 /* Frames handled back to back on one connection before yielding to the loop. */
 #define MAX_FRAMES_PER_WAKEUP 16
+/* Bytes asked for while the next frame's size is not known yet: enough for many
+ * small pipelined requests in one read, little to move when a big frame follows. */
+#define READ_CHUNK (16 * 1024)
+/* A buffer grows to the frame's size, but by at most this much beyond what has
+ * arrived, so a size prefix alone cannot make us allocate socket.request.max.bytes. */
+#define GROW_AHEAD (1024 * 1024)
+/* An idle connection (nothing buffered, nothing in the socket) keeps a buffer up to
+ * this size and frees a bigger one. */
+#define KEEP_IDLE_BUFFER (64 * 1024)
+/* The most SO_RCVLOWAT asks for: a quarter of the reads of one per 64 KiB segment,
+ * and well under half of Kafka's default receive buffer (100 KB, doubled by Linux). */
+#define LOWAT_MAX (64 * 1024)
+/* Bytes sent to one socket per write wake-up (libevent's default is 16 KiB). */
+#define MAX_SINGLE_WRITE (1024 * 1024)
 
 enum op_type { OP_RESPOND, OP_RESPOND_NONE, OP_CLOSE, OP_ADOPT };
 
@@ -68,7 +90,11 @@ struct netthread {
 struct conn {
 	struct conn *prev, *next;
 	struct netthread *t;
-	struct bufferevent *bev;
+	struct bufferevent *bev;     /* the output side; its reading stays disabled */
+	struct event *readable;      /* our reads; pending while not muted */
+	uint8_t *in;                 /* received bytes: [in_start, in_len) not yet handled */
+	size_t in_start, in_len, in_cap;
+	int rcvlowat;                /* SO_RCVLOWAT as last set (1: the kernel's default) */
 	int refs;                    /* atomic */
 	bool muted;                  /* a frame is with the handler */
 	bool delivering;             /* inside try_deliver: answers must not recurse */
@@ -92,13 +118,16 @@ struct net_server {
 };
 
 static void try_deliver(struct conn *c);
+static void watch_readable(struct conn *c);
 
 static void conn_ref(struct conn *c) { __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL); }
 
 static void conn_unref(struct conn *c)
 {
-	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(c->in); /* only now: a handler may still be reading its frame from it */
 		free(c);
+	}
 }
 
 static bool on_thread(const struct netthread *t) { return pthread_equal(pthread_self(), t->tid); }
@@ -109,6 +138,8 @@ static void conn_destroy(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	event_free(c->readable);
+	c->readable = NULL;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	event_free(c->resume);
@@ -127,7 +158,7 @@ static void close_after_flush(struct conn *c)
 	if (c->dead)
 		return;
 	c->closing = true;
-	bufferevent_disable(c->bev, EV_READ);
+	event_del(c->readable);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_destroy(c);
 	/* else the write callback destroys it once the output drains */
@@ -146,18 +177,29 @@ static void finish_frame(struct conn *c, struct evbuffer *out)
 		evbuffer_free(out);
 	}
 	if (c->muted) {
-		evbuffer_drain(bufferevent_get_input(c->bev), c->frame_total);
+		c->in_start += c->frame_total;
+		if (c->in_start == c->in_len)
+			c->in_start = c->in_len = 0;
 		c->muted = false;
 		c->frame_total = 0;
 	}
 	if (c->closing)
 		return;
-	bufferevent_enable(c->bev, EV_READ);
+	watch_readable(c);
 	if (!c->delivering)
 		event_active(c->resume, EV_READ, 0); /* next buffered frame, from the loop */
 }
 
 static void run_op(struct netthread *t, struct net_op *op);
+
+/* Wait for the socket to become readable again, with connections.max.idle.ms as the
+ * timeout (a muted connection is not idle: its clock stops while a handler works). */
+static void watch_readable(struct conn *c)
+{
+	int64_t ms = c->t->server->cfg.connections_max_idle_ms;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+	event_add(c->readable, ms > 0 ? &tv : NULL);
+}
 
 static void queue_op(struct netthread *t, struct net_op *op)
 {
@@ -268,58 +310,133 @@ void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offs
 
 /* ------------------------------------------------------------- reading frames */
 
+/* Wake this connection only when `want` more bytes are in the socket (the kernel caps
+ * it at half the receive buffer, and wakes us anyway when the window is full): a big
+ * request then arrives in a few large reads rather than one per TCP segment. */
+static void set_rcvlowat(struct conn *c, size_t want)
+{
+	/* Capped here too, so the value (a system call to change) stays put for most of
+	 * a big frame instead of following every read. */
+	int v = want > LOWAT_MAX ? LOWAT_MAX : (int)want;
+	if (v == c->rcvlowat)
+		return;
+	if (setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v) == 0)
+		c->rcvlowat = v;
+}
+
+static uint32_t be32_at(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Make room for `more` bytes after in_len, keeping [in_start, in_len). */
+static void reserve_input(struct conn *c, size_t more)
+{
+	if (c->in_start > 0 && c->in_len + more > c->in_cap) {
+		/* Few bytes to move: a read past a frame's end asks for READ_CHUNK at most. */
+		memmove(c->in, c->in + c->in_start, c->in_len - c->in_start);
+		c->in_len -= c->in_start;
+		c->in_start = 0;
+	}
+	if (c->in_len + more > c->in_cap) {
+		c->in_cap = c->in_len + more;
+		c->in = xrealloc(c->in, c->in_cap);
+	}
+}
+
+/*
+ * One read from the socket into the connection's buffer.  With a frame's size known,
+ * it asks for the rest of that frame and no more, so the next frame starts at the
+ * front of the buffer again; otherwise for READ_CHUNK.  Returns bytes read, 0 when the
+ * socket has nothing or nothing is needed, -1 when the connection is gone.
+ */
+static ssize_t fill_input(struct conn *c)
+{
+	size_t have = c->in_len - c->in_start, want = READ_CHUNK;
+	if (have >= 4) {
+		uint32_t size = be32_at(c->in + c->in_start);
+		if (size > (uint32_t)c->t->server->cfg.socket_request_max_bytes || have >= 4 + (size_t)size)
+			return 0; /* a bad size is try_deliver's to report; a whole frame needs no read */
+		want = 4 + (size_t)size - have;
+		/* Grow by what has arrived (at least GROW_AHEAD): doubling, paid for by the peer. */
+		size_t ahead = have > GROW_AHEAD ? have : GROW_AHEAD;
+		if (want > ahead && c->in_len + want > c->in_cap)
+			want = c->in_cap - c->in_len > ahead ? c->in_cap - c->in_len : ahead;
+	}
+	reserve_input(c, want);
+	/* The TLS seam: an SSL listener would read through OpenSSL here. */
+	ssize_t n = recv(bufferevent_getfd(c->bev), c->in + c->in_len, want, 0);
+	if (n > 0) {
+		c->in_len += (size_t)n;
+		return n;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		if (c->in_len == 0 && c->in_cap > KEEP_IDLE_BUFFER) {
+			free(c->in);
+			c->in = NULL;
+			c->in_cap = 0;
+		}
+		return 0;
+	}
+	if (n < 0)
+		log_debug("Connection %s: %s", c->info.peer, strerror(errno));
+	conn_destroy(c);
+	return -1;
+}
+
 static void try_deliver(struct conn *c)
 {
 	struct net_server *s = c->t->server;
 	c->delivering = true;
 	conn_ref(c);
 	for (int i = 0; i < MAX_FRAMES_PER_WAKEUP && !c->dead && !c->muted && !c->closing; i++) {
-		struct evbuffer *in = bufferevent_get_input(c->bev);
-		size_t avail = evbuffer_get_length(in);
-		if (avail < 4)
+		size_t avail = c->in_len - c->in_start;
+		if (avail < 4) {
+			set_rcvlowat(c, 1);
 			break;
-		uint8_t hdr[4];
-		evbuffer_copyout(in, hdr, 4);
-		int32_t size = (int32_t)(((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
-					 ((uint32_t)hdr[2] << 8) | hdr[3]);
+		}
+		int32_t size = (int32_t)be32_at(c->in + c->in_start);
 		if (size < 0 || size > s->cfg.socket_request_max_bytes) {
 			log_warn("Closing connection %s (listener %s): frame size %d is %s (socket.request.max.bytes=%d)",
 				 c->info.peer, c->info.listener_name, size, size < 0 ? "negative" : "too large",
 				 s->cfg.socket_request_max_bytes);
-			evbuffer_drain(in, avail);
 			conn_destroy(c);
 			break;
 		}
 		if (avail < 4 + (size_t)size) {
-			/* Let libevent read the rest before waking us again. */
-			bufferevent_setwatermark(c->bev, EV_READ, 4 + (size_t)size, 0);
+			/* Recomputed after every read, so it never asks for more than the frame lacks. */
+			set_rcvlowat(c, 4 + (size_t)size - avail);
 			break;
 		}
-		bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
-		uint8_t *frame = evbuffer_pullup(in, 4 + (ssize_t)size);
+		uint8_t *frame = c->in + c->in_start;
 		c->muted = true;
 		c->frame_total = 4 + (size_t)size;
-		bufferevent_disable(c->bev, EV_READ); /* Kafka mutes the channel until the answer */
+		event_del(c->readable); /* Kafka mutes the channel until the answer */
 		conn_ref(c); /* the handler's reference, dropped when it answers */
 		s->cfg.on_request(c, &c->info, frame + 4, (size_t)size, s->cfg.arg);
 	}
-	if (!c->dead && !c->muted && !c->closing && evbuffer_get_length(bufferevent_get_input(c->bev)) >= 4) {
-		/* More frames are buffered: continue after others had their turn. */
-		size_t avail = evbuffer_get_length(bufferevent_get_input(c->bev));
-		uint8_t hdr[4];
-		evbuffer_copyout(bufferevent_get_input(c->bev), hdr, 4);
-		uint32_t size = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
-		if (avail >= 4 + (size_t)size)
-			event_active(c->resume, EV_READ, 0);
-	}
+	if (!c->dead && !c->muted && !c->closing && c->in_len - c->in_start >= 4 &&
+	    c->in_len - c->in_start >= 4 + (size_t)be32_at(c->in + c->in_start))
+		/* More whole frames are buffered: continue after others had their turn. */
+		event_active(c->resume, EV_READ, 0);
 	c->delivering = false;
 	conn_unref(c);
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+static void readable_cb(evutil_socket_t fd, short what, void *arg)
 {
-	(void)bev;
-	try_deliver(arg);
+	(void)fd;
+	struct conn *c = arg;
+	if (what & EV_TIMEOUT) {
+		log_info("Closing idle connection %s (connections.max.idle.ms)", c->info.peer);
+		conn_destroy(c);
+		return;
+	}
+	if (c->dead || c->muted || c->closing)
+		return;
+	if (fill_input(c) < 0)
+		return;
+	try_deliver(c);
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -342,12 +459,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	struct conn *c = arg;
-	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("Closing idle connection %s (connections.max.idle.ms)", c->info.peer);
-	} else if (what & BEV_EVENT_ERROR) {
+	/* Only writing is enabled on the bufferevent, so this is a failed write. */
+	if (what & BEV_EVENT_ERROR)
 		log_debug("Connection %s: %s", c->info.peer, strerror(EVUTIL_SOCKET_ERROR()));
-	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		conn_destroy(c);
 }
 
@@ -388,17 +503,17 @@ static void adopt(struct netthread *t, int fd, const struct listener *l)
 		return;
 	}
 	c->resume = event_new(t->base, -1, 0, resume_cb, c);
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	if (s->cfg.connections_max_idle_ms > 0) {
-		struct timeval tv = { (time_t)(s->cfg.connections_max_idle_ms / 1000),
-				      (suseconds_t)((s->cfg.connections_max_idle_ms % 1000) * 1000) };
-		bufferevent_set_timeouts(c->bev, &tv, NULL);
-	}
+	c->readable = event_new(t->base, fd, EV_READ | EV_PERSIST, readable_cb, c);
+	c->rcvlowat = 1;
+	bufferevent_setcb(c->bev, NULL, write_cb, event_cb, c);
+	bufferevent_set_max_single_write(c->bev, MAX_SINGLE_WRITE);
 	c->next = t->conns;
 	if (t->conns)
 		t->conns->prev = c;
 	t->conns = c;
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_enable(c->bev, EV_WRITE);
+	watch_readable(c);
 }
 
 static void run_op(struct netthread *t, struct net_op *op)
