@@ -632,8 +632,13 @@ class ClusterTestCase(unittest.TestCase):
 			self.addCleanup(self._check_shared)
 
 	def _failed(self):
-		outcome = getattr(self, "_outcome", None)
-		return outcome is None or not getattr(outcome, "success", False)
+		"""Whether this test has failed so far.  Asked from cleanups, where unittest's
+		outcome.success cannot tell (it is reset to True for each cleanup), so look at
+		what the result recorded against this test (or one of its subtests)."""
+		result = getattr(getattr(self, "_outcome", None), "result", None)
+		if result is None:
+			return True
+		return any(getattr(t, "test_case", t) is self for t, _ in list(result.failures) + list(result.errors))
 
 	def _check_shared(self):
 		problems = self.shared.check() if self.shared is not None else []
