@@ -56,8 +56,6 @@
 /* The most SO_RCVLOWAT asks for: a quarter of the reads of one per 64 KiB segment,
  * and well under half of Kafka's default receive buffer (100 KB, doubled by Linux). */
 #define LOWAT_MAX (64 * 1024)
-/* Bytes sent to one socket per write wake-up (libevent's default is 16 KiB). */
-#define MAX_SINGLE_WRITE (1024 * 1024)
 
 enum op_type { OP_RESPOND, OP_RESPOND_NONE, OP_CLOSE, OP_ADOPT };
 
@@ -506,7 +504,6 @@ static void adopt(struct netthread *t, int fd, const struct listener *l)
 	c->readable = event_new(t->base, fd, EV_READ | EV_PERSIST, readable_cb, c);
 	c->rcvlowat = 1;
 	bufferevent_setcb(c->bev, NULL, write_cb, event_cb, c);
-	bufferevent_set_max_single_write(c->bev, MAX_SINGLE_WRITE);
 	c->next = t->conns;
 	if (t->conns)
 		t->conns->prev = c;
