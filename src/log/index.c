@@ -434,7 +434,7 @@ void time_index_last_entry(const struct time_index *ix, int64_t *timestamp, int6
 int time_index_maybe_append(struct time_index *ix, int64_t timestamp, int64_t offset,
     bool skip_full_check)
 {
-	if ((!skip_full_check && time_index_full(ix)) || ix->f.entries >= ix->f.max_entries) {
+	if (!skip_full_check && time_index_full(ix)) {
 		log_warn("time index %s is full (%" PRId32 " entries)", ix->f.path, ix->f.entries);
 		return KERR_UNKNOWN_SERVER_ERROR;
 	}
@@ -443,8 +443,14 @@ int time_index_maybe_append(struct time_index *ix, int64_t timestamp, int64_t of
 		    ", %" PRId64 ")", ix->f.path, timestamp, offset, ix->last_timestamp, ix->last_offset);
 		return KERR_UNKNOWN_SERVER_ERROR;
 	}
+	/* Nothing new, as when a rolled (trimmed, so full) segment is closed again: not an
+	 * error, and not worth a warning. */
 	if (timestamp <= ix->last_timestamp)
 		return KERR_NONE;
+	if (ix->f.entries >= ix->f.max_entries) {
+		log_warn("time index %s is full (%" PRId32 " entries)", ix->f.path, ix->f.entries);
+		return KERR_UNKNOWN_SERVER_ERROR;
+	}
 	int64_t rel = offset - ix->f.base_offset;
 	if (rel < 0 || rel > INT32_MAX)
 		return KERR_UNKNOWN_SERVER_ERROR;

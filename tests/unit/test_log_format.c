@@ -714,6 +714,16 @@ static void test_index_entries_match_golden(void **state)
 	assert_int_equal(time_index_maybe_append(&ti, T + 30, 1005, false), KERR_NONE);
 	time_index_close(&ti);
 	assert_file_equals(tpath, GOLDEN_SEGMENT ".timeindex");
+	/* A trimmed index is full: closing its segment again re-offers the last entry,
+	 * which is no change (Kafka's close does the same); a newer one has no room. */
+	assert_int_equal(time_index_open(&ti, tpath, 1000, 64, NULL), KERR_NONE);
+	assert_int_equal(time_index_trim(&ti), KERR_NONE);
+	assert_true(time_index_full(&ti));
+	assert_int_equal(time_index_maybe_append(&ti, T + 30, 1005, true), KERR_NONE);
+	assert_int_equal(ti.f.entries, 2);
+	assert_int_not_equal(time_index_maybe_append(&ti, T + 40, 1006, true), KERR_NONE);
+	time_index_close(&ti);
+	assert_file_equals(tpath, GOLDEN_SEGMENT ".timeindex");
 
 	free(ipath);
 	free(tpath);
