@@ -15,7 +15,6 @@ import records  # noqa: E402
 from kproto import i16, i32, string  # noqa: E402
 
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC = "bad-records"
 
@@ -40,14 +39,7 @@ class BadRecords(h.ClusterTestCase):
 		# A small message.max.bytes makes "too large" cheap to send.
 		cls.start_shared_cluster(brokers=1, first_id=1, props={"message.max.bytes": "100000"})
 		b = cls.shared.broker(1)
-		a = AdminClient({"bootstrap.servers": b.address})
-		for _, f in a.create_topics([NewTopic(TOPIC, 2, 1)], request_timeout=20).items():
-			f.result(30)
-
-		def led():
-			t = a.list_topics(TOPIC, timeout=10).topics.get(TOPIC)
-			return t is not None and t.error is None and all(p.leader == 1 for p in t.partitions.values())
-		h.wait_until(led, 30, "leader")
+		h.create_topic(b.address, TOPIC, 2, 1)
 
 	def setUp(self):
 		super().setUp()

@@ -3,17 +3,14 @@ topics (kafka-topics.sh flags), checked against ZooKeeper and Metadata."""
 
 import json
 import os
-import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cluster as h  # noqa: E402
 
 
 def cli(*args):
-	exe = os.path.join(os.path.dirname(h.server_binary()), "samsa")
-	return subprocess.run([exe] + list(args), capture_output=True, text=True, timeout=60)
+	return h.samsa_cli(*args)
 
 
 class Cli(h.ClusterTestCase):

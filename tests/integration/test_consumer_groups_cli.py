@@ -5,10 +5,8 @@ state), --reset-offsets dry runs and --execute checked with OffsetFetch
 
 import os
 import re
-import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cluster as h  # noqa: E402
@@ -26,8 +24,7 @@ BASE_TS = (int(time.time()) - 3600) * 1000
 
 
 def cli(*args):
-	exe = os.path.join(os.path.dirname(h.server_binary()), "samsa")
-	return subprocess.run([exe, "consumer-groups"] + list(args), capture_output=True, text=True, timeout=60)
+	return h.samsa_cli("consumer-groups", *args)
 
 
 def utc(ms):

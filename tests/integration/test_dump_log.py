@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -17,7 +16,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import cluster as h  # noqa: E402
 
 from confluent_kafka import Producer  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 BROKER_ID = 1
 TOPIC = "dumplog"
@@ -32,16 +30,7 @@ SUMMARY = re.compile(r"^(\d+) batches, (\d+) records, (\d+) index entries checke
 
 
 def dump_log(*args):
-	exe = os.path.join(os.path.dirname(h.server_binary()), "samsa")
-	env = dict(os.environ)
-	env.setdefault("ASAN_OPTIONS", h.DEFAULT_ASAN_OPTIONS)
-	env.setdefault("UBSAN_OPTIONS", h.DEFAULT_UBSAN_OPTIONS)
-	p = subprocess.run([exe, "dump-log"] + list(args), capture_output=True, text=True, errors="replace",
-			timeout=120, env=env)
-	reports = h.sanitizer_reports(p.stderr)
-	if reports:
-		raise AssertionError("sanitizer report from samsa dump-log:\n" + reports[0])
-	return p
+	return h.samsa_cli("dump-log", *args, timeout=120)
 
 
 def batches(path):
@@ -60,19 +49,10 @@ class DumpLog(h.ClusterTestCase):
 	def setUpClass(cls):
 		c = cls.start_shared_cluster(brokers=1, first_id=BROKER_ID)
 		b = c.broker(BROKER_ID)
-		a = AdminClient({"bootstrap.servers": b.address})
 		# Small segments and a dense index: several segments, each with index entries.
 		cfg = {"segment.bytes": "40000", "index.interval.bytes": "1024"}
-		topics = [NewTopic(TOPIC, 1, 1, config=cfg),
-				NewTopic(LZ4_TOPIC, 1, 1, config=dict(cfg, **{"compression.type": "lz4"}))]
-		for _, f in a.create_topics(topics, request_timeout=20).items():
-			f.result(30)
-
-		def led(topic):
-			t = a.list_topics(topic, timeout=10).topics.get(topic)
-			return t is not None and t.error is None and t.partitions[0].leader == BROKER_ID
-		for topic in (TOPIC, LZ4_TOPIC):
-			h.wait_until(lambda: led(topic), 60, "leader for %s" % topic)
+		h.create_topic(b.address, TOPIC, 1, BROKER_ID, config=cfg)
+		h.create_topic(b.address, LZ4_TOPIC, 1, BROKER_ID, config=dict(cfg, **{"compression.type": "lz4"}))
 		cls.sent = []
 		for codec in ALL_CODECS:
 			topic = LZ4_TOPIC if codec == "lz4" else TOPIC

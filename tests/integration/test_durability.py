@@ -4,11 +4,8 @@ offset it was acknowledged with), a corrupted byte in the tail of a segment (cut
 off on restart, with a log line saying how much), and topic deletion (the
 directories go, and the name can be used again)."""
 
-import glob
 import os
-import signal
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -18,7 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import cluster as h  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from confluent_kafka.admin import AdminClient  # noqa: E402
 
 BROKER_ID = 1
 
@@ -33,19 +30,10 @@ class Durability(h.ClusterTestCase):
 		return AdminClient({"bootstrap.servers": self.b.address})
 
 	def create(self, name, partitions):
-		a = self.admin()  # keep the handle alive until the futures resolve
-		for _, f in a.create_topics([NewTopic(name, partitions, 1)], request_timeout=20).items():
-			f.result(30)
-		self.wait_led(name, partitions)
+		h.create_topic(self.b.address, name, partitions, BROKER_ID)
 
 	def wait_led(self, name, partitions):
-		a = self.admin()
-
-		def led():
-			t = a.list_topics(name, timeout=10).topics.get(name)
-			return t is not None and t.error is None and len(t.partitions) == partitions and all(
-				p.leader == BROKER_ID for p in t.partitions.values())
-		h.wait_until(led, 60, "leaders for %s" % name)
+		h.wait_leaders(self.b.address, name, partitions, BROKER_ID)
 
 	def read_partition(self, topic, partition, timeout=60):
 		"""Every (offset, value) of a partition, from the beginning to the end."""
@@ -124,10 +112,8 @@ class Durability(h.ClusterTestCase):
 		self.assertIn("was not shut down cleanly", self.b.log_text())
 		# What recovery left on disk passes the offline checker too.
 		self.assertIsNone(self.b.terminate())
-		samsa = os.path.join(os.path.dirname(h.server_binary()), "samsa")
 		dirs = [self.partition_dir(topic, part) for part in range(4)]
-		r = subprocess.run([samsa, "dump-log", "--verify", "--files", ",".join(dirs)],
-				capture_output=True, text=True, timeout=120)
+		r = h.samsa_cli("dump-log", "--verify", "--files", ",".join(dirs), timeout=120)
 		self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-4000:])
 		self.assertGreaterEqual(int(r.stdout.split(" records,")[0].split()[-1]), len(acked_now))
 

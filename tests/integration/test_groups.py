@@ -23,7 +23,6 @@ import kproto  # noqa: E402
 from kproto import i8, i16, i32, string  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 BROKER_ID = 1
 JS_DIR = os.path.join(h.REPO, "tests", "js")
@@ -355,15 +354,7 @@ class Groups(h.ClusterTestCase):
 
 	def create(self, name, partitions, broker=None):
 		b = broker or self.b
-		a = AdminClient({"bootstrap.servers": b.address})
-		for _, f in a.create_topics([NewTopic(name, partitions, 1)], request_timeout=20).items():
-			f.result(30)
-
-		def led():
-			t = a.list_topics(name, timeout=10).topics.get(name)
-			return t is not None and t.error is None and len(t.partitions) == partitions and all(
-				p.leader == BROKER_ID for p in t.partitions.values())
-		h.wait_until(led, 60, "leaders for %s" % name)
+		h.create_topic(b.address, name, partitions, BROKER_ID)
 
 	def produce(self, topic, per_partition, partitions, tag, broker=None):
 		"""per_partition messages to each partition; values name their partition and tag."""

@@ -22,7 +22,6 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cluster as h  # noqa: E402
 
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 BROKER_ID = 1
 PARTITIONS = 16
@@ -63,17 +62,7 @@ def headers_printed(codec, p):
 
 
 def dump_log(*args):
-	"""samsa dump-log next to the broker binary, as test_dump_log runs it."""
-	exe = os.path.join(os.path.dirname(h.server_binary()), "samsa")
-	env = dict(os.environ)
-	env.setdefault("ASAN_OPTIONS", h.DEFAULT_ASAN_OPTIONS)
-	env.setdefault("UBSAN_OPTIONS", h.DEFAULT_UBSAN_OPTIONS)
-	p = subprocess.run([exe, "dump-log"] + list(args), capture_output=True, text=True, errors="replace",
-			timeout=300, env=env)
-	reports = h.sanitizer_reports(p.stderr)
-	if reports:
-		raise AssertionError("sanitizer report from samsa dump-log:\n" + reports[0])
-	return p
+	return h.samsa_cli("dump-log", *args, timeout=300)
 
 
 DUMPING = re.compile(r"^Dumping (.*)/(\d{20})\.(log|index|timeindex)$")
@@ -99,15 +88,7 @@ class KcatCodecs(h.ClusterTestCase):
 		return self.shared.broker(BROKER_ID).address
 
 	def create(self, name):
-		a = AdminClient({"bootstrap.servers": self.bootstrap})
-		for _, f in a.create_topics([NewTopic(name, PARTITIONS, 1)], request_timeout=20).items():
-			f.result(30)
-
-		def led():
-			t = a.list_topics(name, timeout=10).topics.get(name)
-			return t is not None and t.error is None and len(t.partitions) == PARTITIONS and all(
-				p.leader == BROKER_ID for p in t.partitions.values())
-		h.wait_until(led, 30, "leaders for %s" % name)
+		h.create_topic(self.bootstrap, name, PARTITIONS, BROKER_ID)
 
 	def expected(self, codec, p):
 		"""[(offset, key, value, headers as %h prints them)] of partition p:

@@ -16,7 +16,6 @@ import cluster as h  # noqa: E402
 import kproto  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition, KafkaException  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 BROKER_ID = 1
 PARTITIONS = 16
@@ -49,16 +48,7 @@ class ProduceConsume(h.ClusterTestCase):
 		return self.shared.broker(BROKER_ID).address
 
 	def create(self, name, partitions=PARTITIONS):
-		a = AdminClient({"bootstrap.servers": self.bootstrap})
-		for _, f in a.create_topics([NewTopic(name, partitions, 1)], request_timeout=20).items():
-			f.result(30)
-
-		def led():
-			md = a.list_topics(name, timeout=10)
-			t = md.topics.get(name)
-			return t is not None and t.error is None and len(t.partitions) == partitions and all(
-				p.leader == BROKER_ID for p in t.partitions.values())
-		h.wait_until(led, 30, "leaders for %s" % name)
+		h.create_topic(self.bootstrap, name, partitions, BROKER_ID)
 
 	def produce(self, topic, codec, n):
 		p = Producer({"bootstrap.servers": self.bootstrap, "compression.codec": codec,

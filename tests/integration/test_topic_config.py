@@ -19,7 +19,6 @@ from kproto import i32, string  # noqa: E402
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME  # noqa: E402
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 BROKER_ID = 1
 CODEC_IDS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
@@ -39,15 +38,7 @@ class TopicConfig(h.ClusterTestCase):
 	# -- helpers -------------------------------------------------------------------
 
 	def create(self, name, config, partitions=1):
-		a = AdminClient({"bootstrap.servers": self.b.address})
-		for _, f in a.create_topics([NewTopic(name, partitions, 1, config=config)], request_timeout=20).items():
-			f.result(30)
-
-		def led():
-			t = a.list_topics(name, timeout=10).topics.get(name)
-			return t is not None and t.error is None and len(t.partitions) == partitions and all(
-				p.leader == BROKER_ID for p in t.partitions.values())
-		h.wait_until(led, 60, "leaders for %s" % name)
+		h.create_topic(self.b.address, name, partitions, BROKER_ID, config=config)
 
 	def produce(self, topic, values, **conf):
 		"""One batch per message unless conf says otherwise; returns the acknowledged offsets."""

@@ -117,6 +117,29 @@ def run(cmd, timeout=60, check=False, **kw):
 			universal_newlines=True, timeout=timeout, check=check, **kw)
 
 
+def wait_leaders(bootstrap, name, partitions, leader, timeout=60):
+	"""Until the metadata from `bootstrap` shows topic `name` with `partitions`
+	partitions, every one led by broker `leader`."""
+	from confluent_kafka.admin import AdminClient  # only the tests that create topics need it
+	a = AdminClient({"bootstrap.servers": bootstrap})
+
+	def led():
+		t = a.list_topics(name, timeout=10).topics.get(name)
+		return t is not None and t.error is None and len(t.partitions) == partitions and all(
+			p.leader == leader for p in t.partitions.values())
+	wait_until(led, timeout, "leaders for %s" % name)
+
+
+def create_topic(bootstrap, name, partitions, leader, config=None, timeout=60):
+	"""CreateTopics (replication factor 1, `config` as topic configs) through
+	confluent-kafka's AdminClient, then wait_leaders."""
+	from confluent_kafka.admin import AdminClient, NewTopic
+	a = AdminClient({"bootstrap.servers": bootstrap})
+	for _, f in a.create_topics([NewTopic(name, partitions, 1, config=config or {})], request_timeout=20).items():
+		f.result(30)
+	wait_leaders(bootstrap, name, partitions, leader, timeout)
+
+
 def kcat(*args, timeout=30):
 	return run(["kcat"] + list(args), timeout=timeout)
 
@@ -155,6 +178,21 @@ def sanitizer_report_spans(text):
 def sanitizer_reports(text):
 	"""The sanitizer report excerpts found in a log text."""
 	return [rep for _, rep in sanitizer_report_spans(text)]
+
+
+def samsa_cli(*args, timeout=60):
+	"""Runs the samsa admin tool built beside the broker (args: its subcommand and
+	options) and returns the CompletedProcess; a sanitizer report fails the test."""
+	exe = os.path.join(os.path.dirname(server_binary()), "samsa")
+	env = dict(os.environ)
+	env.setdefault("ASAN_OPTIONS", DEFAULT_ASAN_OPTIONS)
+	env.setdefault("UBSAN_OPTIONS", DEFAULT_UBSAN_OPTIONS)
+	p = subprocess.run([exe] + list(args), capture_output=True, text=True, errors="replace", timeout=timeout,
+			env=env)
+	reports = sanitizer_reports(p.stderr)
+	if reports:
+		raise AssertionError("sanitizer report from samsa %s:\n%s" % (" ".join(args[:1]), reports[0]))
+	return p
 
 
 class BrokerDied(AssertionError):

@@ -119,16 +119,18 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int dial(void)
+static int dial_port(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)spec.port) };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
 	struct timeval tv = { 5, 0 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	return fd;
 }
+
+static int dial(void) { return dial_port(spec.port); }
 
 static void send_frame(int fd, const void *p, uint32_t n)
 {
@@ -382,12 +384,7 @@ static void test_idle_connection_closes(void **state)
 	};
 	struct net_server *idle = net_server_start(&cfg, &s2, 1);
 	assert_non_null(idle);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s2.port) };
-	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	struct timeval tv = { 5, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	int fd = dial_port(s2.port);
 	/* Busy for longer than the idle time: every request restarts the clock. */
 	for (int i = 0; i < 6; i++) {
 		uint8_t f[2] = { ECHO_NOW, (uint8_t)i }, buf[8];
