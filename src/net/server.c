@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,6 +118,7 @@ struct net_server {
 
 static void try_deliver(struct conn *c);
 static void watch_readable(struct conn *c);
+static void release_idle_buffer(struct conn *c);
 
 static void conn_ref(struct conn *c) { __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL); }
 
@@ -176,8 +178,10 @@ static void finish_frame(struct conn *c, struct evbuffer *out)
 	}
 	if (c->muted) {
 		c->in_start += c->frame_total;
-		if (c->in_start == c->in_len)
+		if (c->in_start == c->in_len) {
 			c->in_start = c->in_len = 0;
+			release_idle_buffer(c);
+		}
 		c->muted = false;
 		c->frame_total = 0;
 	}
@@ -189,6 +193,19 @@ static void finish_frame(struct conn *c, struct evbuffer *out)
 }
 
 static void run_op(struct netthread *t, struct net_op *op);
+
+/* With nothing buffered: a big buffer goes if the socket has nothing either (an idle
+ * connection), and stays while the peer keeps sending (no malloc per request). */
+static void release_idle_buffer(struct conn *c)
+{
+	int pending = 0;
+	if (c->in_cap <= KEEP_IDLE_BUFFER || ioctl(bufferevent_getfd(c->bev), FIONREAD, &pending) != 0 ||
+	    pending > 0)
+		return;
+	free(c->in);
+	c->in = NULL;
+	c->in_cap = 0;
+}
 
 /* Wait for the socket to become readable again, with connections.max.idle.ms as the
  * timeout (a muted connection is not idle: its clock stops while a handler works). */
@@ -368,14 +385,8 @@ static ssize_t fill_input(struct conn *c)
 		c->in_len += (size_t)n;
 		return n;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-		if (c->in_len == 0 && c->in_cap > KEEP_IDLE_BUFFER) {
-			free(c->in);
-			c->in = NULL;
-			c->in_cap = 0;
-		}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
-	}
 	if (n < 0)
 		log_debug("Connection %s: %s", c->info.peer, strerror(errno));
 	conn_destroy(c);
