@@ -525,21 +525,30 @@ int topic_zk_read_isr_change(struct zk *zk, const char *name, struct topic_parti
 	return ZOK;
 }
 
-int topic_zk_delete_isr_change(struct zk *zk, const char *name, int32_t epoch_zk_version)
+/*
+ * Deletes path in one multi with a check that /controller_epoch is still at the
+ * version this controller wrote, so a controller that has lost its place cannot.
+ * ZOK also when path is already gone; *epoch_err is the check's own result.
+ */
+static int fenced_delete(struct zk *zk, const char *path, int32_t epoch_zk_version, int *epoch_err)
 {
-	char path[512];
-	snprintf(path, sizeof path, "/isr_change_notification/%s", name);
 	zoo_op_t ops[2];
 	zoo_op_result_t results[2];
 	memset(results, 0, sizeof results);
 	zoo_check_op_init(&ops[0], "/controller_epoch", epoch_zk_version);
 	zoo_delete_op_init(&ops[1], path, -1);
 	int rc = zk_multi(zk, 2, ops, results);
-	if (rc == ZOK || results[1].err == ZNONODE)
-		return ZOK;
-	if (results[0].err == ZBADVERSION)
-		return TOPIC_ZK_CONTROLLER_MOVED;
-	return rc;
+	*epoch_err = results[0].err;
+	return rc == ZOK || results[1].err == ZNONODE ? ZOK : rc;
+}
+
+int topic_zk_delete_isr_change(struct zk *zk, const char *name, int32_t epoch_zk_version)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/isr_change_notification/%s", name);
+	int epoch_err;
+	int rc = fenced_delete(zk, path, epoch_zk_version, &epoch_err);
+	return rc != ZOK && epoch_err == ZBADVERSION ? TOPIC_ZK_CONTROLLER_MOVED : rc;
 }
 
 #define REASSIGN_PATH "/admin/reassign_partitions"
@@ -632,28 +641,25 @@ int topic_zk_get_reassign_requests(struct zk *zk, zk_watch_fn watch, void *arg, 
 
 int topic_zk_set_reassign_requests(struct zk *zk, const struct reassign_request *r, int n, int32_t epoch_zk_version)
 {
+	if (n == 0) {
+		int epoch_err;
+		int rc = fenced_delete(zk, REASSIGN_PATH, epoch_zk_version, &epoch_err);
+		return rc != ZOK && (epoch_err == ZBADVERSION || epoch_err == ZNONODE) ? TOPIC_ZK_CONTROLLER_MOVED : rc;
+	}
 	zoo_op_t ops[2];
 	zoo_op_result_t results[2];
 	memset(results, 0, sizeof results);
 	zoo_check_op_init(&ops[0], "/controller_epoch", epoch_zk_version);
 	struct wbuf w;
 	wbuf_init(&w);
-	int rc;
-	if (n == 0) {
-		zoo_delete_op_init(&ops[1], REASSIGN_PATH, -1);
+	topic_zk_reassign_json(r, n, &w);
+	zoo_set_op_init(&ops[1], REASSIGN_PATH, (const char *)w.data, (int)w.len, -1, NULL);
+	int rc = zk_multi(zk, 2, ops, results);
+	if (rc != ZOK && results[1].err == ZNONODE) {
+		memset(results, 0, sizeof results);
+		zoo_create_op_init(&ops[1], REASSIGN_PATH, (const char *)w.data, (int)w.len, &ZOO_OPEN_ACL_UNSAFE, 0, NULL,
+				   0);
 		rc = zk_multi(zk, 2, ops, results);
-		if (rc != ZOK && results[1].err == ZNONODE)
-			rc = ZOK;
-	} else {
-		topic_zk_reassign_json(r, n, &w);
-		zoo_set_op_init(&ops[1], REASSIGN_PATH, (const char *)w.data, (int)w.len, -1, NULL);
-		rc = zk_multi(zk, 2, ops, results);
-		if (rc != ZOK && results[1].err == ZNONODE) {
-			memset(results, 0, sizeof results);
-			zoo_create_op_init(&ops[1], REASSIGN_PATH, (const char *)w.data, (int)w.len, &ZOO_OPEN_ACL_UNSAFE, 0,
-					   NULL, 0);
-			rc = zk_multi(zk, 2, ops, results);
-		}
 	}
 	wbuf_free(&w);
 	if (rc != ZOK && (results[0].err == ZBADVERSION || results[0].err == ZNONODE))
@@ -679,15 +685,7 @@ int topic_zk_get_preferred_elections(struct zk *zk, zk_watch_fn watch, void *arg
 
 int topic_zk_delete_preferred_elections(struct zk *zk, int32_t epoch_zk_version)
 {
-	zoo_op_t ops[2];
-	zoo_op_result_t results[2];
-	memset(results, 0, sizeof results);
-	zoo_check_op_init(&ops[0], "/controller_epoch", epoch_zk_version);
-	zoo_delete_op_init(&ops[1], PREFERRED_PATH, -1);
-	int rc = zk_multi(zk, 2, ops, results);
-	if (rc == ZOK || results[1].err == ZNONODE)
-		return ZOK;
-	if (results[0].err == ZBADVERSION)
-		return TOPIC_ZK_CONTROLLER_MOVED;
-	return rc;
+	int epoch_err;
+	int rc = fenced_delete(zk, PREFERRED_PATH, epoch_zk_version, &epoch_err);
+	return rc != ZOK && epoch_err == ZBADVERSION ? TOPIC_ZK_CONTROLLER_MOVED : rc;
 }
