@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import acked  # noqa: E402
 import cluster as h  # noqa: E402
 
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 PARTITIONS = 3
@@ -189,24 +189,8 @@ class Diverge(h.ClusterTestCase):
 		return sorted(glob.glob(os.path.join(d, "*.log")))[-1]
 
 	def read_all_one(self, topic):
-		c = Consumer({"bootstrap.servers": self.c.bootstrap, "group.id": "diverge-check",
-				"enable.partition.eof": True, "enable.auto.commit": False})
-		out = []
-		try:
-			c.assign([TopicPartition(topic, 0, 0)])
-			deadline = time.time() + 60
-			while time.time() < deadline:
-				m = c.poll(1.0)
-				if m is None:
-					continue
-				if m.error():
-					if m.error().code() == -191:
-						break
-					continue
-				out.append(m.value())
-		finally:
-			c.close()
-		return out
+		return [m.value() for m in acked.messages_to_end(self.c.bootstrap, "diverge-check",
+				[TopicPartition(topic, 0, 0)], 60) if not m.error()]
 
 
 if __name__ == "__main__":

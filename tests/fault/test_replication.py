@@ -15,6 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import acked  # noqa: E402
 import cluster as h  # noqa: E402
 import kproto  # noqa: E402
 import records  # noqa: E402
@@ -70,25 +71,12 @@ class Replication(h.ClusterTestCase):
 			return err, struct.unpack(">q", r.take(8))[0]
 
 	def read_all(self, topic, partitions):
-		c = Consumer({"bootstrap.servers": self.c.bootstrap, "group.id": "repl-check",
-				"enable.partition.eof": True, "enable.auto.commit": False})
 		out = {}
-		try:
-			c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-			eof = set()
-			deadline = time.time() + 60
-			while len(eof) < partitions and time.time() < deadline:
-				m = c.poll(1.0)
-				if m is None:
-					continue
-				if m.error():
-					if m.error().code() == -191:
-						eof.add(m.partition())
-						continue
-					raise AssertionError(str(m.error()))
-				out.setdefault(m.partition(), []).append((m.offset(), m.value()))
-		finally:
-			c.close()
+		for m in acked.messages_to_end(self.c.bootstrap, "repl-check",
+				[TopicPartition(topic, p, 0) for p in range(partitions)], 60):
+			if m.error():
+				raise AssertionError(str(m.error()))
+			out.setdefault(m.partition(), []).append((m.offset(), m.value()))
 		return out
 
 	def test_followers_copy_the_leader_byte_for_byte(self):

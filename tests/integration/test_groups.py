@@ -18,6 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import acked  # noqa: E402
 import cluster as h  # noqa: E402
 import kproto  # noqa: E402
 from kproto import i8, i16, i32, string  # noqa: E402
@@ -656,28 +657,15 @@ class Groups(h.ClusterTestCase):
 		finally:
 			c.close()
 		want = {(group, topic, 0): 3, (group, topic, 1): 5, (group, topic, 2): 5}
-		r = Consumer({"bootstrap.servers": self.b.address, "group.id": "g-rec-reader",
-				"enable.auto.commit": False, "enable.partition.eof": True})
 		latest = {}
-		try:
-			r.assign([TopicPartition("__consumer_offsets", p, -2) for p in range(5)])
-			eof = set()
-			deadline = time.time() + 60
-			while len(eof) < 5 and time.time() < deadline:
-				m = r.poll(0.5)
-				if m is None:
-					continue
-				if m.error():
-					if m.error().code() == -191:
-						eof.add(m.partition())
-						continue
-					raise AssertionError("reading __consumer_offsets: %s" % m.error())
-				d = decode_offset_record(m.key(), m.value())
-				if d and d[0][0] == group:
-					latest[d[0]] = d[1]
-					self.assertEqual(m.partition(), self.partition_for(group))
-		finally:
-			r.close()
+		for m in acked.messages_to_end(self.b.address, "g-rec-reader",
+				[TopicPartition("__consumer_offsets", p, -2) for p in range(5)], 60, poll_s=0.5):
+			if m.error():
+				raise AssertionError("reading __consumer_offsets: %s" % m.error())
+			d = decode_offset_record(m.key(), m.value())
+			if d and d[0][0] == group:
+				latest[d[0]] = d[1]
+				self.assertEqual(m.partition(), self.partition_for(group))
 		self.assertEqual({k: v["offset"] for k, v in latest.items()}, want)
 		now = time.time() * 1000
 		for v in latest.values():

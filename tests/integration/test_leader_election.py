@@ -33,24 +33,7 @@ ERR_ELECTION_NOT_NEEDED = 84
 PREFERRED = 0
 UNCLEAN = 1
 
-TAGS = kproto.uvarint(0)
 ASSIGNMENT = [[1, 2, 3], [2, 3, 1], [3, 1, 2]]
-
-
-def compact_array(items):
-	if items is None:
-		return kproto.uvarint(0)
-	return kproto.uvarint(len(items) + 1) + b"".join(items)
-
-
-def read_compact_string(r):
-	n = r.uvarint()
-	return None if n == 0 else r.take(n - 1).decode()
-
-
-def read_compact_array(r, fn):
-	n = r.uvarint()
-	return None if n == 0 else [fn() for _ in range(n - 1)]
 
 
 def elect_leaders(port, partitions, election_type=PREFERRED):
@@ -61,9 +44,9 @@ def elect_leaders(port, partitions, election_type=PREFERRED):
 		by_topic = {}
 		for t, p in partitions:
 			by_topic.setdefault(t, []).append(p)
-		tps = [kproto.compact_string(t) + compact_array([kproto.i32(p) for p in ps]) + TAGS
+		tps = [kproto.compact_string(t) + kproto.compact_array([kproto.i32(p) for p in ps]) + kproto.TAGS
 			for t, ps in by_topic.items()]
-	body = kproto.i8(election_type) + compact_array(tps) + kproto.i32(30000) + TAGS
+	body = kproto.i8(election_type) + kproto.compact_array(tps) + kproto.i32(30000) + kproto.TAGS
 	with kproto.Conn(h.HOST, port, timeout=60) as c:
 		r = c.request(API_ELECT_LEADERS, 2, body, flexible_header=True, timeout=60)
 	r.skip_tags()
@@ -74,15 +57,15 @@ def elect_leaders(port, partitions, election_type=PREFERRED):
 	def partition(topic):
 		p = r.i32()
 		e = r.i16()
-		read_compact_string(r)
+		r.compact_string()
 		r.skip_tags()
 		out[(topic, p)] = e
 
 	def topic():
-		name = read_compact_string(r)
-		read_compact_array(r, lambda: partition(name))
+		name = r.compact_string()
+		r.compact_array(lambda: partition(name))
 		r.skip_tags()
-	read_compact_array(r, topic)
+	r.compact_array(topic)
 	r.skip_tags()
 	if r.remaining():
 		raise kproto.ProtocolError("%d trailing bytes in ElectLeaders response" % r.remaining())

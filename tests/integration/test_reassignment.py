@@ -35,66 +35,35 @@ ERR_NOT_CONTROLLER = 41
 ERR_NO_REASSIGNMENT_IN_PROGRESS = 85
 
 
-# ---- raw flexible encoding ----------------------------------------------------------
-
-def compact_array(items):
-	if items is None:
-		return kproto.uvarint(0)
-	return kproto.uvarint(len(items) + 1) + b"".join(items)
-
-
-def compact_int32s(ids):
-	if ids is None:
-		return kproto.uvarint(0)
-	return compact_array([kproto.i32(i) for i in ids])
-
-
-TAGS = kproto.uvarint(0)
-
-
-def read_compact_string(r):
-	n = r.uvarint()
-	if n == 0:
-		return None
-	return r.take(n - 1).decode()
-
-
-def read_compact_array(r, fn):
-	n = r.uvarint()
-	if n == 0:
-		return None
-	return [fn() for _ in range(n - 1)]
-
-
 def alter_reassignments(port, reassignments, timeout_ms=30000):
 	"""reassignments: {(topic, partition): [ids] or None}. Returns (error, {(topic, p): (error, message)})."""
 	by_topic = {}
 	for (t, p), ids in reassignments.items():
 		by_topic.setdefault(t, []).append((p, ids))
-	topics = [kproto.compact_string(t) + compact_array(
-		[kproto.i32(p) + compact_int32s(ids) + TAGS for p, ids in parts]) + TAGS
+	topics = [kproto.compact_string(t) + kproto.compact_array(
+		[kproto.i32(p) + kproto.compact_int32s(ids) + kproto.TAGS for p, ids in parts]) + kproto.TAGS
 		for t, parts in by_topic.items()]
-	body = kproto.i32(timeout_ms) + compact_array(topics) + TAGS
+	body = kproto.i32(timeout_ms) + kproto.compact_array(topics) + kproto.TAGS
 	with kproto.Conn(h.HOST, port, timeout=60) as c:
 		r = c.request(API_ALTER_PARTITION_REASSIGNMENTS, 0, body, flexible_header=True, timeout=60)
 	r.skip_tags()
 	r.i32()  # throttle
 	err = r.i16()
-	read_compact_string(r)
+	r.compact_string()
 	out = {}
 
 	def partition(topic):
 		p = r.i32()
 		e = r.i16()
-		msg = read_compact_string(r)
+		msg = r.compact_string()
 		r.skip_tags()
 		out[(topic, p)] = (e, msg)
 
 	def topic():
-		name = read_compact_string(r)
-		read_compact_array(r, lambda: partition(name))
+		name = r.compact_string()
+		r.compact_array(lambda: partition(name))
 		r.skip_tags()
-	read_compact_array(r, topic)
+	r.compact_array(topic)
 	return err, out
 
 
@@ -106,18 +75,18 @@ def list_reassignments(port, partitions=None):
 		by_topic = {}
 		for t, p in partitions:
 			by_topic.setdefault(t, []).append(p)
-		topics = [kproto.compact_string(t) + compact_int32s(ps) + TAGS for t, ps in by_topic.items()]
-	body = kproto.i32(30000) + compact_array(topics) + TAGS
+		topics = [kproto.compact_string(t) + kproto.compact_int32s(ps) + kproto.TAGS for t, ps in by_topic.items()]
+	body = kproto.i32(30000) + kproto.compact_array(topics) + kproto.TAGS
 	with kproto.Conn(h.HOST, port, timeout=30) as c:
 		r = c.request(API_LIST_PARTITION_REASSIGNMENTS, 0, body, flexible_header=True)
 	r.skip_tags()
 	r.i32()
 	err = r.i16()
-	read_compact_string(r)
+	r.compact_string()
 	out = {}
 
 	def ids():
-		return read_compact_array(r, r.i32)
+		return r.compact_array(r.i32)
 
 	def partition(topic):
 		p = r.i32()
@@ -125,10 +94,10 @@ def list_reassignments(port, partitions=None):
 		r.skip_tags()
 
 	def topic():
-		name = read_compact_string(r)
-		read_compact_array(r, lambda: partition(name))
+		name = r.compact_string()
+		r.compact_array(lambda: partition(name))
 		r.skip_tags()
-	read_compact_array(r, topic)
+	r.compact_array(topic)
 	return err, out
 
 
@@ -203,16 +172,22 @@ class Reassignment(h.ClusterTestCase):
 			self.assertEqual(got.get(key), value, "acknowledged message at %s" % (key,))
 		self.assertEqual(sorted(got), [(0, o) for o in range(len(got))], "offsets are dense")
 
-	# ---- tests ----
-
-	def test_reassign_through_the_api_while_producing(self):
-		topic = "moving"
+	def start_producing(self, topic):
+		"""The topic on [1, 2, 3] with 200 acknowledged messages and an acks=all producer
+		running for a second; returns the checker and the partition state before."""
 		self.create(topic, [[1, 2, 3]])
 		chk = acked.Checker(self.c.bootstrap, topic, pause_every=100, pause_s=0.02)
 		chk.produce_n(200)
 		before = self.state(topic, 0)
 		chk.start()
 		time.sleep(1)
+		return chk, before
+
+	# ---- tests ----
+
+	def test_reassign_through_the_api_while_producing(self):
+		topic = "moving"
+		chk, before = self.start_producing(topic)
 		err, res = alter_reassignments(self.controller().port, {(topic, 0): [2, 3, 4]})
 		self.assertEqual(err, ERR_NONE)
 		self.assertEqual(res, {(topic, 0): (ERR_NONE, None)})
@@ -224,12 +199,7 @@ class Reassignment(h.ClusterTestCase):
 
 	def test_reassign_through_the_znode_while_producing(self):
 		topic = "zmoving"
-		self.create(topic, [[1, 2, 3]])
-		chk = acked.Checker(self.c.bootstrap, topic, pause_every=100, pause_s=0.02)
-		chk.produce_n(200)
-		before = self.state(topic, 0)
-		chk.start()
-		time.sleep(1)
+		chk, before = self.start_producing(topic)
 		self.c.zk.create(self.c.zpath("/admin/reassign_partitions"), json.dumps({"version": 1, "partitions": [
 			{"topic": topic, "partition": 0, "replicas": [2, 3, 4]}]}).encode())
 		self.check_moved(topic, chk, before["leader_epoch"])

@@ -13,6 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import acked  # noqa: E402
 import cluster as h  # noqa: E402
 import kproto  # noqa: E402
 from kproto import i32, string  # noqa: E402
@@ -66,24 +67,12 @@ class TopicConfig(h.ClusterTestCase):
 			c.close()
 
 	def read_all(self, topic, partition=0, timeout=60):
-		c = Consumer({"bootstrap.servers": self.b.address, "group.id": "tc",
-				"enable.partition.eof": True, "enable.auto.commit": False,
-				"auto.offset.reset": "earliest"})
 		out = []
-		try:
-			c.assign([TopicPartition(topic, partition, -2)])  # OFFSET_BEGINNING
-			deadline = time.time() + timeout
-			while time.time() < deadline:
-				m = c.poll(1.0)
-				if m is None:
-					continue
-				if m.error():
-					if m.error().code() == -191:
-						break
-					raise AssertionError("consume error: %s" % m.error())
-				out.append(m)
-		finally:
-			c.close()
+		for m in acked.messages_to_end(self.b.address, "tc", [TopicPartition(topic, partition, -2)],  # OFFSET_BEGINNING
+				timeout, conf={"auto.offset.reset": "earliest"}):
+			if m.error():
+				raise AssertionError("consume error: %s" % m.error())
+			out.append(m)
 		return out
 
 	def pdir(self, topic, partition=0):

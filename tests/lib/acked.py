@@ -1,6 +1,7 @@
 """Helpers for tests that check acknowledged writes survive faults: a producer
 thread that records every acknowledged (partition, offset) -> value, and a
-reader that returns every (partition, offset) -> value of a topic."""
+reader that returns every (partition, offset) -> value of a topic, and the
+read-to-the-end loop under it."""
 
 import threading
 import time
@@ -70,24 +71,35 @@ class Checker:
 			self.t.join(180)
 
 
-def read_all(bootstrap, topic, partitions, group, timeout=120):
-	"""Every (partition, offset) -> value of the topic, from the beginning to each end."""
-	c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-			"enable.partition.eof": True, "enable.auto.commit": False})
-	out = {}
+PARTITION_EOF = -191  # librdkafka's _PARTITION_EOF
+
+
+def messages_to_end(bootstrap, group, assignment, timeout, poll_s=1.0, conf=None):
+	"""Yields every message of the assigned TopicPartitions (and every error other
+	than reaching a partition's end) until each has reached its end, or timeout
+	seconds have passed."""
+	c = Consumer(dict({"bootstrap.servers": bootstrap, "group.id": group,
+			"enable.partition.eof": True, "enable.auto.commit": False}, **(conf or {})))
 	try:
-		c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+		c.assign(assignment)
 		eof = set()
 		deadline = time.time() + timeout
-		while len(eof) < partitions and time.time() < deadline:
-			m = c.poll(1.0)
+		while len(eof) < len(assignment) and time.time() < deadline:
+			m = c.poll(poll_s)
 			if m is None:
 				continue
-			if m.error():
-				if m.error().code() == -191:
-					eof.add(m.partition())
+			if m.error() and m.error().code() == PARTITION_EOF:
+				eof.add(m.partition())
 				continue
-			out[(m.partition(), m.offset())] = m.value()
+			yield m
 	finally:
 		c.close()
+
+
+def read_all(bootstrap, topic, partitions, group, timeout=120):
+	"""Every (partition, offset) -> value of the topic, from the beginning to each end."""
+	out = {}
+	for m in messages_to_end(bootstrap, group, [TopicPartition(topic, p, 0) for p in range(partitions)], timeout):
+		if not m.error():
+			out[(m.partition(), m.offset())] = m.value()
 	return out

@@ -66,6 +66,21 @@ def compact_string(s):
 	return uvarint(len(b) + 1) + b
 
 
+def compact_array(items):
+	"""A flexible-version array of already encoded items (None: the null array)."""
+	if items is None:
+		return uvarint(0)
+	return uvarint(len(items) + 1) + b"".join(items)
+
+
+def compact_int32s(ids):
+	return compact_array(None if ids is None else [i32(i) for i in ids])
+
+
+# An empty tagged-fields section.
+TAGS = uvarint(0)
+
+
 def request_header(api_key, api_version, correlation_id, client_id="samsa-itest",
 		flexible=False):
 	h = i16(api_key) + i16(api_version) + i32(correlation_id) + string(client_id)
@@ -128,6 +143,12 @@ class Reader:
 		if n == -1:
 			return None
 		return [fn() for _ in range(n)]
+
+	def compact_string(self):
+		n = self.uvarint()
+		if n == 0:
+			return None
+		return self.take(n - 1).decode()
 
 	def compact_array(self, fn):
 		n = self.uvarint()
