@@ -121,7 +121,12 @@ class Topics(h.ClusterTestCase):
 			self.assertEqual(len(set(after["partitions"][p])), 2)
 			st, _ = self.znode("/brokers/topics/growing/partitions/%s/state" % p)
 			self.assertEqual(st["leader"], after["partitions"][p][0])
-		md = self.admin().list_topics(topic="growing", timeout=10)
+		# The answer comes once the znodes are written; the brokers' metadata follows
+		# with the controller's UpdateMetadata (as in Kafka), so wait for it.
+		a = self.admin()
+		h.wait_until(lambda: len(a.list_topics(topic="growing", timeout=10).topics["growing"].partitions) == 5, 20,
+			"metadata with 5 partitions of growing")
+		md = a.list_topics(topic="growing", timeout=10)
 		self.assertEqual(len(md.topics["growing"].partitions), 5)
 		# Not an increase: INVALID_PARTITIONS.
 		fs = self.admin().create_partitions([NewPartitions("growing", 3)], request_timeout=20)
