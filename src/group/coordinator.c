@@ -132,18 +132,18 @@ int group_append_replicated(struct group_coordinator *gc, int32_t partition, str
 	 * hundred bytes (no fsync unless flush.messages asks for one).
 	 */
 	struct broker *b = gc->broker;
-	struct leader_log ll;
-	int err = replica_manager_leader_log(b->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC), partition,
-					     -1, &ll);
-	if (err == KERR_NONE) {
+	int err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+	struct partition *part = replica_manager_partition(b->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC),
+							   partition);
+	if (part) {
 		struct log_append_info ai;
-		err = log_append_as_leader(ll.log, records->data, records->len, ll.leader_epoch, wall_clock_ms(), &ai);
-		if (err == KERR_NONE) {
-			replica_manager_update_hw(b->replicas, &ll);
-			if (required && !ll.isr_alone)
-				*required = ai.last_offset + 1;
-		}
-		log_ref_put(ll.ref);
+		int64_t wait_offset;
+		/* acks=all as offsets.commit.required.acks asks; the min ISR is checked on the way back. */
+		err = partition_append_as_leader(part, records->data, records->len, 1, wall_clock_ms(), &ai,
+						 &wait_offset);
+		if (err == KERR_NONE && required)
+			*required = wait_offset;
+		partition_unref(part);
 	}
 	if (err == KERR_NOT_LEADER_OR_FOLLOWER || err == KERR_UNKNOWN_TOPIC_OR_PARTITION ||
 	    err == KERR_FENCED_LEADER_EPOCH)
@@ -259,19 +259,24 @@ static void load_batch(const uint8_t *p, uint32_t size, struct wbuf *plain, cons
 /* Read the whole partition log (we lead it, so it is ours to read) into ld. */
 static int load_partition(struct group_coordinator *gc, int32_t partition, struct loaded *ld)
 {
-	struct leader_log ll;
-	int err = replica_manager_leader_log(gc->broker->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC),
-					     partition, -1, &ll);
-	if (err != KERR_NONE)
-		return err;
 	struct group_record_sink sink = { ld, on_offset, on_group };
 	struct wbuf buf, plain;
 	wbuf_init(&buf);
 	wbuf_init(&plain);
-	int64_t offset = log_start_offset(ll.log);
+	int64_t offset = -1;
+	int err;
 	for (;;) {
+		/* A lease per chunk: the partition's lock is not held across the pread below. */
+		struct partition_lease ll;
+		err = replica_manager_lease_leader(gc->broker->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC),
+						   partition, -1, &ll);
+		if (err != KERR_NONE)
+			break;
+		if (offset < 0)
+			offset = log_start_offset(ll.log);
 		struct log_read_result r;
 		err = log_read(ll.log, offset, (size_t)1 << 20, LOG_READ_MAX_LEO, true, &r);
+		replica_manager_lease_release(&ll);
 		if (err != KERR_NONE || r.length == 0) {
 			log_read_release(&r);
 			break;
@@ -306,7 +311,6 @@ static int load_partition(struct group_coordinator *gc, int32_t partition, struc
 	}
 	wbuf_free(&buf);
 	wbuf_free(&plain);
-	log_ref_put(ll.ref);
 	return err;
 }
 

@@ -17,6 +17,7 @@
 #include "log/record_batch.h"
 #include "log/recovery.h"
 #include "util/errors.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -175,6 +176,7 @@ int log_open(const struct log_open_args *a, struct log **out)
 		return KERR_KAFKA_STORAGE_ERROR;
 	}
 	struct log *l = xcalloc(1, sizeof *l);
+	pthread_mutex_init(&l->append_lock, NULL);
 	pthread_mutex_init(&l->lock, NULL);
 	l->dir = xstrdup(a->dir);
 	l->topic = xstrdup(topic);
@@ -206,6 +208,7 @@ void log_close(struct log *l)
 		delete_pending_now(l, l->npending - 1);
 	pthread_mutex_unlock(&l->lock);
 	pthread_mutex_destroy(&l->lock);
+	pthread_mutex_destroy(&l->append_lock);
 	leader_epoch_close(&l->epochs);
 	free(l->segs);
 	free(l->pending);
@@ -271,9 +274,11 @@ static int roll_locked(struct log *l, int64_t base, int64_t now_ms)
 
 int log_roll(struct log *l, int64_t now_ms)
 {
+	pthread_mutex_lock(&l->append_lock);
 	pthread_mutex_lock(&l->lock);
 	int err = roll_locked(l, l->log_end_offset, now_ms);
 	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->append_lock);
 	return err;
 }
 
@@ -345,12 +350,30 @@ static int append_locked(struct log *l, uint8_t *records, size_t len, bool assig
 			return err;
 		info->rolled = true;
 	}
-	err = segment_append(log_active(l), records, len, last, max_ts, max_ts_offset);
+	struct segment *seg = log_active(l);
+	err = segment_check_append(seg, len, last);
+	if (err != KERR_NONE)
+		return err;
+	/*
+	 * The write runs without the state lock: readers stop at the segment's
+	 * size and the LEO, which move only once the bytes are in.  append_lock,
+	 * held by our caller, keeps every other writer out meanwhile, and the
+	 * segment reference keeps it open should anything close the log.
+	 */
+	uint32_t position = seg->size;
+	segment_ref(seg);
+	pthread_mutex_unlock(&l->lock);
+	fault_append_stall(l->dir);
+	err = segment_write_at(seg, records, len, position);
+	pthread_mutex_lock(&l->lock);
 	if (err != KERR_NONE) {
+		segment_unref(seg);
 		if (err == KERR_KAFKA_STORAGE_ERROR)
 			l->failed = true;
 		return err;
 	}
+	segment_commit_append(seg, len, position, last, max_ts, max_ts_offset);
+	segment_unref(seg);
 	l->log_end_offset = last + 1;
 
 	/* Epoch start offsets, as Kafka records them batch by batch. */
@@ -386,12 +409,14 @@ static int append(struct log *l, uint8_t *records, size_t len, bool assign, int3
 	info->max_timestamp = -1;
 	info->offset_of_max_timestamp = -1;
 
+	pthread_mutex_lock(&l->append_lock);
 	pthread_mutex_lock(&l->lock);
 	int err = append_locked(l, records, len, assign, leader_epoch, now_ms, info);
 	bool flush = err == KERR_NONE &&
 	    l->log_end_offset - l->recovery_point >= l->cfg.flush_interval_messages;
 	info->log_start_offset = l->log_start_offset;
 	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->append_lock);
 	if (flush)
 		log_flush(l, now_ms);
 	return err;
@@ -605,9 +630,11 @@ int log_truncate_fully_and_start_at(struct log *l, int64_t offset, int64_t now_m
 {
 	if (offset < 0)
 		return KERR_INVALID_REQUEST;
+	pthread_mutex_lock(&l->append_lock);
 	pthread_mutex_lock(&l->lock);
 	int err = truncate_fully_locked(l, offset, now_ms);
 	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->append_lock);
 	return err;
 }
 
@@ -618,6 +645,7 @@ int log_truncate_to(struct log *l, int64_t target, int64_t now_ms, bool *truncat
 	*truncated = false;
 	if (target < 0)
 		return KERR_INVALID_REQUEST;
+	pthread_mutex_lock(&l->append_lock);
 	pthread_mutex_lock(&l->lock);
 	if (target >= l->log_end_offset)
 		goto out;
@@ -647,6 +675,7 @@ int log_truncate_to(struct log *l, int64_t target, int64_t now_ms, bool *truncat
 	    l->dir, l->log_end_offset, bytes);
 out:
 	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->append_lock);
 	return err;
 }
 
@@ -744,6 +773,8 @@ int log_enforce_retention(struct log *l, int64_t now_ms, int *deleted)
 	struct retention_ctx ctx = { .now_ms = now_ms };
 	int n = 0;
 
+	/* Retention may roll and remove the active segment: no append may be mid-write. */
+	pthread_mutex_lock(&l->append_lock);
 	pthread_mutex_lock(&l->lock);
 	if (l->cfg.cleanup_delete && l->cfg.retention_ms >= 0)
 		n += delete_old_segments(l, time_breached, &ctx, "retention.ms breach");
@@ -756,6 +787,7 @@ int log_enforce_retention(struct log *l, int64_t now_ms, int *deleted)
 	}
 	n += delete_old_segments(l, start_offset_breached, &ctx, "log start offset breach");
 	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->append_lock);
 	if (deleted)
 		*deleted = n;
 	return KERR_NONE;

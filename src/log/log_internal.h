@@ -16,6 +16,13 @@ struct pending_delete {
 };
 
 struct log {
+	/*
+	 * append_lock orders the writers (appends, truncation, rolls, retention)
+	 * and is held across their file writes; lock guards the fields below and
+	 * is never held across a write to a segment file, so reads and getters
+	 * do not wait behind a slow disk.  append_lock is taken first.
+	 */
+	pthread_mutex_t append_lock;
 	pthread_mutex_t lock;
 	char *dir;
 	char *topic;

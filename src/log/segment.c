@@ -303,16 +303,16 @@ int segment_load_next_offset(struct segment *s)
 
 /* --- append ---------------------------------------------------------------------- */
 
-int segment_append(struct segment *s, const uint8_t *buf, size_t len, int64_t last_offset,
-    int64_t max_timestamp, int64_t offset_of_max_timestamp)
+int segment_check_append(struct segment *s, size_t len, int64_t last_offset)
 {
-	if (len == 0)
-		return KERR_NONE;
 	if (!offset_index_can_append_offset(&s->oidx, last_offset) ||
 	    (uint64_t)s->size + len > INT32_MAX)
 		return KERR_UNKNOWN_SERVER_ERROR;
+	return KERR_NONE;
+}
 
-	uint32_t position = s->size;
+int segment_write_at(struct segment *s, const uint8_t *buf, size_t len, uint32_t position)
+{
 	size_t done = 0;
 	while (done < len) {
 		ssize_t n = pwrite(s->fd, buf + done, len - done, (off_t)position + (off_t)done);
@@ -329,6 +329,12 @@ int segment_append(struct segment *s, const uint8_t *buf, size_t len, int64_t la
 		}
 		done += (size_t)n;
 	}
+	return KERR_NONE;
+}
+
+void segment_commit_append(struct segment *s, size_t len, uint32_t position, int64_t last_offset,
+    int64_t max_timestamp, int64_t offset_of_max_timestamp)
+{
 	if (position == 0)
 		s->rolling_timestamp = max_timestamp;
 	s->size += (uint32_t)len;
@@ -343,7 +349,19 @@ int segment_append(struct segment *s, const uint8_t *buf, size_t len, int64_t la
 		s->bytes_since_last_index_entry = 0;
 	}
 	s->bytes_since_last_index_entry += (uint32_t)len;
-	return KERR_NONE;
+}
+
+int segment_append(struct segment *s, const uint8_t *buf, size_t len, int64_t last_offset,
+    int64_t max_timestamp, int64_t offset_of_max_timestamp)
+{
+	if (len == 0)
+		return KERR_NONE;
+	int err = segment_check_append(s, len, last_offset);
+	if (err == KERR_NONE)
+		err = segment_write_at(s, buf, len, s->size);
+	if (err == KERR_NONE)
+		segment_commit_append(s, len, s->size, last_offset, max_timestamp, offset_of_max_timestamp);
+	return err;
 }
 
 int64_t segment_first_batch_timestamp(struct segment *s)

@@ -112,8 +112,21 @@ int segment_load_next_offset(struct segment *s);
  * offset_of_max_timestamp.  One pwrite; an index entry first if more than
  * index.interval.bytes went in since the last one.  On a failed write the
  * file is cut back and KERR_KAFKA_STORAGE_ERROR returned.
+ *
+ * segment_append is segment_check_append + segment_write_at +
+ * segment_commit_append in one.  The log calls the three apart so that
+ * its lock is not held across the pwrite: segment_write_at touches only
+ * the file beyond size, which no reader looks at until the commit moves
+ * size past it.
  */
 int segment_append(struct segment *s, const uint8_t *buf, size_t len, int64_t last_offset,
+    int64_t max_timestamp, int64_t offset_of_max_timestamp);
+/* Whether len bytes ending at last_offset fit (KERR_NONE) in s. */
+int segment_check_append(struct segment *s, size_t len, int64_t last_offset);
+/* Write buf at position (the segment's size when the append began). */
+int segment_write_at(struct segment *s, const uint8_t *buf, size_t len, uint32_t position);
+/* Account for bytes written at position by segment_write_at. */
+void segment_commit_append(struct segment *s, size_t len, uint32_t position, int64_t last_offset,
     int64_t max_timestamp, int64_t offset_of_max_timestamp);
 
 struct segment_roll_params {

@@ -3,12 +3,13 @@
  *
  * Each thread owns the partitions led by one broker.  A round: snapshot the
  * partitions (fetch offset = our log end, last fetched epoch = our latest
- * epoch), send one sessionless Fetch v12 with replica_id set, then, holding
- * the manager's lock so a partition cannot change hands mid-way, append each
- * partition's whole batches, move its high watermark to min(leader's, ours),
- * follow the leader's log start offset, and truncate where the leader
- * reports a diverging epoch.  The lock is held across those appends (page
- * cache writes); nothing else waits on it but LeaderAndIsr handling.
+ * epoch), send one sessionless Fetch v12 with replica_id set, then append
+ * each partition's whole batches, move its high watermark to min(leader's,
+ * ours), follow the leader's log start offset, and truncate where the leader
+ * reports a diverging epoch.  Each partition's answer is applied under its
+ * follower lease at the epoch the fetch was made for, so an answer that
+ * arrives after LeaderAndIsr moved the partition is dropped, not appended.
+ * The manager's lock is never held across a log write.
  */
 #include "replica/fetcher.h"
 
@@ -24,6 +25,7 @@
 #include "log/log.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
+#include "replica/partition.h"
 #include "proto/gen/messages.h"
 #include "util/errors.h"
 #include "util/log.h"
@@ -38,7 +40,7 @@ struct fpart {
 	size_t topic_len;
 	int32_t partition;
 	int32_t leader_epoch;
-	struct log_ref *log;
+	struct partition *part; /* referenced */
 	int64_t backoff_until;
 };
 
@@ -63,7 +65,7 @@ struct fetcher_manager {
 static void fpart_clear(struct fpart *p)
 {
 	free(p->topic);
-	log_ref_put(p->log);
+	partition_unref(p->part);
 }
 
 static int find_part(const struct fthread *t, const char *topic, size_t len, int32_t partition)
@@ -90,12 +92,15 @@ static size_t whole_batches(const uint8_t *p, size_t len)
 	return pos;
 }
 
-/* Apply one partition's answer; called with fm->lock held, for a partition still ours. */
-static void apply_partition(struct fthread *t, struct fpart *fp, const struct fetch_response_partition_data *pd,
-			    int64_t fetched_from)
+/*
+ * Apply one partition's answer under its follower lease (l->log is its log);
+ * returns when it may be fetched again (0: at once).
+ */
+static int64_t apply_partition(struct fthread *t, const struct fpart *fp, struct partition_lease *lease,
+			       const struct fetch_response_partition_data *pd, int64_t fetched_from)
 {
 	struct fetcher_manager *fm = t->fm;
-	struct log *l = log_ref_log(fp->log);
+	struct log *l = lease->log;
 	int64_t now = wall_clock_ms();
 	switch (pd->error_code) {
 	case KERR_NONE:
@@ -111,14 +116,13 @@ static void apply_partition(struct fthread *t, struct fpart *fp, const struct fe
 			bool cut = false;
 			log_truncate_to(l, pd->high_watermark, now, &cut);
 		} else {
-			fp->backoff_until = now + fm->cfg.backoff_ms;
+			return now + fm->cfg.backoff_ms;
 		}
-		return;
+		return 0;
 	}
 	default:
 		/* Not leader (yet), fenced epochs, unknown partition: wait for the controller to tell us more. */
-		fp->backoff_until = now + fm->cfg.backoff_ms;
-		return;
+		return now + fm->cfg.backoff_ms;
 	}
 	if (pd->diverging_epoch.end_offset >= 0) {
 		int64_t target = pd->diverging_epoch.end_offset;
@@ -129,20 +133,19 @@ static void apply_partition(struct fthread *t, struct fpart *fp, const struct fe
 				 fm->cfg.broker_id, (int)fp->topic_len, fp->topic, fp->partition, pd->diverging_epoch.epoch,
 				 target);
 		}
-		return;
+		return 0;
 	}
 	if (log_end_offset(l) != fetched_from)
-		return; /* the log moved while we were fetching (truncation): fetch again */
+		return 0; /* the log moved while we were fetching (truncation): fetch again */
 	size_t n = pd->records.ptr && pd->records.len > 0 ? whole_batches(pd->records.ptr, (size_t)pd->records.len) : 0;
 	if (n > 0) {
 		struct log_append_info ai;
 		/* The response frame is ours until the next call on this connection. */
-		int err = log_append_as_follower(l, (uint8_t *)pd->records.ptr, n, now, &ai);
+		int err = partition_append_as_follower(lease, (uint8_t *)pd->records.ptr, n, now, &ai);
 		if (err != KERR_NONE) {
 			log_warn("Replica %d: appending to %.*s-%d from leader %d failed: %s", fm->cfg.broker_id,
 				 (int)fp->topic_len, fp->topic, fp->partition, t->leader, kafka_error_name((int16_t)err));
-			fp->backoff_until = now + fm->cfg.backoff_ms;
-			return;
+			return now + fm->cfg.backoff_ms;
 		}
 	}
 	int64_t leo = log_end_offset(l);
@@ -153,6 +156,7 @@ static void apply_partition(struct fthread *t, struct fpart *fp, const struct fe
 		int64_t low;
 		log_delete_records(l, pd->log_start_offset, &low);
 	}
+	return 0;
 }
 
 /* One fetch round; false when the connection failed. */
@@ -163,15 +167,21 @@ static bool fetch_round(struct fthread *t, struct kclient *kc)
 	arena_init(&a);
 	int64_t now = wall_clock_ms();
 
+	/* A snapshot of what to fetch, each partition referenced, so no lock is held while we wait or write. */
 	pthread_mutex_lock(&fm->lock);
 	int n = 0;
-	struct fetch_request_fetch_topic *topics = arena_alloc(&a, sizeof *topics * (size_t)(t->n ? t->n : 1));
-	int64_t *from = arena_alloc(&a, sizeof *from * (size_t)(t->n ? t->n : 1));
+	int cap = t->n ? t->n : 1;
+	struct fetch_request_fetch_topic *topics = arena_alloc(&a, sizeof *topics * (size_t)cap);
+	struct fpart *snap = arena_alloc(&a, sizeof *snap * (size_t)cap);
+	int64_t *from = arena_alloc(&a, sizeof *from * (size_t)cap);
 	for (int i = 0; i < t->n; i++) {
 		struct fpart *p = &t->parts[i];
 		if (p->backoff_until > now)
 			continue;
-		struct log *l = log_ref_log(p->log);
+		struct partition_lease lease;
+		if (partition_lease_follower(p->part, p->leader_epoch, &lease) != KERR_NONE)
+			continue; /* LeaderAndIsr moved it; the fetcher list follows shortly */
+		struct log *l = lease.log;
 		struct fetch_request_fetch_topic *ft = &topics[n];
 		fetch_request_fetch_topic_init(ft);
 		ft->topic = (struct kstr){ arena_strndup(&a, p->topic, p->topic_len), (int32_t)p->topic_len };
@@ -185,6 +195,11 @@ static bool fetch_round(struct fthread *t, struct kclient *kc)
 		pp->last_fetched_epoch = log_latest_epoch(l);
 		pp->log_start_offset = log_start_offset(l);
 		pp->partition_max_bytes = fm->cfg.partition_max_bytes;
+		partition_lease_release(&lease);
+		snap[n] = *p;
+		snap[n].topic = (char *)ft->topic.ptr;
+		partition_ref(p->part);
+		snap[n].backoff_until = 0;
 		n++;
 	}
 	pthread_mutex_unlock(&fm->lock);
@@ -206,37 +221,43 @@ static bool fetch_round(struct fthread *t, struct kclient *kc)
 	req.topics_count = n;
 	req.forgotten_topics_data_count = 0;
 	void *out = NULL;
-	if (kclient_call(kc, API_FETCH, FETCH_VERSION, &req, &a, &out) != 0) {
-		arena_free(&a);
-		return false;
-	}
-	const struct fetch_response *resp = out;
-	pthread_mutex_lock(&fm->lock);
-	for (int i = 0; i < resp->responses_count; i++) {
+	bool ok = kclient_call(kc, API_FETCH, FETCH_VERSION, &req, &a, &out) == 0;
+	const struct fetch_response *resp = ok ? out : NULL;
+	for (int i = 0; resp && i < resp->responses_count; i++) {
 		const struct fetch_response_fetchable_topic_response *tr = &resp->responses[i];
 		if (!tr->topic.ptr)
 			continue;
 		for (int j = 0; j < tr->partitions_count; j++) {
 			const struct fetch_response_partition_data *pd = &tr->partitions[j];
-			int k = find_part(t, tr->topic.ptr, (size_t)tr->topic.len, pd->partition_index);
-			if (k < 0)
+			int q = 0;
+			while (q < n && !(snap[q].partition == pd->partition_index && snap[q].topic_len == (size_t)tr->topic.len &&
+					  memcmp(snap[q].topic, tr->topic.ptr, (size_t)tr->topic.len) == 0))
+				q++;
+			if (q == n)
+				continue;
+			struct partition_lease lease;
+			if (partition_lease_follower(snap[q].part, snap[q].leader_epoch, &lease) != KERR_NONE)
 				continue; /* moved away while the fetch was out */
-			int64_t fetched = -1;
-			for (int q = 0; q < n; q++)
-				if (topics[q].partitions[0].partition == pd->partition_index &&
-				    topics[q].topic.len == tr->topic.len &&
-				    memcmp(topics[q].topic.ptr, tr->topic.ptr, (size_t)tr->topic.len) == 0)
-					fetched = from[q];
-			if (fetched >= 0)
-				apply_partition(t, &t->parts[k], pd, fetched);
+			snap[q].backoff_until = apply_partition(t, &snap[q], &lease, pd, from[q]);
+			partition_lease_release(&lease);
 		}
 	}
-	if (resp->error_code != KERR_NONE)
+	if (resp && resp->error_code != KERR_NONE)
 		log_warn("Replica %d: fetch from leader %d failed: %s", fm->cfg.broker_id, t->leader,
 			 kafka_error_name(resp->error_code));
+	/* Back-offs go to the partitions still followed at the same epoch. */
+	pthread_mutex_lock(&fm->lock);
+	for (int q = 0; q < n; q++) {
+		int k = find_part(t, snap[q].topic, snap[q].topic_len, snap[q].partition);
+		if (k >= 0 && t->parts[k].part == snap[q].part && t->parts[k].leader_epoch == snap[q].leader_epoch &&
+		    snap[q].backoff_until > t->parts[k].backoff_until)
+			t->parts[k].backoff_until = snap[q].backoff_until;
+	}
 	pthread_mutex_unlock(&fm->lock);
+	for (int q = 0; q < n; q++)
+		partition_unref(snap[q].part);
 	arena_free(&a);
-	return true;
+	return ok;
 }
 
 static void *fetcher_main(void *arg)
@@ -347,7 +368,7 @@ static void remove_locked(struct fetcher_manager *fm, const char *topic, size_t 
 }
 
 void fetcher_manager_add(struct fetcher_manager *fm, const char *topic, size_t topic_len, int32_t partition,
-			 int32_t leader, int32_t leader_epoch, struct log_ref *log)
+			 int32_t leader, int32_t leader_epoch, struct partition *part)
 {
 	pthread_mutex_lock(&fm->lock);
 	remove_locked(fm, topic, topic_len, partition);
@@ -361,7 +382,7 @@ void fetcher_manager_add(struct fetcher_manager *fm, const char *topic, size_t t
 		.topic_len = topic_len,
 		.partition = partition,
 		.leader_epoch = leader_epoch,
-		.log = log,
+		.part = part,
 		.backoff_until = 0,
 	};
 	pthread_cond_signal(&t->wake);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct log_ref;
+struct partition;
 struct fetcher_manager;
 
 struct fetcher_config {
@@ -33,9 +33,10 @@ struct fetcher_manager *fetcher_manager_new(const struct fetcher_config *cfg);
 /* Stops and joins every thread; partitions are dropped. */
 void fetcher_manager_free(struct fetcher_manager *fm);
 
-/* Follow `leader` for this partition at leader_epoch (replaces an earlier assignment). */
+/* Follow `leader` for this partition at leader_epoch (replaces an earlier assignment; takes
+ * over the reference to part). */
 void fetcher_manager_add(struct fetcher_manager *fm, const char *topic, size_t topic_len, int32_t partition,
-			 int32_t leader, int32_t leader_epoch, struct log_ref *log);
+			 int32_t leader, int32_t leader_epoch, struct partition *part);
 /* Stop fetching this partition (we lead it now, or no longer host it). */
 void fetcher_manager_remove(struct fetcher_manager *fm, const char *topic, size_t topic_len, int32_t partition);
 

@@ -4,9 +4,10 @@
  * said through LeaderAndIsr and StopReplica.  Epoch fencing lives here so a
  * stale controller can never move a partition backwards.
  *
- * Each hosted partition holds a reference to its log (from the log manager);
- * handlers borrow it through replica_manager_leader_log.  Fetcher threads and
- * follower tracking join as replication lands.
+ * Each hosted partition is a struct partition (partition.h), which owns its
+ * log, ISR and high watermark; the replica manager keeps the map from
+ * topic-partition to partition, hands partitions to the fetchers, and runs
+ * the ISR thread that writes ISR changes to ZooKeeper.
  */
 #ifndef SAMSA_REPLICA_REPLICA_MANAGER_H
 #define SAMSA_REPLICA_REPLICA_MANAGER_H
@@ -15,27 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What LeaderAndIsr says about one partition. */
-struct partition_update {
-	int32_t index;
-	int32_t controller_epoch;
-	int32_t leader;
-	int32_t leader_epoch;
-	int32_t partition_epoch;
-	const int32_t *isr;
-	int n_isr;
-	const int32_t *replicas;
-	int n_replicas;
-};
-
-/* A copy of one partition's state, for readers. */
-struct partition_info {
-	int32_t leader;
-	int32_t leader_epoch;
-	int32_t partition_epoch;
-	bool is_leader;
-	uint8_t topic_id[16];
-};
+#include "replica/partition.h"
 
 struct replica_manager;
 struct log_manager;
@@ -81,31 +62,21 @@ bool replica_manager_get(struct replica_manager *rm, const char *topic, size_t t
 			 struct partition_info *out);
 int replica_manager_count(struct replica_manager *rm);
 
-/* What a handler borrows to read or write a partition this broker leads. */
-struct leader_log {
-	struct log_ref *ref;  /* put it with log_ref_put */
-	struct log *log;
-	int32_t leader_epoch;
-	bool isr_alone;       /* the ISR is this broker only: the HW follows the LEO */
-	int n_isr;
-	const char *topic;    /* as the caller passed it */
-	size_t topic_len;
-	int32_t partition;
-};
-
 /*
- * The log of a partition for a client: KERR_NONE (out filled), or
- * UNKNOWN_TOPIC_OR_PARTITION when this broker does not host it,
- * NOT_LEADER_OR_FOLLOWER when it hosts it but does not lead it,
- * KAFKA_STORAGE_ERROR when its log could not be opened.  With
- * current_leader_epoch >= 0 (a client's view), an older epoch is
- * FENCED_LEADER_EPOCH and a newer one UNKNOWN_LEADER_EPOCH.
+ * The hosted partition, with a reference for the caller (partition_unref),
+ * or NULL.  The map is read under a read lock that no log write ever waits
+ * behind.
  */
-int16_t replica_manager_leader_log(struct replica_manager *rm, const char *topic, size_t topic_len,
-				   int32_t partition, int32_t current_leader_epoch, struct leader_log *out);
-
-/* After an append by the leader: move the high watermark as far as the ISR allows. */
-void replica_manager_update_hw(struct replica_manager *rm, const struct leader_log *ll);
+struct partition *replica_manager_partition(struct replica_manager *rm, const char *topic, size_t topic_len,
+					    int32_t partition);
+/*
+ * A leader lease on a hosted partition (see partition_lease_leader), or
+ * UNKNOWN_TOPIC_OR_PARTITION when this broker does not host it.  Release
+ * with replica_manager_lease_release.
+ */
+int16_t replica_manager_lease_leader(struct replica_manager *rm, const char *topic, size_t topic_len,
+				     int32_t partition, int32_t current_leader_epoch, struct partition_lease *out);
+void replica_manager_lease_release(struct partition_lease *l);
 
 /* --- replication ------------------------------------------------------------------------- */
 struct fetcher_manager;
@@ -122,23 +93,13 @@ typedef int (*replica_isr_write_fn)(void *arg, const char *topic, int32_t partit
 				    int32_t leader_epoch, int32_t controller_epoch, const int32_t *isr, int n_isr,
 				    int32_t expected_zk_version, int32_t *new_zk_version);
 void replica_manager_set_isr_writer(struct replica_manager *rm, replica_isr_write_fn fn, void *arg);
-/* A high watermark moved: delayed produces and fetches may complete. */
-typedef void (*replica_hw_fn)(void *arg);
+/* A partition's log end or high watermark moved: delayed produces and fetches on it may complete. */
+typedef void (*replica_hw_fn)(void *arg, const char *topic, size_t topic_len, int32_t partition);
 void replica_manager_set_hw_listener(struct replica_manager *rm, replica_hw_fn fn, void *arg);
 /* The ISR thread: shrinks ISRs of followers lagging more than replica.lag.time.max.ms, writes changes. */
 void replica_manager_start_threads(struct replica_manager *rm, int64_t replica_lag_time_max_ms);
 void replica_manager_stop_threads(struct replica_manager *rm);
 
-/*
- * The leader's side of a follower's fetch: records where the follower is,
- * may queue an ISR expansion and move the high watermark.  When the
- * follower's last fetched epoch ends earlier in our log (KIP-320),
- * *diverging_epoch and *diverging_end_offset say where, and nothing is recorded.
- */
-int16_t replica_manager_follower_fetch(struct replica_manager *rm, const char *topic, size_t topic_len,
-				       int32_t partition, int32_t replica_id, int64_t fetch_offset,
-				       int32_t last_fetched_epoch, int32_t *diverging_epoch,
-				       int64_t *diverging_end_offset);
 /*
  * acks=all: true when the partition's high watermark reached required_offset
  * (then *error is NONE, or NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR is

@@ -16,9 +16,9 @@ typedef struct delete_records_response_delete_records_partition_result part_resu
 
 static void delete_one(struct request *req, struct kstr topic, int32_t partition, int64_t offset, part_result *pr)
 {
-	struct leader_log ll;
+	struct partition_lease ll;
 	pr->low_watermark = -1;
-	pr->error_code = replica_manager_leader_log(req->broker->replicas, topic.ptr, (size_t)topic.len, partition, -1,
+	pr->error_code = replica_manager_lease_leader(req->broker->replicas, topic.ptr, (size_t)topic.len, partition, -1,
 						    &ll);
 	if (pr->error_code != KERR_NONE)
 		return;
@@ -34,7 +34,7 @@ static void delete_one(struct request *req, struct kstr topic, int32_t partition
 			log_info("Log start offset of %.*s-%d moved to %lld by DeleteRecords from %s", topic.len,
 				 topic.ptr, partition, (long long)low, req->info.peer);
 	}
-	log_ref_put(ll.ref);
+	replica_manager_lease_release(&ll);
 }
 
 void handle_delete_records(struct request *req)

@@ -101,32 +101,30 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 		}
 		pr->diverging_epoch = -1;
 		pr->diverging_end_offset = -1;
-		struct leader_log ll;
-		pr->error = replica_manager_leader_log(b->replicas, t->topic.ptr, (size_t)t->topic.len, t->partition,
-						       t->current_leader_epoch, &ll);
-		if (pr->error != KERR_NONE)
+		struct partition *part = replica_manager_partition(b->replicas, t->topic.ptr, (size_t)t->topic.len,
+								   t->partition);
+		if (!part) {
+			pr->error = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
-		if (op->follower) {
-			/* Where the follower is decides the ISR and the high watermark. */
-			pr->error = replica_manager_follower_fetch(b->replicas, t->topic.ptr, (size_t)t->topic.len,
-								   t->partition, op->replica_id, t->fetch_offset,
-								   t->last_fetched_epoch, &pr->diverging_epoch,
-								   &pr->diverging_end_offset);
-			if (pr->error != KERR_NONE || pr->diverging_end_offset >= 0) {
-				pr->r.high_watermark = log_high_watermark(ll.log);
-				pr->r.log_start_offset = log_start_offset(ll.log);
-				log_ref_put(ll.ref);
-				continue;
-			}
 		}
 		size_t limit = t->max_bytes > 0 ? (size_t)t->max_bytes : 0;
 		if (limit > budget)
 			limit = budget;
-		int64_t max_offset = op->follower ? LOG_READ_MAX_LEO : LOG_READ_MAX_HW;
-		pr->error = (int16_t)log_read(ll.log, t->fetch_offset, limit, max_offset, min_one && limit > 0, &pr->r);
-		log_ref_put(ll.ref);
-		if (pr->error != KERR_NONE)
+		struct partition_fetch pf = {
+			.fetch_offset = t->fetch_offset,
+			.max_bytes = limit,
+			.min_one = min_one && limit > 0,
+			.current_leader_epoch = t->current_leader_epoch,
+			.replica_id = op->follower ? op->replica_id : -1,
+			.last_fetched_epoch = t->last_fetched_epoch,
+		};
+		/* A follower's position is recorded (ISR, high watermark) by the read itself. */
+		pr->error = partition_read(part, &pf, &pr->r, &pr->diverging_epoch, &pr->diverging_end_offset);
+		partition_unref(part);
+		if (pr->error != KERR_NONE || pr->diverging_end_offset >= 0) {
+			log_read_release(&pr->r);
 			continue;
+		}
 		pr->has_read = pr->r.segment != NULL;
 		if (pr->r.length > 0) {
 			total += pr->r.length;

@@ -29,9 +29,9 @@ static void list_one(struct request *req, struct kstr topic, const struct list_o
 	pr->offset = -1;
 	pr->leader_epoch = -1;
 
-	struct leader_log ll;
+	struct partition_lease ll;
 	int32_t epoch = version >= 4 ? lp->current_leader_epoch : -1;
-	pr->error_code = replica_manager_leader_log(b->replicas, topic.ptr, (size_t)topic.len, lp->partition_index,
+	pr->error_code = replica_manager_lease_leader(b->replicas, topic.ptr, (size_t)topic.len, lp->partition_index,
 						    epoch, &ll);
 	if (pr->error_code != KERR_NONE)
 		return;
@@ -61,7 +61,7 @@ static void list_one(struct request *req, struct kstr topic, const struct list_o
 		if (pr->offset >= 0 && lp->max_num_offsets > 0)
 			pr->old_style_offsets[pr->old_style_offsets_count++] = pr->offset;
 	}
-	log_ref_put(ll.ref);
+	replica_manager_lease_release(&ll);
 }
 
 void handle_list_offsets(struct request *req)

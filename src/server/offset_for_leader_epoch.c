@@ -39,8 +39,8 @@ void handle_offset_for_leader_epoch(struct request *req)
 			r->partition = p->partition;
 			r->leader_epoch = -1;
 			r->end_offset = -1;
-			struct leader_log ll;
-			r->error_code = t->topic.ptr ? replica_manager_leader_log(b->replicas, t->topic.ptr, (size_t)t->topic.len,
+			struct partition_lease ll;
+			r->error_code = t->topic.ptr ? replica_manager_lease_leader(b->replicas, t->topic.ptr, (size_t)t->topic.len,
 										  p->partition,
 										  version >= 2 ? p->current_leader_epoch : -1, &ll)
 						     : KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -51,7 +51,7 @@ void handle_offset_for_leader_epoch(struct request *req)
 			log_end_offset_for_epoch(ll.log, p->leader_epoch, &epoch, &end);
 			r->leader_epoch = epoch;
 			r->end_offset = end;
-			log_ref_put(ll.ref);
+			replica_manager_lease_release(&ll);
 		}
 	}
 	request_respond(req, &resp);

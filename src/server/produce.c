@@ -99,25 +99,24 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 		pr->error_code = KERR_INVALID_TOPIC_EXCEPTION;
 		return;
 	}
-	struct leader_log ll;
-	int16_t err = replica_manager_leader_log(b->replicas, topic.ptr, (size_t)topic.len, pr->index, -1, &ll);
+	struct partition *part = replica_manager_partition(b->replicas, topic.ptr, (size_t)topic.len, pr->index);
+	if (!part) {
+		pr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+		return;
+	}
+	/* The config for validation; leadership is checked again, with the append, under the partition's lock. */
+	struct log_config cfg;
+	int16_t err = partition_leader_config(part, &cfg);
 	if (err != KERR_NONE) {
 		pr->error_code = err;
-		return;
+		goto out;
 	}
 	if (!records.ptr || records.len <= 0) {
 		pr->error_code = KERR_CORRUPT_MESSAGE;
 		goto out;
 	}
 	int64_t now = wall_clock_ms();
-	struct log_config cfg;
-	log_get_config(ll.log, &cfg);
 	const struct produce_request *pq = req->body;
-	if (pq->acks == -1 && ll.n_isr < cfg.min_insync_replicas) {
-		/* Refused before anything is written [Partition.appendRecordsToLeader]. */
-		pr->error_code = KERR_NOT_ENOUGH_REPLICAS;
-		goto out;
-	}
 	struct produce_scratch *scratch = thread_scratch();
 	struct records_validate_opts o;
 	records_validate_opts_init(&o);
@@ -170,25 +169,25 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 		data_len = scratch->out.len;
 	}
 	struct log_append_info ai;
+	int64_t wait_offset;
 	/* The frame is ours (see request.h): the log may patch offsets and epochs in place. */
-	err = (int16_t)log_append_as_leader(ll.log, data, data_len, ll.leader_epoch, now, &ai);
+	err = partition_append_as_leader(part, data, data_len, pq->acks, now, &ai, &wait_offset);
 	if (err != KERR_NONE) {
 		pr->error_code = err;
 		goto out;
 	}
-	replica_manager_update_hw(b->replicas, &ll);
 	pr->base_offset = ai.first_offset;
 	pr->log_append_time_ms = ai.log_append_time;
 	pr->log_start_offset = ai.log_start_offset;
 	*appended = true;
-	if (ack && !ll.isr_alone) {
+	if (ack && wait_offset >= 0) {
 		ack->topic = topic;
 		ack->pr = pr;
-		ack->required = ai.last_offset + 1;
+		ack->required = wait_offset;
 		ack->done = false;
 	}
 out:
-	log_ref_put(ll.ref);
+	partition_unref(part);
 }
 
 /* One attempt to finish an acks=all produce: every partition's high watermark is far enough, or time is up. */
@@ -271,8 +270,8 @@ void handle_produce(struct request *req)
 				n_acks++;
 		}
 	}
-	if (appended && b->purgatory)
-		purgatory_notify(b->purgatory);
+	/* The partitions woke their own waiters as they appended (partition.h). */
+	(void)appended;
 	if (n_acks > 0 && b->purgatory) {
 		/* acks=all with followers in the ISR: answer once they have it, or at the request timeout. */
 		struct produce_response *respp = arena_alloc(&req->arena, sizeof *respp);

@@ -77,8 +77,11 @@ static int write_isr(void *arg, const char *topic, int32_t partition, int32_t le
 	return 0;
 }
 
-static void hw_moved(void *arg)
+static void hw_moved(void *arg, const char *topic, size_t topic_len, int32_t partition)
 {
+	(void)topic;
+	(void)topic_len;
+	(void)partition;
 	struct broker *b = arg;
 	if (b->purgatory)
 		purgatory_notify(b->purgatory);

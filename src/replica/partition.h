@@ -1,0 +1,195 @@
+/*
+ * One hosted partition [Kafka's cluster/Partition]: its log, leader epoch,
+ * ISR, high watermark and, on the leader, where each follower is.  It is the
+ * only way to a partition's log: produce and the coordinators append through
+ * partition_append_as_leader, the fetcher through a follower lease, Fetch
+ * reads through partition_read, and the rest (ListOffsets, DeleteRecords,
+ * OffsetForLeaderEpoch, a coordinator's load) borrow the log through a
+ * leader lease.
+ *
+ * Locks, in the order they are taken:
+ *   leader_isr_lock  read-write, writer-preferring.  LeaderAndIsr, StopReplica
+ *                    and an ISR change take it exclusively; appends, reads and
+ *                    leases share it.  So "do we lead?" and the append happen
+ *                    under one hold: a demotion waits for appends already past
+ *                    the check, and every append after it sees the demotion.
+ *   state_lock       follower positions, the high-watermark move and the
+ *                    pending ISR change; short, never across I/O.
+ *   the log's own    append ordering (see log.h); the log's state lock is never
+ *                    held across a segment write, so reads do not queue behind
+ *                    a slow disk.
+ * No lock wider than one partition is taken while any of these is held, and
+ * the change hook (which wakes delayed operations) runs with none of them held.
+ */
+#ifndef SAMSA_REPLICA_PARTITION_H
+#define SAMSA_REPLICA_PARTITION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log/log.h"
+
+struct partition;
+struct log_ref;
+
+/* What LeaderAndIsr says about one partition. */
+struct partition_update {
+	int32_t index;
+	int32_t controller_epoch;
+	int32_t leader;
+	int32_t leader_epoch;
+	int32_t partition_epoch;
+	const int32_t *isr;
+	int n_isr;
+	const int32_t *replicas;
+	int n_replicas;
+};
+
+/* What a partition tells its owner (the replica manager); shared by all its partitions. */
+struct partition_hooks {
+	int32_t broker_id;
+	/*
+	 * The log end offset or the high watermark of (topic, partition) moved:
+	 * delayed produces and fetches watching it may complete.  Called with no
+	 * partition lock held.
+	 */
+	void (*changed)(void *arg, const char *topic, size_t topic_len, int32_t partition);
+	/*
+	 * Queue a write of a new ISR to ZooKeeper for p at leader_epoch (the ISR
+	 * thread calls partition_isr_write_begin/_end for it).  Called with p's
+	 * state lock held: it must only queue.
+	 */
+	void (*queue_isr_change)(void *arg, struct partition *p, int32_t leader_epoch, const int32_t *isr, int n_isr);
+	void *arg;
+};
+
+/* A new, unhosted partition (leader -1, no log) with one reference. */
+struct partition *partition_new(const struct partition_hooks *hooks, const char *topic, size_t topic_len,
+				int32_t index);
+void partition_ref(struct partition *p);
+/* Drop a reference; the last one frees p and its log reference. */
+void partition_unref(struct partition *p);
+
+const char *partition_topic(const struct partition *p, size_t *len);
+int32_t partition_index(const struct partition *p);
+
+/* A copy of the partition's leadership, for readers. */
+struct partition_info {
+	int32_t leader;
+	int32_t leader_epoch;
+	int32_t partition_epoch;
+	bool is_leader;
+	uint8_t topic_id[16];
+};
+void partition_get_info(struct partition *p, struct partition_info *out);
+
+/* --- leadership (exclusive) ------------------------------------------------------------- */
+
+/*
+ * Apply LeaderAndIsr.  log is the partition's log (a reference the
+ * partition keeps if it has none yet, else drops; NULL without one).
+ * Errors: INCONSISTENT_TOPIC_ID, STALE_CONTROLLER_EPOCH for an older leader
+ * epoch.  On success *leads says whether we lead now.
+ */
+int16_t partition_make_leader_or_follower(struct partition *p, const uint8_t *topic_id,
+					  const struct partition_update *u, struct log_ref *log, bool *leads);
+/*
+ * StopReplica: from now on nothing is appended to or read from p (each
+ * caller holding it gets NOT_LEADER_OR_FOLLOWER), and its log reference is
+ * dropped.  An older leader_epoch (not -1/-2) is FENCED_LEADER_EPOCH.
+ */
+int16_t partition_stop(struct partition *p, int32_t leader_epoch);
+
+/* --- the leader's side ----------------------------------------------------------------- */
+
+/*
+ * Append a validated produce blob as the leader (see log_append_as_leader).
+ * required_acks -1 with fewer ISR members than min.insync.replicas is
+ * NOT_ENOUGH_REPLICAS before anything is written.  On success *wait_offset
+ * is the high watermark an acks=all answer waits for, or -1 when the ISR is
+ * this broker alone (the high watermark already moved).  Errors also:
+ * NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR and the log's.
+ */
+int16_t partition_append_as_leader(struct partition *p, uint8_t *records, size_t len, int16_t required_acks,
+				   int64_t now_ms, struct log_append_info *info, int64_t *wait_offset);
+
+/* The topic config of a partition we lead (for validation before the append). */
+int16_t partition_leader_config(struct partition *p, struct log_config *out);
+
+struct partition_fetch {
+	int64_t fetch_offset;
+	size_t max_bytes;
+	bool min_one;
+	int32_t current_leader_epoch; /* -1: not checked */
+	int32_t replica_id;           /* a follower's broker id, or -1 for a consumer */
+	int32_t last_fetched_epoch;   /* a follower's, for KIP-320; -1 if none */
+};
+
+/*
+ * A Fetch's read of one partition we lead.  A consumer reads up to the high
+ * watermark, a follower up to the LEO after its position is recorded (which
+ * may move the high watermark and expand the ISR).  When the follower's
+ * last fetched epoch ends earlier in our log, *diverging_epoch and
+ * *diverging_end_offset (else -1) say where, and nothing is read.  out's
+ * high_watermark and log_start_offset are filled whenever we lead.
+ */
+int16_t partition_read(struct partition *p, const struct partition_fetch *f, struct log_read_result *out,
+		       int32_t *diverging_epoch, int64_t *diverging_end_offset);
+
+/* acks=all: see replica_manager_acks_done. */
+bool partition_acks_done(struct partition *p, int64_t required_offset, int16_t *error);
+
+/*
+ * A lease on the log: the partition's read lock held, so its leadership
+ * stays as checked until partition_lease_release.  For short operations on
+ * the log (offsets by time, DeleteRecords, epochs, a chunk of a load); no
+ * other call on the same partition may be made by the holder meanwhile (the
+ * lock prefers writers, so a second read hold could wait forever).  A lease
+ * holds its own reference to the partition.
+ */
+struct partition_lease {
+	struct partition *partition;
+	struct log *log;
+	int32_t leader_epoch;
+};
+/*
+ * As the leader: NOT_LEADER_OR_FOLLOWER (also once stopped), KAFKA_STORAGE_ERROR without a log; with
+ * current_leader_epoch >= 0 an older epoch is FENCED_LEADER_EPOCH and a
+ * newer one UNKNOWN_LEADER_EPOCH.
+ */
+int16_t partition_lease_leader(struct partition *p, int32_t current_leader_epoch, struct partition_lease *out);
+/*
+ * As the follower of leader_epoch (the fetcher's): NOT_LEADER_OR_FOLLOWER
+ * once LeaderAndIsr moved us elsewhere, so a fetch answered under an old
+ * epoch is never appended.
+ */
+int16_t partition_lease_follower(struct partition *p, int32_t leader_epoch, struct partition_lease *out);
+void partition_lease_release(struct partition_lease *l);
+
+/* The fetcher appends as a follower under its lease: offsets as the leader gave them. */
+int16_t partition_append_as_follower(struct partition_lease *l, uint8_t *records, size_t len, int64_t now_ms,
+				     struct log_append_info *info);
+
+/* --- the ISR ------------------------------------------------------------------------- */
+
+/* Queue an ISR shrink for followers not caught up within lag_max_ms [Partition.maybeShrinkIsr]. */
+void partition_maybe_shrink_isr(struct partition *p, int64_t now_ms, int64_t lag_max_ms);
+/*
+ * Before writing a queued change: false (and the change dropped) unless we
+ * still lead at leader_epoch; else the state znode's expected version and
+ * the controller epoch to write with.
+ */
+bool partition_isr_write_begin(struct partition *p, int32_t leader_epoch, int32_t *zk_version,
+			       int32_t *controller_epoch);
+/*
+ * After the write: rc 0 installs isr (at new_zk_version), 1 (the znode moved
+ * under us) and -1 keep the old one; either way the change is no longer pending.
+ */
+void partition_isr_write_end(struct partition *p, int32_t leader_epoch, int rc, const int32_t *isr, int n_isr,
+			     int32_t new_zk_version);
+
+/* For tests: the ISR as this broker holds it (up to max ids), returns the count. */
+int partition_isr(struct partition *p, int32_t *out, int max);
+
+#endif
