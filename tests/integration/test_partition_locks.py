@@ -166,14 +166,19 @@ class PartitionLocks(h.ClusterTestCase):
 		state = (string(topic) + i32(0) + i32(epoch) + i32(leader) + i32(leader_epoch)
 			+ i32(len(isr)) + b"".join(i32(x) for x in isr) + i32(zk_version)
 			+ i32(len(replicas)) + b"".join(i32(x) for x in replicas) + i8(0))
-		lb = c.broker(leader)
-		live = i32(1) + i32(leader) + string(h.HOST) + i32(lb.port)
+		live = i32(1) + i32(leader) + string(h.HOST) + i32(c.broker(leader).port)
 		return i32(controller) + i32(epoch) + i32(1) + state + live
 
 	def test_demotion_fences_inflight_produces(self):
 		c = self.start_with_stall("demote-0")
 		b1 = c.broker(1)
 		self.create(c, "demote", [[1, 2]])
+		# Broker 2 goes, so no follower fetch is in flight on broker 1 during the stall: what holds
+		# the demotion back below is the append in progress, nothing else.
+		c.broker(2).terminate()
+		h.wait_until(lambda: c.partition_state("demote", 0)["isr"] == [1], 60, "broker 2 to leave the ISR")
+		h.wait_until(lambda: ("Broker 1 is now leader of demote-0 (leader epoch %d)"
+			% c.partition_state("demote", 0)["leader_epoch"]) in b1.log_text(), 30, "broker 1 to lead the new epoch")
 		st = c.partition_state("demote", 0)
 
 		open(self.gate, "w").close()
@@ -185,7 +190,7 @@ class PartitionLocks(h.ClusterTestCase):
 		# The controller's word: broker 2 leads from the next epoch.  It waits for the stalled append.
 		ctl = kproto.Conn(h.HOST, b1.port, timeout=60)
 		self.addCleanup(ctl.close)
-		body = self.leader_and_isr_v1(c, "demote", 2, st["leader_epoch"] + 1, [1, 2], [2, 1],
+		body = self.leader_and_isr_v1(c, "demote", 2, st["leader_epoch"] + 1, [1, 2], [1, 2],
 			c.zk.get(c.zpath("/brokers/topics/demote/partitions/0/state"))[1].version)
 		ctl.send_raw(kproto.frame(kproto.request_header(4, 1, 99) + body))
 		self.assertTrue(no_answer_within(ctl, 1.0), "the demotion did not wait for the append in progress")
