@@ -266,17 +266,25 @@ static int load_partition(struct group_coordinator *gc, int32_t partition, struc
 	int64_t offset = -1;
 	int err;
 	for (;;) {
-		/* A lease per chunk: the partition's lock is not held across the pread below. */
-		struct partition_lease ll;
-		err = replica_manager_lease_leader(gc->broker->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC),
-						   partition, -1, &ll);
-		if (err != KERR_NONE)
+		/* One read at a time: the partition's lock is not held across the pread below. */
+		struct partition *part = replica_manager_partition(gc->broker->replicas, GROUP_OFFSETS_TOPIC,
+								   strlen(GROUP_OFFSETS_TOPIC), partition);
+		if (!part) {
+			err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			break;
-		if (offset < 0)
-			offset = log_start_offset(ll.log);
+		}
+		struct partition_fetch pf = { .fetch_offset = offset, .max_bytes = (size_t)1 << 20, .min_one = true,
+					      .current_leader_epoch = -1, .replica_id = -1, .last_fetched_epoch = -1,
+					      .to_log_end = true };
 		struct log_read_result r;
-		err = log_read(ll.log, offset, (size_t)1 << 20, LOG_READ_MAX_LEO, true, &r);
-		replica_manager_lease_release(&ll);
+		int32_t de;
+		int64_t deo;
+		err = partition_read(part, &pf, &r, &de, &deo);
+		partition_unref(part);
+		if (offset < 0 && err == KERR_OFFSET_OUT_OF_RANGE && r.log_start_offset >= 0) {
+			offset = r.log_start_offset; /* the first read only learns where the log starts */
+			continue;
+		}
 		if (err != KERR_NONE || r.length == 0) {
 			log_read_release(&r);
 			break;

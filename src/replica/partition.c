@@ -442,7 +442,7 @@ int16_t partition_read(struct partition *p, const struct partition_fetch *f, str
 			return err;
 		}
 	}
-	int64_t max_offset = f->replica_id >= 0 ? LOG_READ_MAX_LEO : LOG_READ_MAX_HW;
+	int64_t max_offset = f->replica_id >= 0 || f->to_log_end ? LOG_READ_MAX_LEO : LOG_READ_MAX_HW;
 	err = (int16_t)log_read(l, f->fetch_offset, f->max_bytes, max_offset, f->min_one, out);
 	pthread_rwlock_unlock(&p->leader_isr_lock);
 	if (hw_moved)

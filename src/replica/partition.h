@@ -124,6 +124,7 @@ struct partition_fetch {
 	int32_t current_leader_epoch; /* -1: not checked */
 	int32_t replica_id;           /* a follower's broker id, or -1 for a consumer */
 	int32_t last_fetched_epoch;   /* a follower's, for KIP-320; -1 if none */
+	bool to_log_end;              /* not a follower but read up to the LEO (a coordinator loading its state) */
 };
 
 /*
