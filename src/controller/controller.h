@@ -8,9 +8,10 @@
  * deletions and ISR change notifications, keeps a channel to every live
  * broker, elects leaders and maintains ISRs as brokers die, start and shut
  * down (partitions.c), and tells brokers with LeaderAndIsr, UpdateMetadata and
- * StopReplica.  Every broker (active or not) also owns its registration here:
- * after a ZooKeeper session expires it re-registers /brokers/ids/<id> and
- * stands for election again.
+ * StopReplica.  On every broker (active or not) a ZooKeeper session expiry is
+ * handled here, in order with everything else: the controller resigns, asks
+ * its broker to re-register /brokers/ids/<id> (controller_hooks.reregister)
+ * and stands for election again.  It knows nothing else of the broker.
  */
 #ifndef SAMSA_CONTROLLER_CONTROLLER_H
 #define SAMSA_CONTROLLER_CONTROLLER_H
