@@ -49,7 +49,18 @@ struct channel_manager {
 	int32_t controller_id;
 	int32_t socket_timeout_ms;
 	char client_id[64];
+	/* channel_manager_new_with_ops: every call goes here instead (tests); NULL for sender threads. */
+	const struct channel_ops *ops;
+	void *impl;
 };
+
+struct channel_manager *channel_manager_new_with_ops(const struct channel_ops *ops, void *impl)
+{
+	struct channel_manager *cm = xcalloc(1, sizeof *cm);
+	cm->ops = ops;
+	cm->impl = impl;
+	return cm;
+}
 
 static void sleep_ms(int ms)
 {
@@ -218,6 +229,11 @@ void channel_manager_free(struct channel_manager *cm)
 {
 	if (!cm)
 		return;
+	if (cm->ops) {
+		cm->ops->free(cm->impl);
+		free(cm);
+		return;
+	}
 	struct channel *ch = cm->channels;
 	while (ch) {
 		struct channel *next = ch->next;
@@ -230,6 +246,10 @@ void channel_manager_free(struct channel_manager *cm)
 
 void channel_manager_add_broker(struct channel_manager *cm, int32_t broker_id, const char *host, int port)
 {
+	if (cm->ops) {
+		cm->ops->add_broker(cm->impl, broker_id, host, port);
+		return;
+	}
 	pthread_mutex_lock(&cm->lock);
 	for (struct channel *c = cm->channels; c; c = c->next) {
 		if (c->broker_id == broker_id) {
@@ -253,6 +273,10 @@ void channel_manager_add_broker(struct channel_manager *cm, int32_t broker_id, c
 
 void channel_manager_remove_broker(struct channel_manager *cm, int32_t broker_id)
 {
+	if (cm->ops) {
+		cm->ops->remove_broker(cm->impl, broker_id);
+		return;
+	}
 	pthread_mutex_lock(&cm->lock);
 	struct channel **pp = &cm->channels, *ch = NULL;
 	for (; *pp; pp = &(*pp)->next) {
@@ -269,6 +293,8 @@ void channel_manager_remove_broker(struct channel_manager *cm, int32_t broker_id
 
 int channel_manager_has_broker(struct channel_manager *cm, int32_t broker_id)
 {
+	if (cm->ops)
+		return cm->ops->has_broker(cm->impl, broker_id);
 	pthread_mutex_lock(&cm->lock);
 	int found = 0;
 	for (struct channel *c = cm->channels; c; c = c->next)
@@ -281,6 +307,10 @@ int channel_manager_has_broker(struct channel_manager *cm, int32_t broker_id)
 void channel_manager_send(struct channel_manager *cm, int32_t broker_id, int16_t api_key, int16_t api_version,
 			  struct wbuf *body, channel_response_fn cb, void *arg)
 {
+	if (cm->ops) {
+		cm->ops->send(cm->impl, broker_id, api_key, api_version, body, cb, arg);
+		return;
+	}
 	struct chan_req *r = xcalloc(1, sizeof *r);
 	r->api_key = api_key;
 	r->api_version = api_version;

@@ -32,4 +32,24 @@ int channel_manager_has_broker(struct channel_manager *cm, int32_t broker_id);
 void channel_manager_send(struct channel_manager *cm, int32_t broker_id, int16_t api_key, int16_t api_version,
 			  struct wbuf *body, channel_response_fn cb, void *arg);
 
+/*
+ * The seam for tests: a manager whose calls go to `ops` (with `impl` first) instead
+ * of sender threads and sockets, e.g. one recording what the controller would send
+ * (tests/unit/fake_channel.c).  channel_manager_free calls free(impl) and frees the
+ * manager.  Managers from channel_manager_new have no ops.
+ */
+struct channel_ops {
+	void (*add_broker)(void *impl, int32_t broker_id, const char *host, int port);
+	void (*remove_broker)(void *impl, int32_t broker_id);
+	int (*has_broker)(void *impl, int32_t broker_id);
+	void (*send)(void *impl, int32_t broker_id, int16_t api_key, int16_t api_version, struct wbuf *body,
+		     channel_response_fn cb, void *arg);
+	void (*free)(void *impl);
+};
+struct channel_manager *channel_manager_new_with_ops(const struct channel_ops *ops, void *impl);
+
+/* How a controller makes its channels when it becomes active (channel_manager_new unless a test says otherwise). */
+typedef struct channel_manager *(*channel_manager_factory_fn)(int32_t controller_id, int32_t socket_timeout_ms,
+								void *arg);
+
 #endif

@@ -159,7 +159,7 @@ const struct kafka_broker_info *controller_find_live(struct kafka_broker_info *l
 /* The endpoint other brokers use to reach `bi`: the inter-broker listener. */
 const struct kafka_endpoint *controller_inter_broker_endpoint(struct controller *c, const struct kafka_broker_info *bi)
 {
-	const char *name = c->broker->bc->inter_broker_listener_name;
+	const char *name = c->cfg.inter_broker_listener_name;
 	for (int i = 0; i < bi->n_endpoints; i++)
 		if (strcmp(bi->endpoints[i].listener, name) == 0)
 			return &bi->endpoints[i];
@@ -178,7 +178,7 @@ static bool refresh_live_brokers(struct controller *c, int32_t **dead, int *n_de
 	*n_dead = *n_born = *n_bounced = 0;
 	struct kafka_broker_info *list = NULL;
 	int n = 0;
-	if (kafka_zk_get_brokers(c->broker->zk, on_brokers_watch, c, &list, &n) != 0) {
+	if (kafka_zk_get_brokers(c->zk, on_brokers_watch, c, &list, &n) != 0) {
 		log_error("Controller: cannot read /brokers/ids");
 		return false;
 	}
@@ -188,10 +188,10 @@ static bool refresh_live_brokers(struct controller *c, int32_t **dead, int *n_de
 	for (int i = 0; i < c->n_live; i++) {
 		const struct kafka_broker_info *now = controller_find_live(list, n, c->live[i].id);
 		if (!now) {
-			log_info("Controller %d: broker %d is gone", c->broker->id, c->live[i].id);
+			log_info("Controller %d: broker %d is gone", c->id, c->live[i].id);
 			(*dead)[(*n_dead)++] = c->live[i].id;
 		} else if (now->epoch != c->live[i].epoch) {
-			log_info("Controller %d: broker %d registered again (broker epoch %lld -> %lld)", c->broker->id,
+			log_info("Controller %d: broker %d registered again (broker epoch %lld -> %lld)", c->id,
 				 c->live[i].id, (long long)c->live[i].epoch, (long long)now->epoch);
 			(*bounced)[(*n_bounced)++] = c->live[i].id;
 		} else {
@@ -207,10 +207,10 @@ static bool refresh_live_brokers(struct controller *c, int32_t **dead, int *n_de
 		const struct kafka_endpoint *e = controller_inter_broker_endpoint(c, &list[i]);
 		if (!e) {
 			log_error("Controller: broker %d has no endpoint for inter-broker listener %s", list[i].id,
-				  c->broker->bc->inter_broker_listener_name);
+				  c->cfg.inter_broker_listener_name);
 			continue;
 		}
-		log_info("Controller %d: broker %d is live at %s:%d", c->broker->id, list[i].id, e->host, e->port);
+		log_info("Controller %d: broker %d is live at %s:%d", c->id, list[i].id, e->host, e->port);
 		channel_manager_add_broker(c->channels, list[i].id, e->host, e->port);
 	}
 	free_live(c);
@@ -252,10 +252,10 @@ static void process_broker_change(struct controller *c)
  */
 static void become_active(struct controller *c)
 {
-	log_info("Broker %d is now the controller (epoch %d)", c->broker->id, c->epoch);
+	log_info("Broker %d is now the controller (epoch %d)", c->id, c->epoch);
 	__atomic_store_n(&c->is_active, 1, __ATOMIC_RELEASE);
 	c->fenced = false;
-	c->channels = channel_manager_new(c->broker->id, c->broker->bc->controller_socket_timeout_ms);
+	c->channels = c->new_channels(c->id, c->cfg.controller_socket_timeout_ms, c->new_channels_arg);
 	controller_delete_isr_changes(c);
 	int32_t *dead, *born, *bounced;
 	int n_dead, n_born, n_bounced;
@@ -275,7 +275,7 @@ static void resign(struct controller *c)
 {
 	if (!c->is_active)
 		return;
-	log_info("Broker %d resigns as controller", c->broker->id);
+	log_info("Broker %d resigns as controller", c->id);
 	__atomic_store_n(&c->is_active, 0, __ATOMIC_RELEASE);
 	c->next_rebalance_ms = 0;
 	channel_manager_free(c->channels);
@@ -291,18 +291,18 @@ static void resign(struct controller *c)
 static void elect(struct controller *c)
 {
 	int32_t id = -1;
-	if (kafka_zk_get_controller_id(c->broker->zk, on_controller_watch, c, &id) != 0) {
+	if (kafka_zk_get_controller_id(c->zk, on_controller_watch, c, &id) != 0) {
 		log_error("Cannot read /controller");
 		return;
 	}
 	if (id != -1) {
-		if (id != c->broker->id)
+		if (id != c->id)
 			resign(c);
 		__atomic_store_n(&c->active_id, id, __ATOMIC_RELEASE);
 		return;
 	}
 	struct kafka_election e;
-	if (kafka_zk_elect_controller(c->broker->zk, c->broker->id, &e) != 0) {
+	if (kafka_zk_elect_controller(c->zk, c->id, &e) != 0) {
 		log_error("Controller election failed on ZooKeeper error");
 		return;
 	}
@@ -312,22 +312,90 @@ static void elect(struct controller *c)
 	}
 	__atomic_store_n(&c->epoch, e.epoch, __ATOMIC_RELEASE);
 	c->epoch_zk_version = e.epoch_zk_version;
-	__atomic_store_n(&c->active_id, c->broker->id, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->active_id, c->id, __ATOMIC_RELEASE);
 	/* The election's create of /controller fired no watch for us: re-arm it. */
-	kafka_zk_get_controller_id(c->broker->zk, on_controller_watch, c, &id);
+	kafka_zk_get_controller_id(c->zk, on_controller_watch, c, &id);
 	become_active(c);
 }
 
 static void handle_session_expired(struct controller *c)
 {
-	log_warn("ZooKeeper session expired: re-registering broker %d and re-electing", c->broker->id);
+	log_warn("ZooKeeper session expired: re-registering broker %d and re-electing", c->id);
 	resign(c);
 	__atomic_store_n(&c->active_id, -1, __ATOMIC_RELEASE);
-	if (broker_reregister(c->broker) != 0) {
-		log_error("Re-registration of broker %d failed; will retry on the next session event", c->broker->id);
+	if (c->hooks.reregister && c->hooks.reregister(c->hooks.arg) != 0) {
+		log_error("Re-registration of broker %d failed; will retry on the next session event", c->id);
 		return;
 	}
 	elect(c);
+}
+
+/* Runs one event; false after EV_SHUTDOWN (the controller is done). */
+static bool handle_event(struct controller *c, struct event *e)
+{
+	switch (e->type) {
+	case EV_ELECT:
+		elect(c);
+		break;
+	case EV_BROKER_CHANGE:
+		if (c->is_active && !c->fenced)
+			process_broker_change(c);
+		break;
+	case EV_SESSION_EXPIRED:
+		handle_session_expired(c);
+		break;
+	case EV_TOPIC_CHANGE:
+		if (c->is_active && !c->fenced && controller_refresh_topics(c, true) > 0)
+			controller_send_update_metadata_to_all(c);
+		break;
+	case EV_TOPIC_DELETION:
+		if (c->is_active)
+			controller_process_deletions(c);
+		break;
+	case EV_TOPIC_DATA:
+		if (c->is_active && controller_refresh_partition_counts(c) > 0)
+			controller_send_update_metadata_to_all(c);
+		break;
+	case EV_ISR_CHANGE:
+		if (c->is_active && !c->fenced)
+			controller_process_isr_changes(c);
+		break;
+	case EV_CONTROLLED_SHUTDOWN:
+		controller_do_controlled_shutdown(c, e->broker_id, e->broker_epoch, e->cb, e->cb_arg);
+		break;
+	case EV_REASSIGN_ZNODE:
+		controller_process_reassign_znode(c);
+		break;
+	case EV_PREFERRED_ZNODE:
+		controller_process_preferred_znode(c);
+		break;
+	case EV_ALTER_REASSIGNMENTS:
+		controller_do_alter_reassignments(c, e->items, e->n_items, e->reassign_cb, e->cb_arg);
+		break;
+	case EV_LIST_REASSIGNMENTS:
+		controller_do_list_reassignments(c, e->items, e->n_items, e->list_cb, e->cb_arg);
+		break;
+	case EV_ELECT_LEADERS:
+		controller_do_elect_leaders(c, e->election_type, e->items, e->n_items, e->elect_cb, e->cb_arg);
+		break;
+	case EV_SHUTDOWN:
+		resign(c);
+		drain_after_shutdown(c);
+		return false;
+	}
+	return true;
+}
+
+/* The next queued event, or NULL; the caller holds c->lock. */
+static struct event *pop_event(struct controller *c)
+{
+	struct event *e = c->head;
+	if (e) {
+		c->head = e->next;
+		if (!c->head)
+			c->tail = NULL;
+	}
+	return e;
 }
 
 static void *controller_main(void *arg)
@@ -354,75 +422,57 @@ static void *controller_main(void *arg)
 				controller_check_auto_rebalance(c);
 			if (c->next_rebalance_ms > 0)
 				c->next_rebalance_ms = controller_now_ms() +
-						       c->broker->bc->leader_imbalance_check_interval_seconds * 1000;
+						       c->cfg.leader_imbalance_check_interval_seconds * 1000;
 			continue;
 		}
-		struct event *e = c->head;
-		c->head = e->next;
-		if (!c->head)
-			c->tail = NULL;
+		struct event *e = pop_event(c);
 		pthread_mutex_unlock(&c->lock);
-
-		enum event_type type = e->type;
-		switch (type) {
-		case EV_ELECT:
-			elect(c);
-			break;
-		case EV_BROKER_CHANGE:
-			if (c->is_active && !c->fenced)
-				process_broker_change(c);
-			break;
-		case EV_SESSION_EXPIRED:
-			handle_session_expired(c);
-			break;
-		case EV_TOPIC_CHANGE:
-			if (c->is_active && !c->fenced && controller_refresh_topics(c, true) > 0)
-				controller_send_update_metadata_to_all(c);
-			break;
-		case EV_TOPIC_DELETION:
-			if (c->is_active)
-				controller_process_deletions(c);
-			break;
-		case EV_TOPIC_DATA:
-			if (c->is_active && controller_refresh_partition_counts(c) > 0)
-				controller_send_update_metadata_to_all(c);
-			break;
-		case EV_ISR_CHANGE:
-			if (c->is_active && !c->fenced)
-				controller_process_isr_changes(c);
-			break;
-		case EV_CONTROLLED_SHUTDOWN:
-			controller_do_controlled_shutdown(c, e->broker_id, e->broker_epoch, e->cb, e->cb_arg);
-			break;
-		case EV_REASSIGN_ZNODE:
-			controller_process_reassign_znode(c);
-			break;
-		case EV_PREFERRED_ZNODE:
-			controller_process_preferred_znode(c);
-			break;
-		case EV_ALTER_REASSIGNMENTS:
-			controller_do_alter_reassignments(c, e->items, e->n_items, e->reassign_cb, e->cb_arg);
-			break;
-		case EV_LIST_REASSIGNMENTS:
-			controller_do_list_reassignments(c, e->items, e->n_items, e->list_cb, e->cb_arg);
-			break;
-		case EV_ELECT_LEADERS:
-			controller_do_elect_leaders(c, e->election_type, e->items, e->n_items, e->elect_cb, e->cb_arg);
-			break;
-		case EV_SHUTDOWN:
-			resign(c);
-			drain_after_shutdown(c);
-			free(e);
-			return NULL;
-		}
+		bool more = handle_event(c, e);
 		free(e);
+		if (!more)
+			return NULL;
 	}
 }
 
-struct controller *controller_new(struct broker *b)
+void controller_run_pending(struct controller *c)
+{
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		struct event *e = pop_event(c);
+		pthread_mutex_unlock(&c->lock);
+		if (!e)
+			return;
+		bool more = handle_event(c, e);
+		free(e);
+		if (!more)
+			return;
+	}
+}
+
+void controller_set_channel_factory(struct controller *c, channel_manager_factory_fn fn, void *arg)
+{
+	c->new_channels = fn;
+	c->new_channels_arg = arg;
+}
+
+static struct channel_manager *default_channels(int32_t controller_id, int32_t socket_timeout_ms, void *arg)
+{
+	(void)arg;
+	return channel_manager_new(controller_id, socket_timeout_ms);
+}
+
+struct controller *controller_new(const struct controller_config *cfg, struct zk *zk,
+				  const struct controller_hooks *hooks)
 {
 	struct controller *c = xcalloc(1, sizeof *c);
-	c->broker = b;
+	c->id = cfg->broker_id;
+	c->cfg = *cfg;
+	c->listener_name = xstrdup(cfg->inter_broker_listener_name ? cfg->inter_broker_listener_name : "");
+	c->cfg.inter_broker_listener_name = c->listener_name;
+	c->zk = zk;
+	if (hooks)
+		c->hooks = *hooks;
+	c->new_channels = default_channels;
 	c->active_id = -1;
 	c->epoch = -1;
 	pthread_mutex_init(&c->lock, NULL);
@@ -467,5 +517,6 @@ void controller_free(struct controller *c)
 	}
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
+	free(c->listener_name);
 	free(c);
 }

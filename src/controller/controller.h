@@ -8,19 +8,46 @@
  * deletions and ISR change notifications, keeps a channel to every live
  * broker, elects leaders and maintains ISRs as brokers die, start and shut
  * down (partitions.c), and tells brokers with LeaderAndIsr, UpdateMetadata and
- * StopReplica.  Every broker (active or not) also owns its registration here:
- * after a ZooKeeper session expires it re-registers /brokers/ids/<id> and
- * stands for election again.
+ * StopReplica.  On every broker (active or not) a ZooKeeper session expiry is
+ * handled here, in order with everything else: the controller resigns, asks
+ * its broker to re-register /brokers/ids/<id> (controller_hooks.reregister)
+ * and stands for election again.  It knows nothing else of the broker.
  */
 #ifndef SAMSA_CONTROLLER_CONTROLLER_H
 #define SAMSA_CONTROLLER_CONTROLLER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-struct broker;
 struct controller;
+struct zk;
 
-struct controller *controller_new(struct broker *b);
+/* The broker's identity and the server.properties values the controller acts on (copied). */
+struct controller_config {
+	int32_t broker_id;
+	const char *inter_broker_listener_name;
+	int32_t controller_socket_timeout_ms;
+	bool unclean_leader_election_enable;      /* unless a topic's config says otherwise */
+	bool delete_topic_enable;
+	bool auto_leader_rebalance_enable;
+	int32_t leader_imbalance_per_broker_percentage;
+	int64_t leader_imbalance_check_interval_seconds;
+};
+
+/*
+ * What the controller asks of the broker that owns it, called on the controller
+ * thread.  reregister: the ZooKeeper session expired and the controller has
+ * resigned; open a new session and register /brokers/ids/<id> again before the
+ * controller stands for election.  0, or -1 to wait for the next session event.
+ */
+struct controller_hooks {
+	int (*reregister)(void *arg);
+	void *arg;
+};
+
+/* `zk` is the broker's handle, shared and outliving the controller; hooks may be NULL. */
+struct controller *controller_new(const struct controller_config *cfg, struct zk *zk,
+				  const struct controller_hooks *hooks);
 /* Starts the event thread and posts the first election. */
 void controller_start(struct controller *c);
 /* Resigns (if active) and joins the thread. */

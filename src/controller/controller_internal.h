@@ -14,9 +14,8 @@
 #include <time.h>
 
 #include "controller/channel.h"
+#include "controller/election.h"
 #include "proto/gen/messages.h"
-#include "server/broker.h"
-#include "server/config.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -70,7 +69,13 @@ struct event {
 };
 
 struct controller {
-	struct broker *broker;
+	int32_t id;                     /* our broker's id */
+	struct controller_config cfg;
+	char *listener_name;            /* cfg.inter_broker_listener_name, our copy */
+	struct zk *zk;                  /* the broker's handle */
+	struct controller_hooks hooks;
+	channel_manager_factory_fn new_channels;
+	void *new_channels_arg;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -105,6 +110,14 @@ struct ctl_topic {
 
 /* Queue an event for the controller thread (any thread). */
 void controller_post(struct controller *c, enum event_type type);
+/*
+ * For tests, which drive a controller without its thread: the channels it opens
+ * when it becomes active come from `fn` (a recording fake), and queued events
+ * (watches that fired, elections) run on the caller's thread until none is left.
+ * Neither may be used once controller_start has run.
+ */
+void controller_set_channel_factory(struct controller *c, channel_manager_factory_fn fn, void *arg);
+void controller_run_pending(struct controller *c);
 const struct kafka_broker_info *controller_find_live(struct kafka_broker_info *list, int n, int32_t id);
 bool controller_is_live(struct controller *c, int32_t id);
 /* The endpoint other brokers use to reach `bi`: the inter-broker listener. */
@@ -199,6 +212,19 @@ void controller_maybe_complete_reassignment(struct controller *c, int ti, int p)
 void controller_reassignments_on_broker_startup(struct controller *c, const int32_t *born, int n);
 /* [checkAndTriggerAutoLeaderRebalance]. */
 void controller_check_auto_rebalance(struct controller *c);
+/* [Kafka's ReplicaAssignment]: a partition's full replica set with what is being added and removed. */
+struct ctl_replica_assignment {
+	int32_t *replicas, *adding, *removing;
+	int n, n_adding, n_removing;
+};
+void ctl_replica_assignment_free(struct ctl_replica_assignment *a);
+/*
+ * [ReplicaAssignment.reassignTo], pure: from `cur` (ORS = its replicas minus those
+ * being added) to `target` (TRS): RS = (TRS ++ ORS) without repeats, adding
+ * TRS - ORS, removing ORS - TRS.  *out is malloc'd.
+ */
+void controller_reassign_to(const struct ctl_replica_assignment *cur, const int32_t *target, int n_target,
+			    struct ctl_replica_assignment *out);
 /* The reassignment entry of partition p of t, or NULL. */
 struct partition_reassignment *controller_reassignment_of(struct ctl_topic *t, int p);
 

@@ -74,7 +74,7 @@ static bool change_state(struct controller *c, struct ctl_topic *t, int p, decid
 		if (cur->controller_epoch > c->epoch) {
 			log_warn("Controller %d (epoch %d): state of %s-%d was written by controller epoch %d; "
 				 "another controller was elected, aborting",
-				 c->broker->id, c->epoch, topic, p, cur->controller_epoch);
+				 c->id, c->epoch, topic, p, cur->controller_epoch);
 			c->fenced = true;
 			controller_post(c, EV_ELECT);
 			return false;
@@ -89,7 +89,7 @@ static bool change_state(struct controller *c, struct ctl_topic *t, int p, decid
 		next.leader_epoch = cur->leader_epoch + 1;
 		next.controller_epoch = c->epoch;
 		int32_t version = 0;
-		int rc = topic_zk_update_state(c->broker->zk, topic, p, &next, cur->zk_version, c->epoch_zk_version,
+		int rc = topic_zk_update_state(c->zk, topic, p, &next, cur->zk_version, c->epoch_zk_version,
 					       &version);
 		if (rc == ZOK) {
 			char was[256], now[256];
@@ -97,7 +97,7 @@ static bool change_state(struct controller *c, struct ctl_topic *t, int p, decid
 			format_ids(now, sizeof now, next.isr, next.n_isr);
 			log_info("Controller %d epoch %d changed partition %s-%d (%s): leader %d -> %d, leader epoch %d, "
 				 "ISR [%s] -> [%s], zkVersion %d",
-				 c->broker->id, c->epoch, topic, p, why, cur->leader, next.leader, next.leader_epoch, was,
+				 c->id, c->epoch, topic, p, why, cur->leader, next.leader, next.leader_epoch, was,
 				 now, version);
 			next.zk_version = version;
 			partition_state_clear(cur);
@@ -107,30 +107,30 @@ static bool change_state(struct controller *c, struct ctl_topic *t, int p, decid
 		partition_state_clear(&next);
 		if (rc == TOPIC_ZK_CONTROLLER_MOVED) {
 			log_warn("Controller %d: /controller_epoch moved on while writing %s-%d; resigning",
-				 c->broker->id, topic, p);
+				 c->id, topic, p);
 			c->fenced = true;
 			controller_post(c, EV_ELECT);
 			return false;
 		}
 		if (rc != ZBADVERSION) {
-			log_error("Controller %d: cannot write state of %s-%d: %s", c->broker->id, topic, p, zerror(rc));
+			log_error("Controller %d: cannot write state of %s-%d: %s", c->id, topic, p, zerror(rc));
 			return false;
 		}
 		/* The leader changed the ISR since we cached it: decide again on what is there now. */
 		struct partition_state fresh;
-		rc = topic_zk_get_state(c->broker->zk, topic, p, &fresh);
+		rc = topic_zk_get_state(c->zk, topic, p, &fresh);
 		if (rc != ZOK) {
-			log_error("Controller %d: cannot re-read state of %s-%d: %s", c->broker->id, topic, p,
+			log_error("Controller %d: cannot re-read state of %s-%d: %s", c->id, topic, p,
 				  zerror(rc));
 			return false;
 		}
 		log_info("Controller %d: state of %s-%d moved to zkVersion %d meanwhile; deciding again",
-			 c->broker->id, topic, p, fresh.zk_version);
+			 c->id, topic, p, fresh.zk_version);
 		partition_state_clear(cur);
 		*cur = fresh;
 	}
 	if (!c->fenced)
-		log_error("Controller %d: gave up changing %s-%d after %d conflicting writes", c->broker->id, topic, p,
+		log_error("Controller %d: gave up changing %s-%d after %d conflicting writes", c->id, topic, p,
 			  MAX_STATE_ATTEMPTS);
 	return false;
 }
@@ -139,8 +139,8 @@ static bool change_state(struct controller *c, struct ctl_topic *t, int p, decid
 static bool unclean_enabled(struct controller *c, const char *topic)
 {
 	char *v = NULL;
-	bool on = c->broker->bc->unclean_leader_election_enable;
-	if (topic_zk_get_config(c->broker->zk, topic, "unclean.leader.election.enable", &v) != ZOK)
+	bool on = c->cfg.unclean_leader_election_enable;
+	if (topic_zk_get_config(c->zk, topic, "unclean.leader.election.enable", &v) != ZOK)
 		log_warn("Controller: cannot read the config of topic %s; using the broker's unclean.leader.election.enable",
 			 topic);
 	if (v)
@@ -150,9 +150,40 @@ static bool unclean_enabled(struct controller *c, const char *topic)
 }
 
 /*
+ * The members of a and then b (no repeats) that pass `keep`, for the pure
+ * election functions; *buf is malloc'd and backs the result.
+ */
+static struct ctl_ids ids_where(struct controller *c, struct ctl_ids a, struct ctl_ids b,
+				bool (*keep)(struct controller *, int32_t), int32_t **buf)
+{
+	int32_t *v = xcalloc((size_t)(a.n + b.n + 1), sizeof *v);
+	int n = 0;
+	for (int k = 0; k < 2; k++) {
+		struct ctl_ids s = k ? b : a;
+		for (int i = 0; i < s.n; i++)
+			if (keep(c, s.ids[i]) && !controller_ids_contain(v, n, s.ids[i]))
+				v[n++] = s.ids[i];
+	}
+	*buf = v;
+	return ctl_ids(v, n);
+}
+
+static bool any_replica_in(struct ctl_ids replicas, struct ctl_ids set)
+{
+	for (int i = 0; i < replicas.n; i++)
+		if (ctl_ids_has(set, replicas.ids[i]))
+			return true;
+	return false;
+}
+
+static struct ctl_ids cur_isr(const struct partition_state *cur) { return ctl_ids(cur->isr, cur->n_isr); }
+static struct ctl_ids assignment(const struct ctl_topic *t, int p) { return ctl_ids(t->asg.replicas[p], t->asg.n_replicas[p]); }
+
+/*
  * [Kafka's OfflinePartitionLeaderElectionStrategy]: the first replica in
- * assignment order that is online and in the ISR; else, with unclean election
- * allowed, the first online replica, alone in the ISR.
+ * assignment order that is online and in the ISR, the ISR keeping its online
+ * members; else, with unclean election allowed, the first online replica, alone
+ * in the ISR.
  */
 static enum decision decide_offline(struct controller *c, const struct ctl_topic *t, int p,
 				    const struct partition_state *cur, struct partition_state *next, void *arg)
@@ -161,32 +192,28 @@ static enum decision decide_offline(struct controller *c, const struct ctl_topic
 	bool force_unclean = arg && *(const bool *)arg;
 	if (cur->leader >= 0 && controller_is_replica_online(c, cur->leader))
 		return DECIDE_KEEP; /* someone else already elected a leader */
-	const int32_t *asg = t->asg.replicas[p];
-	int n = t->asg.n_replicas[p];
-	for (int r = 0; r < n; r++) {
-		if (!controller_is_replica_online(c, asg[r]) || !controller_ids_contain(cur->isr, cur->n_isr, asg[r]))
-			continue;
-		next->leader = asg[r];
-		for (int i = 0; i < cur->n_isr; i++)
-			if (controller_is_replica_online(c, cur->isr[i]))
-				next->isr[next->n_isr++] = cur->isr[i];
-		return DECIDE_WRITE;
+	int32_t *buf;
+	struct ctl_ids online = ids_where(c, assignment(t, p), cur_isr(cur), controller_is_replica_online, &buf);
+	enum decision d = DECIDE_FAIL;
+	int32_t leader = election_offline_leader(assignment(t, p), cur_isr(cur), online, false);
+	if (leader >= 0) {
+		next->leader = leader;
+		next->n_isr = election_isr_keep(cur_isr(cur), online, next->isr);
+		d = DECIDE_WRITE;
+	} else if (any_replica_in(assignment(t, p), online) && (force_unclean || unclean_enabled(c, t->asg.name))) {
+		/* The topic config is read only when it matters, as Kafka does. */
+		leader = election_offline_leader(assignment(t, p), cur_isr(cur), online, true);
+		if (leader >= 0) {
+			log_warn("Controller %d: unclean leader election for %s-%d: %d leads from outside the ISR; "
+				 "data may be lost", c->id, t->asg.name, p, leader);
+			next->leader = leader;
+			next->isr[0] = leader;
+			next->n_isr = 1;
+			d = DECIDE_WRITE;
+		}
 	}
-	bool any_online = false;
-	for (int r = 0; r < n; r++)
-		any_online |= controller_is_replica_online(c, asg[r]);
-	if (!any_online || (!force_unclean && !unclean_enabled(c, t->asg.name)))
-		return DECIDE_FAIL;
-	for (int r = 0; r < n; r++) {
-		if (!controller_is_replica_online(c, asg[r]))
-			continue;
-		log_warn("Controller %d: unclean leader election for %s-%d: %d leads from outside the ISR; "
-			 "data may be lost", c->broker->id, t->asg.name, p, asg[r]);
-		next->leader = asg[r];
-		next->isr[next->n_isr++] = asg[r];
-		return DECIDE_WRITE;
-	}
-	return DECIDE_FAIL;
+	free(buf);
+	return d;
 }
 
 /* [Kafka's ControlledShutdownPartitionLeaderElectionStrategy]: the first ISR replica not shutting down. */
@@ -197,17 +224,14 @@ static enum decision decide_controlled_shutdown(struct controller *c, const stru
 	int32_t id = *(const int32_t *)arg;
 	if (cur->leader != id)
 		return DECIDE_KEEP;
-	const int32_t *asg = t->asg.replicas[p];
-	next->leader = -1;
-	for (int r = 0; r < t->asg.n_replicas[p] && next->leader < 0; r++)
-		if (is_live_or_shutting_down(c, asg[r]) && controller_ids_contain(cur->isr, cur->n_isr, asg[r]) &&
-		    !controller_ids_contain(c->shutting_down, c->n_shutting_down, asg[r]))
-			next->leader = asg[r];
+	int32_t *buf;
+	struct ctl_ids live = ids_where(c, assignment(t, p), ctl_ids(NULL, 0), is_live_or_shutting_down, &buf);
+	struct ctl_ids shutting_down = ctl_ids(c->shutting_down, c->n_shutting_down);
+	next->leader = election_controlled_shutdown_leader(assignment(t, p), cur_isr(cur), live, shutting_down);
+	free(buf);
 	if (next->leader < 0)
 		return DECIDE_FAIL;
-	for (int i = 0; i < cur->n_isr; i++)
-		if (!controller_ids_contain(c->shutting_down, c->n_shutting_down, cur->isr[i]))
-			next->isr[next->n_isr++] = cur->isr[i];
+	next->n_isr = election_isr_drop(cur_isr(cur), shutting_down, next->isr);
 	return DECIDE_WRITE;
 }
 
@@ -224,10 +248,7 @@ static enum decision decide_remove_from_isr(struct controller *c, const struct c
 	int32_t id = *(const int32_t *)arg;
 	if (!controller_ids_contain(cur->isr, cur->n_isr, id))
 		return DECIDE_KEEP;
-	next->leader = cur->leader == id ? -1 : cur->leader;
-	for (int i = 0; i < cur->n_isr; i++)
-		if (cur->n_isr == 1 || cur->isr[i] != id)
-			next->isr[next->n_isr++] = cur->isr[i];
+	next->n_isr = election_remove_from_isr(cur->leader, cur_isr(cur), id, &next->leader, next->isr);
 	return DECIDE_WRITE;
 }
 
@@ -241,12 +262,14 @@ static enum decision decide_preferred(struct controller *c, const struct ctl_top
 	(void)arg;
 	if (t->asg.n_replicas[p] == 0)
 		return DECIDE_FAIL;
-	int32_t preferred = t->asg.replicas[p][0];
-	if (cur->leader == preferred)
+	if (cur->leader == t->asg.replicas[p][0])
 		return DECIDE_KEEP;
-	if (!controller_is_replica_online(c, preferred) || !controller_ids_contain(cur->isr, cur->n_isr, preferred))
+	int32_t *buf;
+	struct ctl_ids online = ids_where(c, assignment(t, p), ctl_ids(NULL, 0), controller_is_replica_online, &buf);
+	next->leader = election_preferred_leader(assignment(t, p), cur_isr(cur), online);
+	free(buf);
+	if (next->leader < 0)
 		return DECIDE_FAIL;
-	next->leader = preferred;
 	memcpy(next->isr, cur->isr, sizeof *next->isr * (size_t)cur->n_isr);
 	next->n_isr = cur->n_isr;
 	return DECIDE_WRITE;
@@ -264,15 +287,15 @@ static enum decision decide_reassign(struct controller *c, const struct ctl_topi
 	(void)t;
 	(void)p;
 	const struct target_set *ts = arg;
-	for (int i = 0; i < ts->n; i++) {
-		if (!controller_is_replica_online(c, ts->ids[i]) || !controller_ids_contain(cur->isr, cur->n_isr, ts->ids[i]))
-			continue;
-		next->leader = ts->ids[i];
-		memcpy(next->isr, cur->isr, sizeof *next->isr * (size_t)cur->n_isr);
-		next->n_isr = cur->n_isr;
-		return DECIDE_WRITE;
-	}
-	return DECIDE_FAIL;
+	int32_t *buf;
+	struct ctl_ids online = ids_where(c, ctl_ids(ts->ids, ts->n), ctl_ids(NULL, 0), controller_is_replica_online, &buf);
+	next->leader = election_reassign_leader(ctl_ids(ts->ids, ts->n), cur_isr(cur), online);
+	free(buf);
+	if (next->leader < 0)
+		return DECIDE_FAIL;
+	memcpy(next->isr, cur->isr, sizeof *next->isr * (size_t)cur->n_isr);
+	next->n_isr = cur->n_isr;
+	return DECIDE_WRITE;
 }
 
 /* [Kafka's updateLeaderEpoch]: the same leader and ISR under a new leader epoch. */
@@ -401,7 +424,7 @@ static void remove_id(int32_t *ids, int *n, int32_t id)
 void controller_on_broker_failure(struct controller *c, const int32_t *dead, int n)
 {
 	for (int i = 0; i < n; i++) {
-		log_info("Controller %d: broker failure callback for %d", c->broker->id, dead[i]);
+		log_info("Controller %d: broker failure callback for %d", c->id, dead[i]);
 		remove_id(c->shutting_down, &c->n_shutting_down, dead[i]);
 	}
 	struct ctl_batch b;
@@ -425,7 +448,7 @@ void controller_on_broker_failure(struct controller *c, const int32_t *dead, int
 void controller_on_broker_startup(struct controller *c, const int32_t *born, int n)
 {
 	for (int i = 0; i < n; i++)
-		log_info("Controller %d: new broker startup callback for %d", c->broker->id, born[i]);
+		log_info("Controller %d: new broker startup callback for %d", c->id, born[i]);
 	controller_send_update_metadata_to_all(c);
 	struct ctl_batch b;
 	ctl_batch_init(&b);
@@ -474,10 +497,10 @@ void controller_delete_isr_changes(struct controller *c)
 {
 	char **names = NULL;
 	int n = 0;
-	if (topic_zk_list_isr_changes(c->broker->zk, NULL, NULL, &names, &n) != ZOK)
+	if (topic_zk_list_isr_changes(c->zk, NULL, NULL, &names, &n) != ZOK)
 		return;
 	for (int i = 0; i < n; i++)
-		topic_zk_delete_isr_change(c->broker->zk, names[i], c->epoch_zk_version);
+		topic_zk_delete_isr_change(c->zk, names[i], c->epoch_zk_version);
 	topic_zk_free_names(names, n);
 }
 
@@ -490,7 +513,7 @@ void controller_process_isr_changes(struct controller *c)
 {
 	char **names = NULL;
 	int n = 0;
-	if (topic_zk_list_isr_changes(c->broker->zk, on_isr_change_watch, c, &names, &n) != ZOK) {
+	if (topic_zk_list_isr_changes(c->zk, on_isr_change_watch, c, &names, &n) != ZOK) {
 		log_error("Controller: cannot list /isr_change_notification");
 		return;
 	}
@@ -502,7 +525,7 @@ void controller_process_isr_changes(struct controller *c)
 	for (int i = 0; i < n; i++) {
 		struct topic_partition_ref *refs = NULL;
 		int nr = 0;
-		if (topic_zk_read_isr_change(c->broker->zk, names[i], &refs, &nr) != ZOK)
+		if (topic_zk_read_isr_change(c->zk, names[i], &refs, &nr) != ZOK)
 			continue;
 		for (int k = 0; k < nr; k++) {
 			int ti = controller_find_topic(c, refs[k].topic);
@@ -511,12 +534,12 @@ void controller_process_isr_changes(struct controller *c)
 			struct ctl_topic *t = &c->topics[ti];
 			int p = refs[k].partition;
 			struct partition_state fresh;
-			if (topic_zk_get_state(c->broker->zk, t->asg.name, p, &fresh) != ZOK)
+			if (topic_zk_get_state(c->zk, t->asg.name, p, &fresh) != ZOK)
 				continue;
 			char isr[256];
 			format_ids(isr, sizeof isr, fresh.isr, fresh.n_isr);
 			log_info("Controller %d: ISR change of %s-%d: leader %d, leader epoch %d, ISR [%s], zkVersion %d",
-				 c->broker->id, t->asg.name, p, fresh.leader, fresh.leader_epoch, isr, fresh.zk_version);
+				 c->id, t->asg.name, p, fresh.leader, fresh.leader_epoch, isr, fresh.zk_version);
 			partition_state_clear(&t->states[p]);
 			t->states[p] = fresh;
 			t->has_state[p] = true;
@@ -531,7 +554,7 @@ void controller_process_isr_changes(struct controller *c)
 		controller_maybe_complete_reassignment(c, changed.um[i].ti, changed.um[i].p);
 	free(changed.um);
 	for (int i = 0; i < n; i++)
-		if (topic_zk_delete_isr_change(c->broker->zk, names[i], c->epoch_zk_version) != ZOK)
+		if (topic_zk_delete_isr_change(c->zk, names[i], c->epoch_zk_version) != ZOK)
 			log_warn("Controller: cannot delete ISR change notification %s", names[i]);
 	topic_zk_free_names(names, n);
 }
@@ -547,7 +570,7 @@ void controller_do_controlled_shutdown(struct controller *c, int32_t id, int64_t
 	const struct kafka_broker_info *bi = controller_find_live(c->live, c->n_live, id);
 	if (bi && broker_epoch != -1 && broker_epoch < bi->epoch) {
 		log_info("Controller %d: controlled shutdown request from an old epoch %lld of broker %d (now %lld)",
-			 c->broker->id, (long long)broker_epoch, id, (long long)bi->epoch);
+			 c->id, (long long)broker_epoch, id, (long long)bi->epoch);
 		cb(cb_arg, KERR_STALE_BROKER_EPOCH, NULL, 0);
 		return;
 	}
@@ -555,7 +578,7 @@ void controller_do_controlled_shutdown(struct controller *c, int32_t id, int64_t
 		cb(cb_arg, KERR_BROKER_NOT_AVAILABLE, NULL, 0);
 		return;
 	}
-	log_info("Controller %d: shutting down broker %d", c->broker->id, id);
+	log_info("Controller %d: shutting down broker %d", c->id, id);
 	if (!controller_ids_contain(c->shutting_down, c->n_shutting_down, id)) {
 		c->shutting_down = xrealloc(c->shutting_down, sizeof *c->shutting_down * (size_t)(c->n_shutting_down + 1));
 		c->shutting_down[c->n_shutting_down++] = id;
@@ -597,7 +620,7 @@ void controller_do_controlled_shutdown(struct controller *c, int32_t id, int64_t
 			n++;
 		}
 	}
-	log_info("Controller %d: controlled shutdown of broker %d: %d partitions still led by it", c->broker->id, id, n);
+	log_info("Controller %d: controlled shutdown of broker %d: %d partitions still led by it", c->id, id, n);
 	cb(cb_arg, c->fenced ? KERR_NOT_CONTROLLER : KERR_NONE, left, n);
 	free(left);
 }

@@ -40,13 +40,7 @@ struct partition_reassignment *controller_reassignment_of(struct ctl_topic *t, i
 	return NULL;
 }
 
-/* [Kafka's ReplicaAssignment]: the full replica set with what is being added and removed. */
-struct rassign {
-	int32_t *replicas, *adding, *removing;
-	int n, n_adding, n_removing;
-};
-
-static void rassign_free(struct rassign *a)
+void ctl_replica_assignment_free(struct ctl_replica_assignment *a)
 {
 	free(a->replicas);
 	free(a->adding);
@@ -84,7 +78,7 @@ static bool is_being_reassigned(struct ctl_topic *t, int p)
 	return ra && (ra->n_adding > 0 || ra->n_removing > 0);
 }
 
-static void current_assignment(struct ctl_topic *t, int p, struct rassign *out)
+static void current_assignment(struct ctl_topic *t, int p, struct ctl_replica_assignment *out)
 {
 	memset(out, 0, sizeof *out);
 	out->n = t->asg.n_replicas[p];
@@ -97,12 +91,11 @@ static void current_assignment(struct ctl_topic *t, int p, struct rassign *out)
 }
 
 /* ORS: the replicas minus those being added. */
-static int32_t *origin_of(const struct rassign *a, int *n) { return ids_diff(a->replicas, a->n, a->adding, a->n_adding, n); }
+static int32_t *origin_of(const struct ctl_replica_assignment *a, int *n) { return ids_diff(a->replicas, a->n, a->adding, a->n_adding, n); }
 /* TRS: the replicas minus those being removed. */
-static int32_t *target_of(const struct rassign *a, int *n) { return ids_diff(a->replicas, a->n, a->removing, a->n_removing, n); }
+static int32_t *target_of(const struct ctl_replica_assignment *a, int *n) { return ids_diff(a->replicas, a->n, a->removing, a->n_removing, n); }
 
-/* [ReplicaAssignment.reassignTo]: RS = (TRS ++ ORS).distinct, AR = TRS - ORS, RR = ORS - TRS. */
-static void reassign_to(const struct rassign *cur, const int32_t *target, int n_target, struct rassign *out)
+void controller_reassign_to(const struct ctl_replica_assignment *cur, const int32_t *target, int n_target, struct ctl_replica_assignment *out)
 {
 	int n_origin;
 	int32_t *origin = origin_of(cur, &n_origin);
@@ -119,14 +112,14 @@ static void reassign_to(const struct rassign *cur, const int32_t *target, int n_
 	free(origin);
 }
 
-static bool rassign_equal(const struct rassign *a, const struct rassign *b)
+static bool rassign_equal(const struct ctl_replica_assignment *a, const struct ctl_replica_assignment *b)
 {
 	return ids_equal(a->replicas, a->n, b->replicas, b->n) && ids_equal(a->adding, a->n_adding, b->adding, b->n_adding) &&
 	       ids_equal(a->removing, a->n_removing, b->removing, b->n_removing);
 }
 
 /* The controller's memory of (t, p) becomes `a` [updatePartitionFullReplicaAssignment]. */
-static void set_assignment(struct ctl_topic *t, int p, const struct rassign *a)
+static void set_assignment(struct ctl_topic *t, int p, const struct ctl_replica_assignment *a)
 {
 	free(t->asg.replicas[p]);
 	t->asg.replicas[p] = ids_dup(a->replicas, a->n);
@@ -153,16 +146,16 @@ static void set_assignment(struct ctl_topic *t, int p, const struct rassign *a)
 /* [updateReplicaAssignmentForPartition]: the topic znode gets the controller's view, fenced by its epoch. */
 static bool write_topic(struct controller *c, struct ctl_topic *t)
 {
-	int rc = topic_zk_set_assignment_fenced(c->broker->zk, &t->asg, c->epoch_zk_version);
+	int rc = topic_zk_set_assignment_fenced(c->zk, &t->asg, c->epoch_zk_version);
 	if (rc == ZOK)
 		return true;
 	if (rc == TOPIC_ZK_CONTROLLER_MOVED) {
 		log_warn("Controller %d: /controller_epoch moved on while writing the assignment of %s; resigning",
-			 c->broker->id, t->asg.name);
+			 c->id, t->asg.name);
 		c->fenced = true;
 		controller_post(c, EV_ELECT);
 	} else {
-		log_error("Controller %d: cannot write the assignment of %s: %s", c->broker->id, t->asg.name, zerror(rc));
+		log_error("Controller %d: cannot write the assignment of %s: %s", c->id, t->asg.name, zerror(rc));
 	}
 	return false;
 }
@@ -195,12 +188,12 @@ static bool is_complete(struct controller *c, int ti, int p)
 	if (!is_being_reassigned(t, p))
 		return true;
 	struct partition_state fresh;
-	if (topic_zk_get_state(c->broker->zk, t->asg.name, p, &fresh) != ZOK)
+	if (topic_zk_get_state(c->zk, t->asg.name, p, &fresh) != ZOK)
 		return false;
 	partition_state_clear(&t->states[p]);
 	t->states[p] = fresh;
 	t->has_state[p] = true;
-	struct rassign cur;
+	struct ctl_replica_assignment cur;
 	current_assignment(t, p, &cur);
 	int n_target;
 	int32_t *target = target_of(&cur, &n_target);
@@ -208,7 +201,7 @@ static bool is_complete(struct controller *c, int ti, int p)
 	for (int i = 0; i < n_target; i++)
 		all &= controller_ids_contain(fresh.isr, fresh.n_isr, target[i]);
 	free(target);
-	rassign_free(&cur);
+	ctl_replica_assignment_free(&cur);
 	return all;
 }
 
@@ -220,12 +213,12 @@ static void remove_from_zk_reassignment(struct controller *c, zk_remove_pred pre
 {
 	struct reassign_request *reqs = NULL;
 	int n = 0;
-	if (topic_zk_get_reassign_requests(c->broker->zk, on_reassign_watch, c, &reqs, &n) != ZOK)
+	if (topic_zk_get_reassign_requests(c->zk, on_reassign_watch, c, &reqs, &n) != ZOK)
 		return;
 	int kept = 0;
 	for (int i = 0; i < n; i++) {
 		if (pred(&reqs[i], arg)) {
-			log_info("Controller %d: removing %s-%d from %s", c->broker->id, reqs[i].topic, reqs[i].partition,
+			log_info("Controller %d: removing %s-%d from %s", c->id, reqs[i].topic, reqs[i].partition,
 				 "/admin/reassign_partitions");
 			free(reqs[i].topic);
 			free(reqs[i].replicas);
@@ -236,13 +229,13 @@ static void remove_from_zk_reassignment(struct controller *c, zk_remove_pred pre
 	if (kept < n) {
 		if (kept == 0)
 			log_info("Controller %d: no more partitions need to be reassigned; deleting /admin/reassign_partitions",
-				 c->broker->id);
-		int rc = topic_zk_set_reassign_requests(c->broker->zk, reqs, kept, c->epoch_zk_version);
+				 c->id);
+		int rc = topic_zk_set_reassign_requests(c->zk, reqs, kept, c->epoch_zk_version);
 		if (rc == TOPIC_ZK_CONTROLLER_MOVED) {
 			c->fenced = true;
 			controller_post(c, EV_ELECT);
 		} else if (rc != ZOK) {
-			log_error("Controller %d: cannot rewrite /admin/reassign_partitions: %s", c->broker->id, zerror(rc));
+			log_error("Controller %d: cannot rewrite /admin/reassign_partitions: %s", c->id, zerror(rc));
 		}
 	}
 	reassign_requests_free(reqs, kept);
@@ -281,7 +274,7 @@ static bool pred_in_list(const struct reassign_request *r, void *arg)
  * memory; replicas of a superseded reassignment stopped), then phase A or B.
  * KERR_NONE, or UNKNOWN_SERVER_ERROR when the topic znode could not be written.
  */
-static int16_t on_partition_reassignment(struct controller *c, int ti, int p, const struct rassign *ra)
+static int16_t on_partition_reassignment(struct controller *c, int ti, int p, const struct ctl_replica_assignment *ra)
 {
 	struct ctl_topic *t = &c->topics[ti];
 	struct ctl_batch b;
@@ -292,23 +285,23 @@ static int16_t on_partition_reassignment(struct controller *c, int ti, int p, co
 	format_ids(rr, sizeof rr, ra->removing, ra->n_removing);
 
 	/* U1-U3 [updateCurrentReassignment]. */
-	struct rassign cur;
+	struct ctl_replica_assignment cur;
 	current_assignment(t, p, &cur);
 	if (!rassign_equal(&cur, ra)) {
 		set_assignment(t, p, ra);
 		if (!write_topic(c, t)) {
 			set_assignment(t, p, &cur);
-			rassign_free(&cur);
+			ctl_replica_assignment_free(&cur);
 			return KERR_UNKNOWN_SERVER_ERROR;
 		}
 		log_info("Controller %d: updated assignment of %s-%d to replicas [%s], adding [%s], removing [%s]",
-			 c->broker->id, t->asg.name, p, rs, ar, rr);
+			 c->id, t->asg.name, p, rs, ar, rr);
 		int n_unneeded;
 		int32_t *unneeded = ids_diff(cur.replicas, cur.n, ra->replicas, ra->n, &n_unneeded);
 		stop_removed(c, ti, p, unneeded, n_unneeded, &b);
 		free(unneeded);
 	}
-	rassign_free(&cur);
+	ctl_replica_assignment_free(&cur);
 
 	if (!is_complete(c, ti, p)) {
 		/* A1: a new leader epoch so every replica of RS (the new ones included) learns the set; A2. */
@@ -317,17 +310,17 @@ static int16_t on_partition_reassignment(struct controller *c, int ti, int p, co
 				ctl_batch_leader_and_isr(&b, ra->replicas[r], ti, p);
 		else
 			log_error("Controller %d: cannot send LeaderAndIsr with the new replica assignment of %s-%d",
-				  c->broker->id, t->asg.name, p);
+				  c->id, t->asg.name, p);
 		controller_send_batch(c, &b);
 		return KERR_NONE;
 	}
 	int n_target;
 	int32_t *target = target_of(ra, &n_target);
-	struct rassign done = { .replicas = ids_dup(target, n_target), .n = n_target };
+	struct ctl_replica_assignment done = { .replicas = ids_dup(target, n_target), .n = n_target };
 	char trs[256];
 	format_ids(trs, sizeof trs, target, n_target);
 	log_info("Controller %d: target replicas [%s] of %s-%d are all in the ISR; completing the reassignment",
-		 c->broker->id, trs, t->asg.name, p);
+		 c->id, trs, t->asg.name, p);
 	/* B2: RS = TRS in memory. */
 	set_assignment(t, p, &done);
 	/* B3 [moveReassignedPartitionLeaderIfRequired]. */
@@ -341,13 +334,13 @@ static int16_t on_partition_reassignment(struct controller *c, int ti, int p, co
 		for (int r = 0; r < n_target; r++)
 			ctl_batch_leader_and_isr(&b, target[r], ti, p);
 	else
-		log_error("Controller %d: no leader for %s-%d among its target replicas [%s]", c->broker->id, t->asg.name,
+		log_error("Controller %d: no leader for %s-%d among its target replicas [%s]", c->id, t->asg.name,
 			  p, trs);
 	/* B4, B5: the removed replicas leave the ISR and are deleted. */
 	stop_removed(c, ti, p, ra->removing, ra->n_removing, &b);
 	/* B6: RS = TRS in ZooKeeper. */
 	if (!c->fenced && write_topic(c, t))
-		log_info("Controller %d: reassignment of %s-%d to [%s] completed", c->broker->id, t->asg.name, p, trs);
+		log_info("Controller %d: reassignment of %s-%d to [%s] completed", c->id, t->asg.name, p, trs);
 	/* B7 [removePartitionFromReassigningPartitions]. */
 	if (!c->fenced) {
 		struct tp_replicas w = { t->asg.name, p, target, n_target };
@@ -357,7 +350,7 @@ static int16_t on_partition_reassignment(struct controller *c, int ti, int p, co
 	ctl_batch_update_metadata(&b, ti, p);
 	controller_send_batch(c, &b);
 	free(target);
-	rassign_free(&done);
+	ctl_replica_assignment_free(&done);
 	return KERR_NONE;
 }
 
@@ -371,7 +364,7 @@ static int find_partition(struct controller *c, const char *topic, int32_t p)
 }
 
 /* [maybeTriggerPartitionReassignment] for one partition. */
-static int16_t trigger(struct controller *c, const char *topic, int32_t p, const struct rassign *ra)
+static int16_t trigger(struct controller *c, const char *topic, int32_t p, const struct ctl_replica_assignment *ra)
 {
 	int ti = find_partition(c, topic, p);
 	if (ti < 0 || c->topics[ti].asg.n_replicas[p] == 0)
@@ -388,7 +381,7 @@ static void resume_reassignments(struct controller *c, const int32_t *born, int 
 		for (int p = 0; p < t->asg.n_partitions && !c->fenced; p++) {
 			if (!is_being_reassigned(t, p))
 				continue;
-			struct rassign cur;
+			struct ctl_replica_assignment cur;
 			current_assignment(t, p, &cur);
 			bool go = !born;
 			if (born) {
@@ -399,10 +392,10 @@ static void resume_reassignments(struct controller *c, const int32_t *born, int 
 				free(target);
 			}
 			if (go) {
-				log_info("Controller %d: resuming the reassignment of %s-%d", c->broker->id, t->asg.name, p);
+				log_info("Controller %d: resuming the reassignment of %s-%d", c->id, t->asg.name, p);
 				on_partition_reassignment(c, ti, p, &cur);
 			}
-			rassign_free(&cur);
+			ctl_replica_assignment_free(&cur);
 		}
 	}
 }
@@ -417,10 +410,10 @@ void controller_maybe_complete_reassignment(struct controller *c, int ti, int p)
 	struct ctl_topic *t = &c->topics[ti];
 	if (c->fenced || !is_being_reassigned(t, p) || !is_complete(c, ti, p))
 		return;
-	struct rassign cur;
+	struct ctl_replica_assignment cur;
 	current_assignment(t, p, &cur);
 	on_partition_reassignment(c, ti, p, &cur);
-	rassign_free(&cur);
+	ctl_replica_assignment_free(&cur);
 }
 
 /* Empty, duplicate or negative ids [validateReplicas, without the liveness check]. */
@@ -450,7 +443,7 @@ void controller_process_reassign_znode(struct controller *c)
 		return;
 	struct reassign_request *reqs = NULL;
 	int n = 0;
-	if (topic_zk_get_reassign_requests(c->broker->zk, on_reassign_watch, c, &reqs, &n) != ZOK)
+	if (topic_zk_get_reassign_requests(c->zk, on_reassign_watch, c, &reqs, &n) != ZOK)
 		return;
 	struct tp_list failed = { xcalloc((size_t)(n ? n : 1), sizeof *failed.v), 0 };
 	for (int i = 0; i < n && !c->fenced; i++) {
@@ -464,7 +457,7 @@ void controller_process_reassign_znode(struct controller *c)
 			err = KERR_INVALID_REPLICA_ASSIGNMENT;
 		} else {
 			struct ctl_topic *t = &c->topics[ti];
-			struct rassign cur, next;
+			struct ctl_replica_assignment cur, next;
 			current_assignment(t, r->partition, &cur);
 			int n_target;
 			int32_t *target = target_of(&cur, &n_target);
@@ -472,16 +465,16 @@ void controller_process_reassign_znode(struct controller *c)
 				    ids_equal(target, n_target, r->replicas, r->n_replicas);
 			free(target);
 			if (!same) {
-				log_info("Controller %d: reassignment of %s-%d requested through ZooKeeper", c->broker->id,
+				log_info("Controller %d: reassignment of %s-%d requested through ZooKeeper", c->id,
 					 r->topic, r->partition);
-				reassign_to(&cur, r->replicas, r->n_replicas, &next);
+				controller_reassign_to(&cur, r->replicas, r->n_replicas, &next);
 				err = trigger(c, r->topic, r->partition, &next);
-				rassign_free(&next);
+				ctl_replica_assignment_free(&next);
 			}
-			rassign_free(&cur);
+			ctl_replica_assignment_free(&cur);
 		}
 		if (err != KERR_NONE) {
-			log_warn("Controller %d: failed reassignment of %s-%d through ZooKeeper: error %d", c->broker->id,
+			log_warn("Controller %d: failed reassignment of %s-%d through ZooKeeper: error %d", c->id,
 				 r->topic, r->partition, err);
 			failed.v[failed.n++] = (struct tp_replicas){ r->topic, r->partition, NULL, 0 };
 		}
@@ -500,7 +493,7 @@ void controller_do_alter_reassignments(struct controller *c, struct ctl_reassign
 		cb(arg, KERR_NOT_CONTROLLER, items, n);
 		return;
 	}
-	struct rassign *plan = xcalloc((size_t)(n ? n : 1), sizeof *plan);
+	struct ctl_replica_assignment *plan = xcalloc((size_t)(n ? n : 1), sizeof *plan);
 	bool *go = xcalloc((size_t)(n ? n : 1), sizeof *go);
 	struct tp_list api = { xcalloc((size_t)(n ? n : 1), sizeof *api.v), 0 };
 	for (int i = 0; i < n; i++) {
@@ -508,7 +501,7 @@ void controller_do_alter_reassignments(struct controller *c, struct ctl_reassign
 		it->error = KERR_NONE;
 		it->message = NULL;
 		int ti = find_partition(c, it->topic, it->partition);
-		struct rassign cur = { 0 };
+		struct ctl_replica_assignment cur = { 0 };
 		if (ti >= 0)
 			current_assignment(&c->topics[ti], it->partition, &cur);
 		else
@@ -518,17 +511,17 @@ void controller_do_alter_reassignments(struct controller *c, struct ctl_reassign
 			/* [validateReplicas]: a sane list whose new replicas are live brokers. */
 			const char *bad = bad_replica_list(it->replicas, it->n_replicas);
 			if (!bad) {
-				struct rassign probe;
-				reassign_to(&cur, it->replicas, it->n_replicas, &probe);
+				struct ctl_replica_assignment probe;
+				controller_reassign_to(&cur, it->replicas, it->n_replicas, &probe);
 				for (int k = 0; k < probe.n_adding && !bad; k++)
 					if (!controller_is_replica_online(c, probe.adding[k]))
 						bad = "Replica assignment has brokers that are not alive.";
-				rassign_free(&probe);
+				ctl_replica_assignment_free(&probe);
 			}
 			if (bad) {
 				it->error = KERR_INVALID_REPLICA_ASSIGNMENT;
 				it->message = bad;
-				rassign_free(&cur);
+				ctl_replica_assignment_free(&cur);
 				continue;
 			}
 		}
@@ -538,19 +531,19 @@ void controller_do_alter_reassignments(struct controller *c, struct ctl_reassign
 			int n_origin;
 			int32_t *origin = origin_of(&cur, &n_origin);
 			if (cancel)
-				reassign_to(&cur, origin, n_origin, &plan[i]);
+				controller_reassign_to(&cur, origin, n_origin, &plan[i]);
 			else
-				reassign_to(&cur, it->replicas, it->n_replicas, &plan[i]);
+				controller_reassign_to(&cur, it->replicas, it->n_replicas, &plan[i]);
 			free(origin);
 		} else if (!cancel) {
-			reassign_to(&cur, it->replicas, it->n_replicas, &plan[i]);
+			controller_reassign_to(&cur, it->replicas, it->n_replicas, &plan[i]);
 		} else {
 			it->error = KERR_NO_REASSIGNMENT_IN_PROGRESS;
 			it->message = "No reassignment in progress";
-			rassign_free(&cur);
+			ctl_replica_assignment_free(&cur);
 			continue;
 		}
-		rassign_free(&cur);
+		ctl_replica_assignment_free(&cur);
 		go[i] = true;
 		api.v[api.n++] = (struct tp_replicas){ it->topic, it->partition, NULL, 0 };
 	}
@@ -563,7 +556,7 @@ void controller_do_alter_reassignments(struct controller *c, struct ctl_reassign
 		if (c->fenced) {
 			items[i].error = KERR_NOT_CONTROLLER;
 		} else {
-			log_info("Controller %d: %s of %s-%d requested by AlterPartitionReassignments", c->broker->id,
+			log_info("Controller %d: %s of %s-%d requested by AlterPartitionReassignments", c->id,
 				 items[i].n_replicas < 0 ? "cancellation of the reassignment" : "reassignment", items[i].topic,
 				 items[i].partition);
 			items[i].error = trigger(c, items[i].topic, items[i].partition, &plan[i]);
@@ -572,7 +565,7 @@ void controller_do_alter_reassignments(struct controller *c, struct ctl_reassign
 		}
 	}
 	for (int i = 0; i < n; i++)
-		rassign_free(&plan[i]);
+		ctl_replica_assignment_free(&plan[i]);
 	free(plan);
 	free(go);
 	free(api.v);
@@ -665,7 +658,7 @@ void controller_do_elect_leaders(struct controller *c, int8_t type, struct ctl_e
 				all[n++] = (struct ctl_election_item){ .topic = c->topics[ti].asg.name, .partition = p };
 		items = all;
 	}
-	log_info("Controller %d: %s leader election for %d partitions requested by ElectLeaders", c->broker->id,
+	log_info("Controller %d: %s leader election for %d partitions requested by ElectLeaders", c->id,
 		 type == 0 ? "preferred" : type == 1 ? "unclean" : "unknown", n);
 	struct ctl_batch b;
 	ctl_batch_init(&b);
@@ -695,31 +688,31 @@ void controller_process_preferred_znode(struct controller *c)
 		return;
 	struct topic_partition_ref *refs = NULL;
 	int n = 0;
-	if (topic_zk_get_preferred_elections(c->broker->zk, on_preferred_watch, c, &refs, &n) != ZOK)
+	if (topic_zk_get_preferred_elections(c->zk, on_preferred_watch, c, &refs, &n) != ZOK)
 		return;
 	log_info("Controller %d: preferred replica election for %d partitions requested through ZooKeeper",
-		 c->broker->id, n);
+		 c->id, n);
 	struct ctl_batch b;
 	ctl_batch_init(&b);
 	for (int i = 0; i < n && !c->fenced; i++) {
 		int16_t err = elect_one(c, 0, refs[i].topic, refs[i].partition, &b);
 		if (err == KERR_UNKNOWN_TOPIC_OR_PARTITION)
 			log_info("Controller %d: skipping preferred replica election for %s-%d: it does not exist",
-				 c->broker->id, refs[i].topic, refs[i].partition);
+				 c->id, refs[i].topic, refs[i].partition);
 		else if (err != KERR_NONE && err != KERR_ELECTION_NOT_NEEDED)
 			log_warn("Controller %d: partition %s-%d failed to complete preferred replica leader election",
-				 c->broker->id, refs[i].topic, refs[i].partition);
+				 c->id, refs[i].topic, refs[i].partition);
 	}
 	controller_send_batch(c, &b);
 	topic_partition_refs_free(refs, n);
 	if (c->fenced)
 		return;
-	int rc = topic_zk_delete_preferred_elections(c->broker->zk, c->epoch_zk_version);
+	int rc = topic_zk_delete_preferred_elections(c->zk, c->epoch_zk_version);
 	if (rc == TOPIC_ZK_CONTROLLER_MOVED) {
 		c->fenced = true;
 		controller_post(c, EV_ELECT);
 	} else if (rc != ZOK) {
-		log_error("Controller %d: cannot delete /admin/preferred_replica_election: %s", c->broker->id, zerror(rc));
+		log_error("Controller %d: cannot delete /admin/preferred_replica_election: %s", c->id, zerror(rc));
 	}
 }
 
@@ -749,7 +742,7 @@ void controller_check_auto_rebalance(struct controller *c)
 	}
 	struct ctl_batch b;
 	ctl_batch_init(&b);
-	double limit = c->broker->bc->leader_imbalance_per_broker_percentage / 100.0;
+	double limit = c->cfg.leader_imbalance_per_broker_percentage / 100.0;
 	for (int i = 0; i < nb && !c->fenced; i++) {
 		int32_t id = brokers[i];
 		int total = 0, off = 0;
@@ -766,7 +759,7 @@ void controller_check_auto_rebalance(struct controller *c)
 		if (ratio <= limit)
 			continue;
 		log_info("Controller %d: leader imbalance ratio for broker %d is %.3f; moving leaderships back to it",
-			 c->broker->id, id, ratio);
+			 c->id, id, ratio);
 		for (int ti = 0; ti < c->n_topics && !c->fenced; ti++) {
 			struct ctl_topic *t = &c->topics[ti];
 			for (int p = 0; p < t->asg.n_partitions && !c->fenced; p++) {
@@ -796,6 +789,6 @@ void controller_init_reassignments(struct controller *c)
 	controller_process_reassign_znode(c);
 	/* [fetchPendingPreferredReplicaElections]. */
 	controller_process_preferred_znode(c);
-	if (c->broker->bc->auto_leader_rebalance_enable)
+	if (c->cfg.auto_leader_rebalance_enable)
 		c->next_rebalance_ms = controller_now_ms() + FIRST_REBALANCE_DELAY_MS;
 }

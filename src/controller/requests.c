@@ -74,7 +74,7 @@ static void fill_topic_state(struct controller *c, struct arena *a, const struct
 /* The live brokers of an UpdateMetadata. */
 static void fill_live_brokers(struct controller *c, struct arena *a, struct update_metadata_request *req)
 {
-	req->controller_id = c->broker->id;
+	req->controller_id = c->id;
 	req->controller_epoch = c->epoch;
 	req->live_brokers = arena_alloc(a, sizeof *req->live_brokers * (size_t)(c->n_live ? c->n_live : 1));
 	req->live_brokers_count = c->n_live;
@@ -214,7 +214,7 @@ static void start_topic_state(struct arena *a, const struct ctl_topic *t, int ca
 static void send_leader_and_isr_to(struct controller *c, const struct kafka_broker_info *target,
 				   struct leader_and_isr_request *req)
 {
-	req->controller_id = c->broker->id;
+	req->controller_id = c->id;
 	req->controller_epoch = c->epoch;
 	req->broker_epoch = target->epoch;
 	struct wbuf w;
@@ -266,7 +266,7 @@ void controller_send_stop_replica_delete(struct controller *c, const struct ctl_
 		arena_init(&a);
 		struct stop_replica_request req;
 		stop_replica_request_init(&req);
-		req.controller_id = c->broker->id;
+		req.controller_id = c->id;
 		req.controller_epoch = c->epoch;
 		req.broker_epoch = c->live[bi].epoch;
 		struct stop_replica_request_stop_replica_topic_state ts;
@@ -428,7 +428,7 @@ static void send_batch_stop_replica(struct controller *c, struct ctl_batch_entry
 			arena_init(&a);
 			struct stop_replica_request req;
 			stop_replica_request_init(&req);
-			req.controller_id = c->broker->id;
+			req.controller_id = c->id;
 			req.controller_epoch = c->epoch;
 			req.broker_epoch = target->epoch;
 			req.topic_states = arena_alloc(&a, sizeof *req.topic_states * (size_t)(j - i));

@@ -58,7 +58,7 @@ void controller_init_partition(struct controller *c, struct ctl_topic *t, int p)
 		partition_state_clear(&st);
 		return;
 	}
-	int rc = topic_zk_create_state(c->broker->zk, t->asg.name, p, &st);
+	int rc = topic_zk_create_state(c->zk, t->asg.name, p, &st);
 	if (rc != ZOK && rc != ZNODEEXISTS) {
 		log_error("Controller: cannot write state of %s-%d: %s", t->asg.name, p, zerror(rc));
 		partition_state_clear(&st);
@@ -66,7 +66,7 @@ void controller_init_partition(struct controller *c, struct ctl_topic *t, int p)
 	}
 	partition_state_clear(&st);
 	/* Read back what is there now (ours, or one written before us). */
-	if (topic_zk_get_state(c->broker->zk, t->asg.name, p, &t->states[p]) == ZOK)
+	if (topic_zk_get_state(c->zk, t->asg.name, p, &t->states[p]) == ZOK)
 		t->has_state[p] = true;
 }
 
@@ -74,16 +74,16 @@ void controller_init_partition(struct controller *c, struct ctl_topic *t, int p)
 static struct ctl_topic *load_topic(struct controller *c, const char *name)
 {
 	struct topic_assignment asg;
-	if (topic_zk_get_assignment(c->broker->zk, name, &asg) != ZOK) {
+	if (topic_zk_get_assignment(c->zk, name, &asg) != ZOK) {
 		log_warn("Controller: cannot read assignment of topic %s", name);
 		return NULL;
 	}
 	if (uuid_is_zero(asg.id)) {
 		/* Created by an older tool: give it an id, as Kafka's controller does. */
 		uuid_random(asg.id);
-		topic_zk_set_assignment(c->broker->zk, &asg);
+		topic_zk_set_assignment(c->zk, &asg);
 	}
-	topic_zk_watch_assignment(c->broker->zk, name, on_topic_data_watch, c);
+	topic_zk_watch_assignment(c->zk, name, on_topic_data_watch, c);
 	c->topics = xrealloc(c->topics, sizeof *c->topics * (size_t)(c->n_topics + 1));
 	struct ctl_topic *t = &c->topics[c->n_topics++];
 	memset(t, 0, sizeof *t);
@@ -92,7 +92,7 @@ static struct ctl_topic *load_topic(struct controller *c, const char *name)
 	t->has_state = xcalloc((size_t)(asg.n_partitions ? asg.n_partitions : 1), sizeof *t->has_state);
 	for (int p = 0; p < asg.n_partitions; p++) {
 		t->states[p].leader = -1;
-		if (topic_zk_get_state(c->broker->zk, name, p, &t->states[p]) == ZOK)
+		if (topic_zk_get_state(c->zk, name, p, &t->states[p]) == ZOK)
 			t->has_state[p] = true;
 		else
 			controller_init_partition(c, t, p);
@@ -105,7 +105,7 @@ int controller_refresh_topics(struct controller *c, bool announce)
 {
 	char **names = NULL;
 	int n = 0;
-	if (topic_zk_list(c->broker->zk, on_topics_watch, c, &names, &n) != ZOK) {
+	if (topic_zk_list(c->zk, on_topics_watch, c, &names, &n) != ZOK) {
 		log_error("Controller: cannot list /brokers/topics");
 		return 0;
 	}
@@ -115,7 +115,7 @@ int controller_refresh_topics(struct controller *c, bool announce)
 			continue;
 		struct ctl_topic *t = load_topic(c, names[i]);
 		if (t) {
-			log_info("Controller %d: new topic %s", c->broker->id, names[i]);
+			log_info("Controller %d: new topic %s", c->id, names[i]);
 			if (announce)
 				controller_send_leader_and_isr(c, t);
 			added++;
@@ -135,9 +135,9 @@ int controller_refresh_partition_counts(struct controller *c)
 	int grown = 0;
 	for (int i = 0; i < c->n_topics; i++) {
 		struct ctl_topic *t = &c->topics[i];
-		topic_zk_watch_assignment(c->broker->zk, t->asg.name, on_topic_data_watch, c);
+		topic_zk_watch_assignment(c->zk, t->asg.name, on_topic_data_watch, c);
 		struct topic_assignment now;
-		if (topic_zk_get_assignment(c->broker->zk, t->asg.name, &now) != ZOK)
+		if (topic_zk_get_assignment(c->zk, t->asg.name, &now) != ZOK)
 			continue;
 		int old = t->asg.n_partitions;
 		if (now.n_partitions > old) {
@@ -156,7 +156,7 @@ int controller_refresh_partition_counts(struct controller *c)
 			t->asg.n_partitions = now.n_partitions;
 			for (int p = old; p < now.n_partitions; p++)
 				controller_init_partition(c, t, p);
-			log_info("Controller %d: topic %s now has %d partitions", c->broker->id, t->asg.name,
+			log_info("Controller %d: topic %s now has %d partitions", c->id, t->asg.name,
 				 now.n_partitions);
 			controller_send_leader_and_isr(c, t);
 			grown++;
@@ -172,12 +172,12 @@ void controller_process_deletions(struct controller *c)
 {
 	char **names = NULL;
 	int n = 0;
-	if (topic_zk_list_deletions(c->broker->zk, on_deletions_watch, c, &names, &n) != ZOK)
+	if (topic_zk_list_deletions(c->zk, on_deletions_watch, c, &names, &n) != ZOK)
 		return;
 	for (int i = 0; i < n; i++) {
-		if (!c->broker->bc->delete_topic_enable) {
+		if (!c->cfg.delete_topic_enable) {
 			log_info("Controller: topic deletion is disabled; dropping the request for %s", names[i]);
-			topic_zk_unmark_deletion(c->broker->zk, names[i]);
+			topic_zk_unmark_deletion(c->zk, names[i]);
 			continue;
 		}
 		int known = controller_find_topic(c, names[i]);
@@ -194,18 +194,18 @@ void controller_process_deletions(struct controller *c)
 					}
 			if (offline >= 0) {
 				log_info("Controller %d: deletion of topic %s waits: broker %d, which holds a replica, is down",
-					 c->broker->id, names[i], offline);
+					 c->id, names[i], offline);
 				continue;
 			}
 			controller_send_stop_replica_delete(c, &c->topics[known]);
 		}
 		/* The znodes go next, so that once brokers stop listing the topic its name
 		 * can be created again at once. */
-		if (topic_zk_delete_topic(c->broker->zk, names[i]) != ZOK) {
+		if (topic_zk_delete_topic(c->zk, names[i]) != ZOK) {
 			log_error("Controller: cannot remove the znodes of topic %s; will retry", names[i]);
 			continue;
 		}
-		topic_zk_unmark_deletion(c->broker->zk, names[i]);
+		topic_zk_unmark_deletion(c->zk, names[i]);
 		int at = controller_find_topic(c, names[i]);
 		if (at >= 0) {
 			controller_send_update_metadata(c, &c->topics[at], true);
@@ -213,7 +213,7 @@ void controller_process_deletions(struct controller *c)
 			memmove(&c->topics[at], &c->topics[at + 1], sizeof *c->topics * (size_t)(c->n_topics - at - 1));
 			c->n_topics--;
 		}
-		log_info("Controller %d: deleted topic %s", c->broker->id, names[i]);
+		log_info("Controller %d: deleted topic %s", c->id, names[i]);
 	}
 	topic_zk_free_names(names, n);
 }

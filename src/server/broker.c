@@ -101,6 +101,9 @@ int broker_reregister(struct broker *b)
 	return register_broker(b);
 }
 
+/* The controller's hook after a session expiry (on its thread). */
+static int reregister_hook(void *arg) { return broker_reregister(arg); }
+
 static int start_network(struct broker *b)
 {
 	const struct broker_config *bc = b->bc;
@@ -184,7 +187,18 @@ int broker_start(struct broker *b)
 		return -1;
 	if (register_broker(b) != 0)
 		return -1;
-	struct controller *ctl = controller_new(b);
+	struct controller_config cc = {
+		.broker_id = b->id,
+		.inter_broker_listener_name = bc->inter_broker_listener_name,
+		.controller_socket_timeout_ms = bc->controller_socket_timeout_ms,
+		.unclean_leader_election_enable = bc->unclean_leader_election_enable,
+		.delete_topic_enable = bc->delete_topic_enable,
+		.auto_leader_rebalance_enable = bc->auto_leader_rebalance_enable,
+		.leader_imbalance_per_broker_percentage = bc->leader_imbalance_per_broker_percentage,
+		.leader_imbalance_check_interval_seconds = bc->leader_imbalance_check_interval_seconds,
+	};
+	struct controller_hooks hooks = { .reregister = reregister_hook, .arg = b };
+	struct controller *ctl = controller_new(&cc, b->zk, &hooks);
 	controller_start(ctl);
 	/* Network threads read it (ControlledShutdown). */
 	__atomic_store_n(&b->controller, ctl, __ATOMIC_RELEASE);

@@ -30,7 +30,18 @@ struct zk {
 	zk_watch_fn on_expired;
 	void *arg;
 	struct zk_watch *watches;
+	/* zk_new_with_ops: every call goes here instead (tests); NULL for libzookeeper. */
+	const struct zk_ops *ops;
+	void *impl;
 };
+
+struct zk *zk_new_with_ops(const struct zk_ops *ops, void *impl)
+{
+	struct zk *zk = xcalloc(1, sizeof *zk);
+	zk->ops = ops;
+	zk->impl = impl;
+	return zk;
+}
 
 static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
@@ -160,6 +171,8 @@ struct zk *zk_connect(const char *connect, int session_timeout_ms, int connectio
 
 int zk_reconnect(struct zk *zk)
 {
+	if (zk->ops)
+		return zk->ops->reconnect(zk->impl);
 	if (zk->zh) {
 		zookeeper_close(zk->zh);
 		zk->zh = NULL;
@@ -176,6 +189,11 @@ void zk_close(struct zk *zk)
 {
 	if (!zk)
 		return;
+	if (zk->ops) {
+		zk->ops->close(zk->impl);
+		free(zk);
+		return;
+	}
 	if (zk->zh)
 		zookeeper_close(zk->zh);
 	struct zk_watch *w = zk->watches;
@@ -192,6 +210,8 @@ void zk_close(struct zk *zk)
 
 int64_t zk_session_id(struct zk *zk)
 {
+	if (zk->ops)
+		return zk->ops->session_id(zk->impl);
 	const clientid_t *id = zk->zh ? zoo_client_id(zk->zh) : NULL;
 	return id ? id->client_id : 0;
 }
@@ -199,6 +219,8 @@ int64_t zk_session_id(struct zk *zk)
 int zk_get(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, char **data, int *len,
 	   struct Stat *stat)
 {
+	if (zk->ops)
+		return zk->ops->get(zk->impl, path, watch, arg, data, len, stat);
 	struct Stat st;
 	int cap = 4096;
 	for (;;) {
@@ -230,6 +252,8 @@ int zk_get(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, char *
 
 int zk_exists(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, struct Stat *stat)
 {
+	if (zk->ops)
+		return zk->ops->exists(zk->impl, path, watch, arg, stat);
 	struct Stat st;
 	int rc = watch ? zoo_wexists(zk->zh, path, node_watcher, watch_ctx(zk, watch, arg), &st)
 		       : zoo_exists(zk->zh, path, 0, &st);
@@ -241,6 +265,8 @@ int zk_exists(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, str
 int zk_children(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, struct String_vector *out)
 {
 	memset(out, 0, sizeof *out);
+	if (zk->ops)
+		return zk->ops->children(zk->impl, path, watch, arg, out);
 	return watch ? zoo_wget_children(zk->zh, path, node_watcher, watch_ctx(zk, watch, arg), out)
 		     : zoo_get_children(zk->zh, path, 0, out);
 }
@@ -248,6 +274,8 @@ int zk_children(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, s
 int zk_create(struct zk *zk, const char *path, const char *data, int len, int flags, struct Stat *stat,
 	      char *created, int created_len)
 {
+	if (zk->ops)
+		return zk->ops->create(zk->impl, path, data, len, flags, stat, created, created_len);
 	struct Stat st;
 	int rc = zoo_create2(zk->zh, path, data, data ? len : -1, &ZOO_OPEN_ACL_UNSAFE, flags, created, created_len,
 			     &st);
@@ -258,7 +286,7 @@ int zk_create(struct zk *zk, const char *path, const char *data, int len, int fl
 
 int zk_create_recursive(struct zk *zk, const char *path, const char *data, int len)
 {
-	int rc = zoo_create(zk->zh, path, data, data ? len : -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+	int rc = zk_create(zk, path, data, len, 0, NULL, NULL, 0);
 	if (rc == ZOK || rc == ZNODEEXISTS)
 		return ZOK;
 	if (rc != ZNONODE)
@@ -271,12 +299,14 @@ int zk_create_recursive(struct zk *zk, const char *path, const char *data, int l
 	free(parent);
 	if (rc != ZOK)
 		return rc;
-	rc = zoo_create(zk->zh, path, data, data ? len : -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+	rc = zk_create(zk, path, data, len, 0, NULL, NULL, 0);
 	return rc == ZNODEEXISTS ? ZOK : rc;
 }
 
 int zk_set(struct zk *zk, const char *path, const char *data, int len, int version, struct Stat *stat)
 {
+	if (zk->ops)
+		return zk->ops->set(zk->impl, path, data, len, version, stat);
 	struct Stat st;
 	int rc = zoo_set2(zk->zh, path, data, data ? len : -1, version, &st);
 	if (rc == ZOK && stat)
@@ -284,10 +314,17 @@ int zk_set(struct zk *zk, const char *path, const char *data, int len, int versi
 	return rc;
 }
 
-int zk_delete(struct zk *zk, const char *path, int version) { return zoo_delete(zk->zh, path, version); }
+int zk_delete(struct zk *zk, const char *path, int version)
+{
+	if (zk->ops)
+		return zk->ops->delete_node(zk->impl, path, version);
+	return zoo_delete(zk->zh, path, version);
+}
 
 int zk_multi(struct zk *zk, int count, const zoo_op_t *ops, zoo_op_result_t *results)
 {
+	if (zk->ops)
+		return zk->ops->multi(zk->impl, count, ops, results);
 	/*
 	 * On a handle whose session has expired, libzookeeper's zoo_amulti goes on to free a
 	 * request path it never set (a SEGV seen under ASan when the controller's session

@@ -47,4 +47,27 @@ int zk_set(struct zk *zk, const char *path, const char *data, int len, int versi
 int zk_delete(struct zk *zk, const char *path, int version);
 int zk_multi(struct zk *zk, int count, const zoo_op_t *ops, zoo_op_result_t *results);
 
+/*
+ * The seam for tests: a handle whose calls go to `ops` (with `impl` as their first
+ * argument) instead of libzookeeper, so kafka_zk, topic_zk and the controller can run
+ * against an in-memory tree (tests/unit/fake_zk.c).  Handles from zk_connect have no
+ * ops and call libzookeeper directly.  Every call must be set; zk_create_recursive is
+ * built on create.  zk_close calls close(impl) and frees the handle.
+ */
+struct zk_ops {
+	int (*get)(void *impl, const char *path, zk_watch_fn watch, void *arg, char **data, int *len,
+		   struct Stat *stat);
+	int (*exists)(void *impl, const char *path, zk_watch_fn watch, void *arg, struct Stat *stat);
+	int (*children)(void *impl, const char *path, zk_watch_fn watch, void *arg, struct String_vector *out);
+	int (*create)(void *impl, const char *path, const char *data, int len, int flags, struct Stat *stat,
+		      char *created, int created_len);
+	int (*set)(void *impl, const char *path, const char *data, int len, int version, struct Stat *stat);
+	int (*delete_node)(void *impl, const char *path, int version);
+	int (*multi)(void *impl, int count, const zoo_op_t *ops, zoo_op_result_t *results);
+	int64_t (*session_id)(void *impl);
+	int (*reconnect)(void *impl);
+	void (*close)(void *impl);
+};
+struct zk *zk_new_with_ops(const struct zk_ops *ops, void *impl);
+
 #endif
