@@ -46,6 +46,16 @@ struct group *group_find(struct group_coordinator *gc, const char *id, size_t le
 	return found ? gc->groups[at] : NULL;
 }
 
+struct group *group_new(const char *id, size_t len, int32_t partition, int64_t now)
+{
+	struct group *g = xcalloc(1, sizeof *g);
+	g->id = xstrndup(id, len);
+	g->partition = partition;
+	g->state = GROUP_EMPTY;
+	g->state_ts = now;
+	return g;
+}
+
 struct group *group_add(struct group_coordinator *gc, const char *id, size_t len, int32_t partition)
 {
 	bool found;
@@ -57,11 +67,7 @@ struct group *group_add(struct group_coordinator *gc, const char *id, size_t len
 		gc->groups = xrealloc(gc->groups, sizeof *gc->groups * (size_t)gc->cap_groups);
 	}
 	memmove(&gc->groups[at + 1], &gc->groups[at], sizeof *gc->groups * (size_t)(gc->n_groups - at));
-	struct group *g = xcalloc(1, sizeof *g);
-	g->id = xstrndup(id, len);
-	g->partition = partition;
-	g->state = GROUP_EMPTY;
-	g->state_ts = wall_clock_ms();
+	struct group *g = group_new(id, len, partition, wall_clock_ms());
 	gc->groups[at] = g;
 	gc->n_groups++;
 	return g;

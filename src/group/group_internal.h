@@ -147,6 +147,8 @@ struct group_coordinator {
 };
 
 /* --- groups (group.c) ---------------------------------------------------------- */
+/* A group alone, in no coordinator (group_add puts one in; group_free frees either). */
+struct group *group_new(const char *id, size_t len, int32_t partition, int64_t now);
 struct group *group_find(struct group_coordinator *gc, const char *id, size_t len);
 struct group *group_add(struct group_coordinator *gc, const char *id, size_t len, int32_t partition);
 void group_remove(struct group_coordinator *gc, struct group *g);
@@ -207,7 +209,43 @@ int records_decode(const uint8_t *key, int32_t key_len, const uint8_t *value, in
 		   const struct group_record_sink *sink);
 
 /* --- membership (membership.c) ---------------------------------------------------- */
-/* Deadlines: session expiries, delayed joins, sync timeouts.  Returns the next deadline. */
+/*
+ * The rebalance state machine works on one group and asks its surroundings for the rest:
+ * the time, where each answer goes, how the group's metadata is persisted (the
+ * coordinator appends a GroupMetadata record to __consumer_offsets) and how to wake
+ * the thread that watches deadlines.  The coordinator passes its lock-holding versions;
+ * the unit tests pass a clock they move and callbacks that record.
+ */
+struct join_group_request;
+struct sync_group_request;
+struct heartbeat_request;
+struct group_env {
+	const struct group_config *cfg;
+	int64_t now;
+	void *arg;
+	/* An answer owed to req (the response lives in req's arena); req is the callee's now. */
+	void (*reply)(void *arg, struct request *req, void *resp);
+	/* Persist g's metadata: KERR_NONE or the error the leader's SyncGroup gets.  NULL: always fine. */
+	int16_t (*store)(void *arg, struct group *g);
+	/* A deadline moved earlier.  May be NULL. */
+	void (*kick)(void *arg);
+};
+
+/* JoinGroup against g (found or created by the caller); the answer comes through env->reply,
+ * now or when the rebalance's join phase ends. */
+void group_join(struct group_env *env, struct group *g, struct request *req, const struct join_group_request *jq);
+/* SyncGroup against g; answered through env->reply, now or when the leader's assignment arrives. */
+void group_sync(struct group_env *env, struct group *g, struct request *req, const struct sync_group_request *sq);
+/* Heartbeat against g: its error code. */
+int16_t group_heartbeat(struct group_env *env, struct group *g, const struct heartbeat_request *hq);
+/* One member of a LeaveGroup (by member id, or by group.instance.id for a static member). */
+int16_t group_leave(struct group_env *env, struct group *g, struct kstr member_id, struct kstr instance_id);
+/* Deadlines of g: session expiries, pending member ids, the join phase, SyncGroups.  Returns the next one. */
+int64_t group_tick(struct group_env *env, struct group *g);
+/* Answer every request parked in g with error. */
+void group_abort(struct group_env *env, struct group *g, int16_t error);
+
+/* The coordinator's loop over its owned groups (group_tick on each).  Returns the next deadline. */
 int64_t membership_tick(struct group_coordinator *gc, int64_t now, struct reply_list *rl);
 /* Fail every request parked in g with error (partition moved away). */
 void membership_abort(struct group *g, int16_t error, struct reply_list *rl);

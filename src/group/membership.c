@@ -29,6 +29,19 @@
 
 /* --- helpers ------------------------------------------------------------------------- */
 
+static void env_reply(struct group_env *env, struct request *req, void *resp) { env->reply(env->arg, req, resp); }
+
+static void env_kick(struct group_env *env)
+{
+	if (env->kick)
+		env->kick(env->arg);
+}
+
+static int16_t env_store(struct group_env *env, struct group *g)
+{
+	return env->store ? env->store(env->arg, g) : KERR_NONE;
+}
+
 /* Kafka's member ids: "<client id or group.instance.id>-<random UUID>". */
 static char *new_member_id(struct kstr prefix)
 {
@@ -94,12 +107,12 @@ static struct join_group_response *join_response(struct request *req, int16_t er
 	return r;
 }
 
-static void join_error(struct reply_list *rl, struct request *req, int16_t error, const char *member_id)
+static void join_error(struct group_env *env, struct request *req, int16_t error, const char *member_id)
 {
 	struct join_group_response *r = join_response(req, error);
 	if (member_id)
 		r->member_id = kstr_c(arena_strndup(&req->arena, member_id, strlen(member_id)));
-	reply_add(rl, req, r);
+	env_reply(env, req, r);
 }
 
 static struct sync_group_response *sync_response(struct request *req, int16_t error)
@@ -149,26 +162,9 @@ static struct join_group_response *join_result(struct group *g, struct member *m
 	return r;
 }
 
-/* --- persistence -------------------------------------------------------------------------- */
-
-static int16_t store_group(struct group_coordinator *gc, struct group *g)
-{
-	struct wbuf w;
-	wbuf_init(&w);
-	struct batch_builder bb;
-	batch_builder_begin(&bb, &w, NULL);
-	int64_t now = wall_clock_ms();
-	records_group_metadata(&bb, now, g);
-	int16_t err = KERR_UNKNOWN_SERVER_ERROR;
-	if (batch_builder_finish(&bb) > 0)
-		err = (int16_t)group_append(gc, g->partition, &w);
-	wbuf_free(&w);
-	return err;
-}
-
 /* --- state changes ---------------------------------------------------------------------- */
 
-static void reset_assignments(struct group *g, int16_t error, struct reply_list *rl)
+static void reset_assignments(struct group_env *env, struct group *g, int16_t error)
 {
 	for (int i = 0; i < g->n_members; i++) {
 		struct member *m = g->members[i];
@@ -176,39 +172,37 @@ static void reset_assignments(struct group *g, int16_t error, struct reply_list 
 		m->assignment = NULL;
 		m->assignment_len = 0;
 		if (m->sync_req) {
-			reply_add(rl, m->sync_req, sync_response(m->sync_req, error));
+			env_reply(env, m->sync_req, sync_response(m->sync_req, error));
 			m->sync_req = NULL;
 		}
 	}
 }
 
-static void prepare_rebalance(struct group_coordinator *gc, struct group *g, int64_t now, const char *why,
-			      struct reply_list *rl)
+static void prepare_rebalance(struct group_env *env, struct group *g, const char *why)
 {
 	if (g->state == GROUP_COMPLETING_REBALANCE)
-		reset_assignments(g, KERR_REBALANCE_IN_PROGRESS, rl);
+		reset_assignments(env, g, KERR_REBALANCE_IN_PROGRESS);
 	int32_t timeout = group_rebalance_timeout(g);
 	if (g->state == GROUP_EMPTY) {
 		/* Kafka's InitialDelayedJoin: wait a little for the rest of a starting group. */
-		int32_t delay = gc->cfg.initial_delay_ms < timeout ? gc->cfg.initial_delay_ms : timeout;
+		int32_t delay = env->cfg->initial_delay_ms < timeout ? env->cfg->initial_delay_ms : timeout;
 		g->initial_join = true;
-		g->join_deadline = now + delay;
-		g->initial_end = now + timeout;
+		g->join_deadline = env->now + delay;
+		g->initial_end = env->now + timeout;
 	} else {
 		g->initial_join = false;
-		g->join_deadline = now + timeout;
+		g->join_deadline = env->now + timeout;
 	}
 	log_info("Preparing to rebalance group %s in state %s with old generation %d (%s)", g->id,
 		 group_state_name(g->state), g->generation, why);
-	group_transition(g, GROUP_PREPARING_REBALANCE, now);
-	group_kick(gc);
+	group_transition(g, GROUP_PREPARING_REBALANCE, env->now);
+	env_kick(env);
 }
 
-static void maybe_prepare_rebalance(struct group_coordinator *gc, struct group *g, int64_t now, const char *why,
-				    struct reply_list *rl)
+static void maybe_prepare_rebalance(struct group_env *env, struct group *g, const char *why)
 {
 	if (g->state == GROUP_STABLE || g->state == GROUP_COMPLETING_REBALANCE || g->state == GROUP_EMPTY)
-		prepare_rebalance(gc, g, now, why, rl);
+		prepare_rebalance(env, g, why);
 }
 
 static bool all_joined(const struct group *g)
@@ -222,7 +216,7 @@ static bool all_joined(const struct group *g)
 }
 
 /* The rebalance's join phase ends: answer every parked JoinGroup. */
-static void complete_join(struct group_coordinator *gc, struct group *g, int64_t now, struct reply_list *rl)
+static void complete_join(struct group_env *env, struct group *g)
 {
 	/* Dynamic members that did not rejoin in time leave the group; static ones stay
 	 * (their session timeout decides), as in Kafka's onCompleteJoin. */
@@ -234,7 +228,7 @@ static void complete_join(struct group_coordinator *gc, struct group *g, int64_t
 		}
 		log_info("Member %s in group %s did not rejoin in time; removing it", m->id, g->id);
 		if (m->sync_req)
-			reply_add(rl, m->sync_req, sync_response(m->sync_req, KERR_REBALANCE_IN_PROGRESS));
+			env_reply(env, m->sync_req, sync_response(m->sync_req, KERR_REBALANCE_IN_PROGRESS));
 		group_detach_member(g, m);
 		member_free(m);
 	}
@@ -248,8 +242,8 @@ static void complete_join(struct group_coordinator *gc, struct group *g, int64_t
 				joined = g->members[i];
 		if (!joined) {
 			log_warn("Group %s could not complete rebalance because no members rejoined", g->id);
-			g->join_deadline = now + group_rebalance_timeout(g);
-			group_kick(gc);
+			g->join_deadline = env->now + group_rebalance_timeout(g);
+			env_kick(env);
 			return;
 		}
 		free(g->leader);
@@ -262,45 +256,44 @@ static void complete_join(struct group_coordinator *gc, struct group *g, int64_t
 	if (g->n_members == 0) {
 		free(g->leader);
 		g->leader = NULL;
-		group_transition(g, GROUP_EMPTY, now);
-		int16_t err = store_group(gc, g);
+		group_transition(g, GROUP_EMPTY, env->now);
+		int16_t err = env_store(env, g);
 		log_info("Group %s with generation %d is now empty (%s-%d)%s", g->id, g->generation,
 			 GROUP_OFFSETS_TOPIC, g->partition, err ? "; storing its metadata failed" : "");
 		return;
 	}
 	const char *p = group_select_protocol(g);
 	g->protocol = p ? xstrdup(p) : NULL;
-	group_transition(g, GROUP_COMPLETING_REBALANCE, now);
-	g->sync_deadline = now + group_rebalance_timeout(g);
+	group_transition(g, GROUP_COMPLETING_REBALANCE, env->now);
+	g->sync_deadline = env->now + group_rebalance_timeout(g);
 	log_info("Stabilized group %s generation %d (%s-%d) with %d members", g->id, g->generation,
 		 GROUP_OFFSETS_TOPIC, g->partition, g->n_members);
 	for (int i = 0; i < g->n_members; i++) {
 		struct member *m = g->members[i];
 		bool leader = strcmp(m->id, g->leader) == 0;
 		if (m->join_req)
-			reply_add(rl, m->join_req, join_result(g, m, m->join_req, leader));
+			env_reply(env, m->join_req, join_result(g, m, m->join_req, leader));
 		m->join_req = NULL;
 		m->is_new = false;
 		m->sync_pending = true;
-		m->heartbeat_deadline = now + m->session_timeout_ms;
+		m->heartbeat_deadline = env->now + m->session_timeout_ms;
 	}
-	group_kick(gc);
+	env_kick(env);
 }
 
-static void try_complete_join(struct group_coordinator *gc, struct group *g, int64_t now, struct reply_list *rl)
+static void try_complete_join(struct group_env *env, struct group *g)
 {
 	if (g->state == GROUP_PREPARING_REBALANCE && !g->initial_join && all_joined(g))
-		complete_join(gc, g, now, rl);
+		complete_join(env, g);
 }
 
 /* A member leaves (LeaveGroup, session expiry): answer what it had parked, then rebalance. */
-static void remove_member(struct group_coordinator *gc, struct group *g, struct member *m, int64_t now,
-			  const char *why, struct reply_list *rl)
+static void remove_member(struct group_env *env, struct group *g, struct member *m, const char *why)
 {
 	if (m->join_req)
-		join_error(rl, m->join_req, KERR_UNKNOWN_MEMBER_ID, NULL);
+		join_error(env, m->join_req, KERR_UNKNOWN_MEMBER_ID, NULL);
 	if (m->sync_req)
-		reply_add(rl, m->sync_req, sync_response(m->sync_req, KERR_UNKNOWN_MEMBER_ID));
+		env_reply(env, m->sync_req, sync_response(m->sync_req, KERR_UNKNOWN_MEMBER_ID));
 	m->join_req = m->sync_req = NULL;
 	group_detach_member(g, m);
 	char reason[512];
@@ -309,10 +302,10 @@ static void remove_member(struct group_coordinator *gc, struct group *g, struct 
 	switch (g->state) {
 	case GROUP_STABLE:
 	case GROUP_COMPLETING_REBALANCE:
-		prepare_rebalance(gc, g, now, reason, rl);
+		prepare_rebalance(env, g, reason);
 		break;
 	case GROUP_PREPARING_REBALANCE:
-		try_complete_join(gc, g, now, rl);
+		try_complete_join(env, g);
 		break;
 	default:
 		break;
@@ -333,98 +326,93 @@ static int find_pending(const struct group *g, struct kstr id)
 	return -1;
 }
 
-void membership_abort(struct group *g, int16_t error, struct reply_list *rl)
+void group_abort(struct group_env *env, struct group *g, int16_t error)
 {
 	for (int i = 0; i < g->n_members; i++) {
 		struct member *m = g->members[i];
 		if (m->join_req)
-			join_error(rl, m->join_req, error, NULL);
+			join_error(env, m->join_req, error, NULL);
 		if (m->sync_req)
-			reply_add(rl, m->sync_req, sync_response(m->sync_req, error));
+			env_reply(env, m->sync_req, sync_response(m->sync_req, error));
 		m->join_req = m->sync_req = NULL;
 	}
 }
 
-int64_t membership_tick(struct group_coordinator *gc, int64_t now, struct reply_list *rl)
+/* The members that sent no SyncGroup for this generation within the rebalance timeout
+ * leave [Kafka's DelayedSync], in CompletingRebalance and in Stable alike. */
+static void expire_pending_sync(struct group_env *env, struct group *g)
 {
-	int64_t next = now + 60000;
-	for (int gi = 0; gi < gc->n_groups; gi++) {
-		struct group *g = gc->groups[gi];
-		if (gc->parts[g->partition].state != PART_OWNED)
+	for (int i = 0; i < g->n_members;) {
+		struct member *m = g->members[i];
+		if (!m->sync_pending) {
+			i++;
 			continue;
-		for (int i = 0; i < g->n_pending;) {
-			if (now >= g->pending[i].deadline) {
-				remove_pending(g, i);
-				try_complete_join(gc, g, now, rl);
-			} else {
-				if (g->pending[i].deadline < next)
-					next = g->pending[i].deadline;
-				i++;
-			}
 		}
-		for (int i = 0; i < g->n_members;) {
-			struct member *m = g->members[i];
-			/* Members waiting on the coordinator are alive by definition. */
-			if (m->join_req || m->sync_req) {
-				i++;
-				continue;
-			}
-			if (now >= m->heartbeat_deadline) {
-				log_info("Member %s in group %s has failed (no heartbeat for %d ms); removing it", m->id,
-					 g->id, m->session_timeout_ms);
-				remove_member(gc, g, m, now, "expiration of its session", rl);
-				continue;
-			}
-			if (m->heartbeat_deadline < next)
-				next = m->heartbeat_deadline;
+		log_info("Member %s in group %s did not send SyncGroup in time; removing it", m->id, g->id);
+		group_detach_member(g, m);
+		member_free(m);
+	}
+	if (g->n_members > 0) {
+		prepare_rebalance(env, g, "pending sync request expiration");
+	} else {
+		reset_assignments(env, g, KERR_REBALANCE_IN_PROGRESS);
+		group_transition(g, GROUP_PREPARING_REBALANCE, env->now);
+		complete_join(env, g);
+	}
+}
+
+int64_t group_tick(struct group_env *env, struct group *g)
+{
+	int64_t next = env->now + 60000;
+	for (int i = 0; i < g->n_pending;) {
+		if (env->now >= g->pending[i].deadline) {
+			remove_pending(g, i);
+			try_complete_join(env, g);
+		} else {
+			if (g->pending[i].deadline < next)
+				next = g->pending[i].deadline;
 			i++;
 		}
-		if (g->state == GROUP_PREPARING_REBALANCE) {
-			if (now >= g->join_deadline) {
-				complete_join(gc, g, now, rl);
-			} else if (g->join_deadline < next) {
-				next = g->join_deadline;
-			}
-		} else if (g->state == GROUP_COMPLETING_REBALANCE || g->state == GROUP_STABLE) {
-			/* Kafka's DelayedSync: members of this generation that sent no SyncGroup within
-			 * the rebalance timeout leave, in CompletingRebalance and in Stable alike. */
-			bool pending = false;
-			for (int i = 0; i < g->n_members && !pending; i++)
-				pending = g->members[i]->sync_pending;
-			if (!pending)
-				continue;
-			if (now >= g->sync_deadline) {
-				for (int i = 0; i < g->n_members;) {
-					struct member *m = g->members[i];
-					if (!m->sync_pending) {
-						i++;
-						continue;
-					}
-					log_info("Member %s in group %s did not send SyncGroup in time; removing it", m->id,
-						 g->id);
-					group_detach_member(g, m);
-					member_free(m);
-				}
-				if (g->n_members > 0) {
-					prepare_rebalance(gc, g, now, "pending sync request expiration", rl);
-				} else {
-					reset_assignments(g, KERR_REBALANCE_IN_PROGRESS, rl);
-					group_transition(g, GROUP_PREPARING_REBALANCE, now);
-					complete_join(gc, g, now, rl);
-				}
-			} else if (g->sync_deadline < next) {
-				next = g->sync_deadline;
-			}
+	}
+	for (int i = 0; i < g->n_members;) {
+		struct member *m = g->members[i];
+		/* Members waiting on the coordinator are alive by definition. */
+		if (m->join_req || m->sync_req) {
+			i++;
+			continue;
 		}
+		if (env->now >= m->heartbeat_deadline) {
+			log_info("Member %s in group %s has failed (no heartbeat for %d ms); removing it", m->id, g->id,
+				 m->session_timeout_ms);
+			remove_member(env, g, m, "expiration of its session");
+			continue;
+		}
+		if (m->heartbeat_deadline < next)
+			next = m->heartbeat_deadline;
+		i++;
+	}
+	if (g->state == GROUP_PREPARING_REBALANCE) {
+		if (env->now >= g->join_deadline)
+			complete_join(env, g);
+		else if (g->join_deadline < next)
+			next = g->join_deadline;
+	} else if (g->state == GROUP_COMPLETING_REBALANCE || g->state == GROUP_STABLE) {
+		bool pending = false;
+		for (int i = 0; i < g->n_members && !pending; i++)
+			pending = g->members[i]->sync_pending;
+		if (pending && env->now >= g->sync_deadline)
+			expire_pending_sync(env, g);
+		else if (pending && g->sync_deadline < next)
+			next = g->sync_deadline;
 	}
 	return next;
 }
 
 /* --- JoinGroup ------------------------------------------------------------------------------ */
 
-static void add_member_and_rebalance(struct group_coordinator *gc, struct group *g, struct request *req,
+static void add_member_and_rebalance(struct group_env *env, struct group *g, struct request *req,
 				     const struct join_group_request *jq, const struct member_protocol *p, int n,
-				     char *member_id, int64_t now, struct reply_list *rl)
+				     char *member_id)
 {
 	struct member *m = xcalloc(1, sizeof *m);
 	m->id = member_id;
@@ -440,34 +428,34 @@ static void add_member_and_rebalance(struct group_coordinator *gc, struct group 
 			     n);
 	m->is_new = true;
 	m->join_req = req;
-	m->heartbeat_deadline = now + m->session_timeout_ms;
+	m->heartbeat_deadline = env->now + m->session_timeout_ms;
 	group_add_member(g, m);
 	if (g->state == GROUP_PREPARING_REBALANCE && g->initial_join) {
 		/* A starting group waits a little longer for each newcomer, up to the rebalance timeout. */
-		int64_t extended = now + gc->cfg.initial_delay_ms;
+		int64_t extended = env->now + env->cfg->initial_delay_ms;
 		g->join_deadline = extended < g->initial_end ? extended : g->initial_end;
 	}
 	char why[512];
 	snprintf(why, sizeof why, "adding new member %s", m->id);
-	maybe_prepare_rebalance(gc, g, now, why, rl);
-	try_complete_join(gc, g, now, rl);
+	maybe_prepare_rebalance(env, g, why);
+	try_complete_join(env, g);
 }
 
-static void update_member_and_rebalance(struct group_coordinator *gc, struct group *g, struct member *m,
+static void update_member_and_rebalance(struct group_env *env, struct group *g, struct member *m,
 					struct request *req, const struct join_group_request *jq,
-					const struct member_protocol *p, int n, int64_t now, struct reply_list *rl)
+					const struct member_protocol *p, int n)
 {
 	member_set_protocols(m, jq->protocol_type.ptr, (size_t)(jq->protocol_type.len > 0 ? jq->protocol_type.len : 0), p,
 			     n);
 	m->session_timeout_ms = jq->session_timeout_ms;
 	m->rebalance_timeout_ms = jq->rebalance_timeout_ms;
 	if (m->join_req)
-		join_error(rl, m->join_req, KERR_UNKNOWN_MEMBER_ID, NULL);
+		join_error(env, m->join_req, KERR_UNKNOWN_MEMBER_ID, NULL);
 	m->join_req = req;
 	char why[512];
 	snprintf(why, sizeof why, "updating metadata of member %s", m->id);
-	maybe_prepare_rebalance(gc, g, now, why, rl);
-	try_complete_join(gc, g, now, rl);
+	maybe_prepare_rebalance(env, g, why);
+	try_complete_join(env, g);
 }
 
 /*
@@ -476,9 +464,9 @@ static void update_member_and_rebalance(struct group_coordinator *gc, struct gro
  * the same it keeps the current generation and assignment (no rebalance); otherwise
  * the group rebalances.
  */
-static void replace_static_member(struct group_coordinator *gc, struct group *g, struct member *m,
+static void replace_static_member(struct group_env *env, struct group *g, struct member *m,
 				  struct request *req, const struct join_group_request *jq,
-				  const struct member_protocol *p, int n, int64_t now, struct reply_list *rl)
+				  const struct member_protocol *p, int n)
 {
 	char *old_leader = g->leader ? xstrdup(g->leader) : NULL;
 	char *old_id = m->id;
@@ -488,12 +476,12 @@ static void replace_static_member(struct group_coordinator *gc, struct group *g,
 		g->leader = xstrdup(m->id);
 	}
 	if (m->join_req)
-		join_error(rl, m->join_req, KERR_FENCED_INSTANCE_ID, NULL);
+		join_error(env, m->join_req, KERR_FENCED_INSTANCE_ID, NULL);
 	if (m->sync_req)
-		reply_add(rl, m->sync_req, sync_response(m->sync_req, KERR_FENCED_INSTANCE_ID));
+		env_reply(env, m->sync_req, sync_response(m->sync_req, KERR_FENCED_INSTANCE_ID));
 	m->join_req = m->sync_req = NULL;
 	log_info("Static member %s of group %s rejoined as %s", old_id, g->id, m->id);
-	m->heartbeat_deadline = now + jq->session_timeout_ms;
+	m->heartbeat_deadline = env->now + jq->session_timeout_ms;
 	if (g->state == GROUP_STABLE) {
 		/* Kafka updates the member first, then asks whether the next generation's protocol changes. */
 		struct member *was = xcalloc(1, sizeof *was);
@@ -506,7 +494,7 @@ static void replace_static_member(struct group_coordinator *gc, struct group *g,
 		m->rebalance_timeout_ms = jq->rebalance_timeout_ms;
 		const char *next = group_select_protocol(g);
 		bool keeps = g->protocol && next && strcmp(g->protocol, next) == 0;
-		int16_t err = keeps ? store_group(gc, g) : KERR_NONE;
+		int16_t err = keeps ? env_store(env, g) : KERR_NONE;
 		if (keeps && err != KERR_NONE) {
 			/* Not persisted: the old member comes back as it was. */
 			member_set_protocols(m, was->protocol_type, strlen(was->protocol_type), was->protocols,
@@ -518,7 +506,7 @@ static void replace_static_member(struct group_coordinator *gc, struct group *g,
 			free(m->id);
 			m->id = old_id;
 			member_free(was);
-			join_error(rl, req, err, "");
+			join_error(env, req, err, "");
 			return;
 		}
 		member_free(was);
@@ -536,13 +524,13 @@ static void replace_static_member(struct group_coordinator *gc, struct group *g,
 			}
 			free(old_leader);
 			free(old_id);
-			reply_add(rl, req, r);
+			env_reply(env, req, r);
 			return;
 		}
 	}
 	free(old_leader);
 	free(old_id);
-	update_member_and_rebalance(gc, g, m, req, jq, p, n, now, rl);
+	update_member_and_rebalance(env, g, m, req, jq, p, n);
 }
 
 /*
@@ -569,38 +557,11 @@ static bool accept_joining_member(const struct group *g, const struct member *m,
 	}
 }
 
-void handle_join_group(struct request *req)
+void group_join(struct group_env *env, struct group *g, struct request *req, const struct join_group_request *jq)
 {
-	const struct join_group_request *jq = req->body;
-	struct group_coordinator *gc = req->broker->groups;
 	int16_t version = req->header.api_version;
-	struct reply_list rl = { 0 };
-	int64_t now = wall_clock_ms();
-	struct join_group_request q = *jq;
-	if (version == 0)
-		q.rebalance_timeout_ms = q.session_timeout_ms;
-	jq = &q;
-
-	if (!kstr_nonempty(jq->group_id)) {
-		join_error(&rl, req, KERR_INVALID_GROUP_ID, NULL);
-		reply_send(&rl);
-		return;
-	}
-	pthread_mutex_lock(&gc->lock);
-	int16_t err = group_owner_error(gc, jq->group_id.ptr, (size_t)jq->group_id.len);
-	if (err == KERR_NONE && (jq->session_timeout_ms < gc->cfg.min_session_ms ||
-				 jq->session_timeout_ms > gc->cfg.max_session_ms))
-		err = KERR_INVALID_SESSION_TIMEOUT;
 	bool unknown_member = !kstr_nonempty(jq->member_id);
-	struct group *g = NULL;
-	if (err == KERR_NONE) {
-		g = group_find(gc, jq->group_id.ptr, (size_t)jq->group_id.len);
-		if (!g && !unknown_member)
-			err = KERR_UNKNOWN_MEMBER_ID;
-		else if (!g)
-			g = group_add(gc, jq->group_id.ptr, (size_t)jq->group_id.len,
-				      group_partition_for(gc, jq->group_id.ptr, (size_t)jq->group_id.len));
-	}
+	int16_t err = KERR_NONE;
 	int n = 0;
 	struct member_protocol *p = request_protocols(jq, &req->arena, &n);
 	if (err == KERR_NONE && g->state == GROUP_DEAD)
@@ -608,19 +569,15 @@ void handle_join_group(struct request *req)
 	struct member *m = NULL;
 	if (err == KERR_NONE && !unknown_member)
 		m = group_member(g, jq->member_id.ptr, (size_t)jq->member_id.len);
-	if (err == KERR_NONE && !accept_joining_member(g, m, gc->cfg.max_size))
+	if (err == KERR_NONE && !accept_joining_member(g, m, env->cfg->max_size))
 		err = KERR_GROUP_MAX_SIZE_REACHED;
 	if (err == KERR_NONE && !(m && g->n_members == 1) &&
 	    !group_supports(g, jq->protocol_type.ptr, (size_t)(jq->protocol_type.len > 0 ? jq->protocol_type.len : 0), p,
 			    n))
 		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
 	if (err != KERR_NONE) {
-		join_error(&rl, req, err, unknown_member ? "" : NULL);
-		/* Drop only a group this request created (pending member ids keep it). */
-		if (g && g->state == GROUP_EMPTY && g->n_members == 0 && g->n_pending == 0 && g->n_offsets == 0 &&
-		    g->generation == 0)
-			group_remove(gc, g);
-		goto out;
+		join_error(env, req, err, unknown_member ? "" : NULL);
+		return;
 	}
 
 	bool is_static = kstr_nonempty(jq->group_instance_id);
@@ -628,19 +585,19 @@ void handle_join_group(struct request *req)
 				      : NULL;
 	if (unknown_member) {
 		if (sm) {
-			replace_static_member(gc, g, sm, req, jq, p, n, now, &rl);
+			replace_static_member(env, g, sm, req, jq, p, n);
 		} else if (!is_static && version >= 4) {
 			/* KIP-394: hand out the id and let the client come back with it. */
 			char *id = new_member_id(req->header.client_id);
 			g->pending = xrealloc(g->pending, sizeof *g->pending * (size_t)(g->n_pending + 1));
-			g->pending[g->n_pending++] = (struct pending_member){ id, now + jq->session_timeout_ms };
-			join_error(&rl, req, KERR_MEMBER_ID_REQUIRED, id);
-			group_kick(gc);
+			g->pending[g->n_pending++] = (struct pending_member){ id, env->now + jq->session_timeout_ms };
+			join_error(env, req, KERR_MEMBER_ID_REQUIRED, id);
+			env_kick(env);
 		} else {
 			char *id = new_member_id(is_static ? jq->group_instance_id : req->header.client_id);
-			add_member_and_rebalance(gc, g, req, jq, p, n, id, now, &rl);
+			add_member_and_rebalance(env, g, req, jq, p, n, id);
 		}
-		goto out;
+		return;
 	}
 
 	int pi = find_pending(g, jq->member_id);
@@ -648,46 +605,43 @@ void handle_join_group(struct request *req)
 		char *id = g->pending[pi].id;
 		g->pending[pi].id = NULL;
 		g->pending[pi] = g->pending[--g->n_pending];
-		add_member_and_rebalance(gc, g, req, jq, p, n, id, now, &rl);
-		goto out;
+		add_member_and_rebalance(env, g, req, jq, p, n, id);
+		return;
 	}
 	if (is_static && sm && sm != m) {
-		join_error(&rl, req, KERR_FENCED_INSTANCE_ID, NULL);
-		goto out;
+		join_error(env, req, KERR_FENCED_INSTANCE_ID, NULL);
+		return;
 	}
 	if (!m || (is_static && !sm)) {
-		join_error(&rl, req, KERR_UNKNOWN_MEMBER_ID, NULL);
-		goto out;
+		join_error(env, req, KERR_UNKNOWN_MEMBER_ID, NULL);
+		return;
 	}
-	m->heartbeat_deadline = now + m->session_timeout_ms;
+	m->heartbeat_deadline = env->now + m->session_timeout_ms;
 	switch (g->state) {
 	case GROUP_PREPARING_REBALANCE:
-		update_member_and_rebalance(gc, g, m, req, jq, p, n, now, &rl);
+		update_member_and_rebalance(env, g, m, req, jq, p, n);
 		break;
 	case GROUP_COMPLETING_REBALANCE:
 		if (same_protocols(m, p, n)) {
 			/* A retry of a join that already completed: the same answer again. */
 			bool leader = g->leader && strcmp(g->leader, m->id) == 0;
-			reply_add(&rl, req, join_result(g, m, req, leader));
+			env_reply(env, req, join_result(g, m, req, leader));
 		} else {
-			update_member_and_rebalance(gc, g, m, req, jq, p, n, now, &rl);
+			update_member_and_rebalance(env, g, m, req, jq, p, n);
 		}
 		break;
 	case GROUP_STABLE: {
 		bool leader = g->leader && strcmp(g->leader, m->id) == 0;
 		if (leader || !same_protocols(m, p, n))
-			update_member_and_rebalance(gc, g, m, req, jq, p, n, now, &rl);
+			update_member_and_rebalance(env, g, m, req, jq, p, n);
 		else
-			reply_add(&rl, req, join_result(g, m, req, false));
+			env_reply(env, req, join_result(g, m, req, false));
 		break;
 	}
 	default:
-		join_error(&rl, req, KERR_UNKNOWN_MEMBER_ID, NULL);
+		join_error(env, req, KERR_UNKNOWN_MEMBER_ID, NULL);
 		break;
 	}
-out:
-	pthread_mutex_unlock(&gc->lock);
-	reply_send(&rl);
 }
 
 /* --- SyncGroup ------------------------------------------------------------------------------- */
@@ -707,24 +661,250 @@ static int16_t check_member(struct group *g, struct kstr member_id, struct kstr 
 	return KERR_NONE;
 }
 
-static void propagate_assignments(struct group *g, int64_t now, struct reply_list *rl)
+/* The SyncGroup answer carrying m's assignment of this generation. */
+static struct sync_group_response *sync_result(const struct group *g, const struct member *m, struct request *req)
+{
+	struct sync_group_response *r = sync_response(req, KERR_NONE);
+	r->protocol_type = kstr_c(arena_copy(req, g->protocol_type ? g->protocol_type : ""));
+	r->protocol_name = kstr_or_null(arena_copy(req, g->protocol));
+	if (m->assignment_len > 0) {
+		uint8_t *a = arena_alloc(&req->arena, (size_t)m->assignment_len);
+		memcpy(a, m->assignment, (size_t)m->assignment_len);
+		r->assignment = (struct kbytes){ a, m->assignment_len };
+	}
+	return r;
+}
+
+static void propagate_assignments(struct group_env *env, struct group *g)
 {
 	for (int i = 0; i < g->n_members; i++) {
 		struct member *m = g->members[i];
-		m->heartbeat_deadline = now + m->session_timeout_ms;
+		m->heartbeat_deadline = env->now + m->session_timeout_ms;
 		if (!m->sync_req)
 			continue;
-		struct sync_group_response *r = sync_response(m->sync_req, KERR_NONE);
-		r->protocol_type = kstr_c(arena_copy(m->sync_req, g->protocol_type ? g->protocol_type : ""));
-		r->protocol_name = kstr_or_null(arena_copy(m->sync_req, g->protocol));
-		if (m->assignment_len > 0) {
-			uint8_t *a = arena_alloc(&m->sync_req->arena, (size_t)m->assignment_len);
-			memcpy(a, m->assignment, (size_t)m->assignment_len);
-			r->assignment = (struct kbytes){ a, m->assignment_len };
-		}
-		reply_add(rl, m->sync_req, r);
+		env_reply(env, m->sync_req, sync_result(g, m, m->sync_req));
 		m->sync_req = NULL;
 	}
+}
+
+/* The leader's SyncGroup: every member's assignment (none for those it left out), stored, then handed out. */
+static void leader_assigns(struct group_env *env, struct group *g, const struct sync_group_request *sq)
+{
+	for (int i = 0; i < g->n_members; i++) {
+		struct member *o = g->members[i];
+		free(o->assignment);
+		o->assignment = NULL;
+		o->assignment_len = 0;
+	}
+	for (int i = 0; i < sq->assignments_count; i++) {
+		const struct sync_group_request_sync_group_request_assignment *a = &sq->assignments[i];
+		struct member *o = a->member_id.ptr ? group_member(g, a->member_id.ptr, (size_t)a->member_id.len) : NULL;
+		if (!o || !a->assignment.ptr || a->assignment.len <= 0)
+			continue;
+		free(o->assignment);
+		o->assignment = xmalloc((size_t)a->assignment.len);
+		memcpy(o->assignment, a->assignment.ptr, (size_t)a->assignment.len);
+		o->assignment_len = a->assignment.len;
+	}
+	int16_t serr = env_store(env, g);
+	if (serr != KERR_NONE) {
+		reset_assignments(env, g, serr);
+		prepare_rebalance(env, g, "storing the assignment failed");
+		return;
+	}
+	group_transition(g, GROUP_STABLE, env->now);
+	propagate_assignments(env, g);
+}
+
+void group_sync(struct group_env *env, struct group *g, struct request *req, const struct sync_group_request *sq)
+{
+	struct member *m = NULL;
+	int16_t err = check_member(g, sq->member_id, sq->group_instance_id, &m);
+	if (err == KERR_NONE && sq->generation_id != g->generation)
+		err = KERR_ILLEGAL_GENERATION;
+	if (err == KERR_NONE && ((sq->protocol_type.ptr && !kstr_eq(sq->protocol_type, g->protocol_type)) ||
+				 (sq->protocol_name.ptr && !kstr_eq(sq->protocol_name, g->protocol))))
+		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
+	if (err != KERR_NONE) {
+		env_reply(env, req, sync_response(req, err));
+		return;
+	}
+	switch (g->state) {
+	case GROUP_PREPARING_REBALANCE:
+		env_reply(env, req, sync_response(req, KERR_REBALANCE_IN_PROGRESS));
+		break;
+	case GROUP_COMPLETING_REBALANCE:
+		if (m->sync_req)
+			env_reply(env, m->sync_req, sync_response(m->sync_req, KERR_UNKNOWN_MEMBER_ID));
+		m->sync_req = req;
+		m->sync_pending = false;
+		m->heartbeat_deadline = env->now + m->session_timeout_ms;
+		if (g->leader && strcmp(g->leader, m->id) == 0)
+			leader_assigns(env, g, sq);
+		break;
+	case GROUP_STABLE:
+		m->sync_pending = false;
+		m->heartbeat_deadline = env->now + m->session_timeout_ms;
+		env_reply(env, req, sync_result(g, m, req));
+		break;
+	default:
+		env_reply(env, req, sync_response(req, KERR_UNKNOWN_MEMBER_ID));
+		break;
+	}
+}
+
+/* --- Heartbeat ---------------------------------------------------------------------------------- */
+
+int16_t group_heartbeat(struct group_env *env, struct group *g, const struct heartbeat_request *hq)
+{
+	if (g->state == GROUP_EMPTY || g->state == GROUP_DEAD)
+		return KERR_UNKNOWN_MEMBER_ID;
+	struct member *m = NULL;
+	int16_t err = check_member(g, hq->member_id, hq->group_instance_id, &m);
+	if (err == KERR_NONE && hq->generation_id != g->generation)
+		err = KERR_ILLEGAL_GENERATION;
+	if (err != KERR_NONE)
+		return err;
+	m->heartbeat_deadline = env->now + m->session_timeout_ms;
+	return g->state == GROUP_PREPARING_REBALANCE ? KERR_REBALANCE_IN_PROGRESS : KERR_NONE;
+}
+
+/* --- LeaveGroup --------------------------------------------------------------------------------- */
+
+int16_t group_leave(struct group_env *env, struct group *g, struct kstr member_id, struct kstr instance_id)
+{
+	if (g->state == GROUP_DEAD)
+		return KERR_UNKNOWN_MEMBER_ID;
+	struct member *m;
+	if (kstr_nonempty(instance_id)) {
+		m = group_static_member(g, instance_id.ptr, (size_t)instance_id.len);
+		if (!m)
+			return KERR_UNKNOWN_MEMBER_ID;
+		if (kstr_nonempty(member_id) && !kstr_eq(member_id, m->id))
+			return KERR_FENCED_INSTANCE_ID;
+	} else {
+		int pi = find_pending(g, member_id);
+		if (pi >= 0) {
+			remove_pending(g, pi);
+			try_complete_join(env, g);
+			return KERR_NONE;
+		}
+		m = kstr_nonempty(member_id) ? group_member(g, member_id.ptr, (size_t)member_id.len) : NULL;
+		if (!m)
+			return KERR_UNKNOWN_MEMBER_ID;
+	}
+	log_info("Member %s has left group %s through explicit LeaveGroup", m->id, g->id);
+	remove_member(env, g, m, "LeaveGroup");
+	return KERR_NONE;
+}
+
+/* --- the coordinator's side: locking, group lookup, persistence, sending --------------------------- */
+
+struct coord_ctx {
+	struct group_coordinator *gc;
+	struct reply_list *rl;
+};
+
+static void coord_reply(void *arg, struct request *req, void *resp)
+{
+	struct coord_ctx *c = arg;
+	reply_add(c->rl, req, resp);
+}
+
+static void coord_kick(void *arg)
+{
+	struct coord_ctx *c = arg;
+	group_kick(c->gc);
+}
+
+/* A GroupMetadata record for g, appended to its __consumer_offsets partition. */
+static int16_t coord_store(void *arg, struct group *g)
+{
+	struct coord_ctx *c = arg;
+	struct wbuf w;
+	wbuf_init(&w);
+	struct batch_builder bb;
+	batch_builder_begin(&bb, &w, NULL);
+	records_group_metadata(&bb, wall_clock_ms(), g);
+	int16_t err = KERR_UNKNOWN_SERVER_ERROR;
+	if (batch_builder_finish(&bb) > 0)
+		err = (int16_t)group_append(c->gc, g->partition, &w);
+	wbuf_free(&w);
+	return err;
+}
+
+static struct group_env coord_env(struct coord_ctx *c, int64_t now)
+{
+	return (struct group_env){ .cfg = &c->gc->cfg, .now = now, .arg = c, .reply = coord_reply,
+				   .store = coord_store, .kick = coord_kick };
+}
+
+void membership_abort(struct group *g, int16_t error, struct reply_list *rl)
+{
+	struct coord_ctx c = { NULL, rl };
+	struct group_env env = { .arg = &c, .reply = coord_reply };
+	group_abort(&env, g, error);
+}
+
+int64_t membership_tick(struct group_coordinator *gc, int64_t now, struct reply_list *rl)
+{
+	struct coord_ctx c = { gc, rl };
+	struct group_env env = coord_env(&c, now);
+	int64_t next = now + 60000;
+	for (int gi = 0; gi < gc->n_groups; gi++) {
+		struct group *g = gc->groups[gi];
+		if (gc->parts[g->partition].state != PART_OWNED)
+			continue;
+		int64_t t = group_tick(&env, g);
+		if (t < next)
+			next = t;
+	}
+	return next;
+}
+
+void handle_join_group(struct request *req)
+{
+	const struct join_group_request *jq = req->body;
+	struct group_coordinator *gc = req->broker->groups;
+	struct reply_list rl = { 0 };
+	struct coord_ctx c = { gc, &rl };
+	struct group_env env = coord_env(&c, wall_clock_ms());
+	struct join_group_request q = *jq;
+	if (req->header.api_version == 0)
+		q.rebalance_timeout_ms = q.session_timeout_ms;
+	jq = &q;
+
+	if (!kstr_nonempty(jq->group_id)) {
+		join_error(&env, req, KERR_INVALID_GROUP_ID, NULL);
+		reply_send(&rl);
+		return;
+	}
+	pthread_mutex_lock(&gc->lock);
+	int16_t err = group_owner_error(gc, jq->group_id.ptr, (size_t)jq->group_id.len);
+	if (err == KERR_NONE && (jq->session_timeout_ms < gc->cfg.min_session_ms ||
+				 jq->session_timeout_ms > gc->cfg.max_session_ms))
+		err = KERR_INVALID_SESSION_TIMEOUT;
+	bool unknown_member = !kstr_nonempty(jq->member_id);
+	struct group *g = NULL;
+	if (err == KERR_NONE) {
+		g = group_find(gc, jq->group_id.ptr, (size_t)jq->group_id.len);
+		if (!g && !unknown_member)
+			err = KERR_UNKNOWN_MEMBER_ID;
+		else if (!g)
+			g = group_add(gc, jq->group_id.ptr, (size_t)jq->group_id.len,
+				      group_partition_for(gc, jq->group_id.ptr, (size_t)jq->group_id.len));
+	}
+	if (err != KERR_NONE) {
+		join_error(&env, req, err, unknown_member ? "" : NULL);
+	} else {
+		group_join(&env, g, req, jq);
+		/* A refused join leaves nothing in a group it created (pending member ids keep it). */
+		if (g->state == GROUP_EMPTY && g->n_members == 0 && g->n_pending == 0 && g->n_offsets == 0 &&
+		    g->generation == 0)
+			group_remove(gc, g);
+	}
+	pthread_mutex_unlock(&gc->lock);
+	reply_send(&rl);
 }
 
 void handle_sync_group(struct request *req)
@@ -732,7 +912,8 @@ void handle_sync_group(struct request *req)
 	const struct sync_group_request *sq = req->body;
 	struct group_coordinator *gc = req->broker->groups;
 	struct reply_list rl = { 0 };
-	int64_t now = wall_clock_ms();
+	struct coord_ctx c = { gc, &rl };
+	struct group_env env = coord_env(&c, wall_clock_ms());
 	if (!kstr_nonempty(sq->group_id)) {
 		reply_add(&rl, req, sync_response(req, KERR_INVALID_GROUP_ID));
 		reply_send(&rl);
@@ -741,82 +922,15 @@ void handle_sync_group(struct request *req)
 	pthread_mutex_lock(&gc->lock);
 	int16_t err = group_owner_error(gc, sq->group_id.ptr, (size_t)sq->group_id.len);
 	struct group *g = err == KERR_NONE ? group_find(gc, sq->group_id.ptr, (size_t)sq->group_id.len) : NULL;
-	struct member *m = NULL;
 	if (err == KERR_NONE && !g)
 		err = KERR_UNKNOWN_MEMBER_ID;
-	if (err == KERR_NONE)
-		err = check_member(g, sq->member_id, sq->group_instance_id, &m);
-	if (err == KERR_NONE && sq->generation_id != g->generation)
-		err = KERR_ILLEGAL_GENERATION;
-	if (err == KERR_NONE && ((sq->protocol_type.ptr && !kstr_eq(sq->protocol_type, g->protocol_type)) ||
-				 (sq->protocol_name.ptr && !kstr_eq(sq->protocol_name, g->protocol))))
-		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
-	if (err != KERR_NONE) {
+	if (err != KERR_NONE)
 		reply_add(&rl, req, sync_response(req, err));
-		goto out;
-	}
-	switch (g->state) {
-	case GROUP_PREPARING_REBALANCE:
-		reply_add(&rl, req, sync_response(req, KERR_REBALANCE_IN_PROGRESS));
-		break;
-	case GROUP_COMPLETING_REBALANCE:
-		if (m->sync_req)
-			reply_add(&rl, m->sync_req, sync_response(m->sync_req, KERR_UNKNOWN_MEMBER_ID));
-		m->sync_req = req;
-		m->sync_pending = false;
-		m->heartbeat_deadline = now + m->session_timeout_ms;
-		if (g->leader && strcmp(g->leader, m->id) == 0) {
-			for (int i = 0; i < g->n_members; i++) {
-				struct member *o = g->members[i];
-				free(o->assignment);
-				o->assignment = NULL;
-				o->assignment_len = 0;
-			}
-			for (int i = 0; i < sq->assignments_count; i++) {
-				const struct sync_group_request_sync_group_request_assignment *a = &sq->assignments[i];
-				struct member *o = a->member_id.ptr ? group_member(g, a->member_id.ptr, (size_t)a->member_id.len)
-								    : NULL;
-				if (!o || !a->assignment.ptr || a->assignment.len <= 0)
-					continue;
-				free(o->assignment);
-				o->assignment = xmalloc((size_t)a->assignment.len);
-				memcpy(o->assignment, a->assignment.ptr, (size_t)a->assignment.len);
-				o->assignment_len = a->assignment.len;
-			}
-			int16_t serr = store_group(gc, g);
-			if (serr != KERR_NONE) {
-				reset_assignments(g, serr, &rl);
-				prepare_rebalance(gc, g, now, "storing the assignment failed", &rl);
-				break;
-			}
-			group_transition(g, GROUP_STABLE, now);
-			propagate_assignments(g, now, &rl);
-		}
-		break;
-	case GROUP_STABLE: {
-		m->sync_pending = false;
-		struct sync_group_response *r = sync_response(req, KERR_NONE);
-		r->protocol_type = kstr_c(arena_copy(req, g->protocol_type ? g->protocol_type : ""));
-		r->protocol_name = kstr_or_null(arena_copy(req, g->protocol));
-		if (m->assignment_len > 0) {
-			uint8_t *a = arena_alloc(&req->arena, (size_t)m->assignment_len);
-			memcpy(a, m->assignment, (size_t)m->assignment_len);
-			r->assignment = (struct kbytes){ a, m->assignment_len };
-		}
-		m->heartbeat_deadline = now + m->session_timeout_ms;
-		reply_add(&rl, req, r);
-		break;
-	}
-	default:
-		reply_add(&rl, req, sync_response(req, KERR_UNKNOWN_MEMBER_ID));
-		break;
-	}
-out:
+	else
+		group_sync(&env, g, req, sq);
 	pthread_mutex_unlock(&gc->lock);
 	reply_send(&rl);
 }
-
-/* --- Heartbeat ---------------------------------------------------------------------------------- */
 
 void handle_heartbeat(struct request *req)
 {
@@ -824,35 +938,24 @@ void handle_heartbeat(struct request *req)
 	struct group_coordinator *gc = req->broker->groups;
 	struct heartbeat_response resp;
 	heartbeat_response_init(&resp);
-	int64_t now = wall_clock_ms();
 	if (!kstr_nonempty(hq->group_id)) {
 		resp.error_code = KERR_INVALID_GROUP_ID;
 		request_respond(req, &resp);
 		return;
 	}
+	struct coord_ctx c = { gc, NULL };
+	struct group_env env = coord_env(&c, wall_clock_ms());
 	pthread_mutex_lock(&gc->lock);
 	int16_t err = group_owner_error(gc, hq->group_id.ptr, (size_t)hq->group_id.len);
 	struct group *g = err == KERR_NONE ? group_find(gc, hq->group_id.ptr, (size_t)hq->group_id.len) : NULL;
-	struct member *m = NULL;
 	if (err == KERR_NONE && !g)
 		err = KERR_UNKNOWN_MEMBER_ID;
-	if (err == KERR_NONE && (g->state == GROUP_EMPTY || g->state == GROUP_DEAD))
-		err = KERR_UNKNOWN_MEMBER_ID;
 	if (err == KERR_NONE)
-		err = check_member(g, hq->member_id, hq->group_instance_id, &m);
-	if (err == KERR_NONE && hq->generation_id != g->generation)
-		err = KERR_ILLEGAL_GENERATION;
-	if (err == KERR_NONE) {
-		m->heartbeat_deadline = now + m->session_timeout_ms;
-		if (g->state == GROUP_PREPARING_REBALANCE)
-			err = KERR_REBALANCE_IN_PROGRESS;
-	}
+		err = group_heartbeat(&env, g, hq);
 	pthread_mutex_unlock(&gc->lock);
 	resp.error_code = err;
 	request_respond(req, &resp);
 }
-
-/* --- LeaveGroup --------------------------------------------------------------------------------- */
 
 void handle_leave_group(struct request *req)
 {
@@ -860,7 +963,8 @@ void handle_leave_group(struct request *req)
 	struct group_coordinator *gc = req->broker->groups;
 	int16_t version = req->header.api_version;
 	struct reply_list rl = { 0 };
-	int64_t now = wall_clock_ms();
+	struct coord_ctx c = { gc, &rl };
+	struct group_env env = coord_env(&c, wall_clock_ms());
 	struct leave_group_response *resp = arena_alloc(&req->arena, sizeof *resp);
 	leave_group_response_init(resp);
 
@@ -894,35 +998,8 @@ void handle_leave_group(struct request *req)
 			leave_group_response_member_response_init(mr);
 			mr->member_id = who[i].member_id;
 			mr->group_instance_id = who[i].group_instance_id;
-			int16_t merr = KERR_NONE;
-			struct member *m = NULL;
-			if (!g || g->state == GROUP_DEAD) {
-				merr = KERR_UNKNOWN_MEMBER_ID;
-			} else if (kstr_nonempty(who[i].group_instance_id)) {
-				m = group_static_member(g, who[i].group_instance_id.ptr, (size_t)who[i].group_instance_id.len);
-				if (!m)
-					merr = KERR_UNKNOWN_MEMBER_ID;
-				else if (kstr_nonempty(who[i].member_id) && !kstr_eq(who[i].member_id, m->id))
-					merr = KERR_FENCED_INSTANCE_ID;
-			} else {
-				int pi = find_pending(g, who[i].member_id);
-				if (pi >= 0) {
-					remove_pending(g, pi);
-					try_complete_join(gc, g, now, &rl);
-					mr->error_code = KERR_NONE;
-					continue;
-				}
-				m = kstr_nonempty(who[i].member_id)
-					    ? group_member(g, who[i].member_id.ptr, (size_t)who[i].member_id.len)
-					    : NULL;
-				if (!m)
-					merr = KERR_UNKNOWN_MEMBER_ID;
-			}
-			if (merr == KERR_NONE) {
-				log_info("Member %s has left group %s through explicit LeaveGroup", m->id, g->id);
-				remove_member(gc, g, m, now, "LeaveGroup", &rl);
-			}
-			mr->error_code = merr;
+			mr->error_code = g ? group_leave(&env, g, who[i].member_id, who[i].group_instance_id)
+					   : KERR_UNKNOWN_MEMBER_ID;
 		}
 		if (version < 3) {
 			resp->error_code = resp->members[0].error_code;
