@@ -20,6 +20,7 @@
 #include "replica/replica_manager.h"
 #include "server/broker.h"
 #include "server/config.h"
+#include "server/purgatory.h"
 #include "server/request.h"
 #include "util/errors.h"
 #include "util/log.h"
@@ -142,6 +143,12 @@ int group_append_replicated(struct group_coordinator *gc, int32_t partition, str
 			replica_manager_update_hw(b->replicas, &ll);
 			if (required && !ll.isr_alone)
 				*required = ai.last_offset + 1;
+			if (b->purgatory) {
+				/* Followers' fetches wait for this; we hold the group lock, so the purgatory thread tries them. */
+				struct purgatory_key k =
+					purgatory_partition_key(GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC), partition);
+				purgatory_check_later(b->purgatory, &k);
+			}
 		}
 		log_ref_put(ll.ref);
 	}

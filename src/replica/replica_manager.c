@@ -481,10 +481,10 @@ static bool maybe_increment_hw_locked(struct replica_manager *rm, struct partiti
 	return true;
 }
 
-static void notify_hw(struct replica_manager *rm)
+static void notify_hw(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition)
 {
 	if (rm->on_hw)
-		rm->on_hw(rm->on_hw_arg);
+		rm->on_hw(rm->on_hw_arg, topic, topic_len, partition);
 }
 
 void replica_manager_update_hw(struct replica_manager *rm, const struct leader_log *ll)
@@ -501,7 +501,7 @@ void replica_manager_update_hw(struct replica_manager *rm, const struct leader_l
 	bool moved = found && maybe_increment_hw_locked(rm, rm->parts[at]);
 	pthread_mutex_unlock(&rm->lock);
 	if (moved)
-		notify_hw(rm);
+		notify_hw(rm, ll->topic, ll->topic_len, ll->partition);
 }
 
 /* Queue an ISR write for p (rm->lock held). */
@@ -582,7 +582,7 @@ int16_t replica_manager_follower_fetch(struct replica_manager *rm, const char *t
 	bool moved = maybe_increment_hw_locked(rm, p);
 	pthread_mutex_unlock(&rm->lock);
 	if (moved)
-		notify_hw(rm);
+		notify_hw(rm, topic, topic_len, partition);
 	return KERR_NONE;
 }
 
@@ -682,7 +682,7 @@ static void write_change(struct replica_manager *rm, struct isr_change *c)
 	}
 	pthread_mutex_unlock(&rm->lock);
 	if (moved)
-		notify_hw(rm);
+		notify_hw(rm, c->topic, c->topic_len, c->partition);
 }
 
 static void *isr_main(void *arg)

@@ -122,8 +122,12 @@ typedef int (*replica_isr_write_fn)(void *arg, const char *topic, int32_t partit
 				    int32_t leader_epoch, int32_t controller_epoch, const int32_t *isr, int n_isr,
 				    int32_t expected_zk_version, int32_t *new_zk_version);
 void replica_manager_set_isr_writer(struct replica_manager *rm, replica_isr_write_fn fn, void *arg);
-/* A high watermark moved: delayed produces and fetches may complete. */
-typedef void (*replica_hw_fn)(void *arg);
+/*
+ * The high watermark of topic-partition moved: delayed produces and fetches
+ * watching it may complete.  Called outside the replica manager's lock, by
+ * the thread that moved it (topic is not NUL-terminated).
+ */
+typedef void (*replica_hw_fn)(void *arg, const char *topic, size_t topic_len, int32_t partition);
 void replica_manager_set_hw_listener(struct replica_manager *rm, replica_hw_fn fn, void *arg);
 /* The ISR thread: shrinks ISRs of followers lagging more than replica.lag.time.max.ms, writes changes. */
 void replica_manager_start_threads(struct replica_manager *rm, int64_t replica_lag_time_max_ms);

@@ -41,6 +41,12 @@ static void on_leadership(void *arg, const char *topic, size_t topic_len, int32_
 	struct broker *b = arg;
 	if (topic_len == strlen(GROUP_OFFSETS_TOPIC) && memcmp(topic, GROUP_OFFSETS_TOPIC, topic_len) == 0)
 		group_coordinator_on_leadership(b->groups, partition, leader, leader_epoch);
+	if (b->purgatory) {
+		/* Produces and fetches waiting on the partition answer now (NOT_LEADER_OR_FOLLOWER when we
+		 * lost it) rather than at their deadline [ReplicaManager.completeDelayedFetchOrProduceRequests]. */
+		struct purgatory_key k = purgatory_partition_key(topic, topic_len, partition);
+		purgatory_check_and_complete(b->purgatory, &k);
+	}
 }
 
 /* The replica manager's source of topic configs: /config/topics/<t> over our defaults. */

@@ -221,6 +221,20 @@ static bool try_acks(void *arg, bool expired)
 	return true;
 }
 
+/* Fetches waiting on the partitions appended to (followers for the log end, consumers for the HW) may complete. */
+static void wake_appended(struct broker *b, const struct produce_request *pq, const struct produce_response *resp)
+{
+	for (int i = 0; i < resp->responses_count; i++)
+		for (int j = 0; j < resp->responses[i].partition_responses_count; j++) {
+			const part_resp *pr = &resp->responses[i].partition_responses[j];
+			if (pr->error_code != KERR_NONE || pr->base_offset < 0)
+				continue;
+			struct purgatory_key k =
+				purgatory_partition_key(pq->topic_data[i].name.ptr, (size_t)pq->topic_data[i].name.len, pr->index);
+			purgatory_check_and_complete(b->purgatory, &k);
+		}
+}
+
 void handle_produce(struct request *req)
 {
 	const struct produce_request *pq = req->body;
@@ -272,7 +286,7 @@ void handle_produce(struct request *req)
 		}
 	}
 	if (appended && b->purgatory)
-		purgatory_notify(b->purgatory);
+		wake_appended(b, pq, &resp);
 	if (n_acks > 0 && b->purgatory) {
 		/* acks=all with followers in the ISR: answer once they have it, or at the request timeout. */
 		struct produce_response *respp = arena_alloc(&req->arena, sizeof *respp);
@@ -281,7 +295,11 @@ void handle_produce(struct request *req)
 		*dp = (struct delayed_produce){ req, respp, acks, n_acks };
 		if (try_acks(dp, false))
 			return;
-		purgatory_add(b->purgatory, dp, wall_clock_ms() + (pq->timeout_ms > 0 ? pq->timeout_ms : 0), try_acks);
+		struct purgatory_key *keys = arena_alloc(&req->arena, sizeof *keys * (size_t)n_acks);
+		for (int i = 0; i < n_acks; i++)
+			keys[i] = purgatory_partition_key(acks[i].topic.ptr, (size_t)acks[i].topic.len, acks[i].pr->index);
+		purgatory_add(b->purgatory, dp, wall_clock_ms() + (pq->timeout_ms > 0 ? pq->timeout_ms : 0), try_acks,
+			      keys, (size_t)n_acks);
 		return;
 	}
 	if (pq->acks == 0) {
