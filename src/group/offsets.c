@@ -227,7 +227,8 @@ void handle_offset_commit(struct request *req)
 		*dc = (struct delayed_commit){ req, rp, partition, required };
 		if (try_commit(dc, false))
 			return;
-		purgatory_add(b->purgatory, dc, now + gc->cfg.commit_timeout_ms, try_commit);
+		struct purgatory_key k = purgatory_partition_key(GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC), partition);
+		purgatory_add(b->purgatory, dc, now + gc->cfg.commit_timeout_ms, try_commit, &k, 1);
 		return;
 	}
 	request_respond(req, &resp);

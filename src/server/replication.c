@@ -77,14 +77,14 @@ static int write_isr(void *arg, const char *topic, int32_t partition, int32_t le
 	return 0;
 }
 
+/* Delayed produces (acks=all) and consumer fetches of that partition may complete now. */
 static void hw_moved(void *arg, const char *topic, size_t topic_len, int32_t partition)
 {
-	(void)topic;
-	(void)topic_len;
-	(void)partition;
 	struct broker *b = arg;
-	if (b->purgatory)
-		purgatory_notify(b->purgatory);
+	if (b->purgatory) {
+		struct purgatory_key k = purgatory_partition_key(topic, topic_len, partition);
+		purgatory_check_and_complete(b->purgatory, &k);
+	}
 }
 
 void broker_replication_start(struct broker *b)
