@@ -101,7 +101,7 @@ static int round_trip(struct channel *ch, struct chan_req *r, struct wbuf *resp,
 		return -1;
 	}
 	/* Response header v1 (flexible versions, except ApiVersions) carries tagged fields. */
-	if (flex && r->api_key != 18) {
+	if (flex && r->api_key != API_API_VERSIONS) {
 		uint32_t ntags = rd_uvarint(&rd);
 		for (uint32_t i = 0; i < ntags && !rd.err; i++) {
 			rd_uvarint(&rd);
