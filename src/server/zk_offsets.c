@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "group/group_coordinator.h"
 #include "proto/gen/messages.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
@@ -61,29 +62,21 @@ static void offset_commit_v0_job(struct request *req)
 	const struct offset_commit_request *oc = req->body;
 	struct broker *b = req->broker;
 	struct offset_commit_response resp;
-	offset_commit_response_init(&resp);
-	int nt = oc->topics_count > 0 ? oc->topics_count : 0;
-	resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(nt ? nt : 1));
-	resp.topics_count = nt;
-	bool group_valid = group_ok(oc->group_id);
+	group_offset_commit_response(&req->arena, oc, &resp);
+	if (!group_ok(oc->group_id)) {
+		group_offset_commit_response_fail(&resp, KERR_INVALID_GROUP_ID);
+		request_respond(req, &resp);
+		return;
+	}
 	int32_t max_meta = config_int(b->config, "offset.metadata.max.bytes");
 	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
-	for (int i = 0; i < nt; i++) {
+	for (int i = 0; i < resp.topics_count; i++) {
 		const struct offset_commit_request_offset_commit_request_topic *t = &oc->topics[i];
 		struct offset_commit_response_offset_commit_response_topic *rt = &resp.topics[i];
-		offset_commit_response_offset_commit_response_topic_init(rt);
-		rt->name = t->name;
-		int np = t->partitions_count > 0 ? t->partitions_count : 0;
-		rt->partitions = arena_alloc(&req->arena, sizeof *rt->partitions * (size_t)(np ? np : 1));
-		rt->partitions_count = np;
-		for (int j = 0; j < np; j++) {
+		for (int j = 0; j < rt->partitions_count; j++) {
 			const struct offset_commit_request_offset_commit_request_partition *p = &t->partitions[j];
 			struct offset_commit_response_offset_commit_response_partition *rp = &rt->partitions[j];
-			offset_commit_response_offset_commit_response_partition_init(rp);
-			rp->partition_index = p->partition_index;
-			if (!group_valid)
-				rp->error_code = KERR_INVALID_GROUP_ID;
-			else if (!metadata_snapshot_has_partition(s, t->name, p->partition_index))
+			if (!metadata_snapshot_has_partition(s, t->name, p->partition_index))
 				rp->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			else if (p->committed_metadata.ptr && p->committed_metadata.len > max_meta)
 				rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
