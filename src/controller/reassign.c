@@ -226,7 +226,7 @@ static void remove_from_zk_reassignment(struct controller *c, zk_remove_pred pre
 	for (int i = 0; i < n; i++) {
 		if (pred(&reqs[i], arg)) {
 			log_info("Controller %d: removing %s-%d from %s", c->broker->id, reqs[i].topic, reqs[i].partition,
-				 "/admin/reassign_partitions");
+				 TOPIC_ZK_REASSIGN_PATH);
 			free(reqs[i].topic);
 			free(reqs[i].replicas);
 			continue;
@@ -235,8 +235,8 @@ static void remove_from_zk_reassignment(struct controller *c, zk_remove_pred pre
 	}
 	if (kept < n) {
 		if (kept == 0)
-			log_info("Controller %d: no more partitions need to be reassigned; deleting /admin/reassign_partitions",
-				 c->broker->id);
+			log_info("Controller %d: no more partitions need to be reassigned; deleting %s",
+				 c->broker->id, TOPIC_ZK_REASSIGN_PATH);
 		int rc = topic_zk_set_reassign_requests(c->broker->zk, reqs, kept, c->epoch_zk_version);
 		if (rc == TOPIC_ZK_CONTROLLER_MOVED) {
 			c->fenced = true;
