@@ -8,6 +8,7 @@
 
 #include "proto/gen/messages.h"
 #include "proto/header.h"
+#include "util/endian.h"
 #include "util/sockio.h"
 
 #define MAX_RESPONSE (256 * 1024 * 1024)
@@ -73,7 +74,7 @@ static int call(struct kclient *kc, int16_t api_key, int16_t version, const void
 	uint8_t sz[4];
 	if (sock_read_all(kc->fd, sz, 4))
 		return -1;
-	uint32_t n = ((uint32_t)sz[0] << 24) | ((uint32_t)sz[1] << 16) | ((uint32_t)sz[2] << 8) | sz[3];
+	uint32_t n = be32_load(sz);
 	if (n < 4 || n > MAX_RESPONSE)
 		return -1;
 	wbuf_reset(&kc->resp);

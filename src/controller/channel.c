@@ -12,6 +12,7 @@
 
 #include "proto/gen/messages.h"
 #include "util/buf.h"
+#include "util/endian.h"
 #include "util/log.h"
 #include "util/sockio.h"
 #include "util/xalloc.h"
@@ -98,7 +99,7 @@ static int round_trip(struct channel *ch, struct chan_req *r, struct wbuf *resp,
 	uint8_t sz[4];
 	if (sock_read_all(ch->fd, sz, 4))
 		return -1;
-	int32_t n = (int32_t)(((uint32_t)sz[0] << 24) | ((uint32_t)sz[1] << 16) | ((uint32_t)sz[2] << 8) | sz[3]);
+	int32_t n = (int32_t)be32_load(sz);
 	if (n < 4 || n > MAX_RESPONSE_BYTES)
 		return -1;
 	wbuf_reset(resp);
@@ -112,7 +113,7 @@ static int round_trip(struct channel *ch, struct chan_req *r, struct wbuf *resp,
 		return -1;
 	}
 	/* Response header v1 (flexible versions, except ApiVersions) carries tagged fields. */
-	if (flex && r->api_key != 18) {
+	if (flex && r->api_key != API_API_VERSIONS) {
 		uint32_t ntags = rd_uvarint(&rd);
 		for (uint32_t i = 0; i < ntags && !rd.err; i++) {
 			rd_uvarint(&rd);

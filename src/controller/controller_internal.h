@@ -27,12 +27,9 @@
 
 /* The UpdateMetadata version a 3.9 controller sends (inter.broker.protocol.version 3.9). */
 #define UPDATE_METADATA_VERSION 8
-#define API_UPDATE_METADATA 6
 /* LeaderAndIsr and StopReplica versions of inter.broker.protocol.version 3.9. */
 #define LEADER_AND_ISR_VERSION 7
-#define API_LEADER_AND_ISR 4
 #define STOP_REPLICA_VERSION 4
-#define API_STOP_REPLICA 5
 
 enum event_type {
 	EV_ELECT,            /* startup, or /controller changed */

@@ -219,7 +219,7 @@ static void remove_from_zk_reassignment(struct controller *c, zk_remove_pred pre
 	for (int i = 0; i < n; i++) {
 		if (pred(&reqs[i], arg)) {
 			log_info("Controller %d: removing %s-%d from %s", c->id, reqs[i].topic, reqs[i].partition,
-				 "/admin/reassign_partitions");
+				 TOPIC_ZK_REASSIGN_PATH);
 			free(reqs[i].topic);
 			free(reqs[i].replicas);
 			continue;
@@ -228,8 +228,8 @@ static void remove_from_zk_reassignment(struct controller *c, zk_remove_pred pre
 	}
 	if (kept < n) {
 		if (kept == 0)
-			log_info("Controller %d: no more partitions need to be reassigned; deleting /admin/reassign_partitions",
-				 c->id);
+			log_info("Controller %d: no more partitions need to be reassigned; deleting %s",
+				 c->id, TOPIC_ZK_REASSIGN_PATH);
 		int rc = topic_zk_set_reassign_requests(c->zk, reqs, kept, c->epoch_zk_version);
 		if (rc == TOPIC_ZK_CONTROLLER_MOVED) {
 			c->fenced = true;

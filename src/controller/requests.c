@@ -147,7 +147,7 @@ static void on_broker_response(int32_t broker_id, int16_t api_key, int16_t api_v
 	int16_t err = rd_i16(&r);
 	if (!r.err && err != 0)
 		log_warn("Broker %d answered %s v%d with error %d", broker_id,
-			 api_key == API_LEADER_AND_ISR ? "LeaderAndIsr" : "StopReplica", api_version, err);
+			 api_key_name(api_key), api_version, err);
 }
 
 static bool hosts(const struct ctl_topic *t, int p, int32_t broker)

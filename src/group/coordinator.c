@@ -20,6 +20,7 @@
 #include "replica/replica_manager.h"
 #include "server/broker.h"
 #include "server/config.h"
+#include "server/purgatory.h"
 #include "server/request.h"
 #include "util/errors.h"
 #include "util/log.h"

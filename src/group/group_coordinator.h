@@ -18,8 +18,11 @@
 
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
 
+struct arena;
 struct broker;
 struct group_coordinator;
+struct offset_commit_request;
+struct offset_commit_response;
 
 /* Reads the group.* and offsets.* settings from b->config. */
 struct group_coordinator *group_coordinator_new(struct broker *b);
@@ -38,5 +41,15 @@ int32_t group_coordinator_partition_for(const struct group_coordinator *gc, cons
 int32_t group_coordinator_num_partitions(const struct group_coordinator *gc);
 int16_t group_coordinator_replication_factor(const struct group_coordinator *gc);
 int32_t group_coordinator_segment_bytes(const struct group_coordinator *gc);
+
+/*
+ * The OffsetCommit answer shaped like its request: every topic and partition
+ * asked about, in order, with error NONE; allocated in `a`.  Both homes of
+ * committed offsets answer through it (ZooKeeper for v0, the coordinator for v1+).
+ */
+void group_offset_commit_response(struct arena *a, const struct offset_commit_request *oc,
+				  struct offset_commit_response *out);
+/* Gives every partition of the answer that has no error yet `err` (a request-level failure). */
+void group_offset_commit_response_fail(struct offset_commit_response *resp, int16_t err);
 
 #endif

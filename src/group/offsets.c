@@ -80,14 +80,41 @@ static bool try_commit(void *arg, bool expired)
 	} else {
 		return false;
 	}
-	struct offset_commit_response *resp = dc->resp;
-	for (int i = 0; i < resp->topics_count && err != KERR_NONE; i++)
+	if (err != KERR_NONE)
+		group_offset_commit_response_fail(dc->resp, err);
+	/* dc lives in the request's arena: answering frees it. */
+	request_respond(dc->req, dc->resp);
+	return true;
+}
+
+void group_offset_commit_response(struct arena *a, const struct offset_commit_request *oc,
+				  struct offset_commit_response *out)
+{
+	offset_commit_response_init(out);
+	int nt = oc->topics_count > 0 ? oc->topics_count : 0;
+	out->topics = arena_alloc(a, sizeof *out->topics * (size_t)(nt ? nt : 1));
+	out->topics_count = nt;
+	for (int i = 0; i < nt; i++) {
+		const struct offset_commit_request_offset_commit_request_topic *t = &oc->topics[i];
+		struct offset_commit_response_offset_commit_response_topic *rt = &out->topics[i];
+		offset_commit_response_offset_commit_response_topic_init(rt);
+		rt->name = t->name;
+		int np = t->partitions_count > 0 ? t->partitions_count : 0;
+		rt->partitions = arena_alloc(a, sizeof *rt->partitions * (size_t)(np ? np : 1));
+		rt->partitions_count = np;
+		for (int j = 0; j < np; j++) {
+			offset_commit_response_offset_commit_response_partition_init(&rt->partitions[j]);
+			rt->partitions[j].partition_index = t->partitions[j].partition_index;
+		}
+	}
+}
+
+void group_offset_commit_response_fail(struct offset_commit_response *resp, int16_t err)
+{
+	for (int i = 0; i < resp->topics_count; i++)
 		for (int j = 0; j < resp->topics[i].partitions_count; j++)
 			if (resp->topics[i].partitions[j].error_code == KERR_NONE)
 				resp->topics[i].partitions[j].error_code = err;
-	/* dc lives in the request's arena: answering frees it. */
-	request_respond(dc->req, resp);
-	return true;
 }
 
 void handle_offset_commit(struct request *req)
@@ -102,23 +129,8 @@ void handle_offset_commit(struct request *req)
 	int16_t version = req->header.api_version;
 	int64_t now = wall_clock_ms();
 	struct offset_commit_response resp;
-	offset_commit_response_init(&resp);
-	int nt = oc->topics_count > 0 ? oc->topics_count : 0;
-	resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(nt ? nt : 1));
-	resp.topics_count = nt;
-	for (int i = 0; i < nt; i++) {
-		const struct offset_commit_request_offset_commit_request_topic *t = &oc->topics[i];
-		struct offset_commit_response_offset_commit_response_topic *rt = &resp.topics[i];
-		offset_commit_response_offset_commit_response_topic_init(rt);
-		rt->name = t->name;
-		int np = t->partitions_count > 0 ? t->partitions_count : 0;
-		rt->partitions = arena_alloc(&req->arena, sizeof *rt->partitions * (size_t)(np ? np : 1));
-		rt->partitions_count = np;
-		for (int j = 0; j < np; j++) {
-			offset_commit_response_offset_commit_response_partition_init(&rt->partitions[j]);
-			rt->partitions[j].partition_index = t->partitions[j].partition_index;
-		}
-	}
+	group_offset_commit_response(&req->arena, oc, &resp);
+	int nt = resp.topics_count;
 
 	int16_t group_err = KERR_NONE;
 	if (!kstr_nonempty(oc->group_id))
@@ -214,10 +226,7 @@ void handle_offset_commit(struct request *req)
 	metadata_snapshot_release(s);
 	wbuf_free(&w);
 	if (group_err != KERR_NONE)
-		for (int i = 0; i < nt; i++)
-			for (int j = 0; j < resp.topics[i].partitions_count; j++)
-				if (resp.topics[i].partitions[j].error_code == KERR_NONE)
-					resp.topics[i].partitions[j].error_code = group_err;
+		group_offset_commit_response_fail(&resp, group_err);
 	if (group_err == KERR_NONE && required >= 0 && b->purgatory) {
 		/* Answer once the followers have the commit (memory already shows it, as it will after
 		 * a failover only if they do). */
@@ -227,7 +236,8 @@ void handle_offset_commit(struct request *req)
 		*dc = (struct delayed_commit){ req, rp, partition, required };
 		if (try_commit(dc, false))
 			return;
-		purgatory_add(b->purgatory, dc, now + gc->cfg.commit_timeout_ms, try_commit);
+		struct purgatory_key k = purgatory_partition_key(GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC), partition);
+		purgatory_add(b->purgatory, dc, now + gc->cfg.commit_timeout_ms, try_commit, &k, 1);
 		return;
 	}
 	request_respond(req, &resp);

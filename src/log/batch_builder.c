@@ -4,25 +4,8 @@
 #include <string.h>
 
 #include "log/compression.h"
+#include "util/endian.h"
 #include "util/errors.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
 
 static size_t varint_size(int32_t v)
 {
@@ -140,18 +123,18 @@ size_t batch_builder_finish(struct batch_builder *b)
 	if (b->o.control)
 		attrs |= RB_ATTR_CONTROL;
 
-	put64(p + RB_OFF_BASE_OFFSET, (uint64_t)b->o.base_offset);
-	put32(p + RB_OFF_LENGTH, (uint32_t)(size - RB_LOG_OVERHEAD));
-	put32(p + RB_OFF_LEADER_EPOCH, (uint32_t)b->o.partition_leader_epoch);
+	be64_store(p + RB_OFF_BASE_OFFSET, (uint64_t)b->o.base_offset);
+	be32_store(p + RB_OFF_LENGTH, (uint32_t)(size - RB_LOG_OVERHEAD));
+	be32_store(p + RB_OFF_LEADER_EPOCH, (uint32_t)b->o.partition_leader_epoch);
 	p[RB_MAGIC_OFFSET] = RB_MAGIC_V2;
-	put16(p + RB_OFF_ATTRIBUTES, (uint16_t)attrs);
-	put32(p + RB_OFF_LAST_OFFSET_DELTA, (uint32_t)(b->count > 0 ? b->count - 1 : 0));
-	put64(p + RB_OFF_BASE_TIMESTAMP, (uint64_t)b->base_timestamp);
-	put64(p + RB_OFF_MAX_TIMESTAMP, (uint64_t)b->max_timestamp);
-	put64(p + RB_OFF_PRODUCER_ID, (uint64_t)b->o.producer_id);
-	put16(p + RB_OFF_PRODUCER_EPOCH, (uint16_t)b->o.producer_epoch);
-	put32(p + RB_OFF_BASE_SEQUENCE, (uint32_t)b->o.base_sequence);
-	put32(p + RB_OFF_RECORD_COUNT, (uint32_t)b->count);
+	be16_store(p + RB_OFF_ATTRIBUTES, (uint16_t)attrs);
+	be32_store(p + RB_OFF_LAST_OFFSET_DELTA, (uint32_t)(b->count > 0 ? b->count - 1 : 0));
+	be64_store(p + RB_OFF_BASE_TIMESTAMP, (uint64_t)b->base_timestamp);
+	be64_store(p + RB_OFF_MAX_TIMESTAMP, (uint64_t)b->max_timestamp);
+	be64_store(p + RB_OFF_PRODUCER_ID, (uint64_t)b->o.producer_id);
+	be16_store(p + RB_OFF_PRODUCER_EPOCH, (uint16_t)b->o.producer_epoch);
+	be32_store(p + RB_OFF_BASE_SEQUENCE, (uint32_t)b->o.base_sequence);
+	be32_store(p + RB_OFF_RECORD_COUNT, (uint32_t)b->count);
 	record_batch_update_crc(p, size);
 	return size;
 }

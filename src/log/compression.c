@@ -18,6 +18,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "util/endian.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -112,16 +113,6 @@ bool compression_level_valid(enum compression_codec c, int level)
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 static uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
 #define XXH_P1 0x9E3779B1u
@@ -144,10 +135,10 @@ uint32_t compression_xxh32(const void *data, size_t len, uint32_t seed)
 		uint32_t v1 = seed + XXH_P1 + XXH_P2, v2 = seed + XXH_P2;
 		uint32_t v3 = seed, v4 = seed - XXH_P1;
 		for (; end - p >= 16; p += 16) {
-			v1 = xxh_round(v1, le32(p));
-			v2 = xxh_round(v2, le32(p + 4));
-			v3 = xxh_round(v3, le32(p + 8));
-			v4 = xxh_round(v4, le32(p + 12));
+			v1 = xxh_round(v1, le32_load(p));
+			v2 = xxh_round(v2, le32_load(p + 4));
+			v3 = xxh_round(v3, le32_load(p + 8));
+			v4 = xxh_round(v4, le32_load(p + 12));
 		}
 		h = rotl32(v1, 1) + rotl32(v2, 7) + rotl32(v3, 12) + rotl32(v4, 18);
 	} else {
@@ -155,7 +146,7 @@ uint32_t compression_xxh32(const void *data, size_t len, uint32_t seed)
 	}
 	h += (uint32_t)len;
 	for (; end - p >= 4; p += 4)
-		h = rotl32(h + le32(p) * XXH_P3, 17) * XXH_P4;
+		h = rotl32(h + le32_load(p) * XXH_P3, 17) * XXH_P4;
 	for (; p < end; p++)
 		h = rotl32(h + *p * XXH_P5, 11) * XXH_P1;
 	h ^= h >> 15;
@@ -256,7 +247,7 @@ static int gzip_decompress(struct compression_ctx *ctx, const uint8_t *in, size_
 
 	/* ISIZE (the last 4 bytes) is the plaintext size mod 2^32: a hint. */
 	if (in_len >= 18)
-		sink_expect(s, le32(in + in_len - 4), in_len, GZIP_MAX_RATIO);
+		sink_expect(s, le32_load(in + in_len - 4), in_len, GZIP_MAX_RATIO);
 
 	const uint8_t *next = in;
 	size_t left = in_len;
@@ -411,7 +402,7 @@ static int snappy_decompress(const uint8_t *in, size_t in_len, struct sink *s)
 		}
 		if (rest < 4)
 			return KERR_CORRUPT_MESSAGE;
-		uint32_t n = be32(in + pos);
+		uint32_t n = be32_load(in + pos);
 		pos += 4;
 		if (n > in_len - pos)
 			return KERR_CORRUPT_MESSAGE;
@@ -463,7 +454,7 @@ static LZ4F_dctx *lz4_dctx(struct compression_ctx *ctx)
  */
 static size_t lz4_header_len(const uint8_t *in, size_t in_len)
 {
-	if (in_len < 7 || le32(in) != LZ4_FRAME_MAGIC)
+	if (in_len < 7 || le32_load(in) != LZ4_FRAME_MAGIC)
 		return 0;
 	uint8_t flg = in[4];
 	size_t n = 6 + ((flg & 0x08) ? 8 : 0) + ((flg & 0x01) ? 4 : 0) + 1;

@@ -15,36 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/endian.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
 /* Kafka's warm section: the last 8 KiB of entries are searched first. */
 #define WARM_BYTES 8192
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	return ((uint64_t)get32(p) << 32) | get32(p + 4);
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
 
 /* --- the mapped file ------------------------------------------------------- */
 
@@ -219,7 +196,7 @@ static int32_t count_below(const struct index_file *f, int64_t target,
 static int64_t oi_offset(const struct index_file *f, int32_t n)
 {
 	const uint8_t *e = f->map + (size_t)n * OFFSET_INDEX_ENTRY_SIZE;
-	return f->base_offset + (int32_t)get32(e);
+	return f->base_offset + (int32_t)be32_load(e);
 }
 
 static void oi_refresh_last(struct offset_index *ix)
@@ -267,8 +244,8 @@ void offset_index_entry(const struct offset_index *ix, int32_t n, int64_t *offse
     uint32_t *position)
 {
 	const uint8_t *e = ix->f.map + (size_t)n * OFFSET_INDEX_ENTRY_SIZE;
-	*offset = ix->f.base_offset + (int32_t)get32(e);
-	*position = get32(e + 4);
+	*offset = ix->f.base_offset + (int32_t)be32_load(e);
+	*position = be32_load(e + 4);
 }
 
 void offset_index_lookup(const struct offset_index *ix, int64_t target, int64_t *offset,
@@ -296,8 +273,8 @@ int offset_index_append(struct offset_index *ix, int64_t offset, uint32_t positi
 		return KERR_UNKNOWN_SERVER_ERROR;
 	}
 	uint8_t *e = ix->f.map + (size_t)ix->f.entries * OFFSET_INDEX_ENTRY_SIZE;
-	put32(e, (uint32_t)(offset - ix->f.base_offset));
-	put32(e + 4, position);
+	be32_store(e, (uint32_t)(offset - ix->f.base_offset));
+	be32_store(e + 4, position);
 	ix->f.entries++;
 	ix->last_offset = offset;
 	return KERR_NONE;
@@ -356,12 +333,12 @@ int offset_index_rename(struct offset_index *ix, const char *new_path)
 
 static int64_t ti_timestamp(const struct index_file *f, int32_t n)
 {
-	return (int64_t)get64(f->map + (size_t)n * TIME_INDEX_ENTRY_SIZE);
+	return (int64_t)be64_load(f->map + (size_t)n * TIME_INDEX_ENTRY_SIZE);
 }
 
 static int64_t ti_offset(const struct index_file *f, int32_t n)
 {
-	return f->base_offset + (int32_t)get32(f->map + (size_t)n * TIME_INDEX_ENTRY_SIZE + 8);
+	return f->base_offset + (int32_t)be32_load(f->map + (size_t)n * TIME_INDEX_ENTRY_SIZE + 8);
 }
 
 static void ti_refresh_last(struct time_index *ix)
@@ -455,8 +432,8 @@ int time_index_maybe_append(struct time_index *ix, int64_t timestamp, int64_t of
 	if (rel < 0 || rel > INT32_MAX)
 		return KERR_UNKNOWN_SERVER_ERROR;
 	uint8_t *e = ix->f.map + (size_t)ix->f.entries * TIME_INDEX_ENTRY_SIZE;
-	put64(e, (uint64_t)timestamp);
-	put32(e + 8, (uint32_t)rel);
+	be64_store(e, (uint64_t)timestamp);
+	be32_store(e + 8, (uint32_t)rel);
 	ix->f.entries++;
 	ix->last_timestamp = timestamp;
 	ix->last_offset = offset;

@@ -16,6 +16,7 @@
 #include "log/recovery.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/tp_index.h"
 #include "util/uuid.h"
 #include "util/xalloc.h"
 #include "util/clock.h"
@@ -73,34 +74,16 @@ void log_ref_put(struct log_ref *r)
 
 /* ------------------------------------------------------------------ the table */
 
-static int cmp_key(const char *t, size_t tl, int32_t p, const struct log_ref *r)
+static struct tp_key ref_key(const void *slot)
 {
-	size_t n = tl < r->topic_len ? tl : r->topic_len;
-	int c = memcmp(t, r->topic, n);
-	if (c)
-		return c;
-	if (tl != r->topic_len)
-		return tl < r->topic_len ? -1 : 1;
-	return p < r->partition ? -1 : p > r->partition;
+	const struct log_ref *r = *(struct log_ref *const *)slot;
+	return tp_key(r->topic, r->topic_len, r->partition);
 }
 
+/* lm->refs is in (topic, partition) order (lock held). */
 static int search(struct log_manager *lm, const char *t, size_t tl, int32_t p, bool *found)
 {
-	int lo = 0, hi = lm->n;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		int c = cmp_key(t, tl, p, lm->refs[mid]);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	*found = false;
-	return lo;
+	return tp_index_search(lm->refs, lm->n, sizeof *lm->refs, ref_key, tp_key(t, tl, p), found);
 }
 
 /* Insert a new entry (lock held); the table keeps the first reference. */
@@ -120,9 +103,7 @@ static struct log_ref *table_insert(struct log_manager *lm, int at, const char *
 		lm->cap = lm->cap ? lm->cap * 2 : 64;
 		lm->refs = xrealloc(lm->refs, sizeof *lm->refs * (size_t)lm->cap);
 	}
-	memmove(&lm->refs[at + 1], &lm->refs[at], sizeof *lm->refs * (size_t)(lm->n - at));
-	lm->refs[at] = r;
-	lm->n++;
+	*(struct log_ref **)tp_index_insert_at(lm->refs, lm->n++, sizeof *lm->refs, at) = r;
 	return r;
 }
 
@@ -436,8 +417,7 @@ void log_manager_delete(struct log_manager *lm, const char *topic, size_t topic_
 	struct log_ref *r = NULL;
 	if (found) {
 		r = lm->refs[at];
-		memmove(&lm->refs[at], &lm->refs[at + 1], sizeof *lm->refs * (size_t)(lm->n - at - 1));
-		lm->n--;
+		tp_index_remove_at(lm->refs, lm->n--, sizeof *lm->refs, at);
 		atomic_store(&r->deleted, true);
 	}
 	pthread_mutex_unlock(&lm->lock);

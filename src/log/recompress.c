@@ -5,6 +5,7 @@
 
 #include "log/compression.h"
 #include "log/record_batch.h"
+#include "util/endian.h"
 #include "util/errors.h"
 
 /* Decompressed records of one batch are bounded like validation bounds them. */
@@ -22,14 +23,6 @@ bool records_need_recompress(const uint8_t *p, size_t len, int to)
 		pos += b.size;
 	}
 	return false;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 static int rewrite_one(const struct record_batch *b, int to, int level, struct wbuf *plain, struct wbuf *out)
@@ -60,11 +53,10 @@ static int rewrite_one(const struct record_batch *b, int to, int level, struct w
 	size_t size = out->len - start;
 	if (size - 12 > INT32_MAX)
 		return KERR_RECORD_LIST_TOO_LARGE;
-	put_be32(nb + RB_OFF_LENGTH, (uint32_t)(size - 12));
-	uint16_t attrs = (uint16_t)(((uint16_t)nb[RB_OFF_ATTRIBUTES] << 8) | nb[RB_OFF_ATTRIBUTES + 1]);
+	be32_store(nb + RB_OFF_LENGTH, (uint32_t)(size - 12));
+	uint16_t attrs = be16_load(nb + RB_OFF_ATTRIBUTES);
 	attrs = (uint16_t)((attrs & ~RB_ATTR_CODEC_MASK) | (to & RB_ATTR_CODEC_MASK));
-	nb[RB_OFF_ATTRIBUTES] = (uint8_t)(attrs >> 8);
-	nb[RB_OFF_ATTRIBUTES + 1] = (uint8_t)attrs;
+	be16_store(nb + RB_OFF_ATTRIBUTES, attrs);
 	record_batch_update_crc(nb, size);
 	return KERR_NONE;
 }

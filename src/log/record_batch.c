@@ -9,52 +9,18 @@
 
 #include "log/compression.h"
 #include "util/crc32c.h"
+#include "util/endian.h"
 #include "util/errors.h"
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	return ((uint64_t)get32(p) << 32) | get32(p + 4);
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
 
 bool record_batch_peek(const uint8_t *p, size_t len, int64_t *base_offset, uint32_t *size,
     int8_t *magic)
 {
 	if (len < RB_MAGIC_OFFSET + 1)
 		return false;
-	int32_t length = (int32_t)get32(p + RB_OFF_LENGTH);
+	int32_t length = (int32_t)be32_load(p + RB_OFF_LENGTH);
 	if (length < RB_MIN_LEGACY_SIZE || length > INT32_MAX - RB_LOG_OVERHEAD)
 		return false;
-	*base_offset = (int64_t)get64(p);
+	*base_offset = (int64_t)be64_load(p);
 	*size = (uint32_t)length + RB_LOG_OVERHEAD;
 	*magic = (int8_t)p[RB_MAGIC_OFFSET];
 	return true;
@@ -66,8 +32,8 @@ int record_batch_parse(const uint8_t *p, size_t len, struct record_batch *b)
 	b->data = p;
 	if (len < RB_LOG_OVERHEAD)
 		return KERR_CORRUPT_MESSAGE;
-	b->base_offset = (int64_t)get64(p);
-	b->length = (int32_t)get32(p + RB_OFF_LENGTH);
+	b->base_offset = (int64_t)be64_load(p);
+	b->length = (int32_t)be32_load(p + RB_OFF_LENGTH);
 	if (b->length < RB_MIN_LEGACY_SIZE || (size_t)b->length > len - RB_LOG_OVERHEAD)
 		return KERR_CORRUPT_MESSAGE;
 	b->size = (uint32_t)b->length + RB_LOG_OVERHEAD;
@@ -76,16 +42,16 @@ int record_batch_parse(const uint8_t *p, size_t len, struct record_batch *b)
 		return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
 	if (b->magic != RB_MAGIC_V2 || b->size < RB_HEADER_SIZE)
 		return KERR_CORRUPT_MESSAGE;
-	b->partition_leader_epoch = (int32_t)get32(p + RB_OFF_LEADER_EPOCH);
-	b->crc = get32(p + RB_OFF_CRC);
-	b->attributes = (int16_t)get16(p + RB_OFF_ATTRIBUTES);
-	b->last_offset_delta = (int32_t)get32(p + RB_OFF_LAST_OFFSET_DELTA);
-	b->base_timestamp = (int64_t)get64(p + RB_OFF_BASE_TIMESTAMP);
-	b->max_timestamp = (int64_t)get64(p + RB_OFF_MAX_TIMESTAMP);
-	b->producer_id = (int64_t)get64(p + RB_OFF_PRODUCER_ID);
-	b->producer_epoch = (int16_t)get16(p + RB_OFF_PRODUCER_EPOCH);
-	b->base_sequence = (int32_t)get32(p + RB_OFF_BASE_SEQUENCE);
-	b->record_count = (int32_t)get32(p + RB_OFF_RECORD_COUNT);
+	b->partition_leader_epoch = (int32_t)be32_load(p + RB_OFF_LEADER_EPOCH);
+	b->crc = be32_load(p + RB_OFF_CRC);
+	b->attributes = (int16_t)be16_load(p + RB_OFF_ATTRIBUTES);
+	b->last_offset_delta = (int32_t)be32_load(p + RB_OFF_LAST_OFFSET_DELTA);
+	b->base_timestamp = (int64_t)be64_load(p + RB_OFF_BASE_TIMESTAMP);
+	b->max_timestamp = (int64_t)be64_load(p + RB_OFF_MAX_TIMESTAMP);
+	b->producer_id = (int64_t)be64_load(p + RB_OFF_PRODUCER_ID);
+	b->producer_epoch = (int16_t)be16_load(p + RB_OFF_PRODUCER_EPOCH);
+	b->base_sequence = (int32_t)be32_load(p + RB_OFF_BASE_SEQUENCE);
+	b->record_count = (int32_t)be32_load(p + RB_OFF_RECORD_COUNT);
 	return KERR_NONE;
 }
 
@@ -101,29 +67,29 @@ bool record_batch_crc_ok(const struct record_batch *b)
 
 void record_batch_set_base_offset(uint8_t *p, int64_t base_offset)
 {
-	put64(p + RB_OFF_BASE_OFFSET, (uint64_t)base_offset);
+	be64_store(p + RB_OFF_BASE_OFFSET, (uint64_t)base_offset);
 }
 
 void record_batch_set_partition_leader_epoch(uint8_t *p, int32_t epoch)
 {
-	put32(p + RB_OFF_LEADER_EPOCH, (uint32_t)epoch);
+	be32_store(p + RB_OFF_LEADER_EPOCH, (uint32_t)epoch);
 }
 
 void record_batch_update_crc(uint8_t *p, size_t size)
 {
-	put32(p + RB_OFF_CRC, record_batch_compute_crc(p, size));
+	be32_store(p + RB_OFF_CRC, record_batch_compute_crc(p, size));
 }
 
 void record_batch_set_log_append_time(uint8_t *p, size_t size, int64_t t)
 {
-	put16(p + RB_OFF_ATTRIBUTES, (uint16_t)(get16(p + RB_OFF_ATTRIBUTES) | RB_ATTR_LOG_APPEND_TIME));
-	put64(p + RB_OFF_MAX_TIMESTAMP, (uint64_t)t);
+	be16_store(p + RB_OFF_ATTRIBUTES, (uint16_t)(be16_load(p + RB_OFF_ATTRIBUTES) | RB_ATTR_LOG_APPEND_TIME));
+	be64_store(p + RB_OFF_MAX_TIMESTAMP, (uint64_t)t);
 	record_batch_update_crc(p, size);
 }
 
 void record_batch_set_max_timestamp(uint8_t *p, size_t size, int64_t t)
 {
-	put64(p + RB_OFF_MAX_TIMESTAMP, (uint64_t)t);
+	be64_store(p + RB_OFF_MAX_TIMESTAMP, (uint64_t)t);
 	record_batch_update_crc(p, size);
 }
 
@@ -376,7 +342,7 @@ int records_validate(const uint8_t *p, size_t len, const struct records_validate
 	info->error_record = -1;
 	while (len - pos >= RB_LOG_OVERHEAD) {
 		const uint8_t *q = p + pos;
-		int32_t length = (int32_t)get32(q + RB_OFF_LENGTH);
+		int32_t length = (int32_t)be32_load(q + RB_OFF_LENGTH);
 
 		if (o->single_batch && info->batch_count > 0)
 			return fail(info, KERR_INVALID_RECORD, -1,

@@ -17,14 +17,10 @@
 #include "log/checkpoint.h"
 #include "log/log_internal.h"
 #include "log/record_batch.h"
+#include "util/endian.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
 
 /* --- clean shutdown marker ------------------------------------------------------ */
 
@@ -77,16 +73,16 @@ static const char *check_entry(const uint8_t *p, uint32_t size, int8_t magic,
 		*epoch = b.partition_leader_epoch;
 	} else if (magic == RB_MAGIC_V0 || magic == RB_MAGIC_V1) {
 		/* Legacy messages carry a CRC-32 (IEEE) over magic..end. */
-		uint32_t want = get32(p + RB_LOG_OVERHEAD);
+		uint32_t want = be32_load(p + RB_LOG_OVERHEAD);
 		uint32_t got = (uint32_t)crc32(0, p + RB_MAGIC_OFFSET, size - RB_MAGIC_OFFSET);
 		if (want != got)
 			return "CRC mismatch";
 		if (magic == RB_MAGIC_V1 && size < 26)
 			return "message too short";
-		*last_offset = (int64_t)(((uint64_t)get32(p) << 32) | get32(p + 4));
+		*last_offset = (int64_t)(((uint64_t)be32_load(p) << 32) | be32_load(p + 4));
 		*max_ts = -1;
 		if (magic == RB_MAGIC_V1)
-			*max_ts = (int64_t)(((uint64_t)get32(p + 18) << 32) | get32(p + 22));
+			*max_ts = (int64_t)(((uint64_t)be32_load(p + 18) << 32) | be32_load(p + 22));
 	} else {
 		return "invalid magic";
 	}

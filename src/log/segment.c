@@ -16,22 +16,13 @@
 #include "log/compression.h"
 #include "log/record_batch.h"
 #include "util/buf.h"
+#include "util/endian.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
 /* rolling_timestamp before the first batch was looked at. */
 #define ROLLING_TS_UNKNOWN INT64_MIN
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	return ((uint64_t)get32(p) << 32) | get32(p + 4);
-}
 
 char *segment_file_path(const char *dir, int64_t base_offset, const char *suffix)
 {
@@ -150,18 +141,18 @@ bool segment_scan_next(struct segment_scan *sc, struct segment_batch *b)
 			sc->err = KERR_CORRUPT_MESSAGE;
 			return false;
 		}
-		b->partition_leader_epoch = (int32_t)get32(h + RB_OFF_LEADER_EPOCH);
-		b->attributes = (int16_t)((h[RB_OFF_ATTRIBUTES] << 8) | h[RB_OFF_ATTRIBUTES + 1]);
-		b->last_offset = offset + (int32_t)get32(h + RB_OFF_LAST_OFFSET_DELTA);
-		b->max_timestamp = (int64_t)get64(h + RB_OFF_MAX_TIMESTAMP);
-		b->record_count = (int32_t)get32(h + RB_OFF_RECORD_COUNT);
+		b->partition_leader_epoch = (int32_t)be32_load(h + RB_OFF_LEADER_EPOCH);
+		b->attributes = (int16_t)be16_load(h + RB_OFF_ATTRIBUTES);
+		b->last_offset = offset + (int32_t)be32_load(h + RB_OFF_LAST_OFFSET_DELTA);
+		b->max_timestamp = (int64_t)be64_load(h + RB_OFF_MAX_TIMESTAMP);
+		b->record_count = (int32_t)be32_load(h + RB_OFF_RECORD_COUNT);
 	} else if (magic == RB_MAGIC_V1) {
 		/* offset(8) size(4) crc(4) magic(1) attributes(1) timestamp(8) */
 		if (size < 26) {
 			sc->err = KERR_CORRUPT_MESSAGE;
 			return false;
 		}
-		b->max_timestamp = (int64_t)get64(h + 18);
+		b->max_timestamp = (int64_t)be64_load(h + 18);
 	} else if (magic != RB_MAGIC_V0) {
 		sc->err = KERR_CORRUPT_MESSAGE;
 		return false;

@@ -40,6 +40,7 @@
 #include <event2/thread.h>
 
 #include "util/buf.h"
+#include "util/endian.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -232,11 +233,7 @@ static struct evbuffer *frame_buffer(struct wbuf *frame)
 {
 	struct evbuffer *out = evbuffer_new();
 	uint8_t size[4];
-	uint32_t n = (uint32_t)frame->len;
-	size[0] = (uint8_t)(n >> 24);
-	size[1] = (uint8_t)(n >> 16);
-	size[2] = (uint8_t)(n >> 8);
-	size[3] = (uint8_t)n;
+	be32_store(size, (uint32_t)frame->len);
 	evbuffer_add(out, size, 4);
 	evbuffer_add(out, frame->data, frame->len);
 	wbuf_reset(frame);
@@ -290,8 +287,8 @@ void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_fi
 	size_t total = frame->len;
 	for (size_t i = 0; i < frame->ngaps; i++)
 		total += frame->gaps[i].len;
-	uint32_t n = (uint32_t)total;
-	uint8_t size[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+	uint8_t size[4];
+	be32_store(size, (uint32_t)total);
 	evbuffer_add(out, size, 4);
 	size_t at = 0;
 	for (size_t i = 0; i < frame->ngaps; i++) {
@@ -339,11 +336,6 @@ static void set_rcvlowat(struct conn *c, size_t want)
 		c->rcvlowat = v;
 }
 
-static uint32_t be32_at(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /* Make room for `more` bytes after in_len, keeping [in_start, in_len). */
 static void reserve_input(struct conn *c, size_t more)
 {
@@ -369,7 +361,7 @@ static ssize_t fill_input(struct conn *c)
 {
 	size_t have = c->in_len - c->in_start, want = READ_CHUNK;
 	if (have >= 4) {
-		uint32_t size = be32_at(c->in + c->in_start);
+		uint32_t size = be32_load(c->in + c->in_start);
 		if (size > (uint32_t)c->t->server->cfg.socket_request_max_bytes || have >= 4 + (size_t)size)
 			return 0; /* a bad size is try_deliver's to report; a whole frame needs no read */
 		want = 4 + (size_t)size - have;
@@ -404,7 +396,7 @@ static void try_deliver(struct conn *c)
 			set_rcvlowat(c, 1);
 			break;
 		}
-		int32_t size = (int32_t)be32_at(c->in + c->in_start);
+		int32_t size = (int32_t)be32_load(c->in + c->in_start);
 		if (size < 0 || size > s->cfg.socket_request_max_bytes) {
 			log_warn("Closing connection %s (listener %s): frame size %d is %s (socket.request.max.bytes=%d)",
 				 c->info.peer, c->info.listener_name, size, size < 0 ? "negative" : "too large",
@@ -425,7 +417,7 @@ static void try_deliver(struct conn *c)
 		s->cfg.on_request(c, &c->info, frame + 4, (size_t)size, s->cfg.arg);
 	}
 	if (!c->dead && !c->muted && !c->closing && c->in_len - c->in_start >= 4 &&
-	    c->in_len - c->in_start >= 4 + (size_t)be32_at(c->in + c->in_start))
+	    c->in_len - c->in_start >= 4 + (size_t)be32_load(c->in + c->in_start))
 		/* More whole frames are buffered: continue after others had their turn. */
 		event_active(c->resume, EV_READ, 0);
 	c->delivering = false;

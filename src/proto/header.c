@@ -3,8 +3,6 @@
 
 #include "proto/gen/messages.h"
 
-enum { API_CONTROLLED_SHUTDOWN = 7, API_API_VERSIONS = 18 };
-
 static int flexible(int16_t api_key, int16_t api_version)
 {
 	const struct proto_api *api = proto_api_get(api_key);

@@ -32,7 +32,6 @@
 #include "util/xalloc.h"
 #include "util/clock.h"
 
-#define API_FETCH 1
 #define FETCH_VERSION 12
 
 struct fpart {

@@ -235,8 +235,9 @@ int16_t partition_make_leader_or_follower(struct partition *p, const uint8_t *to
 	pthread_rwlock_unlock(&p->leader_isr_lock);
 	log_ref_put(log); /* a second reference when the partition already had its log */
 	*leads_now = lead;
-	if (lead)
-		notify_changed(p); /* operations parked on the old leader's state must learn of the change */
+	/* Produces and fetches parked on the partition answer now (NOT_LEADER_OR_FOLLOWER when we lost it)
+	 * rather than at their deadline [ReplicaManager.completeDelayedFetchOrProduceRequests]. */
+	notify_changed(p);
 	return KERR_NONE;
 }
 

@@ -13,6 +13,7 @@
 #include "util/clock.h"
 #include "util/errors.h"
 #include "util/log.h"
+#include "util/tp_index.h"
 #include "util/xalloc.h"
 
 /* An ISR change waiting to be written to ZooKeeper by the ISR thread. */
@@ -56,38 +57,18 @@ struct replica_manager {
 	int n_changes, cap_changes;
 };
 
-static int cmp_key(const char *t, size_t tl, int32_t idx, const struct partition *p)
+static struct tp_key part_key(const void *slot)
 {
-	size_t plen;
-	const char *pt = partition_topic(p, &plen);
-	size_t n = tl < plen ? tl : plen;
-	int c = memcmp(t, pt, n);
-	if (c)
-		return c;
-	if (tl != plen)
-		return tl < plen ? -1 : 1;
-	int32_t pi = partition_index(p);
-	return idx < pi ? -1 : idx > pi;
+	const struct partition *p = *(struct partition *const *)slot;
+	size_t len;
+	const char *topic = partition_topic(p, &len);
+	return tp_key(topic, len, partition_index(p));
 }
 
 /* Binary search of the map (map_lock held either way). */
 static int search(struct replica_manager *rm, const char *t, size_t tl, int32_t idx, bool *found)
 {
-	int lo = 0, hi = rm->n;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		int c = cmp_key(t, tl, idx, rm->parts[mid]);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	*found = false;
-	return lo;
+	return tp_index_search(rm->parts, rm->n, sizeof *rm->parts, part_key, tp_key(t, tl, idx), found);
 }
 
 static void on_partition_changed(void *arg, const char *topic, size_t topic_len, int32_t partition)
@@ -203,9 +184,8 @@ static struct partition *get_or_create(struct replica_manager *rm, const char *t
 			rm->cap = rm->cap ? rm->cap * 2 : 16;
 			rm->parts = xrealloc(rm->parts, sizeof *rm->parts * (size_t)rm->cap);
 		}
-		memmove(&rm->parts[at + 1], &rm->parts[at], sizeof *rm->parts * (size_t)(rm->n - at));
-		rm->parts[at] = partition_new(&rm->hooks, topic, topic_len, index);
-		rm->n++;
+		*(struct partition **)tp_index_insert_at(rm->parts, rm->n++, sizeof *rm->parts, at) =
+			partition_new(&rm->hooks, topic, topic_len, index);
 	}
 	struct partition *p = rm->parts[at];
 	partition_ref(p);
@@ -286,8 +266,7 @@ int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size
 	bool found;
 	int at = search(rm, topic, topic_len, partition, &found);
 	if (found && rm->parts[at] == p) {
-		memmove(&rm->parts[at], &rm->parts[at + 1], sizeof *rm->parts * (size_t)(rm->n - at - 1));
-		rm->n--;
+		tp_index_remove_at(rm->parts, rm->n--, sizeof *rm->parts, at);
 		partition_unref(p); /* the map's reference */
 	}
 	pthread_rwlock_unlock(&rm->map_lock);

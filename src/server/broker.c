@@ -33,7 +33,6 @@ static void on_session_expired(void *arg)
 		controller_notify_session_expired(b->controller);
 }
 
-/* Our advertised endpoints, with the real ports of listeners bound to port 0. */
 /* Leadership of __consumer_offsets partitions decides which groups we coordinate. */
 static void on_leadership(void *arg, const char *topic, size_t topic_len, int32_t partition, bool leader,
 			  int32_t leader_epoch)

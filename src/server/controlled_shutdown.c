@@ -22,7 +22,6 @@
 
 /* The version a 3.9 broker sends (inter.broker.protocol.version >= 2.4-IV1). */
 #define CONTROLLED_SHUTDOWN_VERSION 3
-#define API_CONTROLLED_SHUTDOWN 7
 
 /* Runs on the controller thread (or at once when this broker cannot answer). */
 static void on_shutdown_done(void *arg, int16_t error, const struct topic_partition_ref *remaining, int n)

@@ -326,5 +326,12 @@ void handle_fetch(struct request *req)
 	}
 	if (try_complete(op, false))
 		return;
-	purgatory_add(b->purgatory, op, wall_clock_ms() + fq->max_wait_ms, try_complete);
+	/* Watch every partition named: an append (log end, for followers) or an HW move (consumers) wakes it. */
+	struct purgatory_key *keys = arena_alloc(a, sizeof *keys * (op->plan.n_parts ? op->plan.n_parts : 1));
+	size_t n_keys = 0;
+	for (size_t i = 0; i < op->plan.n_parts; i++)
+		if (op->plan.parts[i].topic.ptr && op->plan.parts[i].topic.len > 0)
+			keys[n_keys++] = purgatory_partition_key(op->plan.parts[i].topic.ptr,
+								 (size_t)op->plan.parts[i].topic.len, op->plan.parts[i].partition);
+	purgatory_add(b->purgatory, op, wall_clock_ms() + fq->max_wait_ms, try_complete, keys, n_keys);
 }

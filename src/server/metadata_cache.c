@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/tp_index.h"
 #include "util/xalloc.h"
 
 struct metadata_cache {
@@ -145,34 +146,16 @@ void mc_broker_add_endpoint(struct mc_broker *b, const char *listener, const cha
 	e->security_protocol = security_protocol;
 }
 
-static int name_cmp(const char *a, size_t alen, const char *b)
+static struct tp_key topic_key(const void *slot)
 {
-	size_t blen = strlen(b);
-	size_t n = alen < blen ? alen : blen;
-	int c = memcmp(a, b, n);
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen ? 1 : 0;
+	const struct mc_topic *t = slot;
+	return tp_key(t->name, strlen(t->name), 0);
 }
 
 /* Topics are kept sorted at all times so lookups during building are binary searches too. */
 static int topic_search(const struct metadata_snapshot *s, const char *name, size_t len, bool *found)
 {
-	int lo = 0, hi = s->n_topics;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		int c = name_cmp(name, len, s->topics[mid].name);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	*found = false;
-	return lo;
+	return tp_index_search(s->topics, s->n_topics, sizeof *s->topics, topic_key, tp_key(name, len, 0), found);
 }
 
 struct mc_topic *metadata_snapshot_topic(struct metadata_snapshot *s, const char *name, size_t name_len,
@@ -185,9 +168,7 @@ struct mc_topic *metadata_snapshot_topic(struct metadata_snapshot *s, const char
 	if (!create)
 		return NULL;
 	s->topics = xrealloc(s->topics, sizeof *s->topics * (size_t)(s->n_topics + 1));
-	memmove(&s->topics[at + 1], &s->topics[at], sizeof *s->topics * (size_t)(s->n_topics - at));
-	s->n_topics++;
-	struct mc_topic *t = &s->topics[at];
+	struct mc_topic *t = tp_index_insert_at(s->topics, s->n_topics++, sizeof *s->topics, at);
 	memset(t, 0, sizeof *t);
 	t->name = xstrndup(name, name_len);
 	return t;
@@ -200,27 +181,19 @@ void metadata_snapshot_remove_topic(struct metadata_snapshot *s, const char *nam
 	if (!found)
 		return;
 	free_topic(&s->topics[at]);
-	memmove(&s->topics[at], &s->topics[at + 1], sizeof *s->topics * (size_t)(s->n_topics - at - 1));
-	s->n_topics--;
+	tp_index_remove_at(s->topics, s->n_topics--, sizeof *s->topics, at);
 }
 
+static struct tp_key partition_key(const void *slot)
+{
+	return tp_key(NULL, 0, ((const struct mc_partition *)slot)->index);
+}
+
+/* A topic's partitions, by index. */
 static int partition_search(const struct mc_topic *t, int32_t index, bool *found)
 {
-	int lo = 0, hi = t->n_partitions;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		int32_t v = t->partitions[mid].index;
-		if (v == index) {
-			*found = true;
-			return mid;
-		}
-		if (index < v)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	*found = false;
-	return lo;
+	return tp_index_search(t->partitions, t->n_partitions, sizeof *t->partitions, partition_key,
+			       tp_key(NULL, 0, index), found);
 }
 
 struct mc_partition *mc_topic_partition(struct mc_topic *t, int32_t index, bool create)
@@ -232,10 +205,7 @@ struct mc_partition *mc_topic_partition(struct mc_topic *t, int32_t index, bool 
 	if (!create)
 		return NULL;
 	t->partitions = xrealloc(t->partitions, sizeof *t->partitions * (size_t)(t->n_partitions + 1));
-	memmove(&t->partitions[at + 1], &t->partitions[at],
-		sizeof *t->partitions * (size_t)(t->n_partitions - at));
-	t->n_partitions++;
-	struct mc_partition *p = &t->partitions[at];
+	struct mc_partition *p = tp_index_insert_at(t->partitions, t->n_partitions++, sizeof *t->partitions, at);
 	memset(p, 0, sizeof *p);
 	p->index = index;
 	p->leader = -1;
@@ -249,9 +219,7 @@ void mc_topic_remove_partition(struct mc_topic *t, int32_t index)
 	if (!found)
 		return;
 	free_partition(&t->partitions[at]);
-	memmove(&t->partitions[at], &t->partitions[at + 1],
-		sizeof *t->partitions * (size_t)(t->n_partitions - at - 1));
-	t->n_partitions--;
+	tp_index_remove_at(t->partitions, t->n_partitions--, sizeof *t->partitions, at);
 }
 
 static int broker_cmp(const void *a, const void *b)

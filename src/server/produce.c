@@ -220,6 +220,7 @@ static bool try_acks(void *arg, bool expired)
 	return true;
 }
 
+/* Fetches waiting on the partitions appended to (followers for the log end, consumers for the HW) may complete. */
 void handle_produce(struct request *req)
 {
 	const struct produce_request *pq = req->body;
@@ -280,7 +281,11 @@ void handle_produce(struct request *req)
 		*dp = (struct delayed_produce){ req, respp, acks, n_acks };
 		if (try_acks(dp, false))
 			return;
-		purgatory_add(b->purgatory, dp, wall_clock_ms() + (pq->timeout_ms > 0 ? pq->timeout_ms : 0), try_acks);
+		struct purgatory_key *keys = arena_alloc(&req->arena, sizeof *keys * (size_t)n_acks);
+		for (int i = 0; i < n_acks; i++)
+			keys[i] = purgatory_partition_key(acks[i].topic.ptr, (size_t)acks[i].topic.len, acks[i].pr->index);
+		purgatory_add(b->purgatory, dp, wall_clock_ms() + (pq->timeout_ms > 0 ? pq->timeout_ms : 0), try_acks,
+			      keys, (size_t)n_acks);
 		return;
 	}
 	if (pq->acks == 0) {

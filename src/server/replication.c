@@ -46,45 +46,29 @@ static int write_isr(void *arg, const char *topic, int32_t partition, int32_t le
 		.isr = (int32_t *)isr,
 		.n_isr = n_isr,
 	};
-	struct wbuf w;
-	wbuf_init(&w);
-	topic_zk_state_json(&st, &w);
-	char path[600];
-	snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", topic, partition);
-	struct Stat stat;
-	int rc = zk_set(b->zk, path, (const char *)w.data, (int)w.len, expected, &stat);
-	wbuf_free(&w);
+	int rc = topic_zk_write_isr(b->zk, topic, partition, &st, expected, new_version);
 	if (rc == ZBADVERSION)
 		return 1;
 	if (rc != ZOK) {
-		log_warn("Writing the ISR of %s-%d to %s failed: %s", topic, partition, path, zerror(rc));
+		log_warn("Writing the ISR of %s-%d to ZooKeeper failed: %s", topic, partition, zerror(rc));
 		return -1;
 	}
-	*new_version = stat.version;
 	/* Tell the controller, which carries the change to every broker in UpdateMetadata. */
-	struct wbuf n;
-	wbuf_init(&n);
-	json_write_raw(&n, "{\"version\":1,\"partitions\":[{\"topic\":");
-	json_write_string(&n, topic);
-	json_write_raw(&n, ",\"partition\":");
-	json_write_int(&n, partition);
-	json_write_raw(&n, "}]}");
-	rc = zk_create(b->zk, "/isr_change_notification/isr_change_", (const char *)n.data, (int)n.len, ZOO_SEQUENCE, NULL,
-		       NULL, 0);
-	wbuf_free(&n);
+	struct topic_partition_ref changed = { (char *)topic, partition };
+	rc = topic_zk_create_isr_change(b->zk, &changed, 1);
 	if (rc != ZOK)
 		log_warn("Announcing the ISR change of %s-%d failed: %s", topic, partition, zerror(rc));
 	return 0;
 }
 
+/* Delayed produces (acks=all) and consumer fetches of that partition may complete now. */
 static void hw_moved(void *arg, const char *topic, size_t topic_len, int32_t partition)
 {
-	(void)topic;
-	(void)topic_len;
-	(void)partition;
 	struct broker *b = arg;
-	if (b->purgatory)
-		purgatory_notify(b->purgatory);
+	if (b->purgatory) {
+		struct purgatory_key k = purgatory_partition_key(topic, topic_len, partition);
+		purgatory_check_and_complete(b->purgatory, &k);
+	}
 }
 
 void broker_replication_start(struct broker *b)

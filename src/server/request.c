@@ -14,8 +14,6 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-enum { API_KEY_API_VERSIONS = 18 };
-
 /* APIs implemented only up to some version so far: advertised and accepted up to it. */
 static const struct {
 	int16_t key, max;
@@ -33,34 +31,34 @@ int16_t api_max_version(int16_t api_key)
 }
 
 static const api_handler_fn handlers[] = {
-	[0] = handle_produce,
-	[1] = handle_fetch,
-	[2] = handle_list_offsets,
-	[3] = handle_metadata,
-	[4] = handle_leader_and_isr,
-	[5] = handle_stop_replica,
-	[6] = handle_update_metadata,
-	[7] = handle_controlled_shutdown,
-	[8] = handle_offset_commit,
-	[9] = handle_offset_fetch,
-	[10] = handle_find_coordinator,
-	[11] = handle_join_group,
-	[12] = handle_heartbeat,
-	[13] = handle_leave_group,
-	[14] = handle_sync_group,
-	[15] = handle_describe_groups,
-	[16] = handle_list_groups,
-	[18] = handle_api_versions,
-	[19] = handle_create_topics,
-	[20] = handle_delete_topics,
-	[21] = handle_delete_records,
-	[23] = handle_offset_for_leader_epoch,
-	[37] = handle_create_partitions,
-	[42] = handle_delete_groups,
-	[43] = handle_elect_leaders,
-	[45] = handle_alter_partition_reassignments,
-	[46] = handle_list_partition_reassignments,
-	[47] = handle_offset_delete,
+	[API_PRODUCE] = handle_produce,
+	[API_FETCH] = handle_fetch,
+	[API_LIST_OFFSETS] = handle_list_offsets,
+	[API_METADATA] = handle_metadata,
+	[API_LEADER_AND_ISR] = handle_leader_and_isr,
+	[API_STOP_REPLICA] = handle_stop_replica,
+	[API_UPDATE_METADATA] = handle_update_metadata,
+	[API_CONTROLLED_SHUTDOWN] = handle_controlled_shutdown,
+	[API_OFFSET_COMMIT] = handle_offset_commit,
+	[API_OFFSET_FETCH] = handle_offset_fetch,
+	[API_FIND_COORDINATOR] = handle_find_coordinator,
+	[API_JOIN_GROUP] = handle_join_group,
+	[API_HEARTBEAT] = handle_heartbeat,
+	[API_LEAVE_GROUP] = handle_leave_group,
+	[API_SYNC_GROUP] = handle_sync_group,
+	[API_DESCRIBE_GROUPS] = handle_describe_groups,
+	[API_LIST_GROUPS] = handle_list_groups,
+	[API_API_VERSIONS] = handle_api_versions,
+	[API_CREATE_TOPICS] = handle_create_topics,
+	[API_DELETE_TOPICS] = handle_delete_topics,
+	[API_DELETE_RECORDS] = handle_delete_records,
+	[API_OFFSET_FOR_LEADER_EPOCH] = handle_offset_for_leader_epoch,
+	[API_CREATE_PARTITIONS] = handle_create_partitions,
+	[API_DELETE_GROUPS] = handle_delete_groups,
+	[API_ELECT_LEADERS] = handle_elect_leaders,
+	[API_ALTER_PARTITION_REASSIGNMENTS] = handle_alter_partition_reassignments,
+	[API_LIST_PARTITION_REASSIGNMENTS] = handle_list_partition_reassignments,
+	[API_OFFSET_DELETE] = handle_offset_delete,
 };
 
 api_handler_fn api_handler(int16_t api_key)
@@ -107,7 +105,7 @@ void request_dispatch(struct conn *c, const struct conn_info *info, const uint8_
 	}
 	int16_t max_version = api_max_version(h->api_key);
 	if (h->api_version < api->min_version || h->api_version > max_version) {
-		if (h->api_key == API_KEY_API_VERSIONS && h->api_version > max_version) {
+		if (h->api_key == API_API_VERSIONS && h->api_version > max_version) {
 			/* KIP-511: a newer client learns our versions from a v0 answer. */
 			api_versions_unsupported(req);
 			return;

@@ -16,9 +16,9 @@
 #include "log/log.h"
 #include "server/config.h"
 #include "util/arena.h"
-#include "util/json.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "zk/topic_zk.h"
 #include "zk/zk.h"
 
 /* The level Kafka uses for a codec: the topic's compression.<codec>.level. */
@@ -217,38 +217,27 @@ int topic_config_apply(struct log_config *c, const char *key, const char *value,
 	return 0;
 }
 
-int topic_config_apply_znode(struct log_config *c, const char *topic, const char *json, int len)
+void topic_config_apply_overrides(struct log_config *c, const char *topic, const struct topic_config_entry *e,
+				  int n)
 {
-	struct arena a;
-	arena_init(&a);
-	int rc = -1;
-	const struct json *j = json_parse(&a, json, len > 0 ? (size_t)len : 0);
-	const struct json *cfg = json_get(j, "config");
-	if (!cfg || cfg->type != JSON_OBJECT)
-		goto out;
 	struct levels lv = current_levels(c);
-	for (size_t i = 0; i < cfg->n; i++) {
-		const struct json *v = cfg->items[i];
-		if (v->type != JSON_STRING) {
-			log_warn("Topic %s: config %s in ZooKeeper is not a string; ignored", topic, cfg->keys[i]);
+	for (int i = 0; i < n; i++) {
+		if (!e[i].value) {
+			log_warn("Topic %s: config %s in ZooKeeper is not a string; ignored", topic, e[i].key);
 			continue;
 		}
-		const struct config_def *def = config_topic_def_find(cfg->keys[i]);
+		const struct config_def *def = config_topic_def_find(e[i].key);
 		if (!def)
 			continue;
 		char *err = NULL;
-		if (config_validate(def, v->str, &err) != 0) {
-			log_warn("Topic %s: ignoring config from ZooKeeper: %s", topic, err ? err : cfg->keys[i]);
+		if (config_validate(def, e[i].value, &err) != 0) {
+			log_warn("Topic %s: ignoring config from ZooKeeper: %s", topic, err ? err : e[i].key);
 			free(err);
 			continue;
 		}
-		set_key(c, &lv, cfg->keys[i], v->str);
+		set_key(c, &lv, e[i].key, e[i].value);
 	}
 	finish_level(c, &lv);
-	rc = 0;
-out:
-	arena_free(&a);
-	return rc;
 }
 
 int topic_config_load(struct zk *zk, const struct config *broker, const char *topic, struct log_config *out)
@@ -256,19 +245,18 @@ int topic_config_load(struct zk *zk, const struct config *broker, const char *to
 	topic_config_defaults(broker, out);
 	if (!zk)
 		return -1;
-	char path[512];
-	snprintf(path, sizeof path, "/config/topics/%s", topic);
-	char *data = NULL;
-	int len = 0;
-	int rc = zk_get(zk, path, NULL, NULL, &data, &len, NULL);
-	if (rc == ZNONODE)
-		return 0;
-	if (rc != ZOK) {
-		log_warn("Topic %s: cannot read %s (%s); using the broker's defaults", topic, path, zerror(rc));
-		return -1;
-	}
-	if (data && len > 0 && topic_config_apply_znode(out, topic, data, len) != 0)
-		log_warn("Topic %s: %s is not a topic config; using the broker's defaults", topic, path);
-	free(data);
-	return 0;
+	struct arena a;
+	arena_init(&a);
+	struct topic_config_entry *e;
+	int n;
+	int rc = topic_zk_get_configs(zk, topic, &a, &e, &n);
+	if (rc == ZOK)
+		topic_config_apply_overrides(out, topic, e, n);
+	else if (rc == TOPIC_ZK_MALFORMED)
+		log_warn("Topic %s: its ZooKeeper config is not a topic config; using the broker's defaults", topic);
+	else if (rc != ZNONODE)
+		log_warn("Topic %s: cannot read its config from ZooKeeper (%s); using the broker's defaults", topic,
+			 zerror(rc));
+	arena_free(&a);
+	return rc == ZOK || rc == ZNONODE || rc == TOPIC_ZK_MALFORMED ? 0 : -1;
 }

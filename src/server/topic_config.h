@@ -9,6 +9,7 @@
 
 struct config;
 struct log_config;
+struct topic_config_entry;
 struct zk;
 
 /* The broker-wide settings as the default for every topic. */
@@ -22,11 +23,11 @@ void topic_config_defaults(const struct config *broker, struct log_config *out);
 int topic_config_apply(struct log_config *c, const char *key, const char *value, char **err);
 
 /*
- * Apply the overrides in a /config/topics/<t> payload
- * ({"version":1,"config":{"k":"v",...}}).  -1 when the payload is not that
- * shape; bad values are logged (once each) and skipped.
+ * Apply a topic's overrides as ZooKeeper holds them (topic_zk_get_configs):
+ * bad values and non-string ones (value NULL) are logged, once each, and skipped.
  */
-int topic_config_apply_znode(struct log_config *c, const char *topic, const char *json, int len);
+void topic_config_apply_overrides(struct log_config *c, const char *topic, const struct topic_config_entry *e,
+				  int n);
 
 /*
  * The topic's effective config: defaults, then the znode's overrides.

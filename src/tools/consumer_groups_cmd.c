@@ -24,15 +24,6 @@
 #include "util/errors.h"
 #include "util/xalloc.h"
 
-#define API_LIST_OFFSETS 2
-#define API_METADATA 3
-#define API_OFFSET_COMMIT 8
-#define API_OFFSET_FETCH 9
-#define API_FIND_COORDINATOR 10
-#define API_DESCRIBE_GROUPS 15
-#define API_LIST_GROUPS 16
-#define API_DELETE_GROUPS 42
-
 #define MAX_GROUPS 64
 #define MAX_TOPICS 64
 #define CONNECT_TIMEOUT_MS 10000
@@ -242,32 +233,14 @@ static void print_error(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Kafka's exception messages for the errors a group command meets most. */
-static const char *error_message(int16_t err)
-{
-	switch (err) {
-	case KERR_NON_EMPTY_GROUP: return "The group is not empty.";
-	case KERR_GROUP_ID_NOT_FOUND: return "The group id does not exist.";
-	case KERR_INVALID_GROUP_ID: return "The configured groupId is invalid.";
-	case KERR_COORDINATOR_NOT_AVAILABLE: return "The coordinator is not available.";
-	case KERR_COORDINATOR_LOAD_IN_PROGRESS: return "The coordinator is loading and hence can't process requests.";
-	case KERR_NOT_COORDINATOR: return "This is not the correct coordinator.";
-	case KERR_UNKNOWN_TOPIC_OR_PARTITION: return "This server does not host this topic-partition.";
-	case KERR_REBALANCE_IN_PROGRESS: return "The group is rebalancing, so a rejoin is needed.";
-	case KERR_UNKNOWN_MEMBER_ID: return "The coordinator is not aware of this member.";
-	case KERR_ILLEGAL_GENERATION: return "Specified group generation id is not valid.";
-	case KERR_GROUP_AUTHORIZATION_FAILED: return "Group authorization failed.";
-	default: return "";
-	}
-}
-
+/* Kafka's exception text follows the name for the codes errors.schema gives it for. */
 static void print_kafka_error(const char *what, int rc)
 {
 	if (rc < 0)
 		print_error("%s: no answer from the broker", what);
 	else
-		print_error("%s: %s%s%s", what, kafka_error_name((int16_t)rc), *error_message((int16_t)rc) ? ": " : "",
-			    error_message((int16_t)rc));
+		print_error("%s: %s%s%s", what, kafka_error_name((int16_t)rc), *kafka_error_message((int16_t)rc) ? ": " : "",
+			    kafka_error_message((int16_t)rc));
 }
 
 /* --- tables -------------------------------------------------------------------------------------- */
@@ -1024,8 +997,8 @@ static int do_delete(struct cg_client *c, const struct cg_opts *o)
 			printf("* Group '%s' could not be deleted due to: no answer from the broker\n", o->groups[bad[i]]);
 		else
 			printf("* Group '%s' could not be deleted due to: %s%s%s\n", o->groups[bad[i]],
-			       kafka_error_name((int16_t)errs[i]), *error_message((int16_t)errs[i]) ? ": " : "",
-			       error_message((int16_t)errs[i]));
+			       kafka_error_name((int16_t)errs[i]), *kafka_error_message((int16_t)errs[i]) ? ": " : "",
+			       kafka_error_message((int16_t)errs[i]));
 	}
 	if (n_ok) {
 		printf("\nThese consumer groups were deleted successfully: ");
@@ -1217,8 +1190,8 @@ static int commit_offsets(struct cg_client *c, const char *group, int32_t coordi
 				if (p->error_code != 0) {
 					print_error("Executing consumer group command failed due to OffsetCommit of %.*s-%d: %s%s%s",
 						    ks_len(resp->topics[ti].name), ks_ptr(resp->topics[ti].name), p->partition_index,
-						    kafka_error_name(p->error_code), *error_message(p->error_code) ? ": " : "",
-						    error_message(p->error_code));
+						    kafka_error_name(p->error_code), *kafka_error_message(p->error_code) ? ": " : "",
+						    kafka_error_message(p->error_code));
 					status = 1;
 				}
 			}

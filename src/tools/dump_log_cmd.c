@@ -40,6 +40,7 @@
 #include "log/record_batch.h"
 #include "log/segment.h"
 #include "util/buf.h"
+#include "util/endian.h"
 #include "util/errors.h"
 #include "util/xalloc.h"
 
@@ -139,16 +140,6 @@ static const char *control_type_name(int16_t t)
 }
 
 /* --- files -------------------------------------------------------------------------------- */
-
-static uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return ((uint64_t)get32(p) << 32) | get32(p + 4);
-}
 
 /* Map a file read-only.  Returns false (errno set) when it cannot be read. */
 static bool map_file(const char *path, struct mapped *m)
@@ -279,10 +270,10 @@ static void print_record(const struct record_batch *b, const struct record *rec)
 		/* Key: version int16 + type int16; value of a txn marker:
 		 * version int16 + coordinator epoch int32. */
 		if (rec->key.ptr && rec->key.len >= 4) {
-			int16_t type = (int16_t)((rec->key.ptr[2] << 8) | rec->key.ptr[3]);
+			int16_t type = (int16_t)be16_load(rec->key.ptr + 2);
 			printf(" controlType: %s(%d)", control_type_name(type), type);
 			if ((type == 0 || type == 1) && rec->value.ptr && rec->value.len >= 6)
-				printf(" coordinatorEpoch: %" PRId32, (int32_t)get32(rec->value.ptr + 2));
+				printf(" coordinatorEpoch: %" PRId32, (int32_t)be32_load(rec->value.ptr + 2));
 		} else {
 			fputs(" controlType: invalid", stdout);
 		}
@@ -438,8 +429,8 @@ static bool dump_v2_batch(struct dump_ctx *c, const char *path, bool report, con
 static void dump_legacy_entry(struct dump_ctx *c, const char *path, bool report, const uint8_t *p,
     uint32_t size, uint64_t pos, int64_t prev_last, int8_t magic)
 {
-	int64_t offset = (int64_t)get64(p);
-	uint32_t stored = get32(p + RB_LOG_OVERHEAD);
+	int64_t offset = (int64_t)be64_load(p);
+	uint32_t stored = be32_load(p + RB_LOG_OVERHEAD);
 	uint32_t computed = (uint32_t)crc32(0, p + RB_MAGIC_OFFSET, size - RB_MAGIC_OFFSET);
 	int attrs = p[RB_MAGIC_OFFSET + 1];
 
@@ -492,7 +483,7 @@ static void scan_log(struct dump_ctx *c, const char *path, bool report, struct l
 				    left, RB_LOG_OVERHEAD);
 			break;
 		}
-		int32_t length = (int32_t)get32(p + RB_OFF_LENGTH);
+		int32_t length = (int32_t)be32_load(p + RB_OFF_LENGTH);
 		if (length < RB_MIN_LEGACY_SIZE) {
 			if (report)
 				problem(c, path, pos, "invalid batch length %" PRId32 "; rest of the file (%zu bytes) not checked",
@@ -514,7 +505,7 @@ static void scan_log(struct dump_ctx *c, const char *path, bool report, struct l
 				break;
 		} else if (magic == RB_MAGIC_V0 || magic == RB_MAGIC_V1) {
 			dump_legacy_entry(c, path, report, p, size, pos, prev_last, magic);
-			last = (int64_t)get64(p);
+			last = (int64_t)be64_load(p);
 			base = last; /* a compressed wrapper's first inner offset is not in its header */
 		} else {
 			if (report)
@@ -614,8 +605,8 @@ static void dump_offset_index(struct dump_ctx *c, const char *path)
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *e = m.p + i * OFFSET_INDEX_ENTRY_SIZE;
 		uint64_t at = i * OFFSET_INDEX_ENTRY_SIZE;
-		int32_t rel = (int32_t)get32(e);
-		uint32_t position = get32(e + 4);
+		int32_t rel = (int32_t)be32_load(e);
+		uint32_t position = be32_load(e + 4);
 		/* base comes from the name, so only a huge one could overflow. */
 		int64_t offset = base > INT64_MAX - INT32_MAX ? base : base + rel;
 
@@ -666,8 +657,8 @@ static void dump_time_index(struct dump_ctx *c, const char *path)
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *e = m.p + i * TIME_INDEX_ENTRY_SIZE;
 		uint64_t at = i * TIME_INDEX_ENTRY_SIZE;
-		int64_t ts = (int64_t)get64(e);
-		int32_t rel = (int32_t)get32(e + 8);
+		int64_t ts = (int64_t)be64_load(e);
+		int32_t rel = (int32_t)be32_load(e + 8);
 		int64_t offset = base > INT64_MAX - INT32_MAX ? base : base + rel;
 
 		out(c, "timestamp: %" PRId64 " offset: %" PRId64 "\n", ts, offset);

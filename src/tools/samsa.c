@@ -21,9 +21,6 @@
 #include "proto/gen/messages.h"
 #include "util/errors.h"
 
-#define API_METADATA 3
-#define API_API_VERSIONS 18
-
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: samsa COMMAND [options]\n"

@@ -15,9 +15,6 @@
 #include "util/errors.h"
 #include "util/uuid.h"
 
-#define API_METADATA 3
-#define API_CREATE_TOPICS 19
-#define API_DELETE_TOPICS 20
 #define MAX_CONFIGS 64
 
 struct topics_opts {

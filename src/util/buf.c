@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/endian.h"
 #include "util/xalloc.h"
 
 static inline bool need(struct rd *r, size_t n)
@@ -26,7 +27,7 @@ uint16_t rd_u16(struct rd *r)
 {
 	if (!need(r, 2))
 		return 0;
-	uint16_t v = (uint16_t)((r->p[0] << 8) | r->p[1]);
+	uint16_t v = be16_load(r->p);
 	r->p += 2;
 	return v;
 }
@@ -37,8 +38,7 @@ uint32_t rd_u32(struct rd *r)
 {
 	if (!need(r, 4))
 		return 0;
-	uint32_t v = ((uint32_t)r->p[0] << 24) | ((uint32_t)r->p[1] << 16) |
-		     ((uint32_t)r->p[2] << 8) | r->p[3];
+	uint32_t v = be32_load(r->p);
 	r->p += 4;
 	return v;
 }
@@ -47,9 +47,11 @@ int32_t rd_i32(struct rd *r) { return (int32_t)rd_u32(r); }
 
 int64_t rd_i64(struct rd *r)
 {
-	uint64_t hi = rd_u32(r);
-	uint64_t lo = rd_u32(r);
-	return (int64_t)((hi << 32) | lo);
+	if (!need(r, 8))
+		return 0;
+	uint64_t v = be64_load(r->p);
+	r->p += 8;
+	return (int64_t)v;
 }
 
 double rd_f64(struct rd *r)
@@ -270,26 +272,19 @@ void wbuf_i8(struct wbuf *w, int8_t v) { *wbuf_extend(w, 1) = (uint8_t)v; }
 
 void wbuf_i16(struct wbuf *w, int16_t v)
 {
-	uint8_t *p = wbuf_extend(w, 2);
-	p[0] = (uint8_t)((uint16_t)v >> 8);
-	p[1] = (uint8_t)v;
+	be16_store(wbuf_extend(w, 2), (uint16_t)v);
 }
 
 void wbuf_u32(struct wbuf *w, uint32_t v)
 {
-	uint8_t *p = wbuf_extend(w, 4);
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
+	be32_store(wbuf_extend(w, 4), v);
 }
 
 void wbuf_i32(struct wbuf *w, int32_t v) { wbuf_u32(w, (uint32_t)v); }
 
 void wbuf_i64(struct wbuf *w, int64_t v)
 {
-	wbuf_u32(w, (uint32_t)((uint64_t)v >> 32));
-	wbuf_u32(w, (uint32_t)v);
+	be64_store(wbuf_extend(w, 8), (uint64_t)v);
 }
 
 void wbuf_f64(struct wbuf *w, double v)
@@ -389,9 +384,5 @@ void wbuf_compact_array_len(struct wbuf *w, int32_t n) { wbuf_uvarint(w, (uint32
 
 void wbuf_patch_i32(struct wbuf *w, size_t pos, int32_t v)
 {
-	uint32_t u = (uint32_t)v;
-	w->data[pos] = (uint8_t)(u >> 24);
-	w->data[pos + 1] = (uint8_t)(u >> 16);
-	w->data[pos + 2] = (uint8_t)(u >> 8);
-	w->data[pos + 3] = (uint8_t)u;
+	be32_store(w->data + pos, (uint32_t)v);
 }

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "util/endian.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CRC32C_X86 1
 #include <nmmintrin.h>
@@ -33,12 +35,6 @@ static void table_init(void)
 			table[k][i] = (table[k - 1][i] >> 8) ^ table[0][table[k - 1][i] & 0xff];
 }
 
-static inline uint32_t load_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
 uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -50,8 +46,8 @@ uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len)
 		len--;
 	}
 	while (len >= 8) {
-		uint32_t lo = load_le32(p) ^ crc;
-		uint32_t hi = load_le32(p + 4);
+		uint32_t lo = le32_load(p) ^ crc;
+		uint32_t hi = le32_load(p + 4);
 		crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^
 		      table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^
 		      table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^

@@ -435,3 +435,66 @@ int kafka_zk_elect_controller(struct zk *zk, int32_t broker_id, struct kafka_ele
 	out->controller_id = holder;
 	return 0;
 }
+
+/* --- classic consumer offsets --------------------------------------------------------------- */
+
+bool kafka_zk_consumer_group_valid(const char *group, size_t len)
+{
+	if (!group || len == 0 || (len == 1 && group[0] == '.') || (len == 2 && group[0] == '.' && group[1] == '.'))
+		return false;
+	return memchr(group, '/', len) == NULL && memchr(group, '\0', len) == NULL;
+}
+
+static void consumer_offset_path(char *buf, size_t cap, const char *group, size_t group_len, const char *topic,
+				 size_t topic_len, int32_t partition)
+{
+	snprintf(buf, cap, "/consumers/%.*s/offsets/%.*s/%d", (int)group_len, group, (int)topic_len, topic,
+		 partition);
+}
+
+int kafka_zk_set_consumer_offset(struct zk *zk, const char *group, size_t group_len, const char *topic,
+				 size_t topic_len, int32_t partition, int64_t offset)
+{
+	char path[1024], text[32];
+	consumer_offset_path(path, sizeof path, group, group_len, topic, topic_len, partition);
+	int len = snprintf(text, sizeof text, "%" PRId64, offset);
+	int rc = zk_set(zk, path, text, len, -1, NULL);
+	if (rc == ZNONODE) {
+		/* The first commit for this partition: make the parents, then race other committers. */
+		char *slash = strrchr(path, '/');
+		*slash = '\0';
+		rc = zk_create_recursive(zk, path, NULL, -1);
+		*slash = '/';
+		if (rc == ZOK)
+			rc = zk_create(zk, path, text, len, 0, NULL, NULL, 0);
+		if (rc == ZNODEEXISTS)
+			rc = zk_set(zk, path, text, len, -1, NULL);
+	}
+	if (rc != ZOK)
+		log_warn("Storing offset at %s failed: %s", path, zerror(rc));
+	return rc;
+}
+
+int kafka_zk_get_consumer_offset(struct zk *zk, const char *group, size_t group_len, const char *topic,
+				 size_t topic_len, int32_t partition, int64_t *offset)
+{
+	*offset = -1;
+	char path[1024];
+	consumer_offset_path(path, sizeof path, group, group_len, topic, topic_len, partition);
+	char *data = NULL;
+	int len = 0;
+	int rc = zk_get(zk, path, NULL, NULL, &data, &len, NULL);
+	if (rc == ZOK && data && len > 0 && len < 32) {
+		char text[32];
+		memcpy(text, data, (size_t)len);
+		text[len] = '\0';
+		char *end;
+		long long v = strtoll(text, &end, 10);
+		if (*end == '\0')
+			*offset = v;
+		else
+			rc = KAFKA_ZK_MALFORMED;
+	}
+	free(data);
+	return rc;
+}

@@ -7,12 +7,15 @@
 #define SAMSA_ZK_KAFKA_ZK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/buf.h"
 #include "zk/zk.h"
 
 #define KAFKA_ZK_ALREADY_REGISTERED 1
+/* A znode whose payload is not what Kafka writes there. */
+#define KAFKA_ZK_MALFORMED 2
 
 struct kafka_endpoint {
 	char *listener;
@@ -71,5 +74,22 @@ int kafka_zk_get_controller_id(struct zk *zk, zk_watch_fn watch, void *arg, int3
 int kafka_zk_elect_controller(struct zk *zk, int32_t broker_id, struct kafka_election *out);
 /* Parses /controller JSON (v1 or v2); -1 when malformed. */
 int kafka_zk_parse_controller_json(const char *json, int len, int32_t *id);
+
+/*
+ * Classic consumer offsets, where OffsetCommit/OffsetFetch v0 and the old Scala
+ * consumer keep them [ZkUtils' ConsumerGroupDirs]:
+ * /consumers/<group>/offsets/<topic>/<partition>, the offset as decimal text.
+ */
+/* Whether a group id can be one element of that path. */
+bool kafka_zk_consumer_group_valid(const char *group, size_t len);
+/* Writes the offset, creating the path when needed; ZOK or a ZooKeeper code (logged). */
+int kafka_zk_set_consumer_offset(struct zk *zk, const char *group, size_t group_len, const char *topic,
+				 size_t topic_len, int32_t partition, int64_t offset);
+/*
+ * *offset = the stored offset, or -1 when there is none (ZNONODE) or the znode is
+ * empty; KAFKA_ZK_MALFORMED when it holds something else; other ZooKeeper codes.
+ */
+int kafka_zk_get_consumer_offset(struct zk *zk, const char *group, size_t group_len, const char *topic,
+				 size_t topic_len, int32_t partition, int64_t *offset);
 
 #endif

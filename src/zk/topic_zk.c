@@ -444,27 +444,74 @@ int topic_zk_update_state(struct zk *zk, const char *topic, int partition, const
 	return results[1].err != ZOK && results[1].err != ZRUNTIMEINCONSISTENCY ? results[1].err : rc;
 }
 
-int topic_zk_get_config(struct zk *zk, const char *topic, const char *key, char **value)
+int topic_zk_write_isr(struct zk *zk, const char *topic, int partition, const struct partition_state *s,
+		       int32_t expected_version, int32_t *new_version)
 {
-	*value = NULL;
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s/partitions/%d/state", topic, partition);
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_state_json(s, &w);
+	struct Stat st;
+	int rc = zk_set(zk, path, (const char *)w.data, (int)w.len, expected_version, &st);
+	wbuf_free(&w);
+	if (rc == ZOK)
+		*new_version = st.version;
+	return rc;
+}
+
+int topic_zk_parse_config(const char *json, int len, struct arena *a, struct topic_config_entry **out, int *n)
+{
+	*out = NULL;
+	*n = 0;
+	const struct json *j = json_parse(a, json ? json : "", len > 0 ? (size_t)len : 0);
+	const struct json *cfg = json_get(j, "config");
+	if (!cfg || cfg->type != JSON_OBJECT)
+		return -1;
+	struct topic_config_entry *e = arena_alloc(a, sizeof *e * (cfg->n ? cfg->n : 1));
+	for (size_t i = 0; i < cfg->n; i++) {
+		e[i].key = cfg->keys[i];
+		e[i].value = cfg->items[i]->type == JSON_STRING ? cfg->items[i]->str : NULL;
+	}
+	*out = e;
+	*n = (int)cfg->n;
+	return 0;
+}
+
+int topic_zk_get_configs(struct zk *zk, const char *topic, struct arena *a, struct topic_config_entry **out,
+			 int *n)
+{
+	*out = NULL;
+	*n = 0;
 	char path[512];
 	snprintf(path, sizeof path, "/config/topics/%s", topic);
 	char *data = NULL;
 	int len = 0;
 	int rc = zk_get(zk, path, NULL, NULL, &data, &len, NULL);
-	if (rc == ZNONODE)
-		return ZOK;
 	if (rc != ZOK)
 		return rc;
+	/* An empty znode (written by an old tool) holds no overrides. */
+	if (data && len > 0 && topic_zk_parse_config(data, len, a, out, n) != 0)
+		rc = TOPIC_ZK_MALFORMED;
+	free(data);
+	return rc;
+}
+
+int topic_zk_get_config(struct zk *zk, const char *topic, const char *key, char **value)
+{
+	*value = NULL;
 	struct arena a;
 	arena_init(&a);
-	struct json *j = json_parse(&a, data ? data : "", len > 0 ? (size_t)len : 0);
-	const char *v = json_get_string(json_get(j, "config"), key);
-	if (v)
-		*value = xstrdup(v);
+	struct topic_config_entry *e;
+	int n;
+	int rc = topic_zk_get_configs(zk, topic, &a, &e, &n);
+	if (rc == ZNONODE || rc == TOPIC_ZK_MALFORMED)
+		rc = ZOK; /* no override */
+	for (int i = 0; i < n && !*value; i++)
+		if (e[i].value && strcmp(e[i].key, key) == 0)
+			*value = xstrdup(e[i].value);
 	arena_free(&a);
-	free(data);
-	return ZOK;
+	return rc;
 }
 
 int topic_zk_list_isr_changes(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n)
@@ -506,6 +553,30 @@ static bool parse_partition_list(const char *data, int len, struct topic_partiti
 	}
 	arena_free(&a);
 	return ok;
+}
+
+void topic_zk_partition_list_json(const struct topic_partition_ref *refs, int n, struct wbuf *w)
+{
+	json_write_raw(w, "{\"version\":1,\"partitions\":[");
+	for (int i = 0; i < n; i++) {
+		json_write_raw(w, i ? ",{\"topic\":" : "{\"topic\":");
+		json_write_string(w, refs[i].topic);
+		json_write_raw(w, ",\"partition\":");
+		json_write_int(w, refs[i].partition);
+		json_write_raw(w, "}");
+	}
+	json_write_raw(w, "]}");
+}
+
+int topic_zk_create_isr_change(struct zk *zk, const struct topic_partition_ref *refs, int n)
+{
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_partition_list_json(refs, n, &w);
+	int rc = zk_create(zk, "/isr_change_notification/isr_change_", (const char *)w.data, (int)w.len, ZOO_SEQUENCE,
+			   NULL, NULL, 0);
+	wbuf_free(&w);
+	return rc;
 }
 
 int topic_zk_read_isr_change(struct zk *zk, const char *name, struct topic_partition_ref **out, int *n)
@@ -551,8 +622,8 @@ int topic_zk_delete_isr_change(struct zk *zk, const char *name, int32_t epoch_zk
 	return rc != ZOK && epoch_err == ZBADVERSION ? TOPIC_ZK_CONTROLLER_MOVED : rc;
 }
 
-#define REASSIGN_PATH "/admin/reassign_partitions"
-#define PREFERRED_PATH "/admin/preferred_replica_election"
+#define REASSIGN_PATH TOPIC_ZK_REASSIGN_PATH
+#define PREFERRED_PATH TOPIC_ZK_PREFERRED_ELECTION_PATH
 
 void reassign_requests_free(struct reassign_request *r, int n)
 {

@@ -12,6 +12,8 @@
 #include "util/buf.h"
 #include "zk/zk.h"
 
+struct arena;
+
 /* A partition being reassigned [Kafka's ReplicaAssignment.addingReplicas/removingReplicas]. */
 struct partition_reassignment {
 	int32_t partition;
@@ -85,8 +87,29 @@ int topic_zk_create_state(struct zk *zk, const char *topic, int partition, const
  */
 int topic_zk_update_state(struct zk *zk, const char *topic, int partition, const struct partition_state *s,
 			  int32_t expected_version, int32_t epoch_zk_version, int32_t *new_version);
+/*
+ * A partition leader's ISR change [Kafka's Partition.updateIsr through
+ * zkClient.conditionalUpdatePath, ZooKeeper mode before AlterPartition]: sets
+ * the state znode if it is still at expected_version, unfenced (the leader is
+ * not the controller).  ZOK with *new_version, ZBADVERSION when the znode moved
+ * on, or another ZooKeeper code.
+ */
+int topic_zk_write_isr(struct zk *zk, const char *topic, int partition, const struct partition_state *s,
+		       int32_t expected_version, int32_t *new_version);
 /* The same as topic_zk_set_assignment, fenced by /controller_epoch's zkVersion (the controller's writes). */
 int topic_zk_set_assignment_fenced(struct zk *zk, const struct topic_assignment *t, int32_t epoch_zk_version);
+/* A payload that is not the znode's JSON shape. */
+#define TOPIC_ZK_MALFORMED 2
+/*
+ * Every override in /config/topics/<t> ({"version":1,"config":{"k":"v",...}}),
+ * keys and values allocated in `a`; a value that is not a JSON string comes
+ * back NULL.  ZOK (an empty znode has none), ZNONODE, TOPIC_ZK_MALFORMED or a
+ * ZooKeeper code.
+ */
+int topic_zk_get_configs(struct zk *zk, const char *topic, struct arena *a, struct topic_config_entry **out,
+			 int *n);
+/* The same from the payload alone (exposed for tests); 0, or -1 when it is not that shape. */
+int topic_zk_parse_config(const char *json, int len, struct arena *a, struct topic_config_entry **out, int *n);
 /* One key of /config/topics/<t> into *value (malloc'd; NULL when absent).  ZOK or a ZooKeeper code. */
 int topic_zk_get_config(struct zk *zk, const char *topic, const char *key, char **value);
 
@@ -95,6 +118,14 @@ struct topic_partition_ref {
 	char *topic;
 	int32_t partition;
 };
+/*
+ * Tells the controller a leader changed these partitions' ISR [Kafka's
+ * propagateIsrChanges]: a sequential /isr_change_notification/isr_change_
+ * znode with {"version":1,"partitions":[{"topic":"t","partition":0},...]}.
+ */
+int topic_zk_create_isr_change(struct zk *zk, const struct topic_partition_ref *refs, int n);
+/* That payload (exposed for tests). */
+void topic_zk_partition_list_json(const struct topic_partition_ref *refs, int n, struct wbuf *w);
 /* Names of the children of /isr_change_notification (with a children watch when watch != NULL). */
 int topic_zk_list_isr_changes(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);
 /* The partitions named by one notification; ZOK (a malformed payload gives none), ZNONODE, ... */
@@ -108,6 +139,10 @@ int topic_zk_mark_for_deletion(struct zk *zk, const char *topic);
 int topic_zk_list_deletions(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);
 int topic_zk_delete_topic(struct zk *zk, const char *topic);
 int topic_zk_unmark_deletion(struct zk *zk, const char *topic);
+
+/* The two admin znodes' paths (for messages that name them). */
+#define TOPIC_ZK_REASSIGN_PATH "/admin/reassign_partitions"
+#define TOPIC_ZK_PREFERRED_ELECTION_PATH "/admin/preferred_replica_election"
 
 /*
  * /admin/reassign_partitions [Kafka's ReassignPartitionsZNode]:

@@ -22,6 +22,7 @@
 
 #include "log/compression.h"
 #include "util/buf.h"
+#include "util/endian.h"
 #include "util/errors.h"
 
 #ifndef SRCDIR
@@ -196,8 +197,7 @@ static void test_xxh32_matches_lz4_content_checksum(void **state)
 	for (size_t n = 0; n <= 300; n += (n < 40 ? 1 : 37)) {
 		size_t len = LZ4F_compressFrame(frame, cap, data, n, &prefs);
 		assert_false(LZ4F_isError(len));
-		uint32_t want = (uint32_t)frame[len - 4] | (uint32_t)frame[len - 3] << 8 |
-		    (uint32_t)frame[len - 2] << 16 | (uint32_t)frame[len - 1] << 24;
+		uint32_t want = le32_load(frame + len - 4);
 		assert_int_equal(compression_xxh32(data, n, 0), want);
 	}
 	assert_int_equal(compression_xxh32("", 0, 0), 0x02CC5D05u);
@@ -272,8 +272,7 @@ static void test_framing(void **state)
 	/* 100000 bytes = 4 blocks of at most 32 KiB, each length-prefixed. */
 	size_t pos = 16, blocks = 0;
 	while (pos < z.len) {
-		uint32_t bl = (uint32_t)z.data[pos] << 24 | (uint32_t)z.data[pos + 1] << 16 |
-		    (uint32_t)z.data[pos + 2] << 8 | z.data[pos + 3];
+		uint32_t bl = be32_load(z.data + pos);
 		pos += 4 + bl;
 		blocks++;
 	}

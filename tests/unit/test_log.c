@@ -25,6 +25,7 @@
 #include "log/log.h"
 #include "log/record_batch.h"
 #include "util/buf.h"
+#include "util/endian.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -608,20 +609,12 @@ struct layout {
 	int64_t leo;
 };
 
-static void put_be(struct wbuf *w, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--) {
-		uint8_t c = (uint8_t)(v >> (8 * i));
-		wbuf_put(w, &c, 1);
-	}
-}
-
 /* Kafka's onBecomeInactiveSegment / close: the max timestamp, if new. */
 static void seg_finish(struct exp_seg *s)
 {
 	if (s->max_ts >= 0 && s->max_ts > s->last_tidx_ts) {
-		put_be(&s->tidx, (uint64_t)s->max_ts, 8);
-		put_be(&s->tidx, (uint64_t)(s->max_ts_off - s->base), 4);
+		wbuf_i64(&s->tidx, s->max_ts);
+		wbuf_u32(&s->tidx, (uint32_t)(s->max_ts_off - s->base));
 		s->last_tidx_ts = s->max_ts;
 	}
 }
@@ -659,11 +652,11 @@ static void layout_append(struct layout *L, struct exp_batch *b)
 		s->max_ts_off = b->last;
 	}
 	if (s->since > INTERVAL) {
-		put_be(&s->idx, (uint64_t)(b->last - s->base), 4);
-		put_be(&s->idx, b->pos, 4);
+		wbuf_u32(&s->idx, (uint32_t)(b->last - s->base));
+		wbuf_u32(&s->idx, (uint32_t)b->pos);
 		if (s->max_ts > s->last_tidx_ts) {
-			put_be(&s->tidx, (uint64_t)s->max_ts, 8);
-			put_be(&s->tidx, (uint64_t)(s->max_ts_off - s->base), 4);
+			wbuf_i64(&s->tidx, s->max_ts);
+			wbuf_u32(&s->tidx, (uint32_t)(s->max_ts_off - s->base));
 			s->last_tidx_ts = s->max_ts;
 		}
 		s->since = 0;
@@ -888,9 +881,7 @@ static void test_truncate_across_segments(void **state)
 	s->log.len = L->b[k].pos;
 	size_t keep = 0;
 	while (keep < s->idx.len) {
-		int64_t rel = (int64_t)(((uint32_t)s->idx.data[keep] << 24) |
-		    ((uint32_t)s->idx.data[keep + 1] << 16) | ((uint32_t)s->idx.data[keep + 2] << 8) |
-		    s->idx.data[keep + 3]);
+		int64_t rel = (int64_t)be32_load(s->idx.data + keep);
 		if (s->base + rel >= target)
 			break;
 		keep += 8;
@@ -899,8 +890,7 @@ static void test_truncate_across_segments(void **state)
 	keep = 0;
 	while (keep < s->tidx.len) {
 		const uint8_t *e = s->tidx.data + keep + 8;
-		int64_t rel = (int64_t)(((uint32_t)e[0] << 24) | ((uint32_t)e[1] << 16) |
-		    ((uint32_t)e[2] << 8) | e[3]);
+		int64_t rel = (int64_t)be32_load(e);
 		if (s->base + rel >= target)
 			break;
 		keep += 12;
@@ -909,9 +899,7 @@ static void test_truncate_across_segments(void **state)
 	s->last_tidx_ts = -1;
 	if (keep >= 12) {
 		const uint8_t *e = s->tidx.data + keep - 12;
-		s->last_tidx_ts = 0;
-		for (int i = 0; i < 8; i++)
-			s->last_tidx_ts = (s->last_tidx_ts << 8) | e[i];
+		s->last_tidx_ts = (int64_t)be64_load(e);
 	}
 	s->max_ts = -1;
 	for (size_t i = 0; i < k; i++) {

@@ -29,6 +29,7 @@
 #include "log/segment.h"
 #include "util/buf.h"
 #include "util/crc32c.h"
+#include "util/endian.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -475,14 +476,6 @@ static void test_wrong_crc(void **state)
 	free(log);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static void test_bad_lengths(void **state)
 {
 	(void)state;
@@ -499,7 +492,7 @@ static void test_bad_lengths(void **state)
 	static const int32_t bad[] = { -1, 0, 13, INT32_MIN };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint8_t *b = exact_copy(log, len);
-		put32(b + POS_B + 8, (uint32_t)bad[i]);
+		be32_store(b + POS_B + 8, (uint32_t)bad[i]);
 		assert_int_equal(record_batch_parse(b + POS_B, len - POS_B, &rb), KERR_CORRUPT_MESSAGE);
 		assert_false(record_batch_peek(b + POS_B, len - POS_B, &base, &size, &magic));
 		assert_int_equal(records_validate(b, len, &o, &info), KERR_CORRUPT_MESSAGE);
@@ -509,15 +502,15 @@ static void test_bad_lengths(void **state)
 
 	/* At least a legacy entry but shorter than a v2 header (61 bytes). */
 	uint8_t *b = exact_copy(log + POS_B, SIZE_B);
-	put32(b + 8, 61 - 12 - 1);
+	be32_store(b + 8, 61 - 12 - 1);
 	assert_int_equal(record_batch_parse(b, SIZE_B, &rb), KERR_CORRUPT_MESSAGE);
 	free(b);
 
 	/* Longer than the bytes there. */
 	b = exact_copy(log + POS_B, SIZE_B);
-	put32(b + 8, SIZE_B - 12 + 1);
+	be32_store(b + 8, SIZE_B - 12 + 1);
 	assert_int_equal(record_batch_parse(b, SIZE_B, &rb), KERR_CORRUPT_MESSAGE);
-	put32(b + 8, INT32_MAX);
+	be32_store(b + 8, INT32_MAX);
 	assert_int_equal(record_batch_parse(b, SIZE_B, &rb), KERR_CORRUPT_MESSAGE);
 	free(b);
 
@@ -525,7 +518,7 @@ static void test_bad_lengths(void **state)
 	 * fine but its records do not add up. */
 	b = exact_copy(log + POS_C, SIZE_C);
 	size_t cut = SIZE_C - 10; /* the last record is 10 bytes */
-	put32(b + 8, (uint32_t)(cut - 12));
+	be32_store(b + 8, (uint32_t)(cut - 12));
 	record_batch_update_crc(b, cut);
 	assert_int_equal(record_batch_parse(b, cut, &rb), KERR_NONE);
 	assert_true(record_batch_crc_ok(&rb));
@@ -547,7 +540,7 @@ static void test_bad_lengths(void **state)
 
 	/* RecordCount disagreeing with LastOffsetDelta. */
 	b = exact_copy(log + POS_B, SIZE_B);
-	put32(b + 57, 2);
+	be32_store(b + 57, 2);
 	record_batch_update_crc(b, SIZE_B);
 	assert_int_equal(records_validate(b, SIZE_B, &o, &info), KERR_INVALID_RECORD);
 	free(b);

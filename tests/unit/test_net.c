@@ -26,6 +26,7 @@
 
 #include "net/server.h"
 #include "util/buf.h"
+#include "util/endian.h"
 
 /* Handler behaviour, chosen per frame by its first byte. */
 enum { ECHO_NOW = 'e', ECHO_LATER = 'l', NO_ANSWER = 'n', FILE_ANSWER = 'f', CLOSE = 'c' };
@@ -134,7 +135,8 @@ static int dial(void) { return dial_port(spec.port); }
 
 static void send_frame(int fd, const void *p, uint32_t n)
 {
-	uint8_t hdr[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+	uint8_t hdr[4];
+	be32_store(hdr, n);
 	assert_int_equal(send(fd, hdr, 4, 0), 4);
 	if (n)
 		assert_int_equal(send(fd, p, n, 0), (ssize_t)n);
@@ -158,7 +160,7 @@ static int read_frame(int fd, uint8_t *buf, size_t cap)
 	uint8_t hdr[4];
 	if (read_full(fd, hdr, 4))
 		return -1;
-	uint32_t n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
+	uint32_t n = be32_load(hdr);
 	assert_true(n <= cap);
 	if (read_full(fd, buf, n))
 		return -1;
@@ -297,10 +299,7 @@ static void *send_all_sizes(void *arg)
 	for (size_t i = 0; i < N_SIZES; i++) {
 		uint32_t n = frame_sizes[i];
 		uint8_t *buf = malloc(4 + (size_t)n);
-		buf[0] = (uint8_t)(n >> 24);
-		buf[1] = (uint8_t)(n >> 16);
-		buf[2] = (uint8_t)(n >> 8);
-		buf[3] = (uint8_t)n;
+		be32_store(buf, n);
 		fill_pattern(buf + 4, n, (unsigned)i);
 		size_t off = 0;
 		while (off < 4 + (size_t)n) {

@@ -171,13 +171,54 @@ static void test_api_table(void **state)
 		if (apis[i].listeners & PROTO_LISTENER_ZK_BROKER)
 			zk++;
 	assert_int_equal(zk, 62); /* the ZK-mode 3.9 broker's ApiVersions list */
-	const struct proto_api *p = proto_api_get(0);
+	const struct proto_api *p = proto_api_get(API_PRODUCE);
 	assert_non_null(p);
 	assert_string_equal(p->name, "Produce");
 	assert_int_equal(p->max_version, 11);
 	assert_int_equal(p->flexible_from, 9);
 	assert_null(proto_api_get(52)); /* Vote is KRaft-only: no schema here */
-	assert_int_equal(proto_api_get(17)->flexible_from, -1); /* SaslHandshake never flexible */
+	assert_int_equal(proto_api_get(API_SASL_HANDSHAKE)->flexible_from, -1); /* never flexible */
+}
+
+/* The generated constants carry Kafka's numbers and names. */
+static void test_constants(void **state)
+{
+	(void)state;
+	assert_int_equal(API_PRODUCE, 0);
+	assert_int_equal(API_LEADER_AND_ISR, 4);
+	assert_int_equal(API_API_VERSIONS, 18);
+	assert_int_equal(API_OFFSET_DELETE, 47);
+	assert_int_equal(API_CONSUMER_GROUP_DESCRIBE, 69);
+	assert_string_equal(api_key_name(API_API_VERSIONS), "ApiVersions");
+	assert_null(api_key_name(52));
+	size_t n;
+	const struct proto_api *apis = proto_api_list(&n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(api_key_name(apis[i].key), apis[i].name);
+
+	assert_int_equal(KERR_NONE, 0);
+	assert_int_equal(KERR_UNKNOWN_SERVER_ERROR, -1);
+	assert_int_equal(KERR_UNKNOWN_TOPIC_OR_PARTITION, 3);
+	assert_int_equal(KERR_NOT_COORDINATOR, 16);
+	assert_int_equal(KERR_KAFKA_STORAGE_ERROR, 56);
+	assert_int_equal(KERR_UNKNOWN_TOPIC_ID, 100);
+	assert_int_equal(KERR_VOTER_NOT_FOUND, 127);
+	assert_string_equal(kafka_error_name(KERR_NOT_LEADER_OR_FOLLOWER), "NOT_LEADER_OR_FOLLOWER");
+	assert_string_equal(kafka_error_name(99), "UNKNOWN_ERROR_CODE"); /* never assigned by Kafka */
+	assert_string_equal(kafka_error_name(128), "UNKNOWN_ERROR_CODE");
+	int named = 0;
+	for (int c = -1; c <= 127; c++)
+		named += strcmp(kafka_error_name((int16_t)c), "UNKNOWN_ERROR_CODE") != 0;
+	assert_int_equal(named, 128);
+	assert_true(kafka_error_retriable(KERR_NOT_LEADER_OR_FOLLOWER));
+	assert_true(kafka_error_retriable(KERR_COORDINATOR_LOAD_IN_PROGRESS));
+	assert_false(kafka_error_retriable(KERR_NONE));
+	assert_false(kafka_error_retriable(KERR_UNKNOWN_SERVER_ERROR));
+	assert_false(kafka_error_retriable(KERR_REBALANCE_IN_PROGRESS));
+	assert_false(kafka_error_retriable(99));
+	assert_string_equal(kafka_error_message(KERR_NON_EMPTY_GROUP), "The group is not empty.");
+	assert_string_equal(kafka_error_message(KERR_NONE), "");
+	assert_string_equal(kafka_error_message(99), "");
 }
 
 int main(void)
@@ -189,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_tagged_fields),
 		cmocka_unit_test(test_header_versions),
 		cmocka_unit_test(test_api_table),
+		cmocka_unit_test(test_constants),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "server/replica_assignment.h"
+#include "util/arena.h"
 #include "util/uuid.h"
 #include "zk/topic_zk.h"
 
@@ -61,6 +62,53 @@ static void test_state_json(void **state)
 	assert_int_equal(back.n_isr, 3);
 	partition_state_clear(&back);
 	wbuf_free(&w);
+}
+
+/* The ISR change notification a leader writes for the controller [IsrChangeNotificationZNode]. */
+static void test_isr_change_json(void **state)
+{
+	(void)state;
+	struct topic_partition_ref refs[] = { { "orders", 3 }, { "a\"b", 0 } };
+	struct wbuf w;
+	wbuf_init(&w);
+	topic_zk_partition_list_json(refs, 1, &w);
+	const char *one = "{\"version\":1,\"partitions\":[{\"topic\":\"orders\",\"partition\":3}]}";
+	assert_int_equal(w.len, strlen(one));
+	assert_memory_equal(w.data, one, w.len);
+	wbuf_reset(&w);
+	topic_zk_partition_list_json(refs, 2, &w);
+	const char *two = "{\"version\":1,\"partitions\":[{\"topic\":\"orders\",\"partition\":3},"
+			  "{\"topic\":\"a\\\"b\",\"partition\":0}]}";
+	assert_int_equal(w.len, strlen(two));
+	assert_memory_equal(w.data, two, w.len);
+	wbuf_free(&w);
+}
+
+/* /config/topics/<t> overrides: strings kept, other JSON values NULL, other shapes refused. */
+static void test_config_json(void **state)
+{
+	(void)state;
+	struct arena a;
+	arena_init(&a);
+	struct topic_config_entry *e;
+	int n;
+	const char *json = "{\"version\":1,\"config\":{\"retention.ms\":\"1000\",\"segment.bytes\":5,"
+			   "\"cleanup.policy\":\"compact\"}}";
+	assert_int_equal(topic_zk_parse_config(json, (int)strlen(json), &a, &e, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(e[0].key, "retention.ms");
+	assert_string_equal(e[0].value, "1000");
+	assert_string_equal(e[1].key, "segment.bytes");
+	assert_null(e[1].value);
+	assert_string_equal(e[2].value, "compact");
+	const char *empty = "{\"version\":1,\"config\":{}}";
+	assert_int_equal(topic_zk_parse_config(empty, (int)strlen(empty), &a, &e, &n), 0);
+	assert_int_equal(n, 0);
+	const char *bad = "{\"version\":1,\"config\":[]}";
+	assert_int_equal(topic_zk_parse_config(bad, (int)strlen(bad), &a, &e, &n), -1);
+	assert_int_equal(topic_zk_parse_config("nope", 4, &a, &e, &n), -1);
+	assert_int_equal(n, 0);
+	arena_free(&a);
 }
 
 /* Kafka's documented example: 5 brokers, 10 partitions, 3 replicas, start index 0, shift 0. */
@@ -125,6 +173,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_assignment_json_roundtrip),
 		cmocka_unit_test(test_state_json),
+		cmocka_unit_test(test_isr_change_json),
+		cmocka_unit_test(test_config_json),
 		cmocka_unit_test(test_reassigning_json),
 		cmocka_unit_test(test_rack_unaware_matches_kafka),
 	};

@@ -157,6 +157,19 @@ static void test_json_writer_escapes(void **state)
 	wbuf_free(&w);
 }
 
+/* A v0 OffsetCommit's group id is one element of /consumers/<group>/offsets/... */
+static void test_consumer_group_path_element(void **state)
+{
+	(void)state;
+	assert_true(kafka_zk_consumer_group_valid("g1", 2));
+	assert_true(kafka_zk_consumer_group_valid("...", 3));
+	assert_false(kafka_zk_consumer_group_valid("", 0));
+	assert_false(kafka_zk_consumer_group_valid(".", 1));
+	assert_false(kafka_zk_consumer_group_valid("..", 2));
+	assert_false(kafka_zk_consumer_group_valid("a/b", 3));
+	assert_false(kafka_zk_consumer_group_valid("a\0b", 3));
+}
+
 static void test_uuid(void **state)
 {
 	(void)state;
@@ -184,6 +197,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_broker_json_exact),
+		cmocka_unit_test(test_consumer_group_path_element),
 		cmocka_unit_test(test_broker_json_no_plaintext_ipv6),
 		cmocka_unit_test(test_parse_old_versions),
 		cmocka_unit_test(test_controller_json),
