@@ -27,13 +27,19 @@ static bool broker_alive_on(const struct metadata_snapshot *s, int32_t id, const
 	return b && mc_broker_endpoint(b, listener);
 }
 
-static int32_t *filter_alive(struct request *req, const struct metadata_snapshot *s, const int32_t *ids,
-			     int n, int32_t *out_n)
+/*
+ * Only v0 leaves out replicas on brokers that are down or lack this listener
+ * (Kafka's errorUnavailableEndpoints); from v1 clients get every assigned replica
+ * and the ISR as the controller wrote them, and learn which replicas are down
+ * from offline_replicas (v5+), as ZkMetadataCache.getPartitionMetadata answers.
+ */
+static int32_t *replica_list(struct request *req, const struct metadata_snapshot *s, const int32_t *ids, int n,
+			     bool filter, int32_t *out_n)
 {
 	int32_t *out = arena_alloc(&req->arena, sizeof *out * (size_t)(n ? n : 1));
 	int32_t k = 0;
 	for (int i = 0; i < n; i++)
-		if (broker_alive_on(s, ids[i], req->info.listener_name))
+		if (!filter || broker_alive_on(s, ids[i], req->info.listener_name))
 			out[k++] = ids[i];
 	*out_n = k;
 	return out;
@@ -44,6 +50,7 @@ static void fill_partition(struct request *req, const struct metadata_snapshot *
 {
 	int16_t version = req->header.api_version;
 	const char *listener = req->info.listener_name;
+	bool filter = version == 0;
 
 	metadata_response_metadata_response_partition_init(out);
 	out->partition_index = p->index;
@@ -54,9 +61,9 @@ static void fill_partition(struct request *req, const struct metadata_snapshot *
 	out->offline_replicas_count = p->n_offline;
 
 	int32_t n_replicas, n_isr;
-	out->replica_nodes = filter_alive(req, s, p->replicas, p->n_replicas, &n_replicas);
+	out->replica_nodes = replica_list(req, s, p->replicas, p->n_replicas, filter, &n_replicas);
 	out->replica_nodes_count = n_replicas;
-	out->isr_nodes = filter_alive(req, s, p->isr, p->n_isr, &n_isr);
+	out->isr_nodes = replica_list(req, s, p->isr, p->n_isr, filter, &n_isr);
 	out->isr_nodes_count = n_isr;
 
 	if (p->leader < 0 || !metadata_snapshot_broker(s, p->leader)) {
@@ -64,12 +71,13 @@ static void fill_partition(struct request *req, const struct metadata_snapshot *
 		out->leader_id = -1;
 	} else if (!broker_alive_on(s, p->leader, listener)) {
 		/* The leader is up but has no endpoint on this listener: a misconfiguration
-		 * newer clients are told about explicitly. */
-		out->error_code = version >= 9 ? KERR_LISTENER_NOT_FOUND : KERR_LEADER_NOT_AVAILABLE;
+		 * (or a listener still being added) that v6+ clients are told about by name. */
+		out->error_code = version >= 6 ? KERR_LISTENER_NOT_FOUND : KERR_LEADER_NOT_AVAILABLE;
 		out->leader_id = -1;
 	} else {
 		out->leader_id = p->leader;
-		if (version == 0 && (n_replicas < p->n_replicas || n_isr < p->n_isr))
+		/* Only possible at v0, the one version that filters. */
+		if (n_replicas < p->n_replicas || n_isr < p->n_isr)
 			out->error_code = KERR_REPLICA_NOT_AVAILABLE;
 	}
 }
