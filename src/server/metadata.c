@@ -82,18 +82,13 @@ static void fill_partition(struct request *req, const struct metadata_snapshot *
 	}
 }
 
-static bool is_internal_topic(const char *name)
-{
-	return strcmp(name, "__consumer_offsets") == 0 || strcmp(name, "__transaction_state") == 0;
-}
-
 static void fill_topic(struct request *req, const struct metadata_snapshot *s, const struct mc_topic *t,
 		       bool want_ops, struct metadata_response_metadata_response_topic *out)
 {
 	metadata_response_metadata_response_topic_init(out);
 	out->name = kstr_c(t->name);
 	memcpy(out->topic_id, t->id, 16);
-	out->is_internal = is_internal_topic(t->name);
+	out->is_internal = topic_is_internal(t->name, strlen(t->name));
 	out->topic_authorized_operations = want_ops ? TOPIC_ALL_OPS : OPS_NOT_REQUESTED;
 	out->partitions = arena_alloc(&req->arena, sizeof *out->partitions * (size_t)(t->n_partitions ? t->n_partitions : 1));
 	out->partitions_count = t->n_partitions;
@@ -124,7 +119,9 @@ void handle_metadata(struct request *req) { answer(req, false); }
 /*
  * Unknown topics are created when auto.create.topics.enable and the request
  * allow it (Kafka answers LEADER_NOT_AVAILABLE for them until the controller
- * has elected leaders).  Creating talks to ZooKeeper, so a request that needs
+ * has elected leaders).  Internal topics are created with their owners'
+ * settings, never as ordinary topics (topic_auto_create), as Kafka's
+ * AutoTopicCreationManager does.  Creating talks to ZooKeeper, so a request that needs
  * it is handed to the admin executor and answered from there.
  */
 static void answer(struct request *req, bool on_admin)
@@ -191,6 +188,7 @@ static void answer(struct request *req, bool on_admin)
 			metadata_response_metadata_response_topic_init(out);
 			out->name = rt->name;
 			out->topic_authorized_operations = OPS_NOT_REQUESTED;
+			out->is_internal = topic_is_internal(rt->name.ptr, (size_t)rt->name.len);
 			bool valid = topic_name_valid(rt->name.ptr, (size_t)rt->name.len);
 			out->error_code = valid ? KERR_UNKNOWN_TOPIC_OR_PARTITION : KERR_INVALID_TOPIC_EXCEPTION;
 			if (valid && b->bc->auto_create_topics_enable && mreq->allow_auto_topic_creation) {
