@@ -583,6 +583,10 @@ void group_coordinator_set_topic_partitions(struct group_coordinator *gc, int32_
 {
 	if (!gc || n <= 0)
 		return;
+	/* Every UpdateMetadata calls this; the usual case needs no lock. */
+	if (__atomic_load_n(&gc->partitions_known, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&gc->n_partitions, __ATOMIC_ACQUIRE) == n)
+		return;
 	pthread_mutex_lock(&gc->lock);
 	if (!gc->partitions_known) {
 		grow_parts(gc, n);
