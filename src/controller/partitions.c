@@ -366,7 +366,14 @@ static void offline_replica(struct controller *c, int ti, int p, int32_t id, str
 		ctl_batch_update_metadata(b, ti, p);
 		return;
 	}
-	if (!change_state(c, t, p, decide_remove_from_isr, &id, "replica offline"))
+	bool changed = change_state(c, t, p, decide_remove_from_isr, &id, "replica offline");
+	if (c->fenced)
+		return;
+	/* Every live broker learns the replica is offline, as Kafka's OfflineReplica step
+	 * tells them: also when the ISR did not change (a controlled shutdown had taken
+	 * the replica out already) and when no other replica is left to get LeaderAndIsr. */
+	ctl_batch_update_metadata(b, ti, p);
+	if (!changed)
 		return;
 	for (int r = 0; r < t->asg.n_replicas[p]; r++)
 		if (t->asg.replicas[p][r] != id)

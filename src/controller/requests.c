@@ -49,8 +49,9 @@ static void fill_um_partition(struct controller *c, struct arena *a, const struc
 	ps->replicas_count = t->asg.n_replicas[p];
 	int32_t *off = arena_alloc(a, sizeof *off * (size_t)(t->asg.n_replicas[p] ? t->asg.n_replicas[p] : 1));
 	int n_off = 0;
+	/* Offline as Kafka's isReplicaOnline has it: a broker shutting down already counts. */
 	for (int r = 0; r < t->asg.n_replicas[p]; r++)
-		if (!controller_is_live(c, t->asg.replicas[p][r]))
+		if (!controller_is_replica_online(c, t->asg.replicas[p][r]))
 			off[n_off++] = t->asg.replicas[p][r];
 	ps->offline_replicas = off;
 	ps->offline_replicas_count = n_off;

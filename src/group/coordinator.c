@@ -66,8 +66,9 @@ static int32_t java_string_hash(const char *s, size_t len)
 
 int32_t group_partition_for(const struct group_coordinator *gc, const char *id, size_t len)
 {
+	uint32_t n = (uint32_t)__atomic_load_n(&gc->n_partitions, __ATOMIC_ACQUIRE);
 	/* Kafka's Utils.abs is n & 0x7fffffff. */
-	return (int32_t)(((uint32_t)java_string_hash(id, len) & 0x7fffffffu) % (uint32_t)gc->cfg.n_partitions);
+	return (int32_t)(((uint32_t)java_string_hash(id, len) & 0x7fffffffu) % n);
 }
 
 int32_t group_coordinator_partition_for(const struct group_coordinator *gc, const char *group, size_t len)
@@ -75,7 +76,7 @@ int32_t group_coordinator_partition_for(const struct group_coordinator *gc, cons
 	return group_partition_for(gc, group, len);
 }
 
-int32_t group_coordinator_num_partitions(const struct group_coordinator *gc) { return gc->cfg.n_partitions; }
+int32_t group_coordinator_topic_num_partitions(const struct group_coordinator *gc) { return gc->cfg.n_partitions; }
 int16_t group_coordinator_replication_factor(const struct group_coordinator *gc)
 {
 	return gc->cfg.replication_factor;
@@ -86,7 +87,12 @@ int16_t group_owner_error(struct group_coordinator *gc, const char *id, size_t l
 {
 	if (!gc->running)
 		return KERR_COORDINATOR_NOT_AVAILABLE;
+	/* Until the real partition count is known a group could be mapped wrongly. */
+	if (!__atomic_load_n(&gc->partitions_known, __ATOMIC_ACQUIRE))
+		return KERR_NOT_COORDINATOR;
 	int32_t p = group_partition_for(gc, id, len);
+	if (p >= gc->n_parts)
+		return KERR_NOT_COORDINATOR;
 	switch (gc->parts[p].state) {
 	case PART_OWNED: return KERR_NONE;
 	case PART_LOADING: return KERR_COORDINATOR_LOAD_IN_PROGRESS;
@@ -460,6 +466,18 @@ static void *coordinator_main(void *arg)
 	return NULL;
 }
 
+/* Makes parts[] hold at least n partitions (new ones not owned). Lock held or not yet shared. */
+static void grow_parts(struct group_coordinator *gc, int32_t n)
+{
+	if (n <= gc->n_parts)
+		return;
+	gc->parts = xrealloc(gc->parts, sizeof *gc->parts * (size_t)n);
+	memset(&gc->parts[gc->n_parts], 0, sizeof *gc->parts * (size_t)(n - gc->n_parts));
+	for (int32_t i = gc->n_parts; i < n; i++)
+		gc->parts[i].leader_epoch = -1;
+	gc->n_parts = n;
+}
+
 struct group_coordinator *group_coordinator_new(struct broker *b)
 {
 	struct group_coordinator *gc = xcalloc(1, sizeof *gc);
@@ -484,10 +502,8 @@ struct group_coordinator *group_coordinator_new(struct broker *b)
 	gc->cfg.retention_check_ms = config_long(c, "offsets.retention.check.interval.ms");
 	if (gc->cfg.n_partitions <= 0)
 		gc->cfg.n_partitions = 50;
-	gc->parts = xcalloc((size_t)gc->cfg.n_partitions, sizeof *gc->parts);
-	for (int i = 0; i < gc->cfg.n_partitions; i++) {
-		gc->parts[i].leader_epoch = -1;
-	}
+	gc->n_partitions = gc->cfg.n_partitions;
+	grow_parts(gc, gc->cfg.n_partitions);
 	gc->next_expiry_check = wall_clock_ms() + gc->cfg.retention_check_ms;
 	return gc;
 }
@@ -535,9 +551,11 @@ void group_coordinator_free(struct group_coordinator *gc)
 void group_coordinator_on_leadership(struct group_coordinator *gc, int32_t partition, bool leader,
 				     int32_t leader_epoch)
 {
-	if (!gc || partition < 0 || partition >= gc->cfg.n_partitions)
+	if (!gc || partition < 0)
 		return;
 	pthread_mutex_lock(&gc->lock);
+	/* The topic may have more partitions than offsets.topic.num.partitions says. */
+	grow_parts(gc, partition + 1);
 	struct owned_partition *op = &gc->parts[partition];
 	if (leader) {
 		if (op->state != PART_NOT_OWNED && op->leader_epoch == leader_epoch) {
@@ -559,5 +577,30 @@ void group_coordinator_on_leadership(struct group_coordinator *gc, int32_t parti
 	}
 	gc->jobs[gc->n_jobs++] = (struct load_job){ partition, leader_epoch, leader };
 	pthread_cond_signal(&gc->wake);
+	pthread_mutex_unlock(&gc->lock);
+}
+
+void group_coordinator_set_topic_partitions(struct group_coordinator *gc, int32_t n)
+{
+	if (!gc || n <= 0)
+		return;
+	/* Every UpdateMetadata calls this; the usual case needs no lock. */
+	if (__atomic_load_n(&gc->partitions_known, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&gc->n_partitions, __ATOMIC_ACQUIRE) == n)
+		return;
+	pthread_mutex_lock(&gc->lock);
+	if (!gc->partitions_known) {
+		grow_parts(gc, n);
+		__atomic_store_n(&gc->n_partitions, n, __ATOMIC_RELEASE);
+		__atomic_store_n(&gc->partitions_known, true, __ATOMIC_RELEASE);
+		if (n != gc->cfg.n_partitions)
+			log_info("Group coordinator: %s has %d partitions (offsets.topic.num.partitions is %d); groups map onto %d",
+				 GROUP_OFFSETS_TOPIC, n, gc->cfg.n_partitions, n);
+	} else if (n != gc->n_partitions && !gc->count_change_logged) {
+		/* Remapping live groups would lose them: Kafka too keeps its count until a restart. */
+		gc->count_change_logged = true;
+		log_warn("Group coordinator: %s now has %d partitions; groups keep mapping onto %d until a restart",
+			 GROUP_OFFSETS_TOPIC, n, gc->n_partitions);
+	}
 	pthread_mutex_unlock(&gc->lock);
 }

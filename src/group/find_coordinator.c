@@ -7,7 +7,6 @@
  * Transaction coordinators do not exist yet: key type 1 gets
  * COORDINATOR_NOT_AVAILABLE.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "group/group_coordinator.h"
@@ -18,8 +17,6 @@
 #include "server/metadata_cache.h"
 #include "server/request.h"
 #include "util/errors.h"
-#include "util/log.h"
-#include "zk/topic_zk.h"
 
 #define KEY_TYPE_GROUP 0
 #define KEY_TYPE_TRANSACTION 1
@@ -99,25 +96,12 @@ static void answer(struct request *req, bool *missing_topic)
 static void create_then_answer(struct request *req)
 {
 	struct broker *b = req->broker;
-	struct group_coordinator *gc = b->groups;
-	char segment[32];
-	snprintf(segment, sizeof segment, "%d", group_coordinator_segment_bytes(gc));
-	const struct topic_config_entry configs[] = {
-		{ "cleanup.policy", "compact" },
-		{ "compression.type", "producer" },
-		{ "segment.bytes", segment },
-	};
 	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
 	bool exists = metadata_snapshot_find_topic(s, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC)) != NULL;
 	metadata_snapshot_release(s);
-	if (!exists) {
-		int16_t err = topic_create_with(b, GROUP_OFFSETS_TOPIC, group_coordinator_num_partitions(gc),
-						group_coordinator_replication_factor(gc), configs,
-						(int)(sizeof configs / sizeof configs[0]));
-		if (err != KERR_NONE)
-			log_warn("Cannot create %s (offsets.topic.replication.factor %d): %s", GROUP_OFFSETS_TOPIC,
-				 group_coordinator_replication_factor(gc), kafka_error_name(err));
-	}
+	/* The same path as a Metadata request's auto-creation, so both make it alike. */
+	if (!exists)
+		(void)topic_auto_create(b, GROUP_OFFSETS_TOPIC);
 	bool missing = false;
 	answer(req, &missing);
 }

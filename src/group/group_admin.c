@@ -122,7 +122,7 @@ void handle_list_groups(struct request *req)
 	struct list_groups_response resp;
 	list_groups_response_init(&resp);
 	pthread_mutex_lock(&gc->lock);
-	for (int p = 0; p < gc->cfg.n_partitions; p++)
+	for (int p = 0; p < gc->n_parts; p++)
 		if (gc->parts[p].state == PART_LOADING)
 			resp.error_code = KERR_COORDINATOR_LOAD_IN_PROGRESS;
 	resp.groups = arena_alloc(&req->arena, sizeof *resp.groups * (size_t)(gc->n_groups ? gc->n_groups : 1));

@@ -36,9 +36,19 @@ void group_coordinator_free(struct group_coordinator *gc);
 void group_coordinator_on_leadership(struct group_coordinator *gc, int32_t partition, bool leader,
 				     int32_t leader_epoch);
 
+/*
+ * __consumer_offsets has n partitions [Kafka's groupMetadataTopicPartitionCount,
+ * read from ZooKeeper at start-up].  The first call fixes the count groups map
+ * onto, so a topic created after start-up with another count is used as it is;
+ * later calls with another count only warn (live groups are not remapped).
+ * Until the first call no group is served.
+ */
+void group_coordinator_set_topic_partitions(struct group_coordinator *gc, int32_t n);
+
 /* The __consumer_offsets partition a group id maps to [Kafka's partitionFor]. */
 int32_t group_coordinator_partition_for(const struct group_coordinator *gc, const char *group, size_t len);
-int32_t group_coordinator_num_partitions(const struct group_coordinator *gc);
+/* offsets.topic.num.partitions: the partition count a new __consumer_offsets is created with. */
+int32_t group_coordinator_topic_num_partitions(const struct group_coordinator *gc);
 int16_t group_coordinator_replication_factor(const struct group_coordinator *gc);
 int32_t group_coordinator_segment_bytes(const struct group_coordinator *gc);
 

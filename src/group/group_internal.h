@@ -110,7 +110,7 @@ struct reply_list {
 };
 
 struct group_config {
-	int32_t n_partitions;         /* offsets.topic.num.partitions */
+	int32_t n_partitions;         /* offsets.topic.num.partitions: what a new __consumer_offsets gets */
 	int16_t replication_factor;   /* offsets.topic.replication.factor */
 	int32_t segment_bytes;        /* offsets.topic.segment.bytes */
 	int32_t min_session_ms;       /* group.min.session.timeout.ms */
@@ -138,7 +138,17 @@ struct group_coordinator {
 	bool stop;
 	struct broker *broker;
 	struct group_config cfg;
-	struct owned_partition *parts; /* cfg.n_partitions */
+	/*
+	 * The partition count groups map onto: the one __consumer_offsets really has,
+	 * once known (from ZooKeeper at start-up or the topic's first appearance in
+	 * the metadata cache), offsets.topic.num.partitions until then.  Written
+	 * under the lock, read atomically (FindCoordinator reads it without the lock).
+	 */
+	int32_t n_partitions;
+	bool partitions_known;         /* atomic; until true no group is served */
+	bool count_change_logged;      /* warned once that the topic's count changed */
+	struct owned_partition *parts; /* n_parts entries, indexed by partition */
+	int32_t n_parts;
 	struct group **groups;         /* sorted by id */
 	int n_groups, cap_groups;
 	struct load_job *jobs;

@@ -40,11 +40,16 @@ void handle_list_groups(struct request *req);
 void handle_delete_groups(struct request *req);
 void handle_offset_delete(struct request *req);
 
-/* Creates `name` with num.partitions and default.replication.factor, as
- * auto.create.topics.enable does; KERR_NONE or Kafka's error.  Talks to
- * ZooKeeper: call it on the admin executor only. */
+/*
+ * Creates `name` the way Kafka's AutoTopicCreationManager does, with the settings
+ * its owner wants: __consumer_offsets with the group coordinator's
+ * (offsets.topic.*, compacted), __transaction_state with the transaction log's
+ * (transaction.state.log.*, compacted), any other topic with num.partitions and
+ * default.replication.factor.  KERR_NONE (also when it already exists) or Kafka's
+ * error.  Talks to ZooKeeper: call it on the admin executor only.
+ */
 int16_t topic_auto_create(struct broker *b, const char *name);
-/* The same with explicit partitions, replication factor and topic configs (internal topics). */
+/* The same with explicit partitions, replication factor and topic configs. */
 struct topic_config_entry;
 int16_t topic_create_with(struct broker *b, const char *name, int partitions, int rf,
 			  const struct topic_config_entry *configs, int n_configs);

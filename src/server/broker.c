@@ -24,6 +24,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "zk/kafka_zk.h"
+#include "zk/topic_zk.h"
 #include "zk/zk.h"
 
 static void on_session_expired(void *arg)
@@ -40,6 +41,26 @@ static void on_leadership(void *arg, const char *topic, size_t topic_len, int32_
 	struct broker *b = arg;
 	if (topic_len == strlen(GROUP_OFFSETS_TOPIC) && memcmp(topic, GROUP_OFFSETS_TOPIC, topic_len) == 0)
 		group_coordinator_on_leadership(b->groups, partition, leader, leader_epoch);
+}
+
+/*
+ * Groups map onto the partitions __consumer_offsets has in ZooKeeper, read
+ * once at start-up as Kafka's KafkaServer does for its GroupCoordinator; with
+ * no topic yet, the coordinator learns the count when the topic first shows up
+ * in UpdateMetadata.
+ */
+static void learn_offsets_partitions(struct broker *b)
+{
+	struct topic_assignment asg;
+	memset(&asg, 0, sizeof asg);
+	int rc = topic_zk_get_assignment(b->zk, GROUP_OFFSETS_TOPIC, &asg);
+	if (rc == ZOK && asg.n_partitions > 0)
+		group_coordinator_set_topic_partitions(b->groups, asg.n_partitions);
+	else if (rc != ZOK && rc != ZNONODE)
+		log_warn("Cannot read /brokers/topics/%s (%d); its partition count will come from the controller",
+			 GROUP_OFFSETS_TOPIC, rc);
+	if (rc == ZOK)
+		topic_assignment_free(&asg);
 }
 
 /* The replica manager's source of topic configs: /config/topics/<t> over our defaults. */
@@ -177,6 +198,7 @@ int broker_start(struct broker *b)
 	replica_manager_set_logs(b->replicas, b->logs);
 	replica_manager_set_topic_config(b->replicas, load_topic_config, b);
 	b->groups = group_coordinator_new(b);
+	learn_offsets_partitions(b);
 	replica_manager_set_leadership_listener(b->replicas, on_leadership, b);
 	group_coordinator_start(b->groups);
 	b->purgatory = purgatory_start();

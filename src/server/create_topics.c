@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "group/group_coordinator.h"
 #include "proto/gen/messages.h"
 #include "server/admin_executor.h"
 #include "server/admin_util.h"
@@ -285,9 +286,57 @@ static void create_topics_job(struct request *req)
 	request_respond(req, &resp);
 }
 
+/* __consumer_offsets as the group coordinator wants it [GroupCoordinator.offsetsTopicConfigs]. */
+static int16_t create_offsets_topic(struct broker *b)
+{
+	const struct group_coordinator *gc = b->groups;
+	char segment[16];
+	snprintf(segment, sizeof segment, "%d", group_coordinator_segment_bytes(gc));
+	const struct topic_config_entry configs[] = {
+		{ "cleanup.policy", "compact" },
+		{ "compression.type", "producer" },
+		{ "segment.bytes", segment },
+	};
+	return topic_create_with(b, GROUP_OFFSETS_TOPIC, group_coordinator_topic_num_partitions(gc),
+				 group_coordinator_replication_factor(gc), configs, (int)(sizeof configs / sizeof configs[0]));
+}
+
+/*
+ * __transaction_state as the transaction coordinator wants it
+ * [TransactionStateManager.transactionTopicConfigs]: no unclean elections and
+ * no compression whatever the producer sent, compacted.  samsa has no
+ * transaction coordinator yet, but the topic is made right for when it does.
+ */
+static int16_t create_transaction_topic(struct broker *b)
+{
+	char min_isr[16], segment[16];
+	snprintf(min_isr, sizeof min_isr, "%d", config_int(b->config, "transaction.state.log.min.isr"));
+	snprintf(segment, sizeof segment, "%d", config_int(b->config, "transaction.state.log.segment.bytes"));
+	const struct topic_config_entry configs[] = {
+		{ "unclean.leader.election.enable", "false" },
+		{ "compression.type", "uncompressed" },
+		{ "cleanup.policy", "compact" },
+		{ "min.insync.replicas", min_isr },
+		{ "segment.bytes", segment },
+	};
+	return topic_create_with(b, TRANSACTION_STATE_TOPIC, config_int(b->config, "transaction.state.log.num.partitions"),
+				 config_int(b->config, "transaction.state.log.replication.factor"), configs,
+				 (int)(sizeof configs / sizeof configs[0]));
+}
+
 int16_t topic_auto_create(struct broker *b, const char *name)
 {
-	return topic_create_with(b, name, b->bc->num_partitions, b->bc->default_replication_factor, NULL, 0);
+	int16_t err;
+	if (strcmp(name, GROUP_OFFSETS_TOPIC) == 0)
+		err = create_offsets_topic(b);
+	else if (strcmp(name, TRANSACTION_STATE_TOPIC) == 0)
+		err = create_transaction_topic(b);
+	else
+		return topic_create_with(b, name, b->bc->num_partitions, b->bc->default_replication_factor, NULL, 0);
+	/* Internal topics are made on the brokers' own initiative: say why one could not be. */
+	if (err != KERR_NONE)
+		log_warn("Cannot create internal topic %s: %s", name, kafka_error_name(err));
+	return err;
 }
 
 int16_t topic_create_with(struct broker *b, const char *name, int partitions, int rf,

@@ -27,13 +27,19 @@ static bool broker_alive_on(const struct metadata_snapshot *s, int32_t id, const
 	return b && mc_broker_endpoint(b, listener);
 }
 
-static int32_t *filter_alive(struct request *req, const struct metadata_snapshot *s, const int32_t *ids,
-			     int n, int32_t *out_n)
+/*
+ * Only v0 leaves out replicas on brokers that are down or lack this listener
+ * (Kafka's errorUnavailableEndpoints); from v1 clients get every assigned replica
+ * and the ISR as the controller wrote them, and learn which replicas are down
+ * from offline_replicas (v5+), as ZkMetadataCache.getPartitionMetadata answers.
+ */
+static int32_t *replica_list(struct request *req, const struct metadata_snapshot *s, const int32_t *ids, int n,
+			     bool filter, int32_t *out_n)
 {
 	int32_t *out = arena_alloc(&req->arena, sizeof *out * (size_t)(n ? n : 1));
 	int32_t k = 0;
 	for (int i = 0; i < n; i++)
-		if (broker_alive_on(s, ids[i], req->info.listener_name))
+		if (!filter || broker_alive_on(s, ids[i], req->info.listener_name))
 			out[k++] = ids[i];
 	*out_n = k;
 	return out;
@@ -44,6 +50,7 @@ static void fill_partition(struct request *req, const struct metadata_snapshot *
 {
 	int16_t version = req->header.api_version;
 	const char *listener = req->info.listener_name;
+	bool filter = version == 0;
 
 	metadata_response_metadata_response_partition_init(out);
 	out->partition_index = p->index;
@@ -54,9 +61,9 @@ static void fill_partition(struct request *req, const struct metadata_snapshot *
 	out->offline_replicas_count = p->n_offline;
 
 	int32_t n_replicas, n_isr;
-	out->replica_nodes = filter_alive(req, s, p->replicas, p->n_replicas, &n_replicas);
+	out->replica_nodes = replica_list(req, s, p->replicas, p->n_replicas, filter, &n_replicas);
 	out->replica_nodes_count = n_replicas;
-	out->isr_nodes = filter_alive(req, s, p->isr, p->n_isr, &n_isr);
+	out->isr_nodes = replica_list(req, s, p->isr, p->n_isr, filter, &n_isr);
 	out->isr_nodes_count = n_isr;
 
 	if (p->leader < 0 || !metadata_snapshot_broker(s, p->leader)) {
@@ -64,19 +71,15 @@ static void fill_partition(struct request *req, const struct metadata_snapshot *
 		out->leader_id = -1;
 	} else if (!broker_alive_on(s, p->leader, listener)) {
 		/* The leader is up but has no endpoint on this listener: a misconfiguration
-		 * newer clients are told about explicitly. */
-		out->error_code = version >= 9 ? KERR_LISTENER_NOT_FOUND : KERR_LEADER_NOT_AVAILABLE;
+		 * (or a listener still being added) that v6+ clients are told about by name. */
+		out->error_code = version >= 6 ? KERR_LISTENER_NOT_FOUND : KERR_LEADER_NOT_AVAILABLE;
 		out->leader_id = -1;
 	} else {
 		out->leader_id = p->leader;
-		if (version == 0 && (n_replicas < p->n_replicas || n_isr < p->n_isr))
+		/* Only possible at v0, the one version that filters. */
+		if (n_replicas < p->n_replicas || n_isr < p->n_isr)
 			out->error_code = KERR_REPLICA_NOT_AVAILABLE;
 	}
-}
-
-static bool is_internal_topic(const char *name)
-{
-	return strcmp(name, "__consumer_offsets") == 0 || strcmp(name, "__transaction_state") == 0;
 }
 
 static void fill_topic(struct request *req, const struct metadata_snapshot *s, const struct mc_topic *t,
@@ -85,7 +88,7 @@ static void fill_topic(struct request *req, const struct metadata_snapshot *s, c
 	metadata_response_metadata_response_topic_init(out);
 	out->name = kstr_c(t->name);
 	memcpy(out->topic_id, t->id, 16);
-	out->is_internal = is_internal_topic(t->name);
+	out->is_internal = topic_is_internal(t->name, strlen(t->name));
 	out->topic_authorized_operations = want_ops ? TOPIC_ALL_OPS : OPS_NOT_REQUESTED;
 	out->partitions = arena_alloc(&req->arena, sizeof *out->partitions * (size_t)(t->n_partitions ? t->n_partitions : 1));
 	out->partitions_count = t->n_partitions;
@@ -116,7 +119,9 @@ void handle_metadata(struct request *req) { answer(req, false); }
 /*
  * Unknown topics are created when auto.create.topics.enable and the request
  * allow it (Kafka answers LEADER_NOT_AVAILABLE for them until the controller
- * has elected leaders).  Creating talks to ZooKeeper, so a request that needs
+ * has elected leaders).  Internal topics are created with their owners'
+ * settings, never as ordinary topics (topic_auto_create), as Kafka's
+ * AutoTopicCreationManager does.  Creating talks to ZooKeeper, so a request that needs
  * it is handed to the admin executor and answered from there.
  */
 static void answer(struct request *req, bool on_admin)
@@ -183,6 +188,7 @@ static void answer(struct request *req, bool on_admin)
 			metadata_response_metadata_response_topic_init(out);
 			out->name = rt->name;
 			out->topic_authorized_operations = OPS_NOT_REQUESTED;
+			out->is_internal = topic_is_internal(rt->name.ptr, (size_t)rt->name.len);
 			bool valid = topic_name_valid(rt->name.ptr, (size_t)rt->name.len);
 			out->error_code = valid ? KERR_UNKNOWN_TOPIC_OR_PARTITION : KERR_INVALID_TOPIC_EXCEPTION;
 			if (valid && b->bc->auto_create_topics_enable && mreq->allow_auto_topic_creation) {

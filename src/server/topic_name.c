@@ -1,6 +1,18 @@
 /* Topic name validation, as Kafka's Topic.validate defines it. */
 #include "server/topic_name.h"
 
+#include <string.h>
+
+static bool name_is(const char *name, size_t len, const char *want)
+{
+	return len == strlen(want) && memcmp(name, want, len) == 0;
+}
+
+bool topic_is_internal(const char *name, size_t len)
+{
+	return name_is(name, len, "__consumer_offsets") || name_is(name, len, TRANSACTION_STATE_TOPIC);
+}
+
 const char *topic_name_problem(const char *name, size_t len)
 {
 	if (len == 0)

@@ -13,4 +13,8 @@ const char *topic_name_problem(const char *name, size_t len);
 /* '.' and '_' collide in metric names, so Kafka refuses topics that differ only there. */
 bool topic_names_collide(const char *a, size_t alen, const char *b, size_t blen);
 
+/* The topics Kafka's brokers own (Topic.isInternal): __consumer_offsets and __transaction_state. */
+#define TRANSACTION_STATE_TOPIC "__transaction_state"
+bool topic_is_internal(const char *name, size_t len);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "group/group_coordinator.h"
 #include "proto/gen/messages.h"
 #include "server/apis.h"
 #include "server/broker.h"
@@ -141,6 +142,10 @@ void handle_update_metadata(struct request *req)
 	}
 	log_info("UpdateMetadata from controller %d epoch %d: %d live brokers, %d topics", um->controller_id,
 		 um->controller_epoch, s->n_brokers, s->n_topics);
+	/* Before the snapshot is visible, so FindCoordinator never pairs the topic with the wrong count. */
+	const struct mc_topic *offsets = metadata_snapshot_find_topic(s, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC));
+	if (offsets)
+		group_coordinator_set_topic_partitions(b->groups, offsets->n_partitions);
 	metadata_cache_install(b->metadata, s);
 	request_respond(req, &resp);
 }

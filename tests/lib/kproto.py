@@ -2,8 +2,8 @@
 
 Only what the tests need to talk to one specific broker directly, with no client
 library deciding which broker to ask: framing, request headers, ApiVersions and
-Metadata (v4, non-flexible) encoding and decoding, and raw byte access for tests
-that send malformed frames on purpose.
+Metadata (v4, and any version 0-12 through metadata_any) encoding and decoding,
+and raw byte access for tests that send malformed frames on purpose.
 """
 
 import socket
@@ -276,6 +276,15 @@ class Conn:
 		r = self.request(API_METADATA, 4, body)
 		return decode_metadata_v4(r)
 
+	# -- Metadata, any version --
+
+	def metadata_any(self, version, topics=None, allow_auto_create=False):
+		"""Metadata v0..v12 by topic name. topics=None asks for all topics (at v0,
+		where the array is not nullable, that is the empty list)."""
+		return decode_metadata(self.request(API_METADATA, version,
+				encode_metadata_request(version, topics, allow_auto_create),
+				flexible_header=version >= 9), version)
+
 
 def decode_api_versions(r, version):
 	err = r.i16()
@@ -315,6 +324,91 @@ def decode_metadata_v4(r):
 	md["topics"] = r.array(topic) or []
 	if r.remaining():
 		raise ProtocolError("%d trailing bytes in Metadata v4 response" % r.remaining())
+	return md
+
+
+def encode_metadata_request(version, topics, allow_auto_create):
+	flexible = version >= 9
+	if topics is None and version == 0:
+		topics = []
+	if flexible:
+		def topic(name):
+			return (b"\x00" * 16 if version >= 10 else b"") + compact_string(name) + TAGS
+		body = compact_array(None if topics is None else [topic(t) for t in topics])
+	else:
+		body = i32(-1) if topics is None else i32(len(topics)) + b"".join(string(t) for t in topics)
+	if version >= 4:
+		body += i8(1 if allow_auto_create else 0)
+	if 8 <= version <= 10:
+		body += i8(0)  # include_cluster_authorized_operations
+	if version >= 8:
+		body += i8(0)  # include_topic_authorized_operations
+	if flexible:
+		body += TAGS
+	return body
+
+
+def decode_metadata(r, version):
+	"""A Metadata response of any version 0-12 as a dict; fields a version lacks
+	are absent (offline_replicas before v5, leader_epoch before v7, ...)."""
+	flexible = version >= 9
+	if flexible:
+		r.skip_tags()  # response header v1
+	text = r.compact_string if flexible else r.string
+	arr = r.compact_array if flexible else r.array
+	md = {}
+	if version >= 3:
+		md["throttle_time_ms"] = r.i32()
+
+	def tags():
+		if flexible:
+			r.skip_tags()
+
+	def broker():
+		b = {"node_id": r.i32(), "host": text(), "port": r.i32()}
+		if version >= 1:
+			b["rack"] = text()
+		tags()
+		return b
+
+	md["brokers"] = arr(broker) or []
+	if version >= 2:
+		md["cluster_id"] = text()
+	if version >= 1:
+		md["controller_id"] = r.i32()
+
+	def ids():
+		return arr(r.i32)
+
+	def partition():
+		p = {"error_code": r.i16(), "partition": r.i32(), "leader": r.i32()}
+		if version >= 7:
+			p["leader_epoch"] = r.i32()
+		p["replicas"] = ids()
+		p["isr"] = ids()
+		if version >= 5:
+			p["offline_replicas"] = ids()
+		tags()
+		return p
+
+	def topic():
+		t = {"error_code": r.i16(), "name": text()}
+		if version >= 10:
+			t["topic_id"] = r.take(16)
+		if version >= 1:
+			t["is_internal"] = r.boolean()
+		t["partitions"] = arr(partition) or []
+		if version >= 8:
+			t["topic_authorized_operations"] = r.i32()
+		tags()
+		return t
+
+	md["topics"] = arr(topic) or []
+	if 8 <= version <= 10:
+		md["cluster_authorized_operations"] = r.i32()
+	tags()
+	if r.remaining():
+		raise ProtocolError("%d trailing bytes in Metadata v%d response" % (r.remaining(), version))
 	return md
 
 

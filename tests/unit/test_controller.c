@@ -709,6 +709,53 @@ static void leader_sets_isr(struct cluster *cl, const char *topic, int p, int32_
 			 ZOK);
 }
 
+/* Kafka's OfflineReplica step: every partition with a replica on a dead broker is announced
+ * with that replica offline, also those whose ISR a controlled shutdown had already shrunk. */
+static void test_broker_failure_announces_offline_replicas_after_controlled_shutdown(void **state)
+{
+	(void)state;
+	struct cluster *cl = cluster_new(3, 1);
+	static const int32_t r0[] = { 1, 2, 3 }, i0[] = { 1, 2, 3 }, r1[] = { 3 }, i1[] = { 3 };
+	struct part_spec parts[] = { PART(r0, 1, i0), PART(r1, 3, i1) };
+	add_topic(cl, "t", parts, 2, NULL, 0);
+	cluster_start(cl);
+	fake_channel_clear(cl->fc);
+
+	struct shutdown_result res = { 0 };
+	controller_do_controlled_shutdown(cl->c, 3, cl->epoch[3], on_shutdown, &res);
+	assert_int_equal(res.error, KERR_NONE);
+	assert_state(cl, "t", 0, 1, 1, 1, "1,2");
+	struct arena a;
+	arena_init(&a);
+	/* A broker shutting down is already offline to Kafka's isReplicaOnline. */
+	const struct update_metadata_request_update_metadata_partition_state *ps = last_um(cl, 1, "t", 0, &a, NULL);
+	assert_non_null(ps);
+	assert_ids(ps->offline_replicas, ps->offline_replicas_count, 3);
+
+	fake_channel_clear(cl->fc);
+	fake_zk_expire(cl->fz, cl->session[3]);
+	settle(cl);
+	/* t-1 loses its leader (so the batch is not empty); t-0's state is left as it was. */
+	assert_state(cl, "t", 1, 1, -1, 1, "3");
+	assert_state(cl, "t", 0, 1, 1, 1, "1,2");
+	for (int32_t b = 1; b <= 2; b++) {
+		struct update_metadata_request req;
+		ps = last_um(cl, b, "t", 0, &a, &req);
+		assert_non_null(ps);
+		assert_int_equal(req.live_brokers_count, 2);
+		assert_int_equal(ps->leader, 1);
+		assert_ids(ps->isr, ps->isr_count, 1, 2);
+		assert_ids(ps->replicas, ps->replicas_count, 1, 2, 3);
+		assert_ids(ps->offline_replicas, ps->offline_replicas_count, 3);
+		ps = last_um(cl, b, "t", 1, &a, NULL);
+		assert_non_null(ps);
+		assert_int_equal(ps->leader, -1);
+		assert_ids(ps->offline_replicas, ps->offline_replicas_count, 3);
+	}
+	arena_free(&a);
+	cluster_free(cl);
+}
+
 static void test_reassignment_through_zookeeper_follows_kafkas_steps(void **state)
 {
 	(void)state;
@@ -1014,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(test_unclean_election_follows_topic_config_over_broker_default),
 		cmocka_unit_test(test_controlled_shutdown_moves_leaders_and_shrinks_isrs),
 		cmocka_unit_test(test_controlled_shutdown_refusals),
+		cmocka_unit_test(test_broker_failure_announces_offline_replicas_after_controlled_shutdown),
 		cmocka_unit_test(test_reassignment_through_zookeeper_follows_kafkas_steps),
 		cmocka_unit_test(test_reassignment_api_validation_list_and_cancel),
 		cmocka_unit_test(test_isr_change_notification_is_announced_and_consumed),
