@@ -20,9 +20,6 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-#define API_JOIN_GROUP 11
-#define API_SYNC_GROUP 14
-
 /* --- the world: one group, a clock, recorded answers ----------------------------------- */
 
 struct answer {
@@ -411,6 +408,50 @@ static void test_join_sync_one_member(void **state)
 	world_free(w);
 }
 
+/* Before v4 there is no MEMBER_ID_REQUIRED: the first JoinGroup makes the member and parks;
+ * the first member leads; every completed join phase is one generation more. */
+static void test_join_v3_gets_id_at_once(void **state)
+{
+	(void)state;
+	struct world *w = world_new();
+	struct client a, b;
+	client_init(&a, "a");
+	client_init(&b, "b");
+	a.join_version = b.join_version = 3;
+	assert_null(join(w, &a));
+	assert_null(join(w, &b));
+	assert_int_equal(w->g->n_pending, 0);
+	assert_int_equal(w->g->n_members, 2);
+	advance(w, 0);
+	struct join_group_response *ra = joined(w, &a), *rb = joined(w, &b);
+	assert_non_null(ra);
+	assert_non_null(rb);
+	assert_int_equal(ra->error_code, KERR_NONE);
+	assert_int_equal(rb->error_code, KERR_NONE);
+	assert_true(strncmp(a.member_id, "a-", 2) == 0);
+	assert_true(strncmp(b.member_id, "b-", 2) == 0);
+	assert_string_not_equal(a.member_id, b.member_id);
+	assert_int_equal(ra->generation_id, 1);
+	assert_int_equal(rb->generation_id, 1);
+	assert_true(is_leader(&a, ra) && is_leader(&a, rb));
+	assert_int_equal(ra->members_count, 2);
+	assert_true(lists(ra, &a) && lists(ra, &b));
+	assert_int_equal(rb->members_count, 0);
+	struct client *both[] = { &a, &b };
+	sync_all(w, both, 2, 6);
+	assert_covers(both, 2, 6);
+
+	/* The leader rejoining a Stable group starts the next generation. */
+	assert_null(join(w, &a));
+	assert_int_equal(w->g->state, GROUP_PREPARING_REBALANCE);
+	assert_int_equal(heartbeat(w, &b), KERR_REBALANCE_IN_PROGRESS);
+	assert_non_null(join(w, &b));
+	assert_non_null(joined(w, &a));
+	assert_int_equal(a.generation, 2);
+	assert_int_equal(b.generation, 2);
+	world_free(w);
+}
+
 /* A second consumer joins a Stable group: the first learns from its heartbeat, rejoins, and
  * the leader's answer lists both; followers' SyncGroups wait for the leader's. */
 static void test_second_member_rebalances(void **state)
@@ -497,7 +538,7 @@ static void test_session_expiry(void **state)
 	struct client a, b;
 	client_init(&a, "a");
 	client_init(&b, "b");
-	b.session_ms = 6000;
+	b.session_ms = 14000; /* outlives a's 10 s session, which only a's heartbeats renew */
 	struct client *both[] = { &a, &b };
 	assert_null(join(w, &a));
 	assert_null(join(w, &b));
@@ -506,11 +547,11 @@ static void test_session_expiry(void **state)
 	assert_non_null(joined(w, &b));
 	sync_all(w, both, 2, 2);
 
-	for (int i = 0; i < 3; i++) {
-		advance(w, i < 2 ? 2000 : 1999);
+	for (int i = 0; i < 7; i++) {
+		advance(w, i < 6 ? 2000 : 1999);
 		assert_int_equal(heartbeat(w, &a), KERR_NONE);
 	}
-	assert_int_equal(w->g->n_members, 2); /* b: 5999 ms without a heartbeat */
+	assert_int_equal(w->g->n_members, 2); /* b: 13999 ms without a heartbeat */
 	advance(w, 1);
 	assert_int_equal(w->g->n_members, 1);
 	assert_int_equal(w->g->state, GROUP_PREPARING_REBALANCE);
@@ -621,6 +662,15 @@ static void test_static_member_replaced(void **state)
 	assert_int_equal(heartbeat(w, &a), KERR_NONE);
 	assert_int_equal(group_leave(&w->env, w->g, kstr_c(old.member_id), kstr_c("instance-1")),
 			 KERR_FENCED_INSTANCE_ID);
+	/* The old process, still running, is fenced on JoinGroup and SyncGroup too. */
+	struct join_group_response *rf = answer(w, send_join(w, &old));
+	assert_non_null(rf);
+	assert_int_equal(rf->error_code, KERR_FENCED_INSTANCE_ID);
+	struct sync_group_response *sf = answer(w, send_sync(w, &old, NULL, 4));
+	assert_non_null(sf);
+	assert_int_equal(sf->error_code, KERR_FENCED_INSTANCE_ID);
+	assert_int_equal(w->g->state, GROUP_STABLE);
+	assert_int_equal(heartbeat(w, &s), KERR_NONE);
 
 	/* A static member that misses a rebalance stays a member (its session decides). */
 	assert_int_equal(leave(w, &a), KERR_NONE);
@@ -897,6 +947,7 @@ int main(void)
 	log_set_level(LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_join_sync_one_member),
+		cmocka_unit_test(test_join_v3_gets_id_at_once),
 		cmocka_unit_test(test_second_member_rebalances),
 		cmocka_unit_test(test_leave),
 		cmocka_unit_test(test_session_expiry),
