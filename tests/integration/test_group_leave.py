@@ -5,7 +5,9 @@ defaults (range,roundrobin; no auto commit) that poll until the group has been
 stable for 2 s; then the consumer that joined last closes (LeaveGroup).  The two
 left must share all six partitions between them and read every message; the
 departed member's partitions must not be left unassigned.  The variant that
-always worked (replication factor 3, no data, auto commit on) runs beside it."""
+always worked (replication factor 3, no data, auto commit on) runs beside it, and
+a third case closes whichever consumer holds partition 0, with librdkafka's
+default client.id, as in the report."""
 
 import os
 import sys
@@ -30,10 +32,13 @@ class Reader:
 	"""One confluent-kafka consumer with librdkafka's defaults but for the group, the
 	reset policy and auto commit; remembers every (partition, offset) it reads."""
 
-	def __init__(self, bootstrap, group, topic, name, auto_commit):
+	def __init__(self, bootstrap, group, topic, name, auto_commit, client_id=True):
 		self.name = name
-		self.c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": name,
-				"auto.offset.reset": "earliest", "enable.auto.commit": auto_commit})
+		conf = {"bootstrap.servers": bootstrap, "group.id": group,
+				"auto.offset.reset": "earliest", "enable.auto.commit": auto_commit}
+		if client_id:
+			conf["client.id"] = name  # else librdkafka's "rdkafka": member ids sort at random
+		self.c = Consumer(conf)
 		self.seen = set()
 		self.errors = []
 		self.closed = False
@@ -115,7 +120,7 @@ class GroupLeave(h.ClusterTestCase):
 		self.assertEqual(p.flush(60), 0)
 		self.assertEqual(errors, [])
 
-	def leave_case(self, topic, group, rf, data, auto_commit):
+	def leave_case(self, topic, group, rf, data, auto_commit, client_ids=True, leaver=None):
 		leaders = self.create_topic(topic, rf)
 		if rf == 1:
 			self.assertEqual(len(leaders), 3, "the partitions should spread over the brokers")
@@ -124,13 +129,14 @@ class GroupLeave(h.ClusterTestCase):
 		rs = []
 		try:
 			for i in range(3):
-				rs.append(Reader(self.shared.bootstrap, group, topic, "c%d" % i, auto_commit))
+				rs.append(Reader(self.shared.bootstrap, group, topic, "c%d" % i, auto_commit, client_ids))
 			poll_until_stable(rs, 2.0, 90, "three consumers sharing the partitions")
 			before = {r.name: r.assignment() for r in rs}
 			h.log("before the leave: %s" % before)
-			last = rs[2]
+			last = leaver(rs) if leaver else rs[2]
+			h.log("closing %s" % last.name)
 			last.close()
-			left = rs[:2]
+			left = [r for r in rs if r is not last]
 			poll_until(left, lambda: sorted(p for r in left for p in r.assignment()) == list(range(PARTITIONS)),
 					30, "the two remaining consumers to cover every partition (before: %s)" % before)
 			if data:
@@ -148,6 +154,12 @@ class GroupLeave(h.ClusterTestCase):
 
 	def test_2_leave_rf3_no_data_autocommit(self):
 		self.leave_case("leave-rf3", "g-leave-rf3", rf=3, data=False, auto_commit=True)
+
+	def test_3_leave_owner_of_partition_0_default_client_ids(self):
+		"""As the report had it: the departed consumer held partitions 0 and 1, the ones
+		left unconsumed; member ids all start with librdkafka's "rdkafka"."""
+		self.leave_case("leave-p0", "g-leave-p0", rf=1, data=True, auto_commit=False, client_ids=False,
+				leaver=lambda rs: next(r for r in rs if 0 in r.assignment()))
 
 
 if __name__ == "__main__":
