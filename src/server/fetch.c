@@ -95,12 +95,12 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 		struct part_read *pr = &reads[i];
 		memset(pr, 0, sizeof *pr);
 		pr->r.high_watermark = pr->r.log_start_offset = pr->r.log_end_offset = -1;
+		pr->diverging_epoch = -1;
+		pr->diverging_end_offset = -1;
 		if (!t->topic.ptr || t->topic.len <= 0) {
 			pr->error = version >= 13 ? KERR_UNKNOWN_TOPIC_ID : KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
 		}
-		pr->diverging_epoch = -1;
-		pr->diverging_end_offset = -1;
 		struct partition *part = replica_manager_partition(b->replicas, t->topic.ptr, (size_t)t->topic.len,
 								   t->partition);
 		if (!part) {
@@ -146,8 +146,8 @@ static void release_reads(struct part_read *reads, size_t n)
 /* Whether an incremental session response must carry this partition. */
 static bool has_news(const struct fetch_target *t, const struct part_read *pr)
 {
-	return pr->error != KERR_NONE || pr->r.length > 0 || pr->r.high_watermark != t->sent_hw ||
-	       pr->r.log_start_offset != t->sent_log_start;
+	return fetch_session_must_respond(t, pr->error, pr->r.length, pr->r.high_watermark, pr->r.log_start_offset,
+					  pr->diverging_epoch, pr->diverging_end_offset);
 }
 
 static void answer(struct fetch_op *op, struct part_read *reads)
@@ -207,8 +207,7 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 		} else {
 			pd->records = (struct kbytes){ no_records, 0 };
 		}
-		t->sent_hw = pr->r.high_watermark;
-		t->sent_log_start = pr->r.log_start_offset;
+		fetch_session_record_sent(t, pr->error, pr->r.high_watermark, pr->r.log_start_offset);
 	}
 	if (b->fetch_sessions)
 		fetch_session_commit(b->fetch_sessions, op->plan.session_id, op->plan.parts, n);
@@ -311,6 +310,8 @@ void handle_fetch(struct request *req)
 		.forgotten = forgotten,
 		.n_forgotten = n_forgotten,
 		.now_ms = wall_clock_ms(),
+		.privileged = op->follower,
+		.uses_topic_ids = version >= 13,
 	};
 	fetch_session_begin(b->fetch_sessions, &sr, a, &op->plan);
 	if (op->plan.error != KERR_NONE) {

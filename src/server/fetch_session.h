@@ -21,6 +21,8 @@
 
 #define FETCH_SESSION_INITIAL_EPOCH 0
 #define FETCH_SESSION_FINAL_EPOCH (-1)
+/* Kafka's min.incremental.fetch.session.eviction.ms: how long a session is safe from eviction. */
+#define FETCH_SESSION_EVICTION_MS 120000
 
 /* One partition to read, and what the client last heard about it. */
 struct fetch_target {
@@ -34,6 +36,7 @@ struct fetch_target {
 	/* Last values sent (sessions only; -1 = never sent). */
 	int64_t sent_hw;
 	int64_t sent_log_start;
+	bool responded;           /* set by fetch_session_record_sent: in this response */
 };
 
 struct fetch_session_cache;
@@ -50,6 +53,8 @@ struct fetch_session_request {
 	const struct fetch_target *forgotten; /* v7+: partitions to drop (offsets unused) */
 	size_t n_forgotten;
 	int64_t now_ms;
+	bool privileged;        /* from a follower: its sessions are worth more (eviction) */
+	bool uses_topic_ids;    /* v13+: partitions named by topic id */
 };
 
 struct fetch_session_plan {
@@ -66,6 +71,15 @@ void fetch_session_begin(struct fetch_session_cache *c, const struct fetch_sessi
 /* After answering: remember the HW and log start sent for each partition of the session. */
 void fetch_session_commit(struct fetch_session_cache *c, int32_t session_id, const struct fetch_target *parts,
 			  size_t n_parts);
+/*
+ * Whether an incremental response must carry a partition that read this
+ * [CachedPartition.maybeUpdateResponseData]: records, an error, a diverging
+ * epoch, or a high watermark or log start other than the last one sent.
+ */
+bool fetch_session_must_respond(const struct fetch_target *t, int16_t error, size_t records_len, int64_t hw,
+				int64_t log_start, int32_t diverging_epoch, int64_t diverging_end_offset);
+/* The partition goes into the response: remember what it carried, for fetch_session_commit. */
+void fetch_session_record_sent(struct fetch_target *t, int16_t error, int64_t hw, int64_t log_start);
 /* Sessions in the cache. */
 int fetch_session_count(struct fetch_session_cache *c);
 
