@@ -25,6 +25,7 @@
 #include "log/log.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
+#include "replica/fetcher_truncation.h"
 #include "replica/partition.h"
 #include "proto/gen/messages.h"
 #include "util/errors.h"
@@ -101,41 +102,40 @@ static int64_t apply_partition(struct fthread *t, const struct fpart *fp, struct
 	struct fetcher_manager *fm = t->fm;
 	struct log *l = lease->log;
 	int64_t now = wall_clock_ms();
-	switch (pd->error_code) {
-	case KERR_NONE:
+	struct fetcher_answer ans = {
+		.error = pd->error_code,
+		.high_watermark = pd->high_watermark,
+		.log_start_offset = pd->log_start_offset,
+		.diverging_epoch = pd->diverging_epoch.epoch,
+		.diverging_end_offset = pd->diverging_epoch.end_offset,
+	};
+	struct fetcher_local loc = { .log_end_offset = log_end_offset(l), .fetched_from = fetched_from };
+	struct fetcher_decision d = fetcher_decide(&ans, &loc);
+	switch (d.action) {
+	case FETCHER_APPEND:
 		break;
-	case KERR_OFFSET_OUT_OF_RANGE: {
-		/* Behind the leader's log start: start over there; else ahead of it: cut back to its HW. */
-		int64_t leo = log_end_offset(l);
-		if (pd->log_start_offset >= 0 && leo < pd->log_start_offset) {
-			log_info("Replica %d: %.*s-%d is behind the leader's log start %" PRId64 "; starting there",
-				 fm->cfg.broker_id, (int)fp->topic_len, fp->topic, fp->partition, pd->log_start_offset);
-			log_truncate_fully_and_start_at(l, pd->log_start_offset, now);
-		} else if (pd->high_watermark >= 0 && leo > pd->high_watermark) {
-			bool cut = false;
-			log_truncate_to(l, pd->high_watermark, now, &cut);
-		} else {
-			return now + fm->cfg.backoff_ms;
-		}
+	case FETCHER_FETCH_AGAIN:
 		return 0;
-	}
-	default:
-		/* Not leader (yet), fenced epochs, unknown partition: wait for the controller to tell us more. */
+	case FETCHER_BACK_OFF:
 		return now + fm->cfg.backoff_ms;
-	}
-	if (pd->diverging_epoch.end_offset >= 0) {
-		int64_t target = pd->diverging_epoch.end_offset;
-		if (target < log_end_offset(l)) {
-			bool cut = false;
-			log_truncate_to(l, target, now, &cut);
+	case FETCHER_TRUNCATE_FULLY:
+		log_info("Replica %d: %.*s-%d is behind the leader's log start %" PRId64 "; starting there",
+			 fm->cfg.broker_id, (int)fp->topic_len, fp->topic, fp->partition, d.offset);
+		log_truncate_fully_and_start_at(l, d.offset, now);
+		return 0;
+	case FETCHER_TRUNCATE: {
+		bool cut = false;
+		log_truncate_to(l, d.offset, now, &cut);
+		if (pd->error_code == KERR_OFFSET_OUT_OF_RANGE)
+			log_info("Replica %d: %.*s-%d is ahead of the leader; truncated to its high watermark %" PRId64,
+				 fm->cfg.broker_id, (int)fp->topic_len, fp->topic, fp->partition, d.offset);
+		else
 			log_info("Replica %d: %.*s-%d diverged from the leader at epoch %d; truncated to %" PRId64,
-				 fm->cfg.broker_id, (int)fp->topic_len, fp->topic, fp->partition, pd->diverging_epoch.epoch,
-				 target);
-		}
+				 fm->cfg.broker_id, (int)fp->topic_len, fp->topic, fp->partition,
+				 pd->diverging_epoch.epoch, d.offset);
 		return 0;
 	}
-	if (log_end_offset(l) != fetched_from)
-		return 0; /* the log moved while we were fetching (truncation): fetch again */
+	}
 	size_t n = pd->records.ptr && pd->records.len > 0 ? whole_batches(pd->records.ptr, (size_t)pd->records.len) : 0;
 	if (n > 0) {
 		struct log_append_info ai;
@@ -147,13 +147,13 @@ static int64_t apply_partition(struct fthread *t, const struct fpart *fp, struct
 			return now + fm->cfg.backoff_ms;
 		}
 	}
-	int64_t leo = log_end_offset(l);
-	int64_t hw = pd->high_watermark < leo ? pd->high_watermark : leo;
-	if (hw > log_high_watermark(l))
+	int64_t hw = fetcher_high_watermark(pd->high_watermark, log_end_offset(l), log_high_watermark(l));
+	if (hw >= 0)
 		log_set_high_watermark(l, hw);
-	if (pd->log_start_offset > log_start_offset(l) && pd->log_start_offset <= log_high_watermark(l)) {
+	int64_t start = fetcher_log_start(pd->log_start_offset, log_start_offset(l), log_high_watermark(l));
+	if (start >= 0) {
 		int64_t low;
-		log_delete_records(l, pd->log_start_offset, &low);
+		log_delete_records(l, start, &low);
 	}
 	return 0;
 }
