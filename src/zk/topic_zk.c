@@ -555,14 +555,20 @@ static bool parse_partition_list(const char *data, int len, struct topic_partiti
 	return ok;
 }
 
+/* The i-th entry of a {"version":1,"partitions":[...]} list, left open for more fields. */
+static void write_partition_open(struct wbuf *w, int i, const char *topic, int32_t partition)
+{
+	json_write_raw(w, i ? ",{\"topic\":" : "{\"topic\":");
+	json_write_string(w, topic);
+	json_write_raw(w, ",\"partition\":");
+	json_write_int(w, partition);
+}
+
 void topic_zk_partition_list_json(const struct topic_partition_ref *refs, int n, struct wbuf *w)
 {
 	json_write_raw(w, "{\"version\":1,\"partitions\":[");
 	for (int i = 0; i < n; i++) {
-		json_write_raw(w, i ? ",{\"topic\":" : "{\"topic\":");
-		json_write_string(w, refs[i].topic);
-		json_write_raw(w, ",\"partition\":");
-		json_write_int(w, refs[i].partition);
+		write_partition_open(w, i, refs[i].topic, refs[i].partition);
 		json_write_raw(w, "}");
 	}
 	json_write_raw(w, "]}");
@@ -638,10 +644,7 @@ void topic_zk_reassign_json(const struct reassign_request *r, int n, struct wbuf
 {
 	json_write_raw(w, "{\"version\":1,\"partitions\":[");
 	for (int i = 0; i < n; i++) {
-		json_write_raw(w, i ? ",{\"topic\":" : "{\"topic\":");
-		json_write_string(w, r[i].topic);
-		json_write_raw(w, ",\"partition\":");
-		json_write_int(w, r[i].partition);
+		write_partition_open(w, i, r[i].topic, r[i].partition);
 		json_write_raw(w, ",\"replicas\":");
 		write_ids(w, r[i].replicas, r[i].n_replicas);
 		json_write_raw(w, "}");
