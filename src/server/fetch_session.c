@@ -21,6 +21,7 @@ struct session_part {
 	int32_t last_fetched_epoch;
 	int64_t sent_hw;
 	int64_t sent_log_start;
+	bool answered;       /* only inside fetch_session_commit */
 };
 
 struct session {
@@ -38,6 +39,7 @@ struct session {
 	bool evictable_by_privileged;
 	bool evictable_by_all;
 	struct session_part *parts;
+	struct session_part *reorder; /* cap entries: commit's scratch, so it allocates nothing */
 	size_t n, cap;
 };
 
@@ -64,6 +66,7 @@ static void session_free(struct session *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->parts[i].topic);
 	free(s->parts);
+	free(s->reorder);
 	free(s);
 }
 
@@ -129,6 +132,7 @@ static void upsert(struct session *s, const struct fetch_target *t)
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 8;
 		s->parts = xrealloc(s->parts, sizeof *s->parts * s->cap);
+		s->reorder = xrealloc(s->reorder, sizeof *s->reorder * s->cap);
 	}
 	struct session_part *sp = &s->parts[s->n++];
 	memset(sp, 0, sizeof *sp);
@@ -320,13 +324,14 @@ void fetch_session_commit(struct fetch_session_cache *c, int32_t session_id, con
 	int i = find(c, session_id);
 	if (i >= 0) {
 		struct session *s = c->s[i];
-		bool *answered = xcalloc(s->n ? s->n : 1, sizeof *answered);
+		for (size_t j = 0; j < s->n; j++)
+			s->parts[j].answered = false;
 		for (size_t k = 0; k < n_parts; k++)
 			for (size_t j = 0; j < s->n; j++)
 				if (same_part(&s->parts[j], &parts[k])) {
 					s->parts[j].sent_hw = parts[k].sent_hw;
 					s->parts[j].sent_log_start = parts[k].sent_log_start;
-					answered[j] = parts[k].responded;
+					s->parts[j].answered = parts[k].responded;
 					break;
 				}
 		/*
@@ -335,17 +340,16 @@ void fetch_session_commit(struct fetch_session_cache *c, int32_t session_id, con
 		 * byte limit does not starve the back of the session (Kafka's
 		 * IncrementalFetchContext re-adds each one it sends).
 		 */
-		struct session_part *order = xmalloc(sizeof *order * (s->n ? s->n : 1));
+		struct session_part *order = s->reorder;
 		size_t m = 0;
 		for (size_t j = 0; j < s->n; j++)
-			if (!answered[j])
+			if (!s->parts[j].answered)
 				order[m++] = s->parts[j];
 		for (size_t j = 0; j < s->n; j++)
-			if (answered[j])
+			if (s->parts[j].answered)
 				order[m++] = s->parts[j];
-		memcpy(s->parts, order, sizeof *order * s->n);
-		free(order);
-		free(answered);
+		s->reorder = s->parts;
+		s->parts = order;
 	}
 	pthread_mutex_unlock(&c->lock);
 }
