@@ -13,15 +13,9 @@
 
 #include "group/group_internal.h"
 #include "log/compression.h"
-#include "log/log.h"
-#include "log/log_manager.h"
 #include "log/record_batch.h"
 #include "proto/gen/messages.h"
-#include "replica/replica_manager.h"
-#include "server/broker.h"
 #include "server/config.h"
-#include "server/purgatory.h"
-#include "server/request.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -100,7 +94,7 @@ int16_t group_owner_error(struct group_coordinator *gc, const char *id, size_t l
 	}
 }
 
-void reply_add(struct reply_list *rl, struct request *req, void *resp)
+void reply_add(struct reply_list *rl, struct group_request *req, void *resp)
 {
 	if (rl->n == rl->cap) {
 		rl->cap = rl->cap ? rl->cap * 2 : 8;
@@ -112,7 +106,7 @@ void reply_add(struct reply_list *rl, struct request *req, void *resp)
 void reply_send(struct reply_list *rl)
 {
 	for (int i = 0; i < rl->n; i++)
-		request_respond(rl->r[i].req, rl->r[i].resp);
+		group_respond(rl->r[i].req, rl->r[i].resp);
 	free(rl->r);
 	rl->r = NULL;
 	rl->n = rl->cap = 0;
@@ -138,20 +132,10 @@ int group_append_replicated(struct group_coordinator *gc, int32_t partition, str
 	 * the log in another order than memory saw them.  The write is one pwrite of a few
 	 * hundred bytes (no fsync unless flush.messages asks for one).
 	 */
-	struct broker *b = gc->broker;
-	int err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-	struct partition *part = replica_manager_partition(b->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC),
-							   partition);
-	if (part) {
-		struct log_append_info ai;
-		int64_t wait_offset;
-		/* acks=all as offsets.commit.required.acks asks; the min ISR is checked on the way back. */
-		err = partition_append_as_leader(part, records->data, records->len, 1, wall_clock_ms(), &ai,
-						 &wait_offset);
-		if (err == KERR_NONE && required)
-			*required = wait_offset;
-		partition_unref(part);
-	}
+	int64_t wait_offset = -1;
+	int err = gc->host.append(gc->host.arg, partition, records->data, records->len, &wait_offset);
+	if (err == KERR_NONE && required)
+		*required = wait_offset;
 	if (err == KERR_NOT_LEADER_OR_FOLLOWER || err == KERR_UNKNOWN_TOPIC_OR_PARTITION ||
 	    err == KERR_FENCED_LEADER_EPOCH)
 		err = KERR_NOT_COORDINATOR;
@@ -273,38 +257,15 @@ static int load_partition(struct group_coordinator *gc, int32_t partition, struc
 	int64_t offset = -1;
 	int err;
 	for (;;) {
-		/* One read at a time: the partition's lock is not held across the pread below. */
-		struct partition *part = replica_manager_partition(gc->broker->replicas, GROUP_OFFSETS_TOPIC,
-								   strlen(GROUP_OFFSETS_TOPIC), partition);
-		if (!part) {
-			err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-			break;
-		}
-		struct partition_fetch pf = { .fetch_offset = offset, .max_bytes = (size_t)1 << 20, .min_one = true,
-					      .current_leader_epoch = -1, .replica_id = -1, .last_fetched_epoch = -1,
-					      .to_log_end = true };
-		struct log_read_result r;
-		int32_t de;
-		int64_t deo;
-		err = partition_read(part, &pf, &r, &de, &deo);
-		partition_unref(part);
-		if (offset < 0 && err == KERR_OFFSET_OUT_OF_RANGE && r.log_start_offset >= 0) {
-			offset = r.log_start_offset; /* the first read only learns where the log starts */
+		int64_t log_start = -1;
+		err = gc->host.read(gc->host.arg, partition, offset, (size_t)1 << 20, &buf, &log_start);
+		if (offset < 0 && err == KERR_OFFSET_OUT_OF_RANGE && log_start >= 0) {
+			offset = log_start; /* the first read only learns where the log starts */
 			continue;
 		}
-		if (err != KERR_NONE || r.length == 0) {
-			log_read_release(&r);
+		if (err != KERR_NONE || buf.len == 0)
 			break;
-		}
-		wbuf_reset(&buf);
-		uint8_t *dst = wbuf_extend(&buf, r.length);
-		ssize_t got = pread(r.fd, dst, r.length, (off_t)r.position);
-		log_read_release(&r);
-		if (got <= 0) {
-			err = KERR_KAFKA_STORAGE_ERROR;
-			break;
-		}
-		size_t pos = 0, n = (size_t)got;
+		size_t pos = 0, n = buf.len;
 		int64_t next = offset;
 		while (pos < n) {
 			int64_t base;
@@ -478,7 +439,7 @@ static void grow_parts(struct group_coordinator *gc, int32_t n)
 	gc->n_parts = n;
 }
 
-struct group_coordinator *group_coordinator_new(struct broker *b)
+struct group_coordinator *group_coordinator_new(const struct config *c, const struct group_host *host)
 {
 	struct group_coordinator *gc = xcalloc(1, sizeof *gc);
 	pthread_mutex_init(&gc->lock, NULL);
@@ -487,8 +448,7 @@ struct group_coordinator *group_coordinator_new(struct broker *b)
 	pthread_condattr_setclock(&ca, CLOCK_REALTIME);
 	pthread_cond_init(&gc->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	gc->broker = b;
-	const struct config *c = b->config;
+	gc->host = *host;
 	gc->cfg.n_partitions = config_int(c, "offsets.topic.num.partitions");
 	gc->cfg.replication_factor = (int16_t)config_int(c, "offsets.topic.replication.factor");
 	gc->cfg.segment_bytes = config_int(c, "offsets.topic.segment.bytes");

@@ -11,9 +11,6 @@
 #include "group/group_internal.h"
 #include "log/batch_builder.h"
 #include "proto/gen/messages.h"
-#include "server/apis.h"
-#include "server/broker.h"
-#include "server/request.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/clock.h"
@@ -21,28 +18,27 @@
 /* READ, DELETE and DESCRIBE (AclOperation codes 3, 6, 8): what a group allows without ACLs. */
 #define GROUP_AUTHORIZED_OPS ((1 << 3) | (1 << 6) | (1 << 8))
 
-static struct kstr copy(struct request *req, const char *s)
+static struct kstr copy(struct group_request *req, const char *s)
 {
-	return s ? kstr_c(arena_strndup(&req->arena, s, strlen(s))) : (struct kstr){ NULL, -1 };
+	return s ? kstr_c(arena_strndup(req->arena, s, strlen(s))) : (struct kstr){ NULL, -1 };
 }
 
-static struct kbytes copy_bytes(struct request *req, const uint8_t *p, int32_t len)
+static struct kbytes copy_bytes(struct group_request *req, const uint8_t *p, int32_t len)
 {
 	if (!p || len <= 0)
 		return (struct kbytes){ (const uint8_t *)"", 0 };
-	uint8_t *d = arena_alloc(&req->arena, (size_t)len);
+	uint8_t *d = arena_alloc(req->arena, (size_t)len);
 	memcpy(d, p, (size_t)len);
 	return (struct kbytes){ d, len };
 }
 
-void handle_describe_groups(struct request *req)
+void group_handle_describe_groups(struct group_coordinator *gc, struct group_request *req)
 {
 	const struct describe_groups_request *dq = req->body;
-	struct group_coordinator *gc = req->broker->groups;
 	struct describe_groups_response resp;
 	describe_groups_response_init(&resp);
 	int n = dq->groups_count > 0 ? dq->groups_count : 0;
-	resp.groups = arena_alloc(&req->arena, sizeof *resp.groups * (size_t)(n ? n : 1));
+	resp.groups = arena_alloc(req->arena, sizeof *resp.groups * (size_t)(n ? n : 1));
 	resp.groups_count = n;
 	pthread_mutex_lock(&gc->lock);
 	for (int i = 0; i < n; i++) {
@@ -70,7 +66,7 @@ void handle_describe_groups(struct request *req)
 		d->group_state = kstr_c(group_state_name(g->state));
 		d->protocol_type = copy(req, g->protocol_type ? g->protocol_type : "");
 		d->protocol_data = stable && g->protocol ? copy(req, g->protocol) : kstr_c("");
-		d->members = arena_alloc(&req->arena, sizeof *d->members * (size_t)(g->n_members ? g->n_members : 1));
+		d->members = arena_alloc(req->arena, sizeof *d->members * (size_t)(g->n_members ? g->n_members : 1));
 		d->members_count = g->n_members;
 		for (int j = 0; j < g->n_members; j++) {
 			const struct member *m = g->members[j];
@@ -87,7 +83,7 @@ void handle_describe_groups(struct request *req)
 		}
 	}
 	pthread_mutex_unlock(&gc->lock);
-	request_respond(req, &resp);
+	group_respond(req, &resp);
 }
 
 static bool state_wanted(const struct list_groups_request *lq, enum group_state s)
@@ -115,17 +111,16 @@ static bool type_wanted(const struct list_groups_request *lq)
 	return false;
 }
 
-void handle_list_groups(struct request *req)
+void group_handle_list_groups(struct group_coordinator *gc, struct group_request *req)
 {
 	const struct list_groups_request *lq = req->body;
-	struct group_coordinator *gc = req->broker->groups;
 	struct list_groups_response resp;
 	list_groups_response_init(&resp);
 	pthread_mutex_lock(&gc->lock);
 	for (int p = 0; p < gc->n_parts; p++)
 		if (gc->parts[p].state == PART_LOADING)
 			resp.error_code = KERR_COORDINATOR_LOAD_IN_PROGRESS;
-	resp.groups = arena_alloc(&req->arena, sizeof *resp.groups * (size_t)(gc->n_groups ? gc->n_groups : 1));
+	resp.groups = arena_alloc(req->arena, sizeof *resp.groups * (size_t)(gc->n_groups ? gc->n_groups : 1));
 	resp.groups_count = 0;
 	bool types_ok = type_wanted(lq);
 	for (int i = 0; i < gc->n_groups && types_ok; i++) {
@@ -140,17 +135,16 @@ void handle_list_groups(struct request *req)
 		lg->group_type = kstr_c("classic");
 	}
 	pthread_mutex_unlock(&gc->lock);
-	request_respond(req, &resp);
+	group_respond(req, &resp);
 }
 
-void handle_delete_groups(struct request *req)
+void group_handle_delete_groups(struct group_coordinator *gc, struct group_request *req)
 {
 	const struct delete_groups_request *dq = req->body;
-	struct group_coordinator *gc = req->broker->groups;
 	struct delete_groups_response resp;
 	delete_groups_response_init(&resp);
 	int n = dq->groups_names_count > 0 ? dq->groups_names_count : 0;
-	resp.results = arena_alloc(&req->arena, sizeof *resp.results * (size_t)(n ? n : 1));
+	resp.results = arena_alloc(req->arena, sizeof *resp.results * (size_t)(n ? n : 1));
 	resp.results_count = n;
 	int64_t now = wall_clock_ms();
 	pthread_mutex_lock(&gc->lock);
@@ -192,5 +186,5 @@ void handle_delete_groups(struct request *req)
 		}
 	}
 	pthread_mutex_unlock(&gc->lock);
-	request_respond(req, &resp);
+	group_respond(req, &resp);
 }

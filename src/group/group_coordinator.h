@@ -5,9 +5,12 @@
  * to those partitions in Kafka's record formats, so a restarted or newly
  * elected coordinator rebuilds them from the log.
  *
- * The API handlers (JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
- * OffsetCommit/OffsetFetch v1+, DescribeGroups, ListGroups, DeleteGroups,
- * OffsetDelete) are declared in server/apis.h and live in src/group/.
+ * The coordinator knows nothing of the broker around it: it is given a
+ * group_host (how to append to and read a __consumer_offsets partition, how
+ * to wait for a commit to be replicated) and answers each request it is
+ * handed through that request's own respond callback.  The broker's API
+ * handlers (src/server/group_apis.c) wrap their requests and call the
+ * group_handle_* entry points below.
  */
 #ifndef SAMSA_GROUP_GROUP_COORDINATOR_H
 #define SAMSA_GROUP_GROUP_COORDINATOR_H
@@ -16,16 +19,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
+
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
 
 struct arena;
-struct broker;
+struct config;
 struct group_coordinator;
 struct offset_commit_request;
 struct offset_commit_response;
 
-/* Reads the group.* and offsets.* settings from b->config. */
-struct group_coordinator *group_coordinator_new(struct broker *b);
+/*
+ * A request as the coordinator sees it: the decoded body at its version, the
+ * arena its answer is built in, and how to send that answer.  It stays valid
+ * until answered (a JoinGroup may wait for the rebalance); respond encodes
+ * the API's response struct, sends it and frees the request, this struct
+ * included (the broker allocates it in the request's arena).
+ */
+struct group_request {
+	int16_t api_version;
+	const void *body;
+	struct arena *arena;
+	struct kstr client_id;
+	const char *peer; /* the client's "host:port" */
+	void (*respond)(struct group_request *req, const void *resp);
+	void *token;      /* the broker's own request */
+};
+
+static inline void group_respond(struct group_request *req, const void *resp) { req->respond(req, resp); }
+
+/*
+ * What the coordinator asks of the broker that hosts it [the ReplicaManager
+ * calls of Kafka's GroupMetadataManager].  Every call may be made with the
+ * coordinator's lock held, so none may call back into the coordinator.
+ */
+struct group_host {
+	void *arg;
+	/* Append whole batches (rewritten in place: offsets, timestamps)
+	 * to __consumer_offsets-<partition> as its leader, acks=all:
+	 * a Kafka error code; on success *wait_offset is the high watermark the write needs
+	 * before it counts as replicated. */
+	int16_t (*append)(void *arg, int32_t partition, uint8_t *records, size_t len, int64_t *wait_offset);
+	/* Copy whole batches from `offset` on (at least one, up to about max_bytes) into `out`,
+	 * which the callee resets; offset -1 and OFFSET_OUT_OF_RANGE set *log_start_offset.
+	 * An empty `out` with NONE: nothing more to read. */
+	int16_t (*read)(void *arg, int32_t partition, int64_t offset, size_t max_bytes, struct wbuf *out,
+			int64_t *log_start_offset);
+	/* Whether the high watermark has reached `required` (or the write failed: *err). */
+	bool (*replicated)(void *arg, int32_t partition, int64_t required, int16_t *err);
+	/* Park op until the partition's high watermark moves or `deadline` passes: try_complete
+	 * is called then (expired true at the deadline) until it returns true.  NULL: no parking,
+	 * answers are sent at once. */
+	void (*park)(void *arg, int32_t partition, int64_t deadline, bool (*try_complete)(void *op, bool expired),
+		     void *op);
+	/* Whether topic-partition exists in the broker's metadata (OffsetCommit refuses others). */
+	bool (*has_partition)(void *arg, struct kstr topic, int32_t partition);
+};
+
+/* Reads the group.* and offsets.* settings from c; host is copied. */
+struct group_coordinator *group_coordinator_new(const struct config *c, const struct group_host *host);
 /* Starts the thread that loads partitions and enforces deadlines. */
 void group_coordinator_start(struct group_coordinator *gc);
 /* Answers every parked request, joins the thread. */
@@ -61,5 +113,18 @@ void group_offset_commit_response(struct arena *a, const struct offset_commit_re
 				  struct offset_commit_response *out);
 /* Gives every partition of the answer that has no error yet `err` (a request-level failure). */
 void group_offset_commit_response_fail(struct offset_commit_response *resp, int16_t err);
+
+/* The APIs the coordinator answers (OffsetCommit and OffsetFetch from v1; v0 lives in
+ * ZooKeeper and stays with the broker).  Each answers req, now or later. */
+void group_handle_join_group(struct group_coordinator *gc, struct group_request *req);
+void group_handle_sync_group(struct group_coordinator *gc, struct group_request *req);
+void group_handle_heartbeat(struct group_coordinator *gc, struct group_request *req);
+void group_handle_leave_group(struct group_coordinator *gc, struct group_request *req);
+void group_handle_offset_commit(struct group_coordinator *gc, struct group_request *req);
+void group_handle_offset_fetch(struct group_coordinator *gc, struct group_request *req);
+void group_handle_offset_delete(struct group_coordinator *gc, struct group_request *req);
+void group_handle_describe_groups(struct group_coordinator *gc, struct group_request *req);
+void group_handle_list_groups(struct group_coordinator *gc, struct group_request *req);
+void group_handle_delete_groups(struct group_coordinator *gc, struct group_request *req);
 
 #endif

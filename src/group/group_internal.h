@@ -18,8 +18,6 @@
 #include "group/group_coordinator.h"
 #include "util/buf.h"
 
-struct request;
-struct broker;
 
 enum group_state {
 	GROUP_EMPTY,
@@ -47,8 +45,8 @@ struct member {
 	int n_protocols;
 	uint8_t *assignment;
 	int32_t assignment_len;
-	struct request *join_req; /* JoinGroup waiting for the rebalance to complete */
-	struct request *sync_req; /* SyncGroup waiting for the leader's assignment */
+	struct group_request *join_req; /* JoinGroup waiting for the rebalance to complete */
+	struct group_request *sync_req; /* SyncGroup waiting for the leader's assignment */
 	int64_t heartbeat_deadline;
 	bool is_new;              /* joined during this rebalance (Kafka's isNew) */
 	bool sync_pending;        /* no SyncGroup yet for this generation (Kafka's pendingSyncMembers) */
@@ -100,7 +98,7 @@ struct owned_partition {
 
 /* Answers owed, sent after the lock is dropped. */
 struct reply {
-	struct request *req;
+	struct group_request *req;
 	void *resp; /* in req's arena */
 };
 
@@ -136,7 +134,7 @@ struct group_coordinator {
 	pthread_t thread;
 	bool running;
 	bool stop;
-	struct broker *broker;
+	struct group_host host;
 	struct group_config cfg;
 	/*
 	 * The partition count groups map onto: the one __consumer_offsets really has,
@@ -183,7 +181,7 @@ void group_drop_offset(struct group *g, struct committed_offset *o);
 int32_t group_partition_for(const struct group_coordinator *gc, const char *id, size_t len);
 /* NONE when this broker owns the group's partition and has loaded it. */
 int16_t group_owner_error(struct group_coordinator *gc, const char *id, size_t len);
-void reply_add(struct reply_list *rl, struct request *req, void *resp);
+void reply_add(struct reply_list *rl, struct group_request *req, void *resp);
 void reply_send(struct reply_list *rl);
 /* Wake the coordinator thread (a deadline moved earlier). */
 void group_kick(struct group_coordinator *gc);
@@ -234,7 +232,7 @@ struct group_env {
 	int64_t now;
 	void *arg;
 	/* An answer owed to req (the response lives in req's arena); req is the callee's now. */
-	void (*reply)(void *arg, struct request *req, void *resp);
+	void (*reply)(void *arg, struct group_request *req, void *resp);
 	/* Persist g's metadata: KERR_NONE or the error the leader's SyncGroup gets.  NULL: always fine. */
 	int16_t (*store)(void *arg, struct group *g);
 	/* A deadline moved earlier.  May be NULL. */
@@ -243,9 +241,9 @@ struct group_env {
 
 /* JoinGroup against g (found or created by the caller); the answer comes through env->reply,
  * now or when the rebalance's join phase ends. */
-void group_join(struct group_env *env, struct group *g, struct request *req, const struct join_group_request *jq);
+void group_join(struct group_env *env, struct group *g, struct group_request *req, const struct join_group_request *jq);
 /* SyncGroup against g; answered through env->reply, now or when the leader's assignment arrives. */
-void group_sync(struct group_env *env, struct group *g, struct request *req, const struct sync_group_request *sq);
+void group_sync(struct group_env *env, struct group *g, struct group_request *req, const struct sync_group_request *sq);
 /* Heartbeat against g: its error code. */
 int16_t group_heartbeat(struct group_env *env, struct group *g, const struct heartbeat_request *hq);
 /* One member of a LeaveGroup (by member id, or by group.instance.id for a static member). */

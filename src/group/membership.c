@@ -18,9 +18,6 @@
 #include "group/group_internal.h"
 #include "log/batch_builder.h"
 #include "proto/gen/messages.h"
-#include "server/apis.h"
-#include "server/broker.h"
-#include "server/request.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/uuid.h"
@@ -29,7 +26,7 @@
 
 /* --- helpers ------------------------------------------------------------------------- */
 
-static void env_reply(struct group_env *env, struct request *req, void *resp) { env->reply(env->arg, req, resp); }
+static void env_reply(struct group_env *env, struct group_request *req, void *resp) { env->reply(env->arg, req, resp); }
 
 static void env_kick(struct group_env *env)
 {
@@ -55,9 +52,9 @@ static char *new_member_id(struct kstr prefix)
 }
 
 /* Kafka shows the client's address as InetAddress.toString does: "/127.0.0.1". */
-static char *client_host(const struct request *req)
+static char *client_host(const struct group_request *req)
 {
-	const char *peer = req->info.peer;
+	const char *peer = req->peer;
 	const char *colon = strrchr(peer, ':');
 	size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
 	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
@@ -93,9 +90,9 @@ static bool same_protocols(const struct member *m, const struct member_protocol 
 	return true;
 }
 
-static struct join_group_response *join_response(struct request *req, int16_t error)
+static struct join_group_response *join_response(struct group_request *req, int16_t error)
 {
-	struct join_group_response *r = arena_alloc(&req->arena, sizeof *r);
+	struct join_group_response *r = arena_alloc(req->arena, sizeof *r);
 	join_group_response_init(r);
 	r->error_code = error;
 	r->generation_id = -1;
@@ -107,32 +104,32 @@ static struct join_group_response *join_response(struct request *req, int16_t er
 	return r;
 }
 
-static void join_error(struct group_env *env, struct request *req, int16_t error, const char *member_id)
+static void join_error(struct group_env *env, struct group_request *req, int16_t error, const char *member_id)
 {
 	struct join_group_response *r = join_response(req, error);
 	if (member_id)
-		r->member_id = kstr_c(arena_strndup(&req->arena, member_id, strlen(member_id)));
+		r->member_id = kstr_c(arena_strndup(req->arena, member_id, strlen(member_id)));
 	env_reply(env, req, r);
 }
 
-static struct sync_group_response *sync_response(struct request *req, int16_t error)
+static struct sync_group_response *sync_response(struct group_request *req, int16_t error)
 {
-	struct sync_group_response *r = arena_alloc(&req->arena, sizeof *r);
+	struct sync_group_response *r = arena_alloc(req->arena, sizeof *r);
 	sync_group_response_init(r);
 	r->error_code = error;
 	r->assignment = (struct kbytes){ (const uint8_t *)"", 0 };
 	return r;
 }
 
-static char *arena_copy(struct request *req, const char *s)
+static char *arena_copy(struct group_request *req, const char *s)
 {
-	return s ? arena_strndup(&req->arena, s, strlen(s)) : NULL;
+	return s ? arena_strndup(req->arena, s, strlen(s)) : NULL;
 }
 
 static struct kstr kstr_or_null(const char *s) { return s ? kstr_c(s) : (struct kstr){ NULL, -1 }; }
 
 /* The JoinGroup answer for m at the group's current generation (the leader gets every member). */
-static struct join_group_response *join_result(struct group *g, struct member *m, struct request *req, bool members)
+static struct join_group_response *join_result(struct group *g, struct member *m, struct group_request *req, bool members)
 {
 	struct join_group_response *r = join_response(req, KERR_NONE);
 	r->generation_id = g->generation;
@@ -141,7 +138,7 @@ static struct join_group_response *join_result(struct group *g, struct member *m
 	r->leader = kstr_c(arena_copy(req, g->leader ? g->leader : ""));
 	r->member_id = kstr_c(arena_copy(req, m->id));
 	if (members) {
-		r->members = arena_alloc(&req->arena, sizeof *r->members * (size_t)(g->n_members ? g->n_members : 1));
+		r->members = arena_alloc(req->arena, sizeof *r->members * (size_t)(g->n_members ? g->n_members : 1));
 		for (int i = 0; i < g->n_members; i++) {
 			const struct member *o = g->members[i];
 			const struct member_protocol *p = member_protocol(o, g->protocol);
@@ -149,7 +146,7 @@ static struct join_group_response *join_result(struct group *g, struct member *m
 			r->members[i].member_id = kstr_c(arena_copy(req, o->id));
 			r->members[i].group_instance_id = kstr_or_null(arena_copy(req, o->instance_id));
 			if (p) {
-				uint8_t *md = arena_alloc(&req->arena, (size_t)(p->len ? p->len : 1));
+				uint8_t *md = arena_alloc(req->arena, (size_t)(p->len ? p->len : 1));
 				if (p->len > 0)
 					memcpy(md, p->metadata, (size_t)p->len);
 				r->members[i].metadata = (struct kbytes){ md, p->len };
@@ -410,7 +407,7 @@ int64_t group_tick(struct group_env *env, struct group *g)
 
 /* --- JoinGroup ------------------------------------------------------------------------------ */
 
-static void add_member_and_rebalance(struct group_env *env, struct group *g, struct request *req,
+static void add_member_and_rebalance(struct group_env *env, struct group *g, struct group_request *req,
 				     const struct join_group_request *jq, const struct member_protocol *p, int n,
 				     char *member_id)
 {
@@ -419,7 +416,7 @@ static void add_member_and_rebalance(struct group_env *env, struct group *g, str
 	m->instance_id = kstr_nonempty(jq->group_instance_id)
 				 ? xstrndup(jq->group_instance_id.ptr, (size_t)jq->group_instance_id.len)
 				 : NULL;
-	m->client_id = req->header.client_id.ptr ? xstrndup(req->header.client_id.ptr, (size_t)req->header.client_id.len)
+	m->client_id = req->client_id.ptr ? xstrndup(req->client_id.ptr, (size_t)req->client_id.len)
 						 : xstrdup("");
 	m->client_host = client_host(req);
 	m->session_timeout_ms = jq->session_timeout_ms;
@@ -442,7 +439,7 @@ static void add_member_and_rebalance(struct group_env *env, struct group *g, str
 }
 
 static void update_member_and_rebalance(struct group_env *env, struct group *g, struct member *m,
-					struct request *req, const struct join_group_request *jq,
+					struct group_request *req, const struct join_group_request *jq,
 					const struct member_protocol *p, int n)
 {
 	member_set_protocols(m, jq->protocol_type.ptr, (size_t)(jq->protocol_type.len > 0 ? jq->protocol_type.len : 0), p,
@@ -465,7 +462,7 @@ static void update_member_and_rebalance(struct group_env *env, struct group *g, 
  * the group rebalances.
  */
 static void replace_static_member(struct group_env *env, struct group *g, struct member *m,
-				  struct request *req, const struct join_group_request *jq,
+				  struct group_request *req, const struct join_group_request *jq,
 				  const struct member_protocol *p, int n)
 {
 	char *old_leader = g->leader ? xstrdup(g->leader) : NULL;
@@ -512,7 +509,7 @@ static void replace_static_member(struct group_env *env, struct group *g, struct
 		member_free(was);
 		if (keeps) {
 			struct join_group_response *r;
-			if (req->header.api_version >= 9) {
+			if (req->api_version >= 9) {
 				/* v9+: the leader learns it leads but skips the assignment. */
 				bool leader = g->leader && strcmp(g->leader, m->id) == 0;
 				r = join_result(g, m, req, leader);
@@ -557,13 +554,13 @@ static bool accept_joining_member(const struct group *g, const struct member *m,
 	}
 }
 
-void group_join(struct group_env *env, struct group *g, struct request *req, const struct join_group_request *jq)
+void group_join(struct group_env *env, struct group *g, struct group_request *req, const struct join_group_request *jq)
 {
-	int16_t version = req->header.api_version;
+	int16_t version = req->api_version;
 	bool unknown_member = !kstr_nonempty(jq->member_id);
 	int16_t err = KERR_NONE;
 	int n = 0;
-	struct member_protocol *p = request_protocols(jq, &req->arena, &n);
+	struct member_protocol *p = request_protocols(jq, req->arena, &n);
 	if (err == KERR_NONE && g->state == GROUP_DEAD)
 		err = KERR_COORDINATOR_NOT_AVAILABLE;
 	struct member *m = NULL;
@@ -588,13 +585,13 @@ void group_join(struct group_env *env, struct group *g, struct request *req, con
 			replace_static_member(env, g, sm, req, jq, p, n);
 		} else if (!is_static && version >= 4) {
 			/* KIP-394: hand out the id and let the client come back with it. */
-			char *id = new_member_id(req->header.client_id);
+			char *id = new_member_id(req->client_id);
 			g->pending = xrealloc(g->pending, sizeof *g->pending * (size_t)(g->n_pending + 1));
 			g->pending[g->n_pending++] = (struct pending_member){ id, env->now + jq->session_timeout_ms };
 			join_error(env, req, KERR_MEMBER_ID_REQUIRED, id);
 			env_kick(env);
 		} else {
-			char *id = new_member_id(is_static ? jq->group_instance_id : req->header.client_id);
+			char *id = new_member_id(is_static ? jq->group_instance_id : req->client_id);
 			add_member_and_rebalance(env, g, req, jq, p, n, id);
 		}
 		return;
@@ -662,13 +659,13 @@ static int16_t check_member(struct group *g, struct kstr member_id, struct kstr 
 }
 
 /* The SyncGroup answer carrying m's assignment of this generation. */
-static struct sync_group_response *sync_result(const struct group *g, const struct member *m, struct request *req)
+static struct sync_group_response *sync_result(const struct group *g, const struct member *m, struct group_request *req)
 {
 	struct sync_group_response *r = sync_response(req, KERR_NONE);
 	r->protocol_type = kstr_c(arena_copy(req, g->protocol_type ? g->protocol_type : ""));
 	r->protocol_name = kstr_or_null(arena_copy(req, g->protocol));
 	if (m->assignment_len > 0) {
-		uint8_t *a = arena_alloc(&req->arena, (size_t)m->assignment_len);
+		uint8_t *a = arena_alloc(req->arena, (size_t)m->assignment_len);
 		memcpy(a, m->assignment, (size_t)m->assignment_len);
 		r->assignment = (struct kbytes){ a, m->assignment_len };
 	}
@@ -716,7 +713,7 @@ static void leader_assigns(struct group_env *env, struct group *g, const struct 
 	propagate_assignments(env, g);
 }
 
-void group_sync(struct group_env *env, struct group *g, struct request *req, const struct sync_group_request *sq)
+void group_sync(struct group_env *env, struct group *g, struct group_request *req, const struct sync_group_request *sq)
 {
 	struct member *m = NULL;
 	int16_t err = check_member(g, sq->member_id, sq->group_instance_id, &m);
@@ -805,7 +802,7 @@ struct coord_ctx {
 	struct reply_list *rl;
 };
 
-static void coord_reply(void *arg, struct request *req, void *resp)
+static void coord_reply(void *arg, struct group_request *req, void *resp)
 {
 	struct coord_ctx *c = arg;
 	reply_add(c->rl, req, resp);
@@ -862,15 +859,14 @@ int64_t membership_tick(struct group_coordinator *gc, int64_t now, struct reply_
 	return next;
 }
 
-void handle_join_group(struct request *req)
+void group_handle_join_group(struct group_coordinator *gc, struct group_request *req)
 {
 	const struct join_group_request *jq = req->body;
-	struct group_coordinator *gc = req->broker->groups;
 	struct reply_list rl = { 0 };
 	struct coord_ctx c = { gc, &rl };
 	struct group_env env = coord_env(&c, wall_clock_ms());
 	struct join_group_request q = *jq;
-	if (req->header.api_version == 0)
+	if (req->api_version == 0)
 		q.rebalance_timeout_ms = q.session_timeout_ms;
 	jq = &q;
 
@@ -907,10 +903,9 @@ void handle_join_group(struct request *req)
 	reply_send(&rl);
 }
 
-void handle_sync_group(struct request *req)
+void group_handle_sync_group(struct group_coordinator *gc, struct group_request *req)
 {
 	const struct sync_group_request *sq = req->body;
-	struct group_coordinator *gc = req->broker->groups;
 	struct reply_list rl = { 0 };
 	struct coord_ctx c = { gc, &rl };
 	struct group_env env = coord_env(&c, wall_clock_ms());
@@ -932,15 +927,14 @@ void handle_sync_group(struct request *req)
 	reply_send(&rl);
 }
 
-void handle_heartbeat(struct request *req)
+void group_handle_heartbeat(struct group_coordinator *gc, struct group_request *req)
 {
 	const struct heartbeat_request *hq = req->body;
-	struct group_coordinator *gc = req->broker->groups;
 	struct heartbeat_response resp;
 	heartbeat_response_init(&resp);
 	if (!kstr_nonempty(hq->group_id)) {
 		resp.error_code = KERR_INVALID_GROUP_ID;
-		request_respond(req, &resp);
+		group_respond(req, &resp);
 		return;
 	}
 	struct coord_ctx c = { gc, NULL };
@@ -954,18 +948,17 @@ void handle_heartbeat(struct request *req)
 		err = group_heartbeat(&env, g, hq);
 	pthread_mutex_unlock(&gc->lock);
 	resp.error_code = err;
-	request_respond(req, &resp);
+	group_respond(req, &resp);
 }
 
-void handle_leave_group(struct request *req)
+void group_handle_leave_group(struct group_coordinator *gc, struct group_request *req)
 {
 	const struct leave_group_request *lq = req->body;
-	struct group_coordinator *gc = req->broker->groups;
-	int16_t version = req->header.api_version;
+	int16_t version = req->api_version;
 	struct reply_list rl = { 0 };
 	struct coord_ctx c = { gc, &rl };
 	struct group_env env = coord_env(&c, wall_clock_ms());
-	struct leave_group_response *resp = arena_alloc(&req->arena, sizeof *resp);
+	struct leave_group_response *resp = arena_alloc(req->arena, sizeof *resp);
 	leave_group_response_init(resp);
 
 	/* v0-v2 name one member; v3+ a batch of them (KIP-345). */
@@ -978,12 +971,12 @@ void handle_leave_group(struct request *req)
 		who = &single;
 		n = 1;
 	}
-	resp->members = arena_alloc(&req->arena, sizeof *resp->members * (size_t)(n ? n : 1));
+	resp->members = arena_alloc(req->arena, sizeof *resp->members * (size_t)(n ? n : 1));
 	resp->members_count = n;
 	if (!kstr_nonempty(lq->group_id)) {
 		resp->error_code = KERR_INVALID_GROUP_ID;
 		resp->members_count = 0;
-		request_respond(req, resp);
+		group_respond(req, resp);
 		return;
 	}
 	pthread_mutex_lock(&gc->lock);

@@ -11,12 +11,6 @@
 #include "group/group_internal.h"
 #include "log/batch_builder.h"
 #include "proto/gen/messages.h"
-#include "server/apis.h"
-#include "server/broker.h"
-#include "replica/replica_manager.h"
-#include "server/metadata_cache.h"
-#include "server/purgatory.h"
-#include "server/request.h"
 #include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -57,7 +51,8 @@ static int16_t commit_allowed(struct group *g, const struct offset_commit_reques
 
 /* A commit written to the log, waiting for the offsets partition's ISR [offsets.commit.required.acks=-1]. */
 struct delayed_commit {
-	struct request *req;
+	struct group_coordinator *gc;
+	struct group_request *req;
 	struct offset_commit_response *resp;
 	int32_t partition;
 	int64_t required;
@@ -66,10 +61,9 @@ struct delayed_commit {
 static bool try_commit(void *arg, bool expired)
 {
 	struct delayed_commit *dc = arg;
-	struct broker *b = dc->req->broker;
+	struct group_host *h = &dc->gc->host;
 	int16_t err;
-	if (replica_manager_acks_done(b->replicas, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC), dc->partition,
-				      dc->required, &err)) {
+	if (h->replicated(h->arg, dc->partition, dc->required, &err)) {
 		/* Kafka's storeOffsets maps the log's answers to coordinator errors. */
 		if (err == KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND || err == KERR_NOT_ENOUGH_REPLICAS)
 			err = KERR_COORDINATOR_NOT_AVAILABLE;
@@ -83,7 +77,7 @@ static bool try_commit(void *arg, bool expired)
 	if (err != KERR_NONE)
 		group_offset_commit_response_fail(dc->resp, err);
 	/* dc lives in the request's arena: answering frees it. */
-	request_respond(dc->req, dc->resp);
+	group_respond(dc->req, dc->resp);
 	return true;
 }
 
@@ -117,25 +111,18 @@ void group_offset_commit_response_fail(struct offset_commit_response *resp, int1
 				resp->topics[i].partitions[j].error_code = err;
 }
 
-void handle_offset_commit(struct request *req)
+void group_handle_offset_commit(struct group_coordinator *gc, struct group_request *req)
 {
-	if (req->header.api_version == 0) {
-		zk_offset_commit(req);
-		return;
-	}
 	const struct offset_commit_request *oc = req->body;
-	struct broker *b = req->broker;
-	struct group_coordinator *gc = b->groups;
-	int16_t version = req->header.api_version;
+	int16_t version = req->api_version;
 	int64_t now = wall_clock_ms();
 	struct offset_commit_response resp;
-	group_offset_commit_response(&req->arena, oc, &resp);
+	group_offset_commit_response(req->arena, oc, &resp);
 	int nt = resp.topics_count;
 
 	int16_t group_err = KERR_NONE;
 	if (!kstr_nonempty(oc->group_id))
 		group_err = KERR_INVALID_GROUP_ID;
-	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
 	pthread_mutex_lock(&gc->lock);
 	struct group *g = NULL;
 	bool created = false;
@@ -167,7 +154,7 @@ void handle_offset_commit(struct request *req)
 		for (int j = 0; j < resp.topics[i].partitions_count; j++) {
 			const struct offset_commit_request_offset_commit_request_partition *p = &t->partitions[j];
 			int16_t *perr = &resp.topics[i].partitions[j].error_code;
-			if (!metadata_snapshot_has_partition(s, t->name, p->partition_index)) {
+			if (!gc->host.has_partition(gc->host.arg, t->name, p->partition_index)) {
 				*perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
 			}
@@ -179,7 +166,7 @@ void handle_offset_commit(struct request *req)
 				.offset = p->committed_offset,
 				.leader_epoch = version >= 6 ? p->committed_leader_epoch : -1,
 				.metadata = p->committed_metadata.ptr
-						    ? arena_strndup(&req->arena, p->committed_metadata.ptr,
+						    ? arena_strndup(req->arena, p->committed_metadata.ptr,
 								    (size_t)p->committed_metadata.len)
 						    : NULL,
 				.commit_ts = version == 1 && p->commit_timestamp >= 0 ? p->commit_timestamp : now,
@@ -187,7 +174,7 @@ void handle_offset_commit(struct request *req)
 						     ? now + oc->retention_time_ms
 						     : -1,
 			};
-			char *topic = arena_strndup(&req->arena, t->name.ptr, (size_t)t->name.len);
+			char *topic = arena_strndup(req->arena, t->name.ptr, (size_t)t->name.len);
 			records_offset_commit(&bb, now, g->id, topic, p->partition_index, &o);
 			n_records++;
 		}
@@ -223,24 +210,22 @@ void handle_offset_commit(struct request *req)
 	if (created && g->n_offsets == 0 && g->n_members == 0)
 		group_remove(gc, g);
 	pthread_mutex_unlock(&gc->lock);
-	metadata_snapshot_release(s);
 	wbuf_free(&w);
 	if (group_err != KERR_NONE)
 		group_offset_commit_response_fail(&resp, group_err);
-	if (group_err == KERR_NONE && required >= 0 && b->purgatory) {
+	if (group_err == KERR_NONE && required >= 0 && gc->host.park) {
 		/* Answer once the followers have the commit (memory already shows it, as it will after
 		 * a failover only if they do). */
-		struct delayed_commit *dc = arena_alloc(&req->arena, sizeof *dc);
-		struct offset_commit_response *rp = arena_alloc(&req->arena, sizeof *rp);
+		struct delayed_commit *dc = arena_alloc(req->arena, sizeof *dc);
+		struct offset_commit_response *rp = arena_alloc(req->arena, sizeof *rp);
 		*rp = resp;
-		*dc = (struct delayed_commit){ req, rp, partition, required };
+		*dc = (struct delayed_commit){ gc, req, rp, partition, required };
 		if (try_commit(dc, false))
 			return;
-		struct purgatory_key k = purgatory_partition_key(GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC), partition);
-		purgatory_add(b->purgatory, dc, now + gc->cfg.commit_timeout_ms, try_commit, &k, 1);
+		gc->host.park(gc->host.arg, partition, now + gc->cfg.commit_timeout_ms, try_commit, dc);
 		return;
 	}
-	request_respond(req, &resp);
+	group_respond(req, &resp);
 }
 
 /* --- OffsetFetch ------------------------------------------------------------------------------ */
@@ -248,7 +233,7 @@ void handle_offset_commit(struct request *req)
 typedef struct offset_fetch_response_offset_fetch_response_partitions fetch_part;
 typedef struct offset_fetch_response_offset_fetch_response_topics fetch_topic;
 
-static void fill_part(fetch_part *fp, struct request *req, struct group *g, struct kstr topic, int32_t partition)
+static void fill_part(fetch_part *fp, struct group_request *req, struct group *g, struct kstr topic, int32_t partition)
 {
 	fp->partition_index = partition;
 	fp->committed_offset = -1;
@@ -262,14 +247,14 @@ static void fill_part(fetch_part *fp, struct request *req, struct group *g, stru
 	fp->committed_offset = o->offset;
 	fp->committed_leader_epoch = o->leader_epoch;
 	if (o->metadata)
-		fp->metadata = kstr_c(arena_strndup(&req->arena, o->metadata, strlen(o->metadata)));
+		fp->metadata = kstr_c(arena_strndup(req->arena, o->metadata, strlen(o->metadata)));
 }
 
 /*
  * One group's answer in the v8+ shape (v1-v7 answers are converted from it).
  * topics NULL with n < 0: every offset the group has.
  */
-static int16_t fetch_group(struct group_coordinator *gc, struct request *req, struct kstr group_id,
+static int16_t fetch_group(struct group_coordinator *gc, struct group_request *req, struct kstr group_id,
 			   const struct offset_fetch_request_offset_fetch_request_topics *topics, int n,
 			   fetch_topic **out, int *n_out)
 {
@@ -280,12 +265,12 @@ static int16_t fetch_group(struct group_coordinator *gc, struct request *req, st
 	struct group *g = err == KERR_NONE ? group_find(gc, group_id.ptr, (size_t)group_id.len) : NULL;
 	if (n >= 0) {
 		/* The partitions asked for, each -1 unless committed (v1 also lists them on error). */
-		fetch_topic *ts = arena_alloc(&req->arena, sizeof *ts * (size_t)(n ? n : 1));
+		fetch_topic *ts = arena_alloc(req->arena, sizeof *ts * (size_t)(n ? n : 1));
 		for (int i = 0; i < n; i++) {
 			offset_fetch_response_offset_fetch_response_topics_init(&ts[i]);
 			ts[i].name = topics[i].name;
 			int np = topics[i].partition_indexes_count > 0 ? topics[i].partition_indexes_count : 0;
-			ts[i].partitions = arena_alloc(&req->arena, sizeof *ts[i].partitions * (size_t)(np ? np : 1));
+			ts[i].partitions = arena_alloc(req->arena, sizeof *ts[i].partitions * (size_t)(np ? np : 1));
 			ts[i].partitions_count = np;
 			for (int j = 0; j < np; j++) {
 				offset_fetch_response_offset_fetch_response_partitions_init(&ts[i].partitions[j]);
@@ -301,14 +286,14 @@ static int16_t fetch_group(struct group_coordinator *gc, struct request *req, st
 	if (!g || g->n_offsets == 0)
 		return KERR_NONE;
 	/* Offsets are sorted by topic: one response topic per run. */
-	fetch_topic *ts = arena_alloc(&req->arena, sizeof *ts * (size_t)g->n_offsets);
+	fetch_topic *ts = arena_alloc(req->arena, sizeof *ts * (size_t)g->n_offsets);
 	int nt = 0;
 	for (int i = 0; i < g->n_offsets; i++) {
 		const struct committed_offset *o = &g->offsets[i];
 		if (nt == 0 || strcmp(ts[nt - 1].name.ptr, o->topic) != 0) {
 			offset_fetch_response_offset_fetch_response_topics_init(&ts[nt]);
-			ts[nt].name = kstr_c(arena_strndup(&req->arena, o->topic, strlen(o->topic)));
-			ts[nt].partitions = arena_alloc(&req->arena, sizeof *ts[nt].partitions * (size_t)g->n_offsets);
+			ts[nt].name = kstr_c(arena_strndup(req->arena, o->topic, strlen(o->topic)));
+			ts[nt].partitions = arena_alloc(req->arena, sizeof *ts[nt].partitions * (size_t)g->n_offsets);
 			ts[nt].partitions_count = 0;
 			nt++;
 		}
@@ -321,21 +306,16 @@ static int16_t fetch_group(struct group_coordinator *gc, struct request *req, st
 	return KERR_NONE;
 }
 
-void handle_offset_fetch(struct request *req)
+void group_handle_offset_fetch(struct group_coordinator *gc, struct group_request *req)
 {
-	int16_t version = req->header.api_version;
-	if (version == 0) {
-		zk_offset_fetch(req);
-		return;
-	}
+	int16_t version = req->api_version;
 	const struct offset_fetch_request *of = req->body;
-	struct group_coordinator *gc = req->broker->groups;
 	struct offset_fetch_response resp;
 	offset_fetch_response_init(&resp);
 	pthread_mutex_lock(&gc->lock);
 	if (version >= 8) {
 		int ng = of->groups_count > 0 ? of->groups_count : 0;
-		resp.groups = arena_alloc(&req->arena, sizeof *resp.groups * (size_t)(ng ? ng : 1));
+		resp.groups = arena_alloc(req->arena, sizeof *resp.groups * (size_t)(ng ? ng : 1));
 		resp.groups_count = ng;
 		for (int i = 0; i < ng; i++) {
 			const struct offset_fetch_request_offset_fetch_request_group *rg = &of->groups[i];
@@ -353,7 +333,7 @@ void handle_offset_fetch(struct request *req)
 		int n_req = of->topics_count;
 		struct offset_fetch_request_offset_fetch_request_topics *rt = NULL;
 		if (n_req > 0) {
-			rt = arena_alloc(&req->arena, sizeof *rt * (size_t)n_req);
+			rt = arena_alloc(req->arena, sizeof *rt * (size_t)n_req);
 			for (int i = 0; i < n_req; i++) {
 				rt[i].name = of->topics[i].name;
 				rt[i].partition_indexes = of->topics[i].partition_indexes;
@@ -367,14 +347,14 @@ void handle_offset_fetch(struct request *req)
 		int16_t err = fetch_group(gc, req, of->group_id, rt, n_req, &ts, &n);
 		/* v1 has no group-level error: every partition asked for carries it. */
 		resp.error_code = err;
-		resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(n ? n : 1));
+		resp.topics = arena_alloc(req->arena, sizeof *resp.topics * (size_t)(n ? n : 1));
 		resp.topics_count = 0;
 		if (err == KERR_NONE || version == 1) {
 			for (int i = 0; i < n; i++) {
 				struct offset_fetch_response_offset_fetch_response_topic *t = &resp.topics[resp.topics_count++];
 				offset_fetch_response_offset_fetch_response_topic_init(t);
 				t->name = ts[i].name;
-				t->partitions = arena_alloc(&req->arena,
+				t->partitions = arena_alloc(req->arena,
 							    sizeof *t->partitions * (size_t)(ts[i].partitions_count ? ts[i].partitions_count : 1));
 				t->partitions_count = ts[i].partitions_count;
 				for (int j = 0; j < ts[i].partitions_count; j++) {
@@ -390,7 +370,7 @@ void handle_offset_fetch(struct request *req)
 		}
 	}
 	pthread_mutex_unlock(&gc->lock);
-	request_respond(req, &resp);
+	group_respond(req, &resp);
 }
 
 /* --- OffsetDelete ----------------------------------------------------------------------------- */
@@ -420,18 +400,17 @@ static bool subscribed(const struct group *g, struct kstr topic)
 	return false;
 }
 
-void handle_offset_delete(struct request *req)
+void group_handle_offset_delete(struct group_coordinator *gc, struct group_request *req)
 {
 	const struct offset_delete_request *od = req->body;
-	struct group_coordinator *gc = req->broker->groups;
 	struct offset_delete_response resp;
 	offset_delete_response_init(&resp);
 	int nt = od->topics_count > 0 ? od->topics_count : 0;
-	resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(nt ? nt : 1));
+	resp.topics = arena_alloc(req->arena, sizeof *resp.topics * (size_t)(nt ? nt : 1));
 	resp.topics_count = 0;
 	if (!kstr_nonempty(od->group_id)) {
 		resp.error_code = KERR_INVALID_GROUP_ID;
-		request_respond(req, &resp);
+		group_respond(req, &resp);
 		return;
 	}
 	pthread_mutex_lock(&gc->lock);
@@ -459,7 +438,7 @@ void handle_offset_delete(struct request *req)
 		offset_delete_response_offset_delete_response_topic_init(rt);
 		rt->name = t->name;
 		int np = t->partitions_count > 0 ? t->partitions_count : 0;
-		rt->partitions = arena_alloc(&req->arena, sizeof *rt->partitions * (size_t)(np ? np : 1));
+		rt->partitions = arena_alloc(req->arena, sizeof *rt->partitions * (size_t)(np ? np : 1));
 		rt->partitions_count = np;
 		bool busy = g->state != GROUP_EMPTY && t->name.ptr && subscribed(g, t->name);
 		for (int j = 0; j < np; j++) {
@@ -471,7 +450,7 @@ void handle_offset_delete(struct request *req)
 			}
 			if (t->name.ptr && group_offset(g, t->name.ptr, (size_t)t->name.len, t->partitions[j].partition_index,
 							false)) {
-				char *topic = arena_strndup(&req->arena, t->name.ptr, (size_t)t->name.len);
+				char *topic = arena_strndup(req->arena, t->name.ptr, (size_t)t->name.len);
 				records_offset_commit(&bb, now, g->id, topic, t->partitions[j].partition_index, NULL);
 				n_records++;
 			}
@@ -499,7 +478,7 @@ void handle_offset_delete(struct request *req)
 	wbuf_free(&w);
 out:
 	pthread_mutex_unlock(&gc->lock);
-	request_respond(req, &resp);
+	group_respond(req, &resp);
 }
 
 /* --- expiry -------------------------------------------------------------------------------------- */

@@ -29,7 +29,7 @@ void handle_offset_commit(struct request *req);
 void handle_offset_fetch(struct request *req);
 void zk_offset_commit(struct request *req);
 void zk_offset_fetch(struct request *req);
-/* The group coordinator's APIs (src/group/). */
+/* The group coordinator's APIs: find_coordinator.c, and group_apis.c handing the rest to src/group/. */
 void handle_find_coordinator(struct request *req);
 void handle_join_group(struct request *req);
 void handle_sync_group(struct request *req);

@@ -17,6 +17,7 @@
 #include "server/admin_executor.h"
 #include "replica/replica_manager.h"
 #include "server/config.h"
+#include "server/group_apis.h"
 #include "server/metadata_cache.h"
 #include "server/replication.h"
 #include "server/request.h"
@@ -197,7 +198,8 @@ int broker_start(struct broker *b)
 	b->replicas = replica_manager_new(b->id);
 	replica_manager_set_logs(b->replicas, b->logs);
 	replica_manager_set_topic_config(b->replicas, load_topic_config, b);
-	b->groups = group_coordinator_new(b);
+	struct group_host gh = broker_group_host(b);
+	b->groups = group_coordinator_new(b->config, &gh);
 	learn_offsets_partitions(b);
 	replica_manager_set_leadership_listener(b->replicas, on_leadership, b);
 	group_coordinator_start(b->groups);
