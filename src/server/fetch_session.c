@@ -326,14 +326,23 @@ void fetch_session_commit(struct fetch_session_cache *c, int32_t session_id, con
 		struct session *s = c->s[i];
 		for (size_t j = 0; j < s->n; j++)
 			s->parts[j].answered = false;
-		for (size_t k = 0; k < n_parts; k++)
-			for (size_t j = 0; j < s->n; j++)
+		/*
+		 * The targets come in the session's order (they were read from it), so
+		 * each search starts where the last one matched: one pass in all but
+		 * the odd case, and still correct (wrapping) when the orders differ.
+		 */
+		size_t from = 0;
+		for (size_t k = 0; k < n_parts && s->n > 0; k++)
+			for (size_t step = 0; step < s->n; step++) {
+				size_t j = (from + step) % s->n;
 				if (same_part(&s->parts[j], &parts[k])) {
 					s->parts[j].sent_hw = parts[k].sent_hw;
 					s->parts[j].sent_log_start = parts[k].sent_log_start;
 					s->parts[j].answered = parts[k].responded;
+					from = j + 1;
 					break;
 				}
+			}
 		/*
 		 * What the answer carried moves to the back, in order, so the next
 		 * read starts with the partitions that had nothing and a response
