@@ -16,8 +16,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cluster as h  # noqa: E402
+from members import GroupMember, poll_until  # noqa: E402
 
-from confluent_kafka import Consumer, Producer  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 PARTITIONS = 6
@@ -26,54 +27,6 @@ PROPS = {
 	"offsets.topic.num.partitions": "5",
 	"group.initial.rebalance.delay.ms": "0",
 }
-
-
-class Reader:
-	"""One confluent-kafka consumer with librdkafka's defaults but for the group, the
-	reset policy and auto commit; remembers every (partition, offset) it reads."""
-
-	def __init__(self, bootstrap, group, topic, name, auto_commit, client_id=True):
-		self.name = name
-		conf = {"bootstrap.servers": bootstrap, "group.id": group,
-				"auto.offset.reset": "earliest", "enable.auto.commit": auto_commit}
-		if client_id:
-			conf["client.id"] = name  # else librdkafka's "rdkafka": member ids sort at random
-		self.c = Consumer(conf)
-		self.seen = set()
-		self.errors = []
-		self.closed = False
-		self.c.subscribe([topic])
-
-	def assignment(self):
-		return sorted(tp.partition for tp in self.c.assignment())
-
-	def poll(self, timeout=0.05):
-		m = self.c.poll(timeout)
-		if m is None:
-			return
-		if m.error():
-			self.errors.append(str(m.error()))
-			return
-		self.seen.add((m.partition(), m.offset()))
-
-	def close(self):
-		if not self.closed:
-			self.closed = True
-			self.c.close()
-
-
-def poll_until(readers, cond, timeout, what):
-	deadline = time.monotonic() + timeout
-	while True:
-		for r in readers:
-			if not r.closed:
-				r.poll()
-		if cond():
-			return
-		if time.monotonic() > deadline:
-			raise AssertionError("timed out after %ds waiting for %s; assignments %s, read %s, errors %s"
-					% (timeout, what, {r.name: r.assignment() for r in readers if not r.closed},
-						{r.name: len(r.seen) for r in readers}, {r.name: r.errors[-3:] for r in readers}))
 
 
 def poll_until_stable(readers, seconds, timeout, what):
@@ -129,7 +82,8 @@ class GroupLeave(h.ClusterTestCase):
 		rs = []
 		try:
 			for i in range(3):
-				rs.append(Reader(self.shared.bootstrap, group, topic, "c%d" % i, auto_commit, client_ids))
+				rs.append(GroupMember(self.shared.bootstrap, group, topic, "c%d" % i, client_ids,
+						**{"enable.auto.commit": auto_commit}))
 			poll_until_stable(rs, 2.0, 90, "three consumers sharing the partitions")
 			before = {r.name: r.assignment() for r in rs}
 			h.log("before the leave: %s" % before)

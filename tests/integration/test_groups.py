@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import acked  # noqa: E402
 import cluster as h  # noqa: E402
 import kproto  # noqa: E402
+from members import GroupMember, poll_until  # noqa: E402
 from kproto import i8, i16, i32, string  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
@@ -215,65 +216,13 @@ class Raw:
 
 # ---- confluent-kafka group members -----------------------------------------------------
 
-class Member:
-	"""One confluent-kafka consumer in a group, polled by pump(); it records its
-	assignment callbacks and every message it reads."""
-
-	def __init__(self, bootstrap, group, topic, name, **conf):
-		cfg = {"bootstrap.servers": bootstrap, "group.id": group, "client.id": name,
-			"enable.auto.commit": False, "auto.offset.reset": "earliest",
-			"session.timeout.ms": 6000, "heartbeat.interval.ms": 300,
-			"topic.metadata.refresh.interval.ms": 2000}
-		cfg.update(conf)
-		self.name = name
-		self.c = Consumer(cfg)
-		self.assigns = 0
-		self.revokes = 0
-		self.msgs = []
-		self.errors = []
-		self.closed = False
-		self.c.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
-
-	def _on_assign(self, c, parts):
-		self.assigns += 1
-
-	def _on_revoke(self, c, parts):
-		self.revokes += 1
-
-	def assignment(self):
-		return sorted(tp.partition for tp in self.c.assignment())
-
-	def poll(self, timeout=0.05):
-		m = self.c.poll(timeout)
-		if m is None:
-			return
-		if m.error():
-			self.errors.append(str(m.error()))
-			return
-		self.msgs.append((m.partition(), m.offset(), m.value()))
-
-	def commit(self):
-		self.c.commit(asynchronous=False)
-
-	def close(self):
-		if not self.closed:
-			self.closed = True
-			self.c.close()
-
-
-def pump(members, cond, timeout, what):
-	"""Poll every open member in turn until cond() holds."""
-	deadline = time.monotonic() + timeout
-	while True:
-		for m in members:
-			if not m.closed:
-				m.poll()
-		if cond():
-			return
-		if time.monotonic() > deadline:
-			raise AssertionError("timed out after %ds waiting for %s; assignments %s, messages %s, errors %s"
-					% (timeout, what, {m.name: m.assignment() for m in members if not m.closed},
-						{m.name: len(m.msgs) for m in members}, {m.name: m.errors[-3:] for m in members}))
+def Member(bootstrap, group, topic, name, **conf):
+	"""A group member with the settings these tests share: manual commits, short
+	session and heartbeat, quick metadata refresh."""
+	cfg = {"enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 300,
+		"topic.metadata.refresh.interval.ms": 2000}
+	cfg.update(conf)
+	return GroupMember(bootstrap, group, topic, name, **cfg)
 
 
 def balanced(members, n_partitions):
@@ -394,13 +343,13 @@ class Groups(h.ClusterTestCase):
 		conf = {"partition.assignment.strategy": strategy}
 		ms = [Member(self.b.address, group, topic, "m%d" % i, **conf) for i in range(3)]
 		try:
-			pump(ms, lambda: balanced(ms, P) and all(len(m.assignment()) == 2 for m in ms), 60,
+			poll_until(ms, lambda: balanced(ms, P) and all(len(m.assignment()) == 2 for m in ms), 60,
 					"three members with two partitions each")
 			before = {m.name: m.assignment() for m in ms}
 
 			# Round 1: 10 per partition, read by whoever owns the partition, committed.
 			self.produce(topic, 10, P, "r1")
-			pump(ms, lambda: sum(len(m.msgs) for m in ms) >= 10 * P, 60, "round 1 consumed")
+			poll_until(ms, lambda: sum(len(m.msgs) for m in ms) >= 10 * P, 60, "round 1 consumed")
 			for m in ms:
 				self.assertEqual(sorted({p for p, _, _ in m.msgs}), before[m.name], m.name)
 				m.commit()
@@ -408,7 +357,7 @@ class Groups(h.ClusterTestCase):
 
 			# m2 leaves; m0 and m1 take its partitions (cooperative: keeping their own).
 			ms[2].close()
-			pump(ms, lambda: balanced(ms, P) and all(len(m.assignment()) == 3 for m in ms[:2]), 60,
+			poll_until(ms, lambda: balanced(ms, P) and all(len(m.assignment()) == 3 for m in ms[:2]), 60,
 					"two members with three partitions each")
 			if strategy == "cooperative-sticky":
 				for m in ms[:2]:
@@ -417,7 +366,7 @@ class Groups(h.ClusterTestCase):
 
 			# Round 2: the new owners start at the committed offsets (nothing re-read).
 			self.produce(topic, 10, P, "r2")
-			pump(ms, lambda: sum(len(m.msgs) for m in ms) >= 20 * P, 60, "round 2 consumed")
+			poll_until(ms, lambda: sum(len(m.msgs) for m in ms) >= 20 * P, 60, "round 2 consumed")
 			time.sleep(1)
 			for m in ms[:2]:
 				m.poll(0.2)
@@ -436,10 +385,10 @@ class Groups(h.ClusterTestCase):
 		# once it is balanced, so no partition changes hands with uncommitted reads).
 		ms2 = [Member(self.b.address, group, topic, "n%d" % i, **conf) for i in range(2)]
 		try:
-			pump(ms2, lambda: balanced(ms2, P) and all(len(m.assignment()) == 3 for m in ms2), 60,
+			poll_until(ms2, lambda: balanced(ms2, P) and all(len(m.assignment()) == 3 for m in ms2), 60,
 					"the restarted group balanced")
 			self.produce(topic, 10, P, "r3")
-			pump(ms2, lambda: sum(len(m.msgs) for m in ms2) >= 10 * P, 60, "round 3 consumed")
+			poll_until(ms2, lambda: sum(len(m.msgs) for m in ms2) >= 10 * P, 60, "round 3 consumed")
 			time.sleep(1.5)
 			for m in ms2:
 				m.poll(0.2)
@@ -470,12 +419,12 @@ class Groups(h.ClusterTestCase):
 		ms = [member(i) for i in range(3)]
 		raw = self.raw()
 		try:
-			pump(ms, lambda: balanced(ms, P) and all(len(m.assignment()) == 2 for m in ms), 60,
+			poll_until(ms, lambda: balanced(ms, P) and all(len(m.assignment()) == 2 for m in ms), 60,
 					"three static members with two partitions each")
 			# Settle: no rebalance pending.
-			pump(ms, lambda: raw.describe([group])[group]["state"] == "Stable", 30, "group Stable")
+			poll_until(ms, lambda: raw.describe([group])[group]["state"] == "Stable", 30, "group Stable")
 			t_end = time.monotonic() + 2
-			pump(ms, lambda: time.monotonic() > t_end, 10, "settle")
+			poll_until(ms, lambda: time.monotonic() > t_end, 10, "settle")
 			counts = [(m.assigns, m.revokes) for m in ms[:2]]
 			old = ms[2].assignment()
 			ids_before = sorted(m["member_id"] for m in raw.describe([group])[group]["members"])
@@ -488,9 +437,9 @@ class Groups(h.ClusterTestCase):
 			self.assertEqual(sorted(m["member_id"] for m in d["members"]), ids_before,
 					"the static member was removed on close")
 			ms[2] = member(2)
-			pump(ms, lambda: ms[2].assignment() != [], 30, "the restarted static member's assignment")
+			poll_until(ms, lambda: ms[2].assignment() != [], 30, "the restarted static member's assignment")
 			t_end = time.monotonic() + 3
-			pump(ms, lambda: time.monotonic() > t_end, 10, "settle")
+			poll_until(ms, lambda: time.monotonic() > t_end, 10, "settle")
 			self.assertEqual(ms[2].assignment(), old)
 			self.assertEqual([(m.assigns, m.revokes) for m in ms[:2]], counts,
 					"the other members saw a rebalance")
@@ -892,7 +841,7 @@ class Groups(h.ClusterTestCase):
 		self.create("grp-storm", 2)
 		ms = [Member(self.b.address, "g-after-storm", "grp-storm", "a%d" % i) for i in range(2)]
 		try:
-			pump(ms, lambda: balanced(ms, 2) and all(len(m.assignment()) == 1 for m in ms), 60, "group after the storm")
+			poll_until(ms, lambda: balanced(ms, 2) and all(len(m.assignment()) == 1 for m in ms), 60, "group after the storm")
 		finally:
 			for m in ms:
 				m.close()
@@ -918,7 +867,7 @@ class Restart(h.ClusterTestCase):
 			def caught_up():
 				return balanced(ms, P) and all((p, 9) in {(q, o) for q, o, _ in m.msgs}
 						for m in ms for p in m.assignment())
-			pump(ms, caught_up, 60, "every owned partition read to its end")
+			poll_until(ms, caught_up, 60, "every owned partition read to its end")
 			for m in ms:
 				m.commit()
 		finally:
@@ -952,9 +901,9 @@ class Restart(h.ClusterTestCase):
 			raw.close()
 		ms = [Member(b.address, group, topic, "q%d" % i) for i in range(2)]
 		try:
-			pump(ms, lambda: balanced(ms, P) and all(m.assignment() for m in ms), 60, "the group re-formed")
+			poll_until(ms, lambda: balanced(ms, P) and all(m.assignment() for m in ms), 60, "the group re-formed")
 			t.produce(topic, 5, P, "after")
-			pump(ms, lambda: sum(len(m.msgs) for m in ms) >= 5 * P, 60, "15 consumed after restart")
+			poll_until(ms, lambda: sum(len(m.msgs) for m in ms) >= 5 * P, 60, "15 consumed after restart")
 			time.sleep(1.5)
 			for m in ms:
 				m.poll(0.2)
