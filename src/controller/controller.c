@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 
 void controller_post(struct controller *c, enum event_type type)
 {

@@ -16,7 +16,6 @@
 #include "log/record_batch.h"
 #include "proto/gen/messages.h"
 #include "server/config.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "util/clock.h"

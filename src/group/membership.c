@@ -18,7 +18,6 @@
 #include "group/group_internal.h"
 #include "log/batch_builder.h"
 #include "proto/gen/messages.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/uuid.h"
 #include "util/xalloc.h"

@@ -11,7 +11,6 @@
 #include "group/group_internal.h"
 #include "log/batch_builder.h"
 #include "proto/gen/messages.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "util/clock.h"

@@ -5,7 +5,7 @@
 
 #include "log/compression.h"
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 
 static size_t varint_size(int32_t v)
 {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "util/buf.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

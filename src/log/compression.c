@@ -19,7 +19,7 @@
 #include <zstd.h>
 
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

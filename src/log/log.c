@@ -16,7 +16,7 @@
 
 #include "log/record_batch.h"
 #include "log/recovery.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/fault.h"
 #include "util/log.h"
 #include "util/xalloc.h"

@@ -14,7 +14,7 @@
 
 #include "log/checkpoint.h"
 #include "log/recovery.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/log.h"
 #include "util/tp_index.h"
 #include "util/uuid.h"

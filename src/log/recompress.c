@@ -6,7 +6,7 @@
 #include "log/compression.h"
 #include "log/record_batch.h"
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 
 /* Decompressed records of one batch are bounded like validation bounds them. */
 #define MAX_PLAIN ((size_t)256 << 20)

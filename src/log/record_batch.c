@@ -10,7 +10,7 @@
 #include "log/compression.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 
 bool record_batch_peek(const uint8_t *p, size_t len, int64_t *base_offset, uint32_t *size,
     int8_t *magic)

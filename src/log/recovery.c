@@ -18,7 +18,7 @@
 #include "log/log_internal.h"
 #include "log/record_batch.h"
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

@@ -17,7 +17,7 @@
 #include "log/record_batch.h"
 #include "util/buf.h"
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

@@ -28,7 +28,6 @@
 #include "replica/fetcher_truncation.h"
 #include "replica/partition.h"
 #include "proto/gen/messages.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "util/clock.h"

@@ -10,7 +10,7 @@
 
 #include "log/log_manager.h"
 #include "util/clock.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

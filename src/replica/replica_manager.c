@@ -11,7 +11,7 @@
 #include "log/log_manager.h"
 #include "replica/fetcher.h"
 #include "util/clock.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/log.h"
 #include "util/tp_index.h"
 #include "util/xalloc.h"

@@ -8,7 +8,6 @@
 #include "proto/gen/messages.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/errors.h"
 
 static void fill(struct request *req, struct api_versions_response *resp, int16_t error)
 {

@@ -15,7 +15,6 @@
 #include "server/apis.h"
 #include "server/broker.h"
 #include "server/config.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "zk/kafka_zk.h"
 #include "zk/topic_zk.h"

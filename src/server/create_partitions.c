@@ -17,7 +17,6 @@
 #include "server/broker.h"
 #include "server/metadata_cache.h"
 #include "server/replica_assignment.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "zk/topic_zk.h"

@@ -22,7 +22,6 @@
 #include "server/metadata_cache.h"
 #include "server/replica_assignment.h"
 #include "server/topic_name.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/uuid.h"
 #include "util/xalloc.h"

@@ -9,7 +9,6 @@
 #include "replica/replica_manager.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/errors.h"
 #include "util/log.h"
 
 typedef struct delete_records_response_delete_records_partition_result part_result;

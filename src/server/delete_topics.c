@@ -13,7 +13,6 @@
 #include "server/broker.h"
 #include "server/config.h"
 #include "server/metadata_cache.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/uuid.h"
 #include "zk/topic_zk.h"

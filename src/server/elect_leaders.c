@@ -12,7 +12,6 @@
 #include "proto/gen/messages.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/errors.h"
 
 /* Runs on the controller thread (or at once when this broker cannot answer). */
 static void on_elected(void *arg, int16_t error, const struct ctl_election_item *items, int n)

@@ -24,7 +24,6 @@
 #include "server/fetch_session.h"
 #include "server/metadata_cache.h"
 #include "server/purgatory.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "util/clock.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/xalloc.h"
 
 #define EVICTION_MS FETCH_SESSION_EVICTION_MS

@@ -16,7 +16,6 @@
 #include "server/broker.h"
 #include "server/metadata_cache.h"
 #include "server/request.h"
-#include "util/errors.h"
 
 #define KEY_TYPE_GROUP 0
 #define KEY_TYPE_TRANSACTION 1

@@ -21,7 +21,6 @@
 #include "server/request.h"
 #include "util/arena.h"
 #include "util/clock.h"
-#include "util/errors.h"
 
 #define OFFSETS_TOPIC GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC)
 

@@ -9,7 +9,6 @@
 #include "replica/replica_manager.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/errors.h"
 #include "util/log.h"
 
 typedef struct leader_and_isr_request_leader_and_isr_partition_state pstate;

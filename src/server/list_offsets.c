@@ -12,7 +12,6 @@
 #include "replica/replica_manager.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/errors.h"
 #include "util/log.h"
 
 typedef struct list_offsets_response_list_offsets_partition_response part_resp;

@@ -13,7 +13,6 @@
 #include "server/broker.h"
 #include "server/metadata_cache.h"
 #include "server/topic_name.h"
-#include "util/errors.h"
 
 /* With no authorizer configured every operation is allowed, so Kafka reports the
  * full set a resource type supports, as a bit field of AclOperation codes. */

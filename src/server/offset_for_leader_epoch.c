@@ -12,7 +12,6 @@
 #include "replica/replica_manager.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/errors.h"
 
 void handle_offset_for_leader_epoch(struct request *req)
 {

@@ -11,7 +11,6 @@
 #include "proto/gen/messages.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/errors.h"
 #include "zk/topic_zk.h"
 
 static struct kstr arena_kstr(struct request *req, const char *s)

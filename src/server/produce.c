@@ -23,7 +23,6 @@
 #include "server/broker.h"
 #include "server/config.h"
 #include "server/purgatory.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 #include "util/clock.h"

@@ -7,7 +7,6 @@
 #include "replica/replica_manager.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/errors.h"
 #include "util/log.h"
 
 typedef struct stop_replica_response_stop_replica_partition_error perror_t;

@@ -12,7 +12,6 @@
 #include "server/apis.h"
 #include "server/broker.h"
 #include "server/metadata_cache.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

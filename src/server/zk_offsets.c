@@ -14,7 +14,6 @@
 #include "server/broker.h"
 #include "server/config.h"
 #include "server/metadata_cache.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "zk/kafka_zk.h"
 #include "zk/zk.h"

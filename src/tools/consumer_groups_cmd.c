@@ -21,7 +21,6 @@
 
 #include "client/kclient.h"
 #include "proto/gen/messages.h"
-#include "util/errors.h"
 #include "util/xalloc.h"
 
 #define MAX_GROUPS 64

@@ -41,7 +41,7 @@
 #include "log/segment.h"
 #include "util/buf.h"
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/xalloc.h"
 
 /* Plenty for any batch a broker accepts; a few KiB of zstd can claim more. */

@@ -19,7 +19,6 @@
 #include "client/kclient.h"
 #include "tools/commands.h"
 #include "proto/gen/messages.h"
-#include "util/errors.h"
 
 static void usage(FILE *out)
 {

@@ -12,7 +12,6 @@
 
 #include "client/kclient.h"
 #include "proto/gen/messages.h"
-#include "util/errors.h"
 #include "util/uuid.h"
 
 #define MAX_CONFIGS 64

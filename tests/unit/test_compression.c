@@ -23,7 +23,7 @@
 #include "log/compression.h"
 #include "util/buf.h"
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."

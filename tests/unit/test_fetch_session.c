@@ -17,7 +17,7 @@
 
 #include "server/fetch_session.h"
 #include "util/arena.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 
 #define T0 1000000
 

@@ -16,7 +16,6 @@
 #include "group/group_internal.h"
 #include "proto/gen/messages.h"
 #include "util/arena.h"
-#include "util/errors.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

@@ -30,7 +30,7 @@
 #include "util/buf.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

@@ -27,7 +27,7 @@
 #include "replica/partition.h"
 #include "util/buf.h"
 #include "util/clock.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 #include "util/xalloc.h"
 
 #define ME 1

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "replica/replica_manager.h"
-#include "util/errors.h"
+#include "proto/gen/constants.h"
 
 static void test_epochs_fence(void **state)
 {
