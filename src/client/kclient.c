@@ -1,15 +1,14 @@
 /* Blocking request/response over one TCP connection (see kclient.h). */
-#include "client/kclient.h"
+#include "samsa/client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "proto/gen/messages.h"
-#include "proto/header.h"
-#include "util/endian.h"
-#include "util/sockio.h"
+#include "samsa/proto.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/sockio.h"
 
 #define MAX_RESPONSE (256 * 1024 * 1024)
 

@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proto/gen/messages.h"
-#include "util/buf.h"
-#include "util/endian.h"
-#include "util/log.h"
-#include "util/sockio.h"
-#include "util/xalloc.h"
+#include "samsa/proto.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/log.h"
+#include "samsa/util/sockio.h"
+#include "samsa/util/xalloc.h"
 
 /* A response bigger than this from a broker is nonsense for controller requests. */
 #define MAX_RESPONSE_BYTES (100 * 1024 * 1024)

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "proto/gen/constants.h"
+#include "samsa/proto.h"
 
 void controller_post(struct controller *c, enum event_type type)
 {

@@ -5,7 +5,7 @@
 #ifndef SAMSA_CONTROLLER_INTERNAL_H
 #define SAMSA_CONTROLLER_INTERNAL_H
 
-#include "controller/controller.h"
+#include "samsa/controller.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -15,15 +15,13 @@
 
 #include "controller/channel.h"
 #include "controller/election.h"
-#include "proto/gen/messages.h"
-#include "util/arena.h"
-#include "util/buf.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-#include "zk/kafka_zk.h"
-#include "zk/topic_zk.h"
-#include "util/uuid.h"
-#include "zk/zk.h"
+#include "samsa/proto.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/log.h"
+#include "samsa/util/uuid.h"
+#include "samsa/util/xalloc.h"
+#include "samsa/zk.h"
 
 /* The UpdateMetadata version a 3.9 controller sends (inter.broker.protocol.version 3.9). */
 #define UPDATE_METADATA_VERSION 8

@@ -13,7 +13,7 @@
 
 #include <strings.h>
 
-#include "proto/gen/constants.h"
+#include "samsa/proto.h"
 
 /* A conflict-free write normally needs one retry; more means a leader rewriting in a loop. */
 #define MAX_STATE_ATTEMPTS 20

@@ -17,7 +17,7 @@
  */
 #include "controller/controller_internal.h"
 
-#include "proto/gen/constants.h"
+#include "samsa/proto.h"
 
 /* Kafka's onControllerFailover schedules the first check this long after failover. */
 #define FIRST_REBALANCE_DELAY_MS 5000

@@ -12,13 +12,12 @@
 #include <unistd.h>
 
 #include "group/group_internal.h"
-#include "log/compression.h"
-#include "log/record_batch.h"
-#include "proto/gen/messages.h"
-#include "server/config.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-#include "util/clock.h"
+#include "samsa/config.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* Java's String.hashCode over the UTF-16 code units of a UTF-8 string. */
 static int32_t java_string_hash(const char *s, size_t len)

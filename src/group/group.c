@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "group/group_internal.h"
-#include "util/xalloc.h"
-#include "util/clock.h"
+#include "samsa/util/xalloc.h"
+#include "samsa/util/clock.h"
 
 static int cmp_name(const char *a, const char *b, size_t blen)
 {

@@ -9,10 +9,10 @@
 #include <strings.h>
 
 #include "group/group_internal.h"
-#include "log/batch_builder.h"
-#include "proto/gen/messages.h"
-#include "util/log.h"
-#include "util/clock.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/log.h"
 
 /* READ, DELETE and DESCRIBE (AclOperation codes 3, 6, 8): what a group allows without ACLs. */
 #define GROUP_AUTHORIZED_OPS ((1 << 3) | (1 << 6) | (1 << 8))

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "group/group_coordinator.h"
-#include "util/buf.h"
+#include "samsa/group.h"
+#include "samsa/util/buf.h"
 
 
 enum group_state {

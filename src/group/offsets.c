@@ -9,11 +9,11 @@
 #include <string.h>
 
 #include "group/group_internal.h"
-#include "log/batch_builder.h"
-#include "proto/gen/messages.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-#include "util/clock.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* --- OffsetCommit --------------------------------------------------------------------------- */
 

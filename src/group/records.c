@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "group/group_internal.h"
-#include "log/batch_builder.h"
-#include "proto/gen/messages.h"
-#include "util/arena.h"
-#include "util/xalloc.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/xalloc.h"
 
 #define OFFSET_KEY_VERSION 1
 #define GROUP_KEY_VERSION 2

@@ -1,11 +1,10 @@
 /* v2 batch builder (batch_builder.h). */
-#include "log/batch_builder.h"
+#include "samsa/log.h"
 
 #include <string.h>
 
-#include "log/compression.h"
-#include "util/endian.h"
-#include "proto/gen/constants.h"
+#include "samsa/util/endian.h"
+#include "samsa/proto.h"
 
 static size_t varint_size(int32_t v)
 {

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/buf.h"
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/proto.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* --- atomic writes ------------------------------------------------------------ */
 

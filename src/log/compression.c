@@ -6,7 +6,7 @@
  * so a decompression bomb costs at most max_out bytes of memory.  The library
  * contexts are reused call after call (reset, not recreated).
  */
-#include "log/compression.h"
+#include "samsa/log.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -18,10 +18,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "util/endian.h"
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/proto.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 struct compression_ctx {
 	z_stream inflate;

@@ -3,7 +3,7 @@
  * is closed once the file is mapped and reopened only to resize, so a log
  * with many segments does not hold three descriptors per segment.
  */
-#include "log/index.h"
+#include "samsa/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/endian.h"
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/proto.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* Kafka's warm section: the last 8 KiB of entries are searched first. */
 #define WARM_BYTES 8192

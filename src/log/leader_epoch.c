@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/proto.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 static int save(struct leader_epoch_cache *c)
 {

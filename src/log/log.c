@@ -14,12 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log/record_batch.h"
 #include "log/recovery.h"
-#include "proto/gen/constants.h"
-#include "util/fault.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/fault.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 void log_config_init(struct log_config *c)
 {

@@ -7,8 +7,7 @@
 #include <pthread.h>
 
 #include "log/leader_epoch.h"
-#include "log/log.h"
-#include "log/segment.h"
+#include "samsa/log.h"
 
 struct pending_delete {
 	struct segment *seg;

@@ -1,5 +1,5 @@
 /* Every partition log of the broker, its checkpoints and its scheduler (see log_manager.h). */
-#include "log/log_manager.h"
+#include "samsa/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,12 +14,12 @@
 
 #include "log/checkpoint.h"
 #include "log/recovery.h"
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/tp_index.h"
-#include "util/uuid.h"
-#include "util/xalloc.h"
-#include "util/clock.h"
+#include "samsa/proto.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/log.h"
+#include "samsa/util/tp_index.h"
+#include "samsa/util/uuid.h"
+#include "samsa/util/xalloc.h"
 
 struct log_ref {
 	struct log_manager *lm;

@@ -1,12 +1,10 @@
 /* Re-compression of validated v2 batches (see recompress.h). */
-#include "log/recompress.h"
+#include "samsa/log.h"
 
 #include <string.h>
 
-#include "log/compression.h"
-#include "log/record_batch.h"
-#include "util/endian.h"
-#include "proto/gen/constants.h"
+#include "samsa/proto.h"
+#include "samsa/util/endian.h"
 
 /* Decompressed records of one batch are bounded like validation bounds them. */
 #define MAX_PLAIN ((size_t)256 << 20)

@@ -2,15 +2,14 @@
  * v2 record batches in place: header parsing, CRC, record walking, the
  * broker's in-place patches and produce-side validation (record_batch.h).
  */
-#include "log/record_batch.h"
+#include "samsa/log.h"
 
 #include <limits.h>
 #include <string.h>
 
-#include "log/compression.h"
-#include "util/crc32c.h"
-#include "util/endian.h"
-#include "proto/gen/constants.h"
+#include "samsa/proto.h"
+#include "samsa/util/crc32c.h"
+#include "samsa/util/endian.h"
 
 bool record_batch_peek(const uint8_t *p, size_t len, int64_t *base_offset, uint32_t *size,
     int8_t *magic)

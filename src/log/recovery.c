@@ -16,11 +16,11 @@
 
 #include "log/checkpoint.h"
 #include "log/log_internal.h"
-#include "log/record_batch.h"
-#include "util/endian.h"
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* --- clean shutdown marker ------------------------------------------------------ */
 

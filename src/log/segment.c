@@ -2,7 +2,7 @@
  * Log segments: the .log file, its indexes, appends, offset and timestamp
  * lookups, truncation, rolling and deletion (segment.h).
  */
-#include "log/segment.h"
+#include "samsa/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,13 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log/compression.h"
-#include "log/record_batch.h"
-#include "util/buf.h"
-#include "util/endian.h"
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/proto.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* rolling_timestamp before the first batch was looked at. */
 #define ROLLING_TS_UNKNOWN INT64_MIN

@@ -16,7 +16,7 @@
  * handler gets the frame where it was read.  Answers go out through a
  * bufferevent (its output side only), which sends file ranges with sendfile(2).
  */
-#include "net/server.h"
+#include "samsa/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,10 +39,10 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
-#include "util/buf.h"
-#include "util/endian.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* Frames handled back to back on one connection before yielding to the loop. */
 #define MAX_FRAMES_PER_WAKEUP 16

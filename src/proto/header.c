@@ -1,5 +1,5 @@
 /* Request/response header versions and codecs (see header.h). */
-#include "proto/header.h"
+#include "samsa/proto.h"
 
 #include "proto/gen/messages.h"
 

@@ -11,7 +11,7 @@
  * arrives after LeaderAndIsr moved the partition is dropped, not appended.
  * The manager's lock is never held across a log write.
  */
-#include "replica/fetcher.h"
+#include "samsa/replica.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,16 +21,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/kclient.h"
-#include "log/log.h"
-#include "log/log_manager.h"
-#include "log/record_batch.h"
+#include "samsa/client.h"
+#include "samsa/log.h"
 #include "replica/fetcher_truncation.h"
-#include "replica/partition.h"
-#include "proto/gen/messages.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-#include "util/clock.h"
+#include "samsa/proto.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
+#include "samsa/util/clock.h"
 
 #define FETCH_VERSION 12
 

@@ -1,7 +1,7 @@
 /* The follower's truncation and fetch decisions (see fetcher_truncation.h). */
 #include "replica/fetcher_truncation.h"
 
-#include "proto/gen/constants.h"
+#include "samsa/proto.h"
 
 static struct fetcher_decision act(enum fetcher_action a, int64_t offset)
 {

@@ -1,6 +1,6 @@
 /* One hosted partition and its locks (see partition.h). */
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
-#include "replica/partition.h"
+#include "samsa/replica.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log/log_manager.h"
-#include "util/clock.h"
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* Kafka's LeaderAndIsr.EpochDuringDelete and NoEpoch. */
 #define EPOCH_DURING_DELETE (-2)

@@ -1,5 +1,5 @@
 /* Hosted partitions and their epochs, fenced as Kafka fences them (see replica_manager.h). */
-#include "replica/replica_manager.h"
+#include "samsa/replica.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -7,14 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "log/log.h"
-#include "log/log_manager.h"
-#include "replica/fetcher.h"
-#include "util/clock.h"
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/tp_index.h"
-#include "util/xalloc.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/log.h"
+#include "samsa/util/tp_index.h"
+#include "samsa/util/xalloc.h"
 
 /* An ISR change waiting to be written to ZooKeeper by the ISR thread. */
 struct isr_change {

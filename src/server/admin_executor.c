@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "util/xalloc.h"
+#include "samsa/util/xalloc.h"
 
 struct job {
 	struct job *next;

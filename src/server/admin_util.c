@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "samsa/metadata.h"
 #include "server/broker.h"
-#include "server/metadata_cache.h"
 #include "server/request.h"
 
 struct kstr admin_message(struct request *req, const char *fmt, ...)

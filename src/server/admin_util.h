@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "util/buf.h"
+#include "samsa/util/buf.h"
 
 struct request;
 struct broker;

@@ -5,7 +5,7 @@
  */
 #include <stdbool.h>
 
-#include "proto/gen/messages.h"
+#include "samsa/proto.h"
 #include "server/apis.h"
 #include "server/broker.h"
 

@@ -8,25 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/controller.h"
-#include "group/group_coordinator.h"
-#include "log/log_manager.h"
+#include "samsa/controller.h"
+#include "samsa/group.h"
+#include "samsa/log.h"
 #include "server/broker_logs.h"
 #include "server/fetch_session.h"
-#include "server/purgatory.h"
+#include "samsa/purgatory.h"
 #include "server/admin_executor.h"
-#include "replica/replica_manager.h"
-#include "server/config.h"
+#include "samsa/replica.h"
+#include "samsa/config.h"
 #include "server/group_apis.h"
-#include "server/metadata_cache.h"
+#include "samsa/metadata.h"
 #include "server/replication.h"
 #include "server/request.h"
 #include "server/topic_config.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-#include "zk/kafka_zk.h"
-#include "zk/topic_zk.h"
-#include "zk/zk.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
+#include "samsa/zk.h"
 
 static void on_session_expired(void *arg)
 {

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "net/server.h"
+#include "samsa/net.h"
 
 struct config;
 struct broker_config;

@@ -8,11 +8,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "log/log_manager.h"
+#include "samsa/config.h"
+#include "samsa/log.h"
+#include "samsa/util/log.h"
 #include "server/broker.h"
-#include "server/config.h"
 #include "server/topic_config.h"
-#include "util/log.h"
 
 int broker_open_logs(struct broker *b)
 {

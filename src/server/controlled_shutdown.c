@@ -9,15 +9,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/kclient.h"
-#include "controller/controller.h"
-#include "proto/gen/messages.h"
+#include "samsa/client.h"
+#include "samsa/config.h"
+#include "samsa/controller.h"
+#include "samsa/proto.h"
+#include "samsa/util/log.h"
+#include "samsa/zk.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "server/config.h"
-#include "util/log.h"
-#include "zk/kafka_zk.h"
-#include "zk/topic_zk.h"
 
 /* The version a 3.9 broker sends (inter.broker.protocol.version >= 2.4-IV1). */
 #define CONTROLLED_SHUTDOWN_VERSION 3

@@ -10,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/gen/messages.h"
+#include "samsa/metadata.h"
+#include "samsa/proto.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
+#include "samsa/zk.h"
 #include "server/admin_executor.h"
 #include "server/admin_util.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "server/metadata_cache.h"
 #include "server/replica_assignment.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-#include "zk/topic_zk.h"
 
 typedef struct create_partitions_response_create_partitions_topic_result result_t;
 

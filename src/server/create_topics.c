@@ -12,20 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "group/group_coordinator.h"
-#include "proto/gen/messages.h"
+#include "samsa/config.h"
+#include "samsa/group.h"
+#include "samsa/metadata.h"
+#include "samsa/proto.h"
+#include "samsa/util/log.h"
+#include "samsa/util/uuid.h"
+#include "samsa/util/xalloc.h"
+#include "samsa/zk.h"
 #include "server/admin_executor.h"
 #include "server/admin_util.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "server/config.h"
-#include "server/metadata_cache.h"
 #include "server/replica_assignment.h"
 #include "server/topic_name.h"
-#include "util/log.h"
-#include "util/uuid.h"
-#include "util/xalloc.h"
-#include "zk/topic_zk.h"
 
 typedef struct create_topics_request_creatable_topic creatable_topic;
 typedef struct create_topics_response_creatable_topic_result topic_result;

@@ -3,13 +3,12 @@
  * start offset forward; whole segments below it go at the next retention
  * pass.  An offset of -1 means "up to the high watermark".
  */
-#include "log/log.h"
-#include "log/log_manager.h"
-#include "proto/gen/messages.h"
-#include "replica/replica_manager.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/replica.h"
+#include "samsa/util/log.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/log.h"
 
 typedef struct delete_records_response_delete_records_partition_result part_result;
 

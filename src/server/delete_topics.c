@@ -6,16 +6,16 @@
  */
 #include <string.h>
 
-#include "proto/gen/messages.h"
+#include "samsa/config.h"
+#include "samsa/metadata.h"
+#include "samsa/proto.h"
+#include "samsa/util/log.h"
+#include "samsa/util/uuid.h"
+#include "samsa/zk.h"
 #include "server/admin_executor.h"
 #include "server/admin_util.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "server/config.h"
-#include "server/metadata_cache.h"
-#include "util/log.h"
-#include "util/uuid.h"
-#include "zk/topic_zk.h"
 
 static bool gone(struct broker *b, const char *name, int n)
 {

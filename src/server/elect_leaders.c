@@ -8,8 +8,8 @@
  */
 #include <string.h>
 
-#include "controller/controller.h"
-#include "proto/gen/messages.h"
+#include "samsa/controller.h"
+#include "samsa/proto.h"
 #include "server/apis.h"
 #include "server/broker.h"
 

@@ -14,19 +14,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "log/log.h"
-#include "log/log_manager.h"
-#include "proto/gen/messages.h"
-#include "replica/replica_manager.h"
+#include "samsa/config.h"
+#include "samsa/log.h"
+#include "samsa/metadata.h"
+#include "samsa/proto.h"
+#include "samsa/purgatory.h"
+#include "samsa/replica.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "server/config.h"
 #include "server/fetch_session.h"
-#include "server/metadata_cache.h"
-#include "server/purgatory.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-#include "util/clock.h"
 
 enum { READ_UNCOMMITTED = 0, READ_COMMITTED = 1 };
 

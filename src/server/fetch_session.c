@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/gen/constants.h"
-#include "util/xalloc.h"
+#include "samsa/proto.h"
+#include "samsa/util/xalloc.h"
 
 #define EVICTION_MS FETCH_SESSION_EVICTION_MS
 

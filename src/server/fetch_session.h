@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/arena.h"
-#include "util/buf.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/buf.h"
 
 #define FETCH_SESSION_INITIAL_EPOCH 0
 #define FETCH_SESSION_FINAL_EPOCH (-1)

@@ -9,12 +9,12 @@
  */
 #include <string.h>
 
-#include "group/group_coordinator.h"
-#include "proto/gen/messages.h"
+#include "samsa/group.h"
+#include "samsa/metadata.h"
+#include "samsa/proto.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "server/metadata_cache.h"
 #include "server/request.h"
 
 #define KEY_TYPE_GROUP 0

@@ -8,19 +8,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "group/group_coordinator.h"
-#include "log/log.h"
-#include "proto/gen/messages.h"
-#include "replica/partition.h"
-#include "replica/replica_manager.h"
+#include "samsa/group.h"
+#include "samsa/log.h"
+#include "samsa/metadata.h"
+#include "samsa/proto.h"
+#include "samsa/purgatory.h"
+#include "samsa/replica.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/clock.h"
 #include "server/apis.h"
 #include "server/broker.h"
 #include "server/group_apis.h"
-#include "server/metadata_cache.h"
-#include "server/purgatory.h"
 #include "server/request.h"
-#include "util/arena.h"
-#include "util/clock.h"
 
 #define OFFSETS_TOPIC GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC)
 

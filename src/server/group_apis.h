@@ -2,7 +2,7 @@
 #ifndef SAMSA_SERVER_GROUP_APIS_H
 #define SAMSA_SERVER_GROUP_APIS_H
 
-#include "group/group_coordinator.h"
+#include "samsa/group.h"
 
 struct broker;
 

@@ -5,11 +5,11 @@
  */
 #include <string.h>
 
-#include "proto/gen/messages.h"
-#include "replica/replica_manager.h"
+#include "samsa/proto.h"
+#include "samsa/replica.h"
+#include "samsa/util/log.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/log.h"
 
 typedef struct leader_and_isr_request_leader_and_isr_partition_state pstate;
 typedef struct leader_and_isr_response_leader_and_isr_partition_error perror_t;

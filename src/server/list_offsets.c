@@ -6,13 +6,12 @@
  */
 #include <string.h>
 
-#include "log/log.h"
-#include "log/log_manager.h"
-#include "proto/gen/messages.h"
-#include "replica/replica_manager.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/replica.h"
+#include "samsa/util/log.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/log.h"
 
 typedef struct list_offsets_response_list_offsets_partition_response part_resp;
 

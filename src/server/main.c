@@ -12,9 +12,9 @@
 #include <string.h>
 #include <pthread.h>
 
+#include "samsa/config.h"
+#include "samsa/util/log.h"
 #include "server/broker.h"
-#include "server/config.h"
-#include "util/log.h"
 
 static void usage(FILE *out)
 {

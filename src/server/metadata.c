@@ -6,12 +6,12 @@
  */
 #include <string.h>
 
-#include "proto/gen/messages.h"
+#include "samsa/config.h"
+#include "samsa/metadata.h"
+#include "samsa/proto.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
-#include "server/config.h"
 #include "server/broker.h"
-#include "server/metadata_cache.h"
 #include "server/topic_name.h"
 
 /* With no authorizer configured every operation is allowed, so Kafka reports the

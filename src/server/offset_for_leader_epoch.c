@@ -6,10 +6,9 @@
  * leader change (KIP-320) finds where logs diverged.  Unknown epochs answer
  * -1/-1, as Kafka does.
  */
-#include "proto/gen/messages.h"
-#include "log/log.h"
-#include "log/log_manager.h"
-#include "replica/replica_manager.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/replica.h"
 #include "server/apis.h"
 #include "server/broker.h"
 

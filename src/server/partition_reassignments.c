@@ -7,11 +7,11 @@
  */
 #include <string.h>
 
-#include "controller/controller.h"
-#include "proto/gen/messages.h"
+#include "samsa/controller.h"
+#include "samsa/proto.h"
+#include "samsa/zk.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "zk/topic_zk.h"
 
 static struct kstr arena_kstr(struct request *req, const char *s)
 {

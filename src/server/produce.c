@@ -12,20 +12,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "log/compression.h"
-#include "log/log.h"
-#include "log/log_manager.h"
-#include "log/record_batch.h"
-#include "log/recompress.h"
-#include "proto/gen/messages.h"
-#include "replica/replica_manager.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/replica.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "server/config.h"
-#include "server/purgatory.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-#include "util/clock.h"
+#include "samsa/config.h"
+#include "samsa/purgatory.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
+#include "samsa/util/clock.h"
 
 typedef struct produce_response_partition_produce_response part_resp;
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "util/xalloc.h"
+#include "samsa/util/xalloc.h"
 
 static int random_below(int n)
 {

@@ -7,17 +7,15 @@
 
 #include <zookeeper/zookeeper.h>
 
-#include "replica/fetcher.h"
-#include "replica/replica_manager.h"
+#include "samsa/config.h"
+#include "samsa/metadata.h"
+#include "samsa/purgatory.h"
+#include "samsa/replica.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/json.h"
+#include "samsa/util/log.h"
+#include "samsa/zk.h"
 #include "server/broker.h"
-#include "server/config.h"
-#include "server/metadata_cache.h"
-#include "server/purgatory.h"
-#include "util/buf.h"
-#include "util/json.h"
-#include "util/log.h"
-#include "zk/topic_zk.h"
-#include "zk/zk.h"
 
 /* A leader's inter-broker endpoint, from the metadata the controller sent us. */
 static int leader_endpoint(void *arg, int32_t broker_id, char *out, size_t cap)

@@ -8,11 +8,11 @@
 
 #include <stdlib.h>
 
-#include "proto/gen/messages.h"
+#include "samsa/proto.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/log.h"
-#include "util/xalloc.h"
 
 /* APIs implemented only up to some version so far: advertised and accepted up to it. */
 static const struct {

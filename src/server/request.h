@@ -8,10 +8,10 @@
 
 #include <stdint.h>
 
-#include "net/server.h"
-#include "proto/header.h"
-#include "util/arena.h"
-#include "util/buf.h"
+#include "samsa/net.h"
+#include "samsa/proto.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/buf.h"
 
 struct broker;
 

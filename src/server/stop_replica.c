@@ -3,11 +3,11 @@
  * (and, with delete, to remove them: topic deletion, reassignment).  Fenced by
  * controller and broker epoch, then per partition by leader epoch.
  */
-#include "proto/gen/messages.h"
-#include "replica/replica_manager.h"
+#include "samsa/proto.h"
+#include "samsa/replica.h"
+#include "samsa/util/log.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "util/log.h"
 
 typedef struct stop_replica_response_stop_replica_partition_error perror_t;
 

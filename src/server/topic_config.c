@@ -12,14 +12,12 @@
 
 #include <zookeeper/zookeeper.h>
 
-#include "log/compression.h"
-#include "log/log.h"
-#include "server/config.h"
-#include "util/arena.h"
-#include "util/log.h"
-#include "util/xalloc.h"
-#include "zk/topic_zk.h"
-#include "zk/zk.h"
+#include "samsa/config.h"
+#include "samsa/log.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
+#include "samsa/zk.h"
 
 /* The level Kafka uses for a codec: the topic's compression.<codec>.level. */
 static int level_key_for(int codec, const char **key)

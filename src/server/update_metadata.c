@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "group/group_coordinator.h"
-#include "proto/gen/messages.h"
+#include "samsa/group.h"
+#include "samsa/metadata.h"
+#include "samsa/proto.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "server/metadata_cache.h"
-#include "util/log.h"
-#include "util/xalloc.h"
 
 /* Kafka's LeaderAndIsr.LeaderDuringDelete: the partition's topic is being deleted. */
 #define LEADER_DURING_DELETE (-2)

@@ -7,16 +7,15 @@
  */
 #include <stdbool.h>
 
-#include "group/group_coordinator.h"
-#include "proto/gen/messages.h"
+#include "samsa/config.h"
+#include "samsa/group.h"
+#include "samsa/metadata.h"
+#include "samsa/proto.h"
+#include "samsa/util/log.h"
+#include "samsa/zk.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
 #include "server/broker.h"
-#include "server/config.h"
-#include "server/metadata_cache.h"
-#include "util/log.h"
-#include "zk/kafka_zk.h"
-#include "zk/zk.h"
 
 /* A group id becomes a path element: it must be one. */
 static bool group_ok(struct kstr g)

@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/kclient.h"
-#include "proto/gen/messages.h"
-#include "util/xalloc.h"
+#include "samsa/client.h"
+#include "samsa/proto.h"
+#include "samsa/util/xalloc.h"
 
 #define MAX_GROUPS 64
 #define MAX_TOPICS 64

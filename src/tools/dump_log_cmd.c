@@ -35,14 +35,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "log/compression.h"
-#include "log/index.h"
-#include "log/record_batch.h"
-#include "log/segment.h"
-#include "util/buf.h"
-#include "util/endian.h"
-#include "proto/gen/constants.h"
-#include "util/xalloc.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/xalloc.h"
 
 /* Plenty for any batch a broker accepts; a few KiB of zstd can claim more. */
 #define DUMP_MAX_UNCOMPRESSED ((size_t)256 << 20)

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/kclient.h"
+#include "samsa/client.h"
 #include "tools/commands.h"
-#include "proto/gen/messages.h"
+#include "samsa/proto.h"
 
 static void usage(FILE *out)
 {

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/kclient.h"
-#include "proto/gen/messages.h"
-#include "util/uuid.h"
+#include "samsa/client.h"
+#include "samsa/proto.h"
+#include "samsa/util/uuid.h"
 
 #define MAX_CONFIGS 64
 

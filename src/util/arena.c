@@ -1,11 +1,11 @@
 /* Bump allocator in chunks; requests allocate many small structs and free them together. */
-#include "util/arena.h"
+#include "samsa/util/arena.h"
 
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
 
-#include "util/xalloc.h"
+#include "samsa/util/xalloc.h"
 
 #define ARENA_CHUNK 8192
 

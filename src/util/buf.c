@@ -1,11 +1,11 @@
 /* Bounds-checked wire readers and growable writers (see buf.h). */
-#include "util/buf.h"
+#include "samsa/util/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/endian.h"
-#include "util/xalloc.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/xalloc.h"
 
 static inline bool need(struct rd *r, size_t n)
 {

@@ -3,13 +3,13 @@
  * (three chains at once on long buffers).  The choice is made once, on first
  * use, from what the CPU reports.
  */
-#include "util/crc32c.h"
+#include "samsa/util/crc32c.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
-#include "util/endian.h"
+#include "samsa/util/endian.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CRC32C_X86 1

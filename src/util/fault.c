@@ -1,5 +1,5 @@
 /* Test stall points (see fault.h). */
-#include "util/fault.h"
+#include "samsa/util/fault.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char *stall_dir;  /* "<topic>-<partition>", NULL when off */

@@ -1,5 +1,5 @@
 /* JSON for ZooKeeper payloads (see json.h). */
-#include "util/json.h"
+#include "samsa/util/json.h"
 
 #include <inttypes.h>
 #include <stdio.h>

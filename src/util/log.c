@@ -1,5 +1,5 @@
 /* Log lines look like Kafka's: "[2026-11-24 19:03:34,123] INFO message". */
-#include "util/log.h"
+#include "samsa/util/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Blocking connect-with-timeout and whole reads/writes (see sockio.h). */
-#include "util/sockio.h"
+#include "samsa/util/sockio.h"
 
 #include <errno.h>
 #include <fcntl.h>

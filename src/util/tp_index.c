@@ -1,5 +1,5 @@
 /* The (topic, partition) order and its binary search (see tp_index.h). */
-#include "util/tp_index.h"
+#include "samsa/util/tp_index.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* Random ids and their base64url form (see uuid.h). */
-#include "util/uuid.h"
+#include "samsa/util/uuid.h"
 
 #include <string.h>
 #include <sys/random.h>

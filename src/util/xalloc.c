@@ -1,5 +1,5 @@
 /* Allocation wrappers: on failure there is nothing sensible a broker can do but stop. */
-#include "util/xalloc.h"
+#include "samsa/util/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>

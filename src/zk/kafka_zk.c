@@ -1,17 +1,17 @@
 /* Kafka's znode layout and payloads (see kafka_zk.h and ZK-LAYOUT facts). */
-#include "zk/kafka_zk.h"
+#include "samsa/zk.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/arena.h"
-#include "util/json.h"
-#include "util/log.h"
-#include "util/uuid.h"
-#include "util/xalloc.h"
-#include "util/clock.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/json.h"
+#include "samsa/util/log.h"
+#include "samsa/util/uuid.h"
+#include "samsa/util/xalloc.h"
 
 static const char *const persistent_paths[] = {
 	"/consumers", "/brokers/ids", "/brokers/topics", "/config/changes", "/admin/delete_topics",

@@ -1,15 +1,15 @@
 /* Topic, partition-state, topic-config and deletion znodes (see topic_zk.h). */
-#include "zk/topic_zk.h"
+#include "samsa/zk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/arena.h"
-#include "util/json.h"
-#include "util/log.h"
-#include "util/uuid.h"
-#include "util/xalloc.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/json.h"
+#include "samsa/util/log.h"
+#include "samsa/util/uuid.h"
+#include "samsa/util/xalloc.h"
 
 void topic_assignment_free(struct topic_assignment *t)
 {

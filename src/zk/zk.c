@@ -1,5 +1,5 @@
 /* ZooKeeper session, chroot and watch plumbing (see zk.h). */
-#include "zk/zk.h"
+#include "samsa/zk.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* One registration per (fn, arg), owned by the struct zk, so a watch that never
  * fires (the session ended) leaks nothing. */

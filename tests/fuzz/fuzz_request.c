@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/gen/messages.h"
-#include "proto/header.h"
+#include "samsa/proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "controller/channel.h"
-#include "util/buf.h"
-#include "util/xalloc.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/xalloc.h"
 
 struct fake_channel {
 	struct fake_request *reqs;

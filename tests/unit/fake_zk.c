@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/xalloc.h"
-#include "zk/zk.h"
+#include "samsa/util/xalloc.h"
+#include "samsa/zk.h"
 
 struct fnode {
 	char *path;

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "util/buf.h"
-#include "util/endian.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/endian.h"
 
 static void test_varint_roundtrip(void **state)
 {

@@ -20,10 +20,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "log/compression.h"
-#include "util/buf.h"
-#include "util/endian.h"
-#include "proto/gen/constants.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/endian.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."

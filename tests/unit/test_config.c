@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "server/config.h"
-#include "server/config_internal.h"
+#include "config/config_internal.h"
+#include "samsa/config.h"
 
 /* Every load needs zookeeper.connect; the tests add it unless they test its absence. */
 #define ZK "zookeeper.connect=127.0.0.1:2181\n"

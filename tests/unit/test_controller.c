@@ -17,7 +17,7 @@
 #include "controller/controller_internal.h"
 #include "fake_channel.h"
 #include "fake_zk.h"
-#include "proto/gen/constants.h"
+#include "samsa/proto.h"
 
 #define IDS(...) ctl_ids((const int32_t[]){ __VA_ARGS__ }, (int)(sizeof((const int32_t[]){ __VA_ARGS__ }) / sizeof(int32_t)))
 #define NO_IDS ctl_ids(NULL, 0)

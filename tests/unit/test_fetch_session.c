@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "server/fetch_session.h"
-#include "util/arena.h"
-#include "proto/gen/constants.h"
+#include "samsa/util/arena.h"
+#include "samsa/proto.h"
 
 #define T0 1000000
 

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "replica/fetcher_truncation.h"
-#include "proto/gen/constants.h"
+#include "samsa/proto.h"
 
 static struct fetcher_answer ok_answer(int64_t hw, int64_t log_start)
 {

@@ -11,8 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "proto/gen/messages.h"
-#include "proto/header.h"
+#include "samsa/proto.h"
 
 struct frame {
 	uint8_t *data;

@@ -14,10 +14,10 @@
 #include <cmocka.h>
 
 #include "group/group_internal.h"
-#include "proto/gen/messages.h"
-#include "util/arena.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/proto.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* --- the world: one group, a clock, recorded answers ----------------------------------- */
 

@@ -20,19 +20,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log/batch_builder.h"
 #include "log/checkpoint.h"
-#include "log/index.h"
 #include "log/leader_epoch.h"
-#include "log/record_batch.h"
 #include "log/recovery.h"
-#include "log/segment.h"
-#include "util/buf.h"
-#include "util/crc32c.h"
-#include "util/endian.h"
-#include "proto/gen/constants.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/crc32c.h"
+#include "samsa/util/endian.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "server/metadata_cache.h"
+#include "samsa/metadata.h"
 #include "server/topic_name.h"
 
 static void test_snapshot_lookups_and_swap(void **state)

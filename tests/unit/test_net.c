@@ -24,9 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/server.h"
-#include "util/buf.h"
-#include "util/endian.h"
+#include "samsa/net.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/endian.h"
 
 /* Handler behaviour, chosen per frame by its first byte. */
 enum { ECHO_NOW = 'e', ECHO_LATER = 'l', NO_ANSWER = 'n', FILE_ANSWER = 'f', CLOSE = 'c' };

@@ -21,14 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log/batch_builder.h"
-#include "log/log.h"
-#include "log/log_manager.h"
-#include "replica/partition.h"
-#include "util/buf.h"
-#include "util/clock.h"
-#include "proto/gen/constants.h"
-#include "util/xalloc.h"
+#include "samsa/log.h"
+#include "samsa/proto.h"
+#include "samsa/replica.h"
+#include "samsa/util/buf.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/xalloc.h"
 
 #define ME 1
 

@@ -12,8 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "proto/gen/messages.h"
-#include "proto/header.h"
+#include "samsa/proto.h"
 
 static void test_every_message_roundtrips(void **state)
 {

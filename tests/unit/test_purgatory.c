@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/purgatory.h"
-#include "util/clock.h"
+#include "samsa/purgatory.h"
+#include "samsa/util/clock.h"
 
 struct test_op {
 	atomic_bool ready;

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "replica/replica_manager.h"
-#include "proto/gen/constants.h"
+#include "samsa/replica.h"
+#include "samsa/proto.h"
 
 static void test_epochs_fence(void **state)
 {

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "samsa/util/arena.h"
+#include "samsa/util/uuid.h"
+#include "samsa/zk.h"
 #include "server/replica_assignment.h"
-#include "util/arena.h"
-#include "util/uuid.h"
-#include "zk/topic_zk.h"
 
 static void test_assignment_json_roundtrip(void **state)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "util/tp_index.h"
+#include "samsa/util/tp_index.h"
 
 struct entry {
 	const char *topic;

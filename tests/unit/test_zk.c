@@ -11,9 +11,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "util/json.h"
-#include "util/uuid.h"
-#include "zk/kafka_zk.h"
+#include "samsa/util/json.h"
+#include "samsa/util/uuid.h"
+#include "samsa/zk.h"
 
 static void test_broker_json_exact(void **state)
 {

@@ -14,7 +14,7 @@ cd "$tmp"
 cat > emit.c <<'EOF'
 /* Compress argv[1] with every codec into argv[2].<ext>. */
 #include <stdio.h>
-#include "log/compression.h"
+#include "samsa/log.h"
 int main(int argc, char **argv)
 {
 	static const char *ext[] = { 0, "gz", "snappy", "lz4", "zst" };
@@ -53,7 +53,7 @@ public class Unsnappy {
 	}
 }
 EOF
-cc -std=gnu11 -O2 -I"$top/src" emit.c "$top/src/log/compression.c" "$top/src/util/buf.c" \
+cc -std=gnu11 -O2 -I"$top/src" -I"$top/include" emit.c "$top/src/log/compression.c" "$top/src/util/buf.c" \
 	"$top/src/util/xalloc.c" "$top/src/util/log.c" -lz -llz4 -lzstd -lsnappy -lpthread -o emit
 javac -d . -cp /usr/share/java/snappy-java.jar Unsnappy.java
 

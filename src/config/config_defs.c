@@ -4,7 +4,7 @@
  * data (configs-3.9.tsv, CONFIGS.md) and kept by hand since; sorted by name so
  * lookups can bisect.
  */
-#include "server/config_internal.h"
+#include "config/config_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

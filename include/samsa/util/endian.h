@@ -6,7 +6,7 @@
  * little-endian.  Every helper copies through memcpy, so an unaligned pointer
  * or one into a char buffer is fine (no aliasing or alignment UB), and the
  * compiler turns each into one load or store plus a byte swap.  They do no
- * bounds checks: the bounds-checked reader in util/buf.h is built on them.
+ * bounds checks: the bounds-checked reader in samsa/util/buf.h is built on them.
  */
 #ifndef SAMSA_UTIL_ENDIAN_H
 #define SAMSA_UTIL_ENDIAN_H

@@ -8,7 +8,7 @@
  * an operation's try function is decided without it, by the operation's
  * atomic state.
  */
-#include "server/purgatory.h"
+#include "samsa/purgatory.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,9 +16,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/util/clock.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* An operation's state.  Only the thread that moved it from IDLE to BUSY runs its try function. */
 enum {

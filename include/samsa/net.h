@@ -1,4 +1,16 @@
 /*
+ * The interface of src/net/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
+ */
+#ifndef SAMSA_NET_H
+#define SAMSA_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
  * The network layer [Kafka's SocketServer]: listeners, network threads, connections,
  * size-prefixed framing.  It knows nothing of Kafka APIs: it hands each complete
  * request frame to the request handler and sends back what the handler answers.
@@ -13,13 +25,6 @@
  * net_close() may be called from any thread: from another thread the call is
  * queued to the owning thread and takes effect there.
  */
-#ifndef SAMSA_NET_SERVER_H
-#define SAMSA_NET_SERVER_H
-
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
-
 struct conn;
 struct wbuf;
 struct event_base;

@@ -1,4 +1,15 @@
 /*
+ * The interface of src/config/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
+ */
+#ifndef SAMSA_CONFIG_H
+#define SAMSA_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
  * Broker configuration [Kafka's KafkaConfig]: reads a server.properties file plus
  * --override key=value pairs, checks every value against Kafka 3.9's definition of
  * the key (type, range, allowed values), and hands out typed values.  Derived and
@@ -7,12 +18,6 @@
  *
  * A struct config is immutable after config_load and may be read from any thread.
  */
-#ifndef SAMSA_SERVER_CONFIG_H
-#define SAMSA_SERVER_CONFIG_H
-
-#include <stdbool.h>
-#include <stdint.h>
-
 /* Kafka's ConfigDef.Type. */
 enum config_type {
 	CONFIG_BOOLEAN,

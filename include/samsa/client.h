@@ -1,17 +1,22 @@
 /*
- * A minimal blocking Kafka client connection for the admin CLI and tests:
- * connect, send one request, read its response.  The broker itself never uses
- * this on a network thread.
+ * The interface of src/client/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
  */
-#ifndef SAMSA_CLIENT_KCLIENT_H
-#define SAMSA_CLIENT_KCLIENT_H
+#ifndef SAMSA_CLIENT_H
+#define SAMSA_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/arena.h"
-#include "util/buf.h"
+#include "samsa/util/arena.h"
+#include "samsa/util/buf.h"
 
+/*
+ * A minimal blocking Kafka client connection for the admin CLI and tests:
+ * connect, send one request, read its response.  The broker itself never uses
+ * this on a network thread.
+ */
 struct kclient {
 	int fd;
 	int32_t correlation_id;

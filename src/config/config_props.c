@@ -5,12 +5,12 @@
  * other than the escapes pass through unchanged (Java reads the file as
  * ISO-8859-1; we keep UTF-8 paths and names intact instead).
  */
-#include "server/config_internal.h"
+#include "config/config_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/xalloc.h"
+#include "samsa/util/xalloc.h"
 
 void props_put(struct props *p, const char *key, const char *value)
 {

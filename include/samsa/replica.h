@@ -1,4 +1,53 @@
 /*
+ * The interface of src/replica/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
+ */
+#ifndef SAMSA_REPLICA_H
+#define SAMSA_REPLICA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "samsa/log.h"
+
+/*
+ * Replica fetchers [Kafka's ReplicaFetcherManager + ReplicaFetcherThread]:
+ * for the partitions this broker follows, num.replica.fetchers threads per
+ * leader broker (partitions spread by hash) fetch with replica_id = our id and appends what it gets as-is, follows
+ * the leader's high watermark and log start offset, and truncates where the
+ * leader says our log diverged (Fetch v12+ diverging_epoch, KIP-320).
+ */
+struct partition;
+struct fetcher_manager;
+
+struct fetcher_config {
+	int32_t broker_id;
+	int32_t num_fetchers;        /* num.replica.fetchers: threads per leader broker */
+	int32_t max_wait_ms;         /* replica.fetch.wait.max.ms */
+	int32_t min_bytes;           /* replica.fetch.min.bytes */
+	int32_t response_max_bytes;  /* replica.fetch.response.max.bytes */
+	int32_t partition_max_bytes; /* replica.fetch.max.bytes */
+	int32_t backoff_ms;          /* replica.fetch.backoff.ms */
+	int32_t socket_timeout_ms;   /* replica.socket.timeout.ms */
+	/* "host:port" of a broker on the inter-broker listener; 0, or -1 when unknown now. */
+	int (*endpoint)(void *arg, int32_t broker_id, char *out, size_t cap);
+	void *arg;
+};
+
+struct fetcher_manager *fetcher_manager_new(const struct fetcher_config *cfg);
+/* Stops and joins every thread; partitions are dropped. */
+void fetcher_manager_free(struct fetcher_manager *fm);
+
+/* Follow `leader` for this partition at leader_epoch (replaces an earlier assignment; takes
+ * over the reference to part). */
+void fetcher_manager_add(struct fetcher_manager *fm, const char *topic, size_t topic_len, int32_t partition,
+			 int32_t leader, int32_t leader_epoch, struct partition *part);
+/* Stop fetching this partition (we lead it now, or no longer host it). */
+void fetcher_manager_remove(struct fetcher_manager *fm, const char *topic, size_t topic_len, int32_t partition);
+
+/*
  * One hosted partition [Kafka's cluster/Partition]: its log, leader epoch,
  * ISR, high watermark and, on the leader, where each follower is.  It is the
  * only way to a partition's log: produce and the coordinators append through
@@ -21,15 +70,6 @@
  * No lock wider than one partition is taken while any of these is held, and
  * the change hook (which wakes delayed operations) runs with none of them held.
  */
-#ifndef SAMSA_REPLICA_PARTITION_H
-#define SAMSA_REPLICA_PARTITION_H
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include "log/log.h"
-
 struct partition;
 struct log_ref;
 
@@ -192,5 +232,106 @@ void partition_isr_write_end(struct partition *p, int32_t leader_epoch, int rc, 
 
 /* For tests: the ISR as this broker holds it (up to max ids), returns the count. */
 int partition_isr(struct partition *p, int32_t *out, int max);
+
+/*
+ * The replica manager [Kafka's ReplicaManager]: which partitions this broker
+ * hosts and, for each, who leads and at which epochs, as the controller last
+ * said through LeaderAndIsr and StopReplica.  Epoch fencing lives here so a
+ * stale controller can never move a partition backwards.
+ *
+ * Each hosted partition is a struct partition (partition.h), which owns its
+ * log, ISR and high watermark; the replica manager keeps the map from
+ * topic-partition to partition, hands partitions to the fetchers, and runs
+ * the ISR thread that writes ISR changes to ZooKeeper.
+ */
+struct replica_manager;
+struct log_manager;
+struct log_ref;
+struct log;
+
+struct replica_manager *replica_manager_new(int32_t broker_id);
+/* Logs come from lm from now on (NULL: state only, as in unit tests). */
+void replica_manager_set_logs(struct replica_manager *rm, struct log_manager *lm);
+/*
+ * Where a topic's configuration comes from (the broker reads /config/topics):
+ * called, outside any lock, when this process first hosts one of the topic's
+ * partitions; fills *out and returns 0, or -1 to keep the log manager's defaults.
+ */
+struct log_config;
+typedef int (*replica_topic_config_fn)(void *arg, const char *topic, struct log_config *out);
+void replica_manager_set_topic_config(struct replica_manager *rm, replica_topic_config_fn fn, void *arg);
+/*
+ * Told, outside any lock, after this broker becomes leader or follower of a
+ * partition (leader_epoch as LeaderAndIsr gave it) and after it stops
+ * hosting one (leader false, epoch -1): how the coordinators learn which of
+ * their partitions they own.
+ */
+typedef void (*replica_leadership_fn)(void *arg, const char *topic, size_t topic_len, int32_t partition, bool leader,
+				      int32_t leader_epoch);
+void replica_manager_set_leadership_listener(struct replica_manager *rm, replica_leadership_fn fn, void *arg);
+void replica_manager_free(struct replica_manager *rm);
+
+/*
+ * Checks the request's controller epoch against the newest seen and records it.
+ * Returns false (the whole request is stale) when it is older.
+ */
+bool replica_manager_accept_controller_epoch(struct replica_manager *rm, int32_t controller_epoch);
+
+/* Become leader or follower of one partition; a Kafka error code for that partition. */
+int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, size_t topic_len,
+			      const uint8_t *topic_id, const struct partition_update *u);
+/* Stop hosting a partition (leader_epoch -1/-2 always applies); a Kafka error code. */
+int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
+			     int32_t leader_epoch, bool delete_partition);
+/* false when this broker does not host the partition. */
+bool replica_manager_get(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
+			 struct partition_info *out);
+int replica_manager_count(struct replica_manager *rm);
+
+/*
+ * The hosted partition, with a reference for the caller (partition_unref),
+ * or NULL.  The map is read under a read lock that no log write ever waits
+ * behind.
+ */
+struct partition *replica_manager_partition(struct replica_manager *rm, const char *topic, size_t topic_len,
+					    int32_t partition);
+/*
+ * A leader lease on a hosted partition (see partition_lease_leader), or
+ * UNKNOWN_TOPIC_OR_PARTITION when this broker does not host it.  Release
+ * with replica_manager_lease_release.
+ */
+int16_t replica_manager_lease_leader(struct replica_manager *rm, const char *topic, size_t topic_len,
+				     int32_t partition, int32_t current_leader_epoch, struct partition_lease *out);
+void replica_manager_lease_release(struct partition_lease *l);
+
+/* --- replication ------------------------------------------------------------------------- */
+struct fetcher_manager;
+/* Followed partitions are fetched by fm (set before the first LeaderAndIsr). */
+void replica_manager_set_fetchers(struct replica_manager *rm, struct fetcher_manager *fm);
+/*
+ * How the leader publishes an ISR change (Kafka before 2.7): write the
+ * partition state znode conditionally on expected_zk_version and announce it
+ * under /isr_change_notification.  0 (new version in *new_zk_version),
+ * 1 when the znode's version moved (the controller changed it), -1 on error.
+ * Called from the replica manager's ISR thread, never under a lock.
+ */
+typedef int (*replica_isr_write_fn)(void *arg, const char *topic, int32_t partition, int32_t leader,
+				    int32_t leader_epoch, int32_t controller_epoch, const int32_t *isr, int n_isr,
+				    int32_t expected_zk_version, int32_t *new_zk_version);
+void replica_manager_set_isr_writer(struct replica_manager *rm, replica_isr_write_fn fn, void *arg);
+/* A partition's log end or high watermark moved: delayed produces and fetches on it may complete. */
+typedef void (*replica_hw_fn)(void *arg, const char *topic, size_t topic_len, int32_t partition);
+void replica_manager_set_hw_listener(struct replica_manager *rm, replica_hw_fn fn, void *arg);
+/* The ISR thread: shrinks ISRs of followers lagging more than replica.lag.time.max.ms, writes changes. */
+void replica_manager_start_threads(struct replica_manager *rm, int64_t replica_lag_time_max_ms);
+void replica_manager_stop_threads(struct replica_manager *rm);
+
+/*
+ * acks=all: true when the partition's high watermark reached required_offset
+ * (then *error is NONE, or NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR is
+ * below min.insync.replicas), or when we no longer lead it (*error set).
+ */
+bool replica_manager_acks_done(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
+			       int64_t required_offset, int16_t *error);
 
 #endif

@@ -3,16 +3,16 @@
  * AbstractConfig]: file + overrides -> one typed value per known key, unknown
  * keys remembered for the start-up warning, typed getters.
  */
-#include "server/config.h"
-#include "server/config_internal.h"
+#include "config/config_internal.h"
+#include "samsa/config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 /* --- the table ------------------------------------------------------------------ */
 

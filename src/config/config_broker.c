@@ -4,7 +4,7 @@
  * security protocols, the inter-broker listener, log dirs, the hours/minutes/ms
  * fall-backs, broker.id rules.  Messages follow Kafka's and name the keys.
  */
-#include "server/config_internal.h"
+#include "config/config_internal.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "util/log.h"
-#include "util/xalloc.h"
+#include "samsa/util/log.h"
+#include "samsa/util/xalloc.h"
 
 static const char *const protocol_names[] = { "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL" };
 

@@ -1,4 +1,16 @@
 /*
+ * The interface of src/purgatory/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
+ */
+#ifndef SAMSA_PURGATORY_H
+#define SAMSA_PURGATORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
  * The purgatory [Kafka's DelayedOperationPurgatory]: requests that wait for
  * something to happen (a fetch for min.bytes, a produce or an offset commit
  * for acks=all) or for their deadline, whichever comes first.
@@ -31,13 +43,6 @@
  * removed, so a broker with many partitions keeps only the keys something
  * waits on.
  */
-#ifndef SAMSA_SERVER_PURGATORY_H
-#define SAMSA_SERVER_PURGATORY_H
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
 struct purgatory;
 
 /* What a key names: a topic-partition (delayed produce, fetch, commit) or a group (join, heartbeat). */

@@ -1,17 +1,25 @@
 /*
+ * The interface of src/proto/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
+ */
+#ifndef SAMSA_PROTO_H
+#define SAMSA_PROTO_H
+
+#include <stdint.h>
+
+#include "samsa/util/buf.h"
+
+#include "proto/gen/constants.h"
+#include "proto/gen/messages.h"
+
+/*
  * Request and response headers.  Which header version a message uses depends
  * on the API and its version: flexible versions use request header v2 and
  * response header v1 (tagged fields), ControlledShutdown v0 has no client id,
  * and ApiVersions responses always use header v0 so that a client can read the
  * answer before it knows which versions the broker speaks.
  */
-#ifndef SAMSA_PROTO_HEADER_H
-#define SAMSA_PROTO_HEADER_H
-
-#include <stdint.h>
-
-#include "util/buf.h"
-
 struct request_header {
 	int16_t api_key;
 	int16_t api_version;

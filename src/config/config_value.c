@@ -3,7 +3,7 @@
  * validators]: string -> typed value, then the range / allowed-values checks,
  * with Kafka's error wording so operators recognise the messages.
  */
-#include "server/config_internal.h"
+#include "config/config_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util/xalloc.h"
+#include "samsa/util/xalloc.h"
 
 static const char *type_names[] = {
 	[CONFIG_BOOLEAN] = "BOOLEAN", [CONFIG_INT] = "INT", [CONFIG_LONG] = "LONG",

@@ -1,4 +1,15 @@
 /*
+ * The interface of src/controller/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
+ */
+#ifndef SAMSA_CONTROLLER_H
+#define SAMSA_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
  * The controller [Kafka's KafkaController]: every broker runs one; the one that
  * wins the /controller election is active.  One thread, one event queue: ZooKeeper
  * watches and session events only post events here, and every decision is taken
@@ -13,12 +24,6 @@
  * its broker to re-register /brokers/ids/<id> (controller_hooks.reregister)
  * and stands for election again.  It knows nothing else of the broker.
  */
-#ifndef SAMSA_CONTROLLER_CONTROLLER_H
-#define SAMSA_CONTROLLER_CONTROLLER_H
-
-#include <stdbool.h>
-#include <stdint.h>
-
 struct controller;
 struct zk;
 

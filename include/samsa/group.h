@@ -1,4 +1,18 @@
 /*
+ * The interface of src/group/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
+ */
+#ifndef SAMSA_GROUP_H
+#define SAMSA_GROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "samsa/util/buf.h"
+
+/*
  * The group coordinator [Kafka's GroupCoordinator + GroupMetadataManager, the
  * classic protocol]: consumer groups and their committed offsets, kept in
  * memory for the __consumer_offsets partitions this broker leads and written
@@ -12,15 +26,6 @@
  * handlers (src/server/group_apis.c) wrap their requests and call the
  * group_handle_* entry points below.
  */
-#ifndef SAMSA_GROUP_GROUP_COORDINATOR_H
-#define SAMSA_GROUP_GROUP_COORDINATOR_H
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include "util/buf.h"
-
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
 
 struct arena;

@@ -1,4 +1,18 @@
 /*
+ * The interface of src/metadata/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
+ */
+#ifndef SAMSA_METADATA_H
+#define SAMSA_METADATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "samsa/util/buf.h"
+
+/*
  * The broker's metadata cache [Kafka's ZkMetadataCache]: live brokers, the
  * controller, and partition states, as the controller last told us through
  * UpdateMetadata.  Nothing else feeds it, exactly as in Kafka: a broker learns
@@ -7,14 +21,6 @@
  * Readers take an immutable snapshot (refcounted) and never lock while using
  * it; an UpdateMetadata builds a new snapshot and swaps it in.
  */
-#ifndef SAMSA_SERVER_METADATA_CACHE_H
-#define SAMSA_SERVER_METADATA_CACHE_H
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include "util/buf.h"
-
 struct mc_endpoint {
 	char *listener;   /* listener name */
 	char *host;

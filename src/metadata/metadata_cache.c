@@ -1,12 +1,12 @@
 /* Immutable, refcounted metadata snapshots swapped under a short lock (see metadata_cache.h). */
-#include "server/metadata_cache.h"
+#include "samsa/metadata.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/tp_index.h"
-#include "util/xalloc.h"
+#include "samsa/util/tp_index.h"
+#include "samsa/util/xalloc.h"
 
 struct metadata_cache {
 	pthread_mutex_t lock; /* guards `current` only for the pointer swap and refcount bump */

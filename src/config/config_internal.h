@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/config.h"
+#include "samsa/config.h"
 
 extern const char *const metadata_versions[];
 

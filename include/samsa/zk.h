@@ -1,17 +1,170 @@
 /*
+ * The interface of src/zk/: the one header of the module that other
+ * modules include (its private headers stay beside its .c files).
+ * docs/architecture.md shows which modules may include it.
+ */
+#ifndef SAMSA_ZK_H
+#define SAMSA_ZK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zookeeper/zookeeper.h>
+
+#include "samsa/util/buf.h"
+
+/*
+ * A thin wrapper over the multi-threaded ZooKeeper C client [Kafka's ZooKeeperClient].
+ *
+ * Calls are synchronous and made from the controller thread or at start-up,
+ * never from network threads.  Return values are ZooKeeper's codes (ZOK,
+ * ZNONODE, ZNODEEXISTS, ZBADVERSION, ...).  Watches are one-shot and call
+ * fn(arg) on the ZooKeeper client's thread: keep them short (post an event).
+ */
+struct zk;
+typedef void (*zk_watch_fn)(void *arg);
+
+/*
+ * Connects to "host:port[,host:port...][/chroot]", creating the chroot if it
+ * does not exist (as Kafka does), and waits up to connection_timeout_ms for the
+ * session.  on_expired(arg) is called (on the client thread) when the session
+ * expires; the owner then calls zk_reconnect.  NULL on failure.
+ */
+struct zk *zk_connect(const char *connect, int session_timeout_ms, int connection_timeout_ms,
+		      zk_watch_fn on_expired, void *arg);
+/* A new session on the same handle (after expiry). 0 or -1. */
+int zk_reconnect(struct zk *zk);
+/* Closes the session (our ephemeral znodes go at once) and frees everything. */
+void zk_close(struct zk *zk);
+int64_t zk_session_id(struct zk *zk);
+
+/* Data of `path` into a malloc'd buffer (*data NULL with *len -1 for a null znode). */
+int zk_get(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, char **data, int *len,
+	   struct Stat *stat);
+/* exists with an optional watch; ZOK or ZNONODE. */
+int zk_exists(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, struct Stat *stat);
+int zk_children(struct zk *zk, const char *path, zk_watch_fn watch, void *arg, struct String_vector *out);
+/* flags: 0, ZOO_EPHEMERAL, ZOO_SEQUENCE; `created` (may be NULL) gets the real path. */
+int zk_create(struct zk *zk, const char *path, const char *data, int len, int flags, struct Stat *stat,
+	      char *created, int created_len);
+/* Creates `path` and any missing parents with null data; ZOK when it already existed. */
+int zk_create_recursive(struct zk *zk, const char *path, const char *data, int len);
+int zk_set(struct zk *zk, const char *path, const char *data, int len, int version, struct Stat *stat);
+int zk_delete(struct zk *zk, const char *path, int version);
+int zk_multi(struct zk *zk, int count, const zoo_op_t *ops, zoo_op_result_t *results);
+
+/*
+ * The seam for tests: a handle whose calls go to `ops` (with `impl` as their first
+ * argument) instead of libzookeeper, so kafka_zk, topic_zk and the controller can run
+ * against an in-memory tree (tests/unit/fake_zk.c).  Handles from zk_connect have no
+ * ops and call libzookeeper directly.  Every call must be set; zk_create_recursive is
+ * built on create.  zk_close calls close(impl) and frees the handle.
+ */
+struct zk_ops {
+	int (*get)(void *impl, const char *path, zk_watch_fn watch, void *arg, char **data, int *len,
+		   struct Stat *stat);
+	int (*exists)(void *impl, const char *path, zk_watch_fn watch, void *arg, struct Stat *stat);
+	int (*children)(void *impl, const char *path, zk_watch_fn watch, void *arg, struct String_vector *out);
+	int (*create)(void *impl, const char *path, const char *data, int len, int flags, struct Stat *stat,
+		      char *created, int created_len);
+	int (*set)(void *impl, const char *path, const char *data, int len, int version, struct Stat *stat);
+	int (*delete_node)(void *impl, const char *path, int version);
+	int (*multi)(void *impl, int count, const zoo_op_t *ops, zoo_op_result_t *results);
+	int64_t (*session_id)(void *impl);
+	int (*reconnect)(void *impl);
+	void (*close)(void *impl);
+};
+struct zk *zk_new_with_ops(const struct zk_ops *ops, void *impl);
+
+/*
+ * Kafka's znodes [Kafka's KafkaZkClient + ZkData]: paths, create modes and the
+ * exact JSON payloads a ZooKeeper-mode 3.9 cluster uses, so ZooKeeper tools and
+ * Kafka brokers see the same cluster samsa sees.
+ */
+#define KAFKA_ZK_ALREADY_REGISTERED 1
+/* A znode whose payload is not what Kafka writes there. */
+#define KAFKA_ZK_MALFORMED 2
+
+struct kafka_endpoint {
+	char *listener;
+	char *host;          /* may be "" */
+	int port;
+	int security_protocol; /* Kafka's ids: 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL */
+};
+
+/* What a broker writes into /brokers/ids/<id>. */
+struct kafka_broker_registration {
+	int32_t id;
+	const char *rack;    /* NULL: no "rack" key */
+	struct kafka_endpoint *endpoints;
+	int n_endpoints;
+	int64_t timestamp_ms; /* 0: now */
+};
+
+/* What a reader learns from /brokers/ids/<id>. */
+struct kafka_broker_info {
+	int32_t id;
+	int64_t epoch;       /* czxid of the znode */
+	char *rack;
+	struct kafka_endpoint *endpoints;
+	int n_endpoints;
+};
+
+struct kafka_election {
+	bool won;
+	int32_t controller_id; /* when lost: who holds /controller (-1 if it vanished meanwhile) */
+	int32_t epoch;
+	int32_t epoch_zk_version;
+};
+
+int kafka_zk_ensure_paths(struct zk *zk);
+/* Reads /cluster/id, creating it with a fresh id when absent. *out is malloc'd. */
+int kafka_zk_get_or_create_cluster_id(struct zk *zk, char **out);
+/* broker.id generation through /brokers/seqid: its new zkVersion + reserved.broker.max.id. */
+int kafka_zk_generate_broker_id(struct zk *zk, int32_t reserved_max_id, int32_t *out);
+
+/* The v5 registration JSON (exposed for tests). */
+void kafka_zk_broker_json(const struct kafka_broker_registration *reg, struct wbuf *out);
+/* Parses broker JSON v1..v5 into *info (id and epoch untouched); 0 or -1. */
+int kafka_zk_parse_broker_json(const char *json, int len, struct kafka_broker_info *info);
+void kafka_broker_info_clear(struct kafka_broker_info *info);
+void kafka_broker_info_free_array(struct kafka_broker_info *list, int n);
+
+/* Creates the ephemeral /brokers/ids/<id>; 0 with *epoch, KAFKA_ZK_ALREADY_REGISTERED when
+ * another session holds it, or -1. */
+int kafka_zk_register_broker(struct zk *zk, const struct kafka_broker_registration *reg, int64_t *epoch);
+/* Live brokers, sorted by id, with a children watch on /brokers/ids when watch != NULL. */
+int kafka_zk_get_brokers(struct zk *zk, zk_watch_fn watch, void *arg, struct kafka_broker_info **out, int *n);
+
+/* Reads /controller with an exists/data watch: *id = -1 when nobody holds it. */
+int kafka_zk_get_controller_id(struct zk *zk, zk_watch_fn watch, void *arg, int32_t *id);
+/* Kafka's registerControllerAndIncrementControllerEpoch. */
+int kafka_zk_elect_controller(struct zk *zk, int32_t broker_id, struct kafka_election *out);
+/* Parses /controller JSON (v1 or v2); -1 when malformed. */
+int kafka_zk_parse_controller_json(const char *json, int len, int32_t *id);
+
+/*
+ * Classic consumer offsets, where OffsetCommit/OffsetFetch v0 and the old Scala
+ * consumer keep them [ZkUtils' ConsumerGroupDirs]:
+ * /consumers/<group>/offsets/<topic>/<partition>, the offset as decimal text.
+ */
+/* Whether a group id can be one element of that path. */
+bool kafka_zk_consumer_group_valid(const char *group, size_t len);
+/* Writes the offset, creating the path when needed; ZOK or a ZooKeeper code (logged). */
+int kafka_zk_set_consumer_offset(struct zk *zk, const char *group, size_t group_len, const char *topic,
+				 size_t topic_len, int32_t partition, int64_t offset);
+/*
+ * *offset = the stored offset, or -1 when there is none (ZNONODE) or the znode is
+ * empty; KAFKA_ZK_MALFORMED when it holds something else; other ZooKeeper codes.
+ */
+int kafka_zk_get_consumer_offset(struct zk *zk, const char *group, size_t group_len, const char *topic,
+				 size_t topic_len, int32_t partition, int64_t *offset);
+
+/*
  * Topic znodes [Kafka's TopicZNode, TopicPartitionStateZNode, ConfigEntityZNode,
  * DeleteTopicsTopicZNode]: replica assignments, partition leader/ISR state,
  * topic configs and deletion markers, with Kafka's JSON.
  */
-#ifndef SAMSA_ZK_TOPIC_ZK_H
-#define SAMSA_ZK_TOPIC_ZK_H
-
-#include <stdbool.h>
-#include <stdint.h>
-
-#include "util/buf.h"
-#include "zk/zk.h"
-
 struct arena;
 
 /* A partition being reassigned [Kafka's ReplicaAssignment.addingReplicas/removingReplicas]. */
