@@ -163,7 +163,8 @@ class ControllerDuties(h.ClusterTestCase):
 		new_ctl = h.wait_until(lambda: self.c.controller_id() not in (None, old_ctl) and self.c.controller_id(),
 				DEATH_WAIT, "a new controller")
 		# The new controller reads every state from ZooKeeper and treats the old one as failed.
-		h.wait_until(lambda: all(old_ctl not in st["isr"] and st["leader"] != old_ctl
+		# Leader -1 is the step between the two (see check_failover_of): wait past it.
+		h.wait_until(lambda: all(old_ctl not in st["isr"] and st["leader"] not in (old_ctl, -1)
 				for st in self.states("f", 6).values()), DEATH_WAIT,
 				"partitions of the dead controller %d to move" % old_ctl)
 		self.check_failover_of("f", before, old_ctl, self.states("f", 6), controller_died=True)
