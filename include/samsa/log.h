@@ -869,6 +869,86 @@ bool records_need_recompress(const uint8_t *p, size_t len, int to);
 int records_recompress(const uint8_t *p, size_t len, int to, int level, struct wbuf *plain, struct wbuf *out);
 
 /*
+ * Legacy message sets (magic 0 and 1) as a producer on Produce v0-v2 may
+ * send them, and their conversion to one magic-2 batch [Kafka's
+ * LogValidator.convertAndAssignOffsetsNonCompressed and the "compressed"
+ * path of validateMessagesAndAssignOffsetsCompressed].  Layout:
+ * DISK-FORMAT.md, the legacy message format.
+ *
+ * The decoder is bounds-checked like every reader here: a length is
+ * checked against what is left before anything behind it is read.  Keys
+ * and values point into the caller's bytes (or the decompression scratch).
+ */
+
+/* Offset + MessageSize, then Crc Magic Attributes [Timestamp] Key Value. */
+#define LEGACY_LOG_OVERHEAD 12
+#define LEGACY_HEADER_V0 14 /* crc 4, magic 1, attributes 1, key len 4, value len 4 */
+#define LEGACY_HEADER_V1 22 /* ... plus an 8-byte timestamp */
+#define LEGACY_ATTR_CODEC_MASK 0x07
+#define LEGACY_ATTR_LOG_APPEND_TIME 0x08
+
+/* One message of a legacy set; pointers into the bytes it was read from. */
+struct legacy_message {
+	int64_t offset;
+	uint32_t size; /* the whole entry: MessageSize + 12 */
+	uint32_t crc;
+	int8_t magic;
+	int8_t attributes;
+	int64_t timestamp; /* RB_NO_TIMESTAMP for magic 0 */
+	struct kbytes key;   /* ptr NULL = null */
+	struct kbytes value; /* ptr NULL = null */
+};
+
+static inline int legacy_message_codec(const struct legacy_message *m)
+{
+	return m->attributes & LEGACY_ATTR_CODEC_MASK;
+}
+
+/*
+ * Read the message at the start of [p, p+len).  Returns KERR_NONE,
+ * KERR_CORRUPT_MESSAGE when the bytes cannot be one message (MessageSize
+ * too small or not matching the key and value lengths, magic not 0/1, CRC
+ * wrong), or -1 when fewer bytes are there than the message claims (a
+ * partial message: the caller decides what that means).
+ */
+int legacy_message_read(const uint8_t *p, size_t len, struct legacy_message *m, const char **why);
+
+/* Whether a produce "records" blob starts with a magic 0/1 entry. */
+bool legacy_records_is_legacy(const uint8_t *p, size_t len);
+
+struct legacy_convert_opts {
+	int64_t now_ms;
+	bool log_append_time;        /* message.timestamp.type=LogAppendTime */
+	int64_t timestamp_before_max_ms; /* INT64_MAX = unbounded */
+	int64_t timestamp_after_max_ms;
+	int32_t max_message_bytes;   /* per top-level message and the result; 0 = none */
+	bool compacted;              /* every message needs a key */
+	int target_codec;            /* COMPRESSION_PRODUCER = the producer's */
+	int level;
+	size_t max_uncompressed_bytes; /* 0 = 128 MiB */
+};
+
+struct legacy_convert_info {
+	int32_t count;         /* messages converted */
+	size_t consumed;       /* bytes of whole top-level messages read */
+	int64_t max_timestamp;
+	const char *error_message;
+};
+
+void legacy_convert_opts_init(struct legacy_convert_opts *o);
+
+/*
+ * Convert the legacy set in [p, p+len) to one v2 batch (base offset 0, the
+ * log assigns offsets) appended to out.  plain is scratch for decompressed
+ * wrappers (reused, never freed here).  A partial message at the end is
+ * dropped as Kafka drops it; inside a wrapper it is corrupt.  Returns
+ * KERR_NONE, or CORRUPT_MESSAGE, INVALID_TIMESTAMP, MESSAGE_TOO_LARGE,
+ * INVALID_RECORD, UNSUPPORTED_FOR_MESSAGE_FORMAT (out is then as it was).
+ */
+int legacy_records_convert(const uint8_t *p, size_t len, const struct legacy_convert_opts *o,
+    struct wbuf *plain, struct wbuf *out, struct legacy_convert_info *info);
+
+/*
  * A log segment: one .log file of record batches and its two indexes, named
  * after its base offset (20 digits, zero-padded).  Appends are plain
  * pwrite(2)s into the page cache; reads turn an offset into a byte range

@@ -6,6 +6,9 @@
  * The batches are appended from the request frame itself: the log patches
  * the broker-owned header fields in place and writes the bytes with one
  * pwrite, so nothing on this path is copied or allocated per message.
+ * The exceptions rewrite the producer's bytes into a per-thread buffer: a
+ * topic whose compression.type names another codec, and magic 0/1 sets from
+ * Produce v0-v2, which are converted to one v2 batch (samsa/log.h).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -80,6 +83,34 @@ struct delayed_produce {
 	int n_acks;
 };
 
+/* Kafka's LogValidator conversion of a magic 0/1 set to magic 2, into scratch->out; sets pr's error on failure. */
+static int16_t convert_legacy(struct request *req, struct kstr topic, struct kbytes records,
+			      const struct log_config *cfg, int64_t now, struct produce_scratch *scratch, part_resp *pr)
+{
+	struct legacy_convert_opts lo;
+	legacy_convert_opts_init(&lo);
+	lo.now_ms = now;
+	lo.log_append_time = cfg->message_timestamp_type == LOG_TIMESTAMP_LOG_APPEND_TIME;
+	lo.timestamp_before_max_ms = cfg->timestamp_before_max_ms;
+	lo.timestamp_after_max_ms = cfg->timestamp_after_max_ms;
+	lo.max_message_bytes = cfg->max_message_bytes;
+	lo.compacted = cfg->cleanup_compact;
+	lo.target_codec = cfg->compression_type;
+	lo.level = cfg->compression_level;
+	struct legacy_convert_info li;
+	wbuf_reset(&scratch->out);
+	int16_t err = (int16_t)legacy_records_convert(records.ptr, (size_t)records.len, &lo, &scratch->plain,
+						       &scratch->out, &li);
+	if (err != KERR_NONE) {
+		log_warn("Produce to %.*s-%d from %s rejected: %s (%s)", topic.len, topic.ptr, pr->index, req->info.peer,
+			 kafka_error_name(err), li.error_message ? li.error_message : "invalid message set");
+		pr->error_code = err;
+		if (li.error_message)
+			pr->error_message = kstr_c(li.error_message);
+	}
+	return err;
+}
+
 static void append_partition(struct request *req, struct kstr topic, struct kbytes records, part_resp *pr,
 			     bool *appended, struct pending_ack *ack)
 {
@@ -113,6 +144,17 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 	int64_t now = wall_clock_ms();
 	const struct produce_request *pq = req->body;
 	struct produce_scratch *scratch = thread_scratch();
+	uint8_t *data;
+	size_t data_len;
+	if (version <= 2 && legacy_records_is_legacy(records.ptr, (size_t)records.len)) {
+		/* An old producer's magic 0/1 set: one v2 batch, already in the topic's codec. */
+		err = convert_legacy(req, topic, records, &cfg, now, scratch, pr);
+		if (err != KERR_NONE)
+			goto out;
+		data = scratch->out.data;
+		data_len = scratch->out.len;
+		goto append;
+	}
 	struct records_validate_opts o;
 	records_validate_opts_init(&o);
 	o.from_client = true;
@@ -145,8 +187,8 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 		pr->error_code = KERR_CORRUPT_MESSAGE;
 		goto out;
 	}
-	uint8_t *data = (uint8_t *)records.ptr;
-	size_t data_len = info.valid_bytes;
+	data = (uint8_t *)records.ptr;
+	data_len = info.valid_bytes;
 	if (cfg.compression_type != COMPRESSION_PRODUCER &&
 	    records_need_recompress(data, data_len, cfg.compression_type)) {
 		/* The topic names a codec: the one case where the producer's bytes are rewritten. */
@@ -163,6 +205,7 @@ static void append_partition(struct request *req, struct kstr topic, struct kbyt
 		data = scratch->out.data;
 		data_len = scratch->out.len;
 	}
+append:;
 	struct log_append_info ai;
 	int64_t wait_offset;
 	/* The frame is ours (see request.h): the log may patch offsets and epochs in place. */
