@@ -238,6 +238,10 @@ struct records_info {
 
 void records_validate_opts_init(struct records_validate_opts *o);
 
+/* Whether ts lies further than before_max_ms behind or after_max_ms ahead of
+ * now_ms (message.timestamp.before/after.max.ms); every magic checks it. */
+bool timestamp_out_of_range(int64_t ts, int64_t now_ms, int64_t before_max_ms, int64_t after_max_ms);
+
 /*
  * Validate a produce "records" blob: batch sizes consistent with the bytes,
  * magic 2 (magic 0/1: UNSUPPORTED_FOR_MESSAGE_FORMAT, or INVALID_RECORD with

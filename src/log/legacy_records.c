@@ -74,15 +74,6 @@ void legacy_convert_opts_init(struct legacy_convert_opts *o)
 	o->target_codec = COMPRESSION_PRODUCER;
 }
 
-static bool timestamp_out_of_range(int64_t ts, const struct legacy_convert_opts *o)
-{
-	if (ts < o->now_ms && (uint64_t)o->now_ms - (uint64_t)ts > (uint64_t)o->timestamp_before_max_ms)
-		return true;
-	if (ts > o->now_ms && (uint64_t)ts - (uint64_t)o->now_ms > (uint64_t)o->timestamp_after_max_ms)
-		return true;
-	return false;
-}
-
 struct conv {
 	const struct legacy_convert_opts *o;
 	struct legacy_convert_info *info;
@@ -104,7 +95,7 @@ static int add_message(struct conv *c, const struct legacy_message *m, int64_t t
 	/* Only magic 1 has a producer timestamp to check (magic 0 stays NO_TIMESTAMP), and Kafka
 	 * lets a magic 1 NO_TIMESTAMP through as well. */
 	if (m->magic == RB_MAGIC_V1 && !o->log_append_time && ts != RB_NO_TIMESTAMP &&
-	    timestamp_out_of_range(ts, o))
+	    timestamp_out_of_range(ts, o->now_ms, o->timestamp_before_max_ms, o->timestamp_after_max_ms))
 		return fail(c, KERR_INVALID_TIMESTAMP,
 		    "Timestamp of a message is out of range (message.timestamp.before/after.max.ms)");
 	batch_builder_add(&c->bb, ts, m->key, m->value, NULL, 0);

@@ -242,12 +242,12 @@ static int fail(struct records_info *info, int err, int32_t record, const char *
 	return err;
 }
 
-static bool timestamp_out_of_range(int64_t ts, const struct records_validate_opts *o)
+bool timestamp_out_of_range(int64_t ts, int64_t now_ms, int64_t before_max_ms, int64_t after_max_ms)
 {
 	/* Written to avoid overflow with the INT64_MAX defaults. */
-	if (ts < o->now_ms && (uint64_t)o->now_ms - (uint64_t)ts > (uint64_t)o->timestamp_before_max_ms)
+	if (ts < now_ms && (uint64_t)now_ms - (uint64_t)ts > (uint64_t)before_max_ms)
 		return true;
-	if (ts > o->now_ms && (uint64_t)ts - (uint64_t)o->now_ms > (uint64_t)o->timestamp_after_max_ms)
+	if (ts > now_ms && (uint64_t)ts - (uint64_t)now_ms > (uint64_t)after_max_ms)
 		return true;
 	return false;
 }
@@ -270,7 +270,7 @@ static int check_client_records(const struct record_batch *b, const uint8_t *rec
 			return fail(info, KERR_INVALID_RECORD, it.index - 1,
 			    "Compacted topic cannot accept message without key");
 		int64_t ts = (int64_t)((uint64_t)b->base_timestamp + (uint64_t)rec.timestamp_delta);
-		if (check_ts && ts != RB_NO_TIMESTAMP && timestamp_out_of_range(ts, o))
+		if (check_ts && ts != RB_NO_TIMESTAMP && timestamp_out_of_range(ts, o->now_ms, o->timestamp_before_max_ms, o->timestamp_after_max_ms))
 			return fail(info, KERR_INVALID_TIMESTAMP, it.index - 1,
 			    "Timestamp of message is out of range");
 	}
