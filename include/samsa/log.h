@@ -594,6 +594,7 @@ struct log_config {
 	int64_t timestamp_after_max_ms;  /* message.timestamp.after.max.ms, INT64_MAX */
 	int32_t min_insync_replicas;     /* min.insync.replicas, 1 */
 	bool unclean_leader_election;    /* unclean.leader.election.enable, false */
+	bool message_downconversion;     /* message.downconversion.enable, true (read by Fetch v0-v3) */
 };
 
 void log_config_init(struct log_config *c);
@@ -951,6 +952,47 @@ void legacy_convert_opts_init(struct legacy_convert_opts *o);
  */
 int legacy_records_convert(const uint8_t *p, size_t len, const struct legacy_convert_opts *o,
     struct wbuf *plain, struct wbuf *out, struct legacy_convert_info *info);
+
+/* The size of one legacy entry (Offset and MessageSize included). */
+size_t legacy_message_size(int8_t magic, struct kbytes key, struct kbytes value);
+/* Append one legacy message, CRC-32 filled in (magic 0 keeps only the codec bits). */
+void legacy_message_write(struct wbuf *w, int8_t magic, int8_t attributes, int64_t offset, int64_t timestamp,
+    struct kbytes key, struct kbytes value);
+
+/*
+ * Down-conversion for Fetch v0-v3 [Kafka's RecordsUtil.downConvert]: the v2
+ * batches a fetch read become a magic 0 (Fetch v0-v1) or magic 1 (v2-v3)
+ * message set.  A plain batch gives one message per record, a compressed
+ * one a wrapper message of the same codec (gzip, snappy, lz4) around its
+ * records; zstd gives UNSUPPORTED_COMPRESSION_TYPE, control batches are
+ * skipped, record headers dropped.  The scratch buffers in the context are
+ * reused call after call.
+ */
+struct down_convert_ctx {
+	struct wbuf plain; /* a compressed batch's records, decompressed */
+	struct wbuf inner; /* the inner message set of a wrapper, before compression */
+};
+void down_convert_ctx_init(struct down_convert_ctx *c);
+void down_convert_ctx_free(struct down_convert_ctx *c);
+
+struct down_convert_info {
+	int64_t messages;     /* messages written (inner ones counted one by one) */
+	int32_t batches;      /* v2 batches converted, wholly or in part */
+	size_t consumed;      /* input bytes of the batches converted whole */
+	int64_t next_offset;  /* the offset after the last message written, -1 when none */
+	const char *error_message;
+};
+
+/*
+ * Convert the batches in [p, p+len) to magic `magic`, appending to out at
+ * most max_out bytes (SIZE_MAX: no limit) -- except that the first message
+ * (or wrapper) is always written whole, so a consumer makes progress.  A
+ * partial batch at the end is left out, as a fetch may end in one.  Returns
+ * KERR_NONE, or KERR_CORRUPT_MESSAGE (a malformed or CRC-failing batch),
+ * KERR_UNSUPPORTED_COMPRESSION_TYPE (zstd first), out then as it was.
+ */
+int down_convert_records(const uint8_t *p, size_t len, int8_t magic, size_t max_out, struct down_convert_ctx *ctx,
+    struct wbuf *out, struct down_convert_info *info);
 
 /*
  * A log segment: one .log file of record batches and its two indexes, named

@@ -45,6 +45,7 @@ void log_config_init(struct log_config *c)
 	c->timestamp_after_max_ms = INT64_MAX;
 	c->min_insync_replicas = 1;
 	c->unclean_leader_election = false;
+	c->message_downconversion = true;
 }
 
 bool log_parse_dir_name(const char *name, char *topic, size_t cap, int32_t *partition)

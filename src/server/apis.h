@@ -7,6 +7,11 @@
 void handle_api_versions(struct request *req);
 void handle_produce(struct request *req);
 void handle_fetch(struct request *req);
+/* What Fetch v0-v3 down-converted since the broker started (all partitions). */
+struct fetch_down_conversion_stats {
+	int64_t messages, batches, bytes, partitions;
+};
+void fetch_down_conversion_stats(struct fetch_down_conversion_stats *out);
 void handle_list_offsets(struct request *req);
 void handle_delete_records(struct request *req);
 void handle_offset_for_leader_epoch(struct request *req);

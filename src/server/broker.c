@@ -11,6 +11,7 @@
 #include "samsa/controller.h"
 #include "samsa/group.h"
 #include "samsa/log.h"
+#include "server/apis.h"
 #include "server/broker_logs.h"
 #include "server/fetch_session.h"
 #include "samsa/purgatory.h"
@@ -230,6 +231,11 @@ int broker_start(struct broker *b)
 void broker_shutdown(struct broker *b)
 {
 	log_info("[samsa-server id=%d] shutting down", b->id);
+	struct fetch_down_conversion_stats dcs;
+	fetch_down_conversion_stats(&dcs);
+	if (dcs.partitions > 0)
+		log_info("Fetch down-conversion since start: %lld messages in %lld batches, %lld bytes, %lld partition reads",
+			 (long long)dcs.messages, (long long)dcs.batches, (long long)dcs.bytes, (long long)dcs.partitions);
 	/* While everything still runs: the controller moves our leaderships before our znode goes. */
 	broker_controlled_shutdown(b);
 	if (b->controller)

@@ -8,11 +8,20 @@
  *
  * Record data never passes through memory: each partition's records field is
  * a gap in the encoded response that is filled from the segment file with
- * sendfile(2) (see request_respond_spliced).
+ * sendfile(2) (see request_respond_spliced).  The exception is a consumer on
+ * Fetch v0-v3, which cannot read v2 batches: its partitions are read into
+ * memory and down-converted to magic 0 (v0-v1) or magic 1 (v2-v3), one
+ * partition at a time and at most the bytes the response allows it
+ * [Kafka's LazyDownConversionRecords], unless message.downconversion.enable
+ * is false for the topic (then UNSUPPORTED_VERSION for that partition).
  */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "samsa/config.h"
 #include "samsa/log.h"
@@ -36,6 +45,7 @@ struct part_read {
 	bool has_read; /* r holds a segment reference */
 	int32_t diverging_epoch; /* KIP-320, for a follower whose log went another way; -1 none */
 	int64_t diverging_end_offset;
+	size_t limit; /* the bytes this partition could have, for down-conversion */
 };
 
 typedef struct fetch_response_partition_data part_data;
@@ -108,6 +118,7 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 		size_t limit = t->max_bytes > 0 ? (size_t)t->max_bytes : 0;
 		if (limit > budget)
 			limit = budget;
+		pr->limit = limit;
 		struct partition_fetch pf = {
 			.fetch_offset = t->fetch_offset,
 			.max_bytes = limit,
@@ -148,6 +159,105 @@ static bool has_news(const struct fetch_target *t, const struct part_read *pr)
 					  pr->diverging_epoch, pr->diverging_end_offset);
 }
 
+/* Down-conversion counters, for the whole broker (logged at shutdown). */
+static _Atomic int64_t dc_messages, dc_batches, dc_bytes, dc_partitions;
+/* Topics already down-converted once (their first time is logged at info). */
+static pthread_mutex_t dc_seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **dc_seen;
+static size_t dc_seen_n, dc_seen_cap;
+
+static bool dc_first_time(struct kstr topic)
+{
+	bool first = true;
+	pthread_mutex_lock(&dc_seen_lock);
+	for (size_t i = 0; i < dc_seen_n; i++)
+		if (strlen(dc_seen[i]) == (size_t)topic.len && memcmp(dc_seen[i], topic.ptr, (size_t)topic.len) == 0) {
+			first = false;
+			break;
+		}
+	if (first) {
+		if (dc_seen_n == dc_seen_cap) {
+			dc_seen_cap = dc_seen_cap ? dc_seen_cap * 2 : 16;
+			dc_seen = xrealloc(dc_seen, sizeof *dc_seen * dc_seen_cap);
+		}
+		char *name = xmalloc((size_t)topic.len + 1);
+		memcpy(name, topic.ptr, (size_t)topic.len);
+		name[topic.len] = '\0';
+		dc_seen[dc_seen_n++] = name;
+	}
+	pthread_mutex_unlock(&dc_seen_lock);
+	return first;
+}
+
+void fetch_down_conversion_stats(struct fetch_down_conversion_stats *out)
+{
+	out->messages = atomic_load(&dc_messages);
+	out->batches = atomic_load(&dc_batches);
+	out->bytes = atomic_load(&dc_bytes);
+	out->partitions = atomic_load(&dc_partitions);
+}
+
+/* Whether the topic allows down-conversion (its message.downconversion.enable). */
+static bool down_conversion_enabled(struct broker *b, const struct fetch_target *t)
+{
+	struct partition *part = replica_manager_partition(b->replicas, t->topic.ptr, (size_t)t->topic.len,
+							   t->partition);
+	if (!part)
+		return b->bc ? config_bool(b->config, "log.message.downconversion.enable") : true;
+	struct log_config cfg;
+	bool enabled = true;
+	if (partition_leader_config(part, &cfg) == KERR_NONE)
+		enabled = cfg.message_downconversion;
+	else if (b->config)
+		enabled = config_bool(b->config, "log.message.downconversion.enable");
+	partition_unref(part);
+	return enabled;
+}
+
+/*
+ * Read one partition's range into memory and convert it to magic; the
+ * converted set goes to out (at most max_out bytes beyond the first
+ * message).  Returns the partition's error code.
+ */
+static int16_t down_convert_part(struct request *req, const struct fetch_target *t, const struct part_read *pr,
+				 int8_t magic, size_t max_out, struct down_convert_ctx *ctx, struct wbuf *out)
+{
+	uint8_t *in = xmalloc(pr->r.length);
+	size_t got = 0;
+	while (got < pr->r.length) {
+		ssize_t n = pread(pr->r.fd, in + got, pr->r.length - got, (off_t)pr->r.position + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < pr->r.length) {
+		log_warn("Fetch from %s: %.*s-%d: reading %zu bytes for down-conversion failed", req->info.peer,
+			 (int)t->topic.len, t->topic.ptr, t->partition, pr->r.length);
+		free(in);
+		return KERR_KAFKA_STORAGE_ERROR;
+	}
+	struct down_convert_info info;
+	int err = down_convert_records(in, got, magic, max_out, ctx, out, &info);
+	free(in);
+	if (err != KERR_NONE) {
+		log_warn("Fetch from %s: %.*s-%d: down-conversion to magic %d: %s", req->info.peer, (int)t->topic.len,
+			 t->topic.ptr, t->partition, magic, info.error_message ? info.error_message : kafka_error_name(err));
+		return (int16_t)err;
+	}
+	atomic_fetch_add(&dc_messages, info.messages);
+	atomic_fetch_add(&dc_batches, info.batches);
+	atomic_fetch_add(&dc_bytes, (int64_t)out->len);
+	atomic_fetch_add(&dc_partitions, 1);
+	if (info.messages > 0 && dc_first_time(t->topic))
+		log_info("Down-converting topic %.*s to magic %d for Fetch v%d from %s (first time; "
+			 "%lld messages in %lld batches so far on this broker)",
+			 (int)t->topic.len, t->topic.ptr, magic, req->header.api_version, req->info.peer,
+			 (long long)atomic_load(&dc_messages), (long long)atomic_load(&dc_batches));
+	return KERR_NONE;
+}
+
 static void answer(struct fetch_op *op, struct part_read *reads)
 {
 	struct request *req = op->req;
@@ -165,6 +275,16 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 	size_t n_files = 0;
 	struct fetch_response_fetchable_topic_response *tr = NULL;
 	int parts_cap = 0;
+	/* Fetch v0-v3 consumers get magic 0/1; followers always read v2 as stored. */
+	bool convert = version <= 3 && !op->follower;
+	int8_t magic = version <= 1 ? RB_MAGIC_V0 : RB_MAGIC_V1;
+	struct wbuf *converted = NULL;
+	struct down_convert_ctx dctx;
+	size_t dc_budget = version == 3 && op->max_bytes > 0 ? (size_t)op->max_bytes : SIZE_MAX;
+	if (convert) {
+		converted = xcalloc(n ? n : 1, sizeof *converted);
+		down_convert_ctx_init(&dctx);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct fetch_target *t = &op->plan.parts[i];
 		struct part_read *pr = &reads[i];
@@ -197,7 +317,26 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 		pd->aborted_transactions_count = fq->isolation_level == READ_COMMITTED ? 0 : -1;
 		if (pd->aborted_transactions_count == 0)
 			pd->aborted_transactions = arena_alloc(a, sizeof *pd->aborted_transactions);
-		if (pr->r.length > 0) {
+		if (convert && pr->r.length > 0) {
+			if (!down_conversion_enabled(b, t)) {
+				log_info("Fetch v%d from %s: %.*s-%d: message.downconversion.enable is false", version,
+					 req->info.peer, (int)t->topic.len, t->topic.ptr, t->partition);
+				pd->error_code = KERR_UNSUPPORTED_VERSION;
+				pd->high_watermark = pd->last_stable_offset = pd->log_start_offset = -1;
+				pd->records = (struct kbytes){ no_records, 0 };
+			} else {
+				size_t max_out = pr->limit < dc_budget ? pr->limit : dc_budget;
+				wbuf_init(&converted[i]);
+				int16_t err = down_convert_part(req, t, pr, magic, max_out, &dctx, &converted[i]);
+				if (err != KERR_NONE) {
+					pd->error_code = err;
+					converted[i].len = 0;
+				}
+				dc_budget = converted[i].len >= dc_budget ? 0 : dc_budget - converted[i].len;
+				pd->records = converted[i].len > 0 ? (struct kbytes){ converted[i].data, (int32_t)converted[i].len }
+								   : (struct kbytes){ no_records, 0 };
+			}
+		} else if (pr->r.length > 0) {
 			pd->records = (struct kbytes){ wbuf_external, (int32_t)pr->r.length };
 			files[n_files].fd = pr->r.fd;
 			files[n_files].offset = (off_t)pr->r.position;
@@ -213,6 +352,12 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 	 * reads live outside the request, which is gone once answered. */
 	request_respond_spliced(req, &resp, files, n_files);
 	release_reads(reads, n);
+	if (convert) {
+		for (size_t i = 0; i < n; i++)
+			wbuf_free(&converted[i]);
+		free(converted);
+		down_convert_ctx_free(&dctx);
+	}
 	free(reads);
 }
 

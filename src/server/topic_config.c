@@ -68,6 +68,7 @@ void topic_config_defaults(const struct config *cfg, struct log_config *c)
 	c->max_message_bytes = bc->message_max_bytes;
 	c->min_insync_replicas = bc->min_insync_replicas;
 	c->unclean_leader_election = bc->unclean_leader_election_enable;
+	c->message_downconversion = config_bool(cfg, "log.message.downconversion.enable");
 	enum compression_codec codec = COMPRESSION_PRODUCER;
 	if (bc->compression_type && !compression_type_parse(bc->compression_type, &codec))
 		codec = COMPRESSION_PRODUCER;
@@ -141,6 +142,8 @@ static void set_key(struct log_config *c, struct levels *lv, const char *key, co
 		c->min_insync_replicas = (int32_t)as_long(v);
 	else if (!strcmp(key, "unclean.leader.election.enable"))
 		c->unclean_leader_election = as_bool(v);
+	else if (!strcmp(key, "message.downconversion.enable"))
+		c->message_downconversion = as_bool(v);
 	else if (!strcmp(key, "message.timestamp.type"))
 		c->message_timestamp_type =
 			!strcmp(v, "LogAppendTime") ? LOG_TIMESTAMP_LOG_APPEND_TIME : LOG_TIMESTAMP_CREATE_TIME;
