@@ -990,9 +990,11 @@ struct down_convert_info {
  * partial batch at the end is left out, as a fetch may end in one.  Returns
  * KERR_NONE, or KERR_CORRUPT_MESSAGE (a malformed or CRC-failing batch),
  * KERR_UNSUPPORTED_COMPRESSION_TYPE (zstd first), out then as it was.
+ * Plain messages below from_offset (the fetch offset, inside the first
+ * batch) are left out; a wrapper keeps all of its batch, as Kafka's does.
  */
-int down_convert_records(const uint8_t *p, size_t len, int8_t magic, size_t max_out, struct down_convert_ctx *ctx,
-    struct wbuf *out, struct down_convert_info *info);
+int down_convert_records(const uint8_t *p, size_t len, int8_t magic, int64_t from_offset, size_t max_out,
+    struct down_convert_ctx *ctx, struct wbuf *out, struct down_convert_info *info);
 
 /*
  * A log segment: one .log file of record batches and its two indexes, named

@@ -63,7 +63,7 @@ static int fail(struct down_convert_info *info, int err, const char *why)
 
 /* Write the records of batch b (records region plain/len) as messages into w. */
 static int write_records(const struct record_batch *b, const uint8_t *plain, size_t len, int8_t magic,
-    bool relative, struct wbuf *w, size_t room, bool first, size_t *count, bool *full,
+    bool relative, int64_t from_offset, struct wbuf *w, size_t room, bool first, size_t *count, bool *full,
     struct down_convert_info *info)
 {
 	struct record_iter it;
@@ -73,6 +73,8 @@ static int write_records(const struct record_batch *b, const uint8_t *plain, siz
 	size_t start = w->len;
 	record_iter_init(&it, plain, len, b->record_count);
 	while (record_iter_next(&it, &rec)) {
+		if (b->base_offset + rec.offset_delta < from_offset)
+			continue; /* before the fetch offset: the consumer would only skip it */
 		if (room != SIZE_MAX && (w->len - start) + legacy_message_size(magic, rec.key, rec.value) > room &&
 		    !(first && *count == 0)) {
 			*full = true;
@@ -89,8 +91,8 @@ static int write_records(const struct record_batch *b, const uint8_t *plain, siz
 	return KERR_NONE;
 }
 
-int down_convert_records(const uint8_t *p, size_t len, int8_t magic, size_t max_out, struct down_convert_ctx *ctx,
-    struct wbuf *out, struct down_convert_info *info)
+int down_convert_records(const uint8_t *p, size_t len, int8_t magic, int64_t from_offset, size_t max_out,
+    struct down_convert_ctx *ctx, struct wbuf *out, struct down_convert_info *info)
 {
 	size_t start = out->len;
 	size_t pos = 0;
@@ -150,7 +152,8 @@ int down_convert_records(const uint8_t *p, size_t len, int8_t magic, size_t max_
 		bool full = false;
 		size_t batch_start = out->len;
 		if (codec == COMPRESSION_NONE) {
-			err = write_records(&b, record_batch_records(&b), record_batch_records_len(&b), magic, false, out,
+			err = write_records(&b, record_batch_records(&b), record_batch_records_len(&b), magic, false,
+			    from_offset, out,
 			    room, first, &count, &full, info);
 		} else {
 			if (codec == COMPRESSION_ZSTD) {
@@ -170,7 +173,7 @@ int down_convert_records(const uint8_t *p, size_t len, int8_t magic, size_t max_
 			wbuf_reset(&ctx->inner);
 			if (err == KERR_NONE)
 				err = write_records(&b, ctx->plain.data, ctx->plain.len, magic, magic == RB_MAGIC_V1,
-				    &ctx->inner, SIZE_MAX, true, &count, &full, info);
+				    INT64_MIN, &ctx->inner, SIZE_MAX, true, &count, &full, info);
 			if (err == KERR_NONE && count > 0) {
 				/* The wrapper: header, then the compressed inner set as its value. */
 				wbuf_i64(out, info->next_offset - 1);

@@ -239,7 +239,7 @@ static int16_t down_convert_part(struct request *req, const struct fetch_target 
 		return KERR_KAFKA_STORAGE_ERROR;
 	}
 	struct down_convert_info info;
-	int err = down_convert_records(in, got, magic, max_out, ctx, out, &info);
+	int err = down_convert_records(in, got, magic, t->fetch_offset, max_out, ctx, out, &info);
 	free(in);
 	if (err != KERR_NONE) {
 		log_warn("Fetch from %s: %.*s-%d: down-conversion to magic %d: %s", req->info.peer, (int)t->topic.len,

@@ -113,7 +113,7 @@ static void check_all(int8_t magic, int codec, bool lat)
 	down_convert_ctx_init(&ctx);
 	put_batch(&in, 100, 3, codec, lat);
 	put_batch(&in, 103, 4, codec, lat);
-	assert_int_equal(down_convert_records(in.data, in.len, magic, SIZE_MAX, &ctx, &out, &info), KERR_NONE);
+	assert_int_equal(down_convert_records(in.data, in.len, magic, 0, SIZE_MAX, &ctx, &out, &info), KERR_NONE);
 	assert_int_equal(info.messages, 7);
 	assert_int_equal(info.batches, 2);
 	assert_int_equal(info.consumed, in.len);
@@ -182,7 +182,7 @@ static void test_log_append_time(void **s)
 	put_batch(&in, 0, 2, COMPRESSION_NONE, true);
 	struct record_batch b;
 	assert_int_equal(record_batch_parse(in.data, in.len, &b), KERR_NONE);
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, SIZE_MAX, &ctx, &out, &info), KERR_NONE);
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, 0, SIZE_MAX, &ctx, &out, &info), KERR_NONE);
 	struct msg m[4];
 	int w = 0, c = 0;
 	assert_int_equal(collect(out.data, out.len, m, 4, &w, &c), 2);
@@ -205,19 +205,31 @@ static void test_limit(void **s)
 	down_convert_ctx_init(&ctx);
 	put_batch(&in, 0, 10, COMPRESSION_NONE, false);
 	size_t one = legacy_message_size(RB_MAGIC_V0, kb("k0"), kb("v0"));
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V0, 3 * one, &ctx, &out, &info), KERR_NONE);
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V0, 0, 3 * one, &ctx, &out, &info), KERR_NONE);
 	assert_int_equal(info.messages, 3);
 	assert_int_equal(info.next_offset, 3);
 	assert_true(out.len <= 3 * one);
 	wbuf_reset(&out);
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V0, 1, &ctx, &out, &info), KERR_NONE);
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V0, 0, 1, &ctx, &out, &info), KERR_NONE);
 	assert_int_equal(info.messages, 1);
+	/* from the middle of a plain batch: the messages before the fetch offset are left out */
+	wbuf_reset(&out);
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V0, 4, 2 * one, &ctx, &out, &info), KERR_NONE);
+	assert_int_equal(info.messages, 2);
+	assert_int_equal(info.next_offset, 6);
+	{
+		struct msg mm[4];
+		int ww = 0, cc = 0;
+		assert_int_equal(collect(out.data, out.len, mm, 4, &ww, &cc), 2);
+		assert_int_equal(mm[0].offset, 4);
+		assert_int_equal(mm[1].offset, 5);
+	}
 	/* compressed: the second wrapper does not fit, the first always does */
 	wbuf_reset(&in);
 	wbuf_reset(&out);
 	put_batch(&in, 0, 3, COMPRESSION_GZIP, false);
 	put_batch(&in, 3, 3, COMPRESSION_GZIP, false);
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, 10, &ctx, &out, &info), KERR_NONE);
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, 0, 10, &ctx, &out, &info), KERR_NONE);
 	assert_int_equal(info.messages, 3);
 	assert_int_equal(info.next_offset, 3);
 	struct msg m[8];
@@ -244,7 +256,7 @@ static void test_truncated(void **s)
 	put_batch(&in, 3, 3, COMPRESSION_NONE, false);
 	for (size_t cut = 0; cut < in.len; cut++) {
 		wbuf_reset(&out);
-		int err = down_convert_records(in.data, cut, RB_MAGIC_V1, SIZE_MAX, &ctx, &out, &info);
+		int err = down_convert_records(in.data, cut, RB_MAGIC_V1, 0, SIZE_MAX, &ctx, &out, &info);
 		assert_int_equal(err, KERR_NONE);
 		assert_int_equal(info.messages, cut < first ? 0 : 3);
 		assert_int_equal(info.consumed, cut < first ? 0 : first);
@@ -268,7 +280,7 @@ static void test_corrupt(void **s)
 	put_batch(&in, 0, 3, COMPRESSION_NONE, false);
 	/* a flipped byte inside the CRC'd region */
 	in.data[in.len - 2] ^= 0x40;
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V0, SIZE_MAX, &ctx, &out, &info),
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V0, 0, SIZE_MAX, &ctx, &out, &info),
 	    KERR_CORRUPT_MESSAGE);
 	assert_int_equal(out.len, 0);
 	in.data[in.len - 2] ^= 0x40;
@@ -276,13 +288,13 @@ static void test_corrupt(void **s)
 	uint8_t saved[4];
 	memcpy(saved, in.data + 8, 4);
 	be32_store(in.data + 8, 3);
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V0, SIZE_MAX, &ctx, &out, &info),
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V0, 0, SIZE_MAX, &ctx, &out, &info),
 	    KERR_CORRUPT_MESSAGE);
 	memcpy(in.data + 8, saved, 4);
 	/* a record count larger than the records: CRC recomputed so only the records are wrong */
 	be32_store(in.data + RB_OFF_RECORD_COUNT, 9);
 	record_batch_update_crc(in.data, in.len);
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, SIZE_MAX, &ctx, &out, &info),
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, 0, SIZE_MAX, &ctx, &out, &info),
 	    KERR_CORRUPT_MESSAGE);
 	assert_int_equal(out.len, 0);
 	/* a compressed batch whose stream is cut (CRC fixed): corrupt, not a crash */
@@ -291,13 +303,13 @@ static void test_corrupt(void **s)
 	in.len -= 5;
 	be32_store(in.data + 8, (uint32_t)(in.len - 12));
 	record_batch_update_crc(in.data, in.len);
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, SIZE_MAX, &ctx, &out, &info),
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, 0, SIZE_MAX, &ctx, &out, &info),
 	    KERR_CORRUPT_MESSAGE);
 	assert_int_equal(out.len, 0);
 	/* zstd cannot go to magic 0/1 */
 	wbuf_reset(&in);
 	put_batch(&in, 0, 3, COMPRESSION_ZSTD, false);
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, SIZE_MAX, &ctx, &out, &info),
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, 0, SIZE_MAX, &ctx, &out, &info),
 	    KERR_UNSUPPORTED_COMPRESSION_TYPE);
 	assert_int_equal(out.len, 0);
 	/* every flipped byte of a gzip batch is caught or harmless */
@@ -306,7 +318,7 @@ static void test_corrupt(void **s)
 	for (size_t i = 0; i < in.len; i++) {
 		in.data[i] ^= 0x5a;
 		wbuf_reset(&out);
-		(void)down_convert_records(in.data, in.len, RB_MAGIC_V0, SIZE_MAX, &ctx, &out, &info);
+		(void)down_convert_records(in.data, in.len, RB_MAGIC_V0, 0, SIZE_MAX, &ctx, &out, &info);
 		in.data[i] ^= 0x5a;
 	}
 	wbuf_free(&in);
@@ -335,7 +347,7 @@ static void test_control_skipped(void **s)
 	batch_builder_add(&bb, TS, kb("\0\0\0\0"), kb("\0\0\0\0\0\0"), NULL, 0);
 	assert_true(batch_builder_finish(&bb) > 0);
 	put_batch(&in, 1, 2, COMPRESSION_NONE, false);
-	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, SIZE_MAX, &ctx, &out, &info), KERR_NONE);
+	assert_int_equal(down_convert_records(in.data, in.len, RB_MAGIC_V1, 0, SIZE_MAX, &ctx, &out, &info), KERR_NONE);
 	assert_int_equal(info.messages, 2);
 	struct msg m[4];
 	int w = 0, c = 0;
