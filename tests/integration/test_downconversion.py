@@ -302,5 +302,71 @@ class DownConversion(h.ClusterTestCase):
 						self.assertEqual([m.timestamp for m in got], [TS + i for i in range(N)])
 
 
+def rss_kib(pid):
+	with open("/proc/%d/status" % pid) as f:
+		for line in f:
+			if line.startswith("VmRSS:"):
+				return int(line.split()[1])
+	raise AssertionError("no VmRSS for %d" % pid)
+
+
+class DownConversionMemory(h.ClusterTestCase):
+	"""A 64 MiB partition read to the end with Fetch v2 at 1 MiB per request:
+	the broker converts one bounded range at a time, so its RSS stays small."""
+
+	TOPIC = "dc-big"
+	SIZE = 64 << 20
+
+	@classmethod
+	def setUpClass(cls):
+		cls.start_shared_cluster(brokers=1, first_id=1)
+		b = cls.shared.broker(1)
+		# Only this broker: a small ASan quarantine, so freed buffers do not count as growth.
+		b.extra_env = {"ASAN_OPTIONS": h.DEFAULT_ASAN_OPTIONS + ":quarantine_size_mb=4:malloc_context_size=5"}
+		b.restart()
+		h.create_topic(b.address, cls.TOPIC, 1, 1)
+		p = Producer({"bootstrap.servers": b.address, "linger.ms": 20, "batch.size": 256 << 10,
+				"acks": 1, "queue.buffering.max.kbytes": 65536})
+		value = bytes(range(256)) * 16  # 4 KiB
+		for i in range(cls.SIZE // len(value)):
+			while True:
+				try:
+					p.produce(cls.TOPIC, value, b"k%d" % i, partition=0)
+					break
+				except BufferError:
+					p.poll(0.05)
+		assert p.flush(120) == 0
+		cls.n = cls.SIZE // len(value)
+
+	def test_rss_stays_small(self):
+		b = self.shared.broker(1)
+		c = kproto.Conn(h.HOST, b.port, timeout=60)
+		self.addCleanup(c.close)
+		t = DownConversion("run")
+		t.c = c
+
+		def one(offset):
+			err, hw, data = t.fetch(2, self.TOPIC, offset, max_bytes=1 << 20)
+			self.assertEqual((err, hw), (NONE, self.n))
+			msgs = decode_messages(data, 1, self)
+			self.assertTrue(msgs, "no progress at %d" % offset)
+			return msgs
+		t.assertEqual = self.assertEqual
+		one(0)  # warm up: first conversion allocates the scratch buffers
+		before = rss_kib(b.pid)
+		offset, peak, count = 0, before, 0
+		while offset < self.n:
+			msgs = [m for m in one(offset) if m[0] >= offset]
+			self.assertEqual(msgs[0][0], offset)
+			count += len(msgs)
+			offset = msgs[-1][0] + 1
+			peak = max(peak, rss_kib(b.pid))
+		self.assertEqual(count, self.n)
+		growth = (peak - before) / 1024.0
+		sys.stderr.write("broker RSS %d KiB before, peak %d KiB (+%.1f MiB) over a %d MiB log\n"
+				% (before, peak, growth, self.SIZE >> 20))
+		self.assertLess(growth, 24, "RSS grew %.1f MiB while down-converting %d MiB" % (growth, self.SIZE >> 20))
+
+
 if __name__ == "__main__":
 	h.main()

@@ -279,6 +279,8 @@ class Broker:
 		self.config_path = os.path.join(self.dir, "server.properties")
 		self.log_path = os.path.join(self.dir, "broker.log")
 		self.props = props
+		# Environment for this broker only (e.g. ASAN_OPTIONS for a memory test), over the runner's.
+		self.extra_env = {}
 		self.proc = None
 		self.expected_running = False
 		self.starts = 0
@@ -305,6 +307,7 @@ class Broker:
 		env = dict(os.environ)
 		env.setdefault("ASAN_OPTIONS", DEFAULT_ASAN_OPTIONS)
 		env.setdefault("UBSAN_OPTIONS", DEFAULT_UBSAN_OPTIONS)
+		env.update(self.extra_env)
 		self.starts += 1
 		logf = open(self.log_path, "a")
 		logf.write("==== harness: start #%d of broker %s at %s ====\n"
