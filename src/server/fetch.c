@@ -329,7 +329,9 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 				wbuf_init(&converted[i]);
 				int16_t err = down_convert_part(req, t, pr, magic, max_out, &dctx, &converted[i]);
 				if (err != KERR_NONE) {
+					/* As Kafka's partitionResponse(tp, error): no offsets either. */
 					pd->error_code = err;
+					pd->high_watermark = pd->last_stable_offset = pd->log_start_offset = -1;
 					converted[i].len = 0;
 				}
 				dc_budget = converted[i].len >= dc_budget ? 0 : dc_budget - converted[i].len;
