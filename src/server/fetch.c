@@ -10,10 +10,13 @@
  * a gap in the encoded response that is filled from the segment file with
  * sendfile(2) (see request_respond_spliced).  The exception is a consumer on
  * Fetch v0-v3, which cannot read v2 batches: its partitions are read into
- * memory and down-converted to magic 0 (v0-v1) or magic 1 (v2-v3), one
- * partition at a time and at most the bytes the response allows it
- * [Kafka's LazyDownConversionRecords], unless message.downconversion.enable
- * is false for the topic (then UNSUPPORTED_VERSION for that partition).
+ * memory and down-converted to magic 0 (v0-v1) or magic 1 (v2-v3), each
+ * partition in turn and at most the bytes the response allows it, unless
+ * message.downconversion.enable is false for the topic (then
+ * UNSUPPORTED_VERSION for that partition).  The converted sets stay in
+ * memory until the response is written, so a response holds up to its own
+ * size in converted data; Kafka's LazyDownConversionRecords converts while
+ * the socket drains, which the network layer here cannot do yet.
  */
 #include <errno.h>
 #include <pthread.h>
