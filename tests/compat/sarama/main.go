@@ -5,7 +5,8 @@
 //
 //	sarama-compat produce BROKERS VERSION TOPIC N
 //	sarama-compat group   BROKERS VERSION TOPIC GROUP PARTITIONS N
-//	sarama-compat admin   BROKERS VERSION NEWTOPIC PARTITIONS REPLICATION
+//	sarama-compat create  BROKERS VERSION NEWTOPIC PARTITIONS REPLICATION
+//	sarama-compat list    BROKERS VERSION
 package main
 
 import (
@@ -256,67 +257,77 @@ func cmdGroup(args []string) {
 
 // ---- ClusterAdmin ------------------------------------------------------------------
 
-func listTopics(a sarama.ClusterAdmin) map[string]int32 {
+func listTopics(a sarama.ClusterAdmin) (map[string]int32, string) {
 	t, err := a.ListTopics()
 	if err != nil {
-		die("ListTopics: %v", err)
+		return nil, err.Error()
 	}
 	out := map[string]int32{}
 	for name, d := range t {
 		out[name] = d.NumPartitions
 	}
-	return out
+	return out, ""
 }
 
-func cmdAdmin(args []string) {
-	if len(args) != 5 {
-		die("usage: admin BROKERS VERSION NEWTOPIC PARTITIONS REPLICATION")
-	}
-	conf := config(args[1])
-	a, err := sarama.NewClusterAdmin(strings.Split(args[0], ","), conf)
+func newAdmin(brokers, version string) (sarama.ClusterAdmin, *sarama.Config) {
+	conf := config(version)
+	a, err := sarama.NewClusterAdmin(strings.Split(brokers, ","), conf)
 	if err != nil {
 		die("NewClusterAdmin: %v", err)
 	}
-	before := listTopics(a)
-	createErr := ""
+	return a, conf
+}
+
+func closeAdmin(a sarama.ClusterAdmin) {
+	if err := a.Close(); err != nil {
+		die("admin Close: %v", err)
+	}
+}
+
+// create: CreateTopic, then the same name again (which must be refused).
+func cmdCreate(args []string) {
+	if len(args) != 5 {
+		die("usage: create BROKERS VERSION NEWTOPIC PARTITIONS REPLICATION")
+	}
+	a, conf := newAdmin(args[0], args[1])
+	createErr, againErr := "", ""
 	if err := a.CreateTopic(args[2], &sarama.TopicDetail{NumPartitions: int32(atoi(args[3])),
 		ReplicationFactor: int16(atoi(args[4]))}, false); err != nil {
 		createErr = err.Error()
 	}
-	// A second create of the same name must be refused.
-	againErr := ""
 	if err := a.CreateTopic(args[2], &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1}, false); err != nil {
 		againErr = err.Error()
 	}
-	var after map[string]int32
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		after = listTopics(a)
-		if _, ok := after[args[2]]; ok || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	closeAdmin(a)
+	emit(map[string]interface{}{"version": conf.Version.String(), "create_error": createErr, "again_error": againErr})
+}
+
+// list: ListTopics (sarama sends Metadata, then DescribeConfigs for every topic).
+func cmdList(args []string) {
+	if len(args) != 2 {
+		die("usage: list BROKERS VERSION")
 	}
-	if err := a.Close(); err != nil {
-		die("admin Close: %v", err)
-	}
-	emit(map[string]interface{}{"version": conf.Version.String(), "before": before,
-		"create_error": createErr, "again_error": againErr, "after": after})
+	a, conf := newAdmin(args[0], args[1])
+	topics, listErr := listTopics(a)
+	closeAdmin(a)
+	emit(map[string]interface{}{"version": conf.Version.String(), "topics": topics, "error": listErr})
 }
 
 func main() {
 	sarama.Logger = log.New(os.Stderr, "[sarama] ", log.LstdFlags|log.Lmicroseconds)
 	log.SetOutput(os.Stderr)
 	if len(os.Args) < 2 {
-		die("usage: sarama-compat produce|group|admin ...")
+		die("usage: sarama-compat produce|group|create|list ...")
 	}
 	switch os.Args[1] {
 	case "produce":
 		cmdProduce(os.Args[2:])
 	case "group":
 		cmdGroup(os.Args[2:])
-	case "admin":
-		cmdAdmin(os.Args[2:])
+	case "create":
+		cmdCreate(os.Args[2:])
+	case "list":
+		cmdList(os.Args[2:])
 	default:
 		die("unknown command %q", os.Args[1])
 	}
