@@ -105,7 +105,8 @@ class Sarama(h.ClusterTestCase):
 		return json.loads(p.stdout.strip().splitlines()[-1])
 
 	def read_all(self, topic, partitions, ends):
-		"""Every message of topic from offset 0 to ends[p], with confluent-kafka."""
+		"""Every message of topic from offset 0 to ends[p], with confluent-kafka:
+		[(key, value, partition, offset, timestamp)]."""
 		c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "reader-" + topic,
 				"enable.auto.commit": False, "fetch.wait.max.ms": 100})
 		try:
@@ -116,7 +117,8 @@ class Sarama(h.ClusterTestCase):
 			def done():
 				m = c.poll(0.5)
 				if m is not None and not m.error():
-					out.append((m.key().decode(), m.value().decode(), m.partition(), m.offset()))
+					out.append((m.key().decode(), m.value().decode(), m.partition(), m.offset(),
+							m.timestamp()[1]))
 				return len(out) >= want
 			h.wait_until(done, 60, "%d messages of %s" % (want, topic), interval=0)
 			return out
@@ -155,7 +157,10 @@ class Sarama(h.ClusterTestCase):
 			self.assertEqual([o for _, _, q, o in sent if q == p], list(range(sum(1 for s in sent if s[2] == p))))
 		ends = self.end_offsets(topic, P)
 		self.assertEqual(ends, {p: sum(1 for s in sent if s[2] == p) for p in range(P)})
-		self.assertEqual(sorted(self.read_all(topic, P, ends)), sorted(sent))
+		got = self.read_all(topic, P, ends)
+		self.assertEqual(sorted(g[:4] for g in got), sorted(sent))
+		# Magic 0 carries no timestamp: the converted records have none (-1).
+		self.assertEqual({g[4] for g in got}, {-1})
 
 	# -- 2 -------------------------------------------------------------------------------
 
