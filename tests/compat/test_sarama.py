@@ -16,14 +16,18 @@ against /usr/share/gocode at test time.
    creating it again is refused. ListTopics names the existing topics with their
    partition counts; it sends DescribeConfigs too, so it is skipped while the
    broker's ApiVersions does not list that API.
-
-sarama's default Version is never used to consume here (it would need Fetch
-down-conversion to magic 0)."""
+4. A partition consumer (sarama.NewConsumer, ConsumePartition from the oldest
+   offset) with sarama's default Version (Fetch v0, so samsa down-converts the
+   stored v2 batches to magic 0 message sets) reads back what confluent-kafka
+   produced, some batches gzip-compressed and some not: every key, value,
+   partition and offset as written. A raw Fetch v4 first shows the stored
+   batches really carry both codecs."""
 
 import hashlib
 import json
 import os
 import shutil
+import struct
 import sys
 import unittest
 
@@ -31,7 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import cluster as h  # noqa: E402
 import kproto  # noqa: E402
 
-from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -213,6 +217,77 @@ class Sarama(h.ClusterTestCase):
 		self.assertEqual(r["version"], NEW)
 		self.assertEqual(r["error"], "")
 		self.assertEqual(r["topics"].get("sarama-pre"), 5, r["topics"])
+
+
+	# -- 4 -------------------------------------------------------------------------------
+
+	def stored_codecs(self, topic, partition):
+		"""The codec (attributes & 7) of every stored batch of one partition, by a raw
+		Fetch v4 to its leader: [(base offset, codec)]."""
+		leader = self.admin.list_topics(topic, timeout=10).topics[topic].partitions[partition].leader
+		body = (struct.pack(">iiiib", -1, 100, 1, 1 << 24, 0) + struct.pack(">i", 1) + kproto.string(topic)
+				+ struct.pack(">iiqi", 1, partition, 0, 1 << 22))
+		with kproto.Conn(h.HOST, self.shared.broker(leader).port, timeout=20) as c:
+			r = c.request(1, 4, body)
+			r.i32()  # throttle
+			self.assertEqual(r.i32(), 1)
+			self.assertEqual(r.string(), topic)
+			self.assertEqual(r.i32(), 1)
+			self.assertEqual(r.i32(), partition)
+			self.assertEqual(r.i16(), 0)
+			r.take(16)  # high watermark, last stable offset
+			n = r.i32()
+			for _ in range(max(n, 0)):
+				r.take(16)
+			data = r.take(r.i32())
+		out, pos = [], 0
+		while pos + 12 <= len(data):
+			base, length = struct.unpack_from(">qi", data, pos)
+			if pos + 12 + length > len(data):
+				break
+			self.assertEqual(data[pos + 16], 2)  # magic
+			out.append((base, struct.unpack_from(">h", data, pos + 21)[0] & 7))
+			pos += 12 + length
+		return out
+
+	def test_4_default_version_consume_mixed_codecs(self):
+		topic, P = "sarama-fetch0", 3
+		self.create(topic, P, 3)
+		sent, errors = [], []
+
+		def report(err, msg):
+			if err is not None:
+				errors.append(err)
+			else:
+				sent.append((msg.key().decode(), msg.value().decode(), msg.partition(), msg.offset()))
+		# Rounds alternate the codec, so each partition holds gzip and plain batches in turn.
+		i = 0
+		for rnd, codec in enumerate(("gzip", "none", "gzip", "none")):
+			p = Producer({"bootstrap.servers": self.bootstrap, "compression.codec": codec,
+					"linger.ms": 20, "batch.num.messages": 6, "acks": "all"})
+			for _ in range(24):
+				key = "f-k%d" % i
+				value = "f-v%d-%s-%s" % (i, codec, "abcdefgh" * (20 + i % 9))  # compressible
+				p.produce(topic, value.encode(), key.encode(), partition=i % P, on_delivery=report)
+				i += 1
+			self.assertEqual(p.flush(60), 0)
+			del p
+		self.assertEqual(errors, [])
+		self.assertEqual(len(sent), i)
+		counts = [sum(1 for s in sent if s[2] == q) for q in range(P)]
+		self.assertEqual(self.end_offsets(topic, P), dict(enumerate(counts)))
+		for q in range(P):
+			codecs = {c for _, c in self.stored_codecs(topic, q)}
+			self.assertEqual(codecs, {0, 1}, "partition %d holds plain and gzip batches" % q)
+
+		r = self.sarama("consume", self.bootstrap, "default", topic, ",".join(map(str, counts)))
+		self.assertTrue(r["version"].startswith("0.8.2"), r["version"])
+		got = [(m["key"], m["value"], m["partition"], m["offset"]) for m in r["got"]]
+		self.assertEqual(len(got), len(sent))
+		self.assertEqual(sorted(got), sorted(sent))
+		# Each partition in offset order, with no gaps.
+		for q in range(P):
+			self.assertEqual([g[3] for g in got if g[2] == q], list(range(counts[q])))
 
 
 if __name__ == "__main__":

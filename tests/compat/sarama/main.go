@@ -7,6 +7,7 @@
 //	sarama-compat group   BROKERS VERSION TOPIC GROUP PARTITIONS N
 //	sarama-compat create  BROKERS VERSION NEWTOPIC PARTITIONS REPLICATION
 //	sarama-compat list    BROKERS VERSION
+//	sarama-compat consume BROKERS VERSION TOPIC COUNTS   (COUNTS: messages per partition, "n0,n1,...")
 package main
 
 import (
@@ -255,6 +256,54 @@ func cmdGroup(args []string) {
 		"claims": claims, "final_generation": st.gen, "sent": msgs, "got": st.msgs, "duplicates": st.dups})
 }
 
+// ---- partition consumer ------------------------------------------------------------
+
+// consume: a plain Consumer reads each partition i from the oldest offset until
+// it has COUNTS[i] messages.
+func cmdConsume(args []string) {
+	if len(args) != 4 {
+		die("usage: consume BROKERS VERSION TOPIC COUNTS")
+	}
+	conf := config(args[1])
+	conf.Consumer.Return.Errors = true
+	conf.Consumer.MaxWaitTime = 100 * time.Millisecond
+	topic := args[2]
+	c, err := sarama.NewConsumer(strings.Split(args[0], ","), conf)
+	if err != nil {
+		die("NewConsumer: %v", err)
+	}
+	var msgs []got
+	for i, s := range strings.Split(args[3], ",") {
+		want := atoi(s)
+		if want == 0 {
+			continue
+		}
+		pc, err := c.ConsumePartition(topic, int32(i), sarama.OffsetOldest)
+		if err != nil {
+			die("ConsumePartition %d: %v", i, err)
+		}
+		timeout := time.After(60 * time.Second)
+		for n := 0; n < want; {
+			select {
+			case m := <-pc.Messages():
+				msgs = append(msgs, got{0, string(m.Key), string(m.Value), m.Partition, m.Offset})
+				n++
+			case e := <-pc.Errors():
+				die("partition %d: %v", i, e)
+			case <-timeout:
+				die("partition %d: timed out with %d of %d messages", i, n, want)
+			}
+		}
+		if err := pc.Close(); err != nil {
+			die("partition %d Close: %v", i, err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		die("consumer Close: %v", err)
+	}
+	emit(map[string]interface{}{"version": conf.Version.String(), "got": msgs})
+}
+
 // ---- ClusterAdmin ------------------------------------------------------------------
 
 func listTopics(a sarama.ClusterAdmin) (map[string]int32, string) {
@@ -317,7 +366,7 @@ func main() {
 	sarama.Logger = log.New(os.Stderr, "[sarama] ", log.LstdFlags|log.Lmicroseconds)
 	log.SetOutput(os.Stderr)
 	if len(os.Args) < 2 {
-		die("usage: sarama-compat produce|group|create|list ...")
+		die("usage: sarama-compat produce|group|create|list|consume ...")
 	}
 	switch os.Args[1] {
 	case "produce":
@@ -328,6 +377,8 @@ func main() {
 		cmdCreate(os.Args[2:])
 	case "list":
 		cmdList(os.Args[2:])
+	case "consume":
+		cmdConsume(os.Args[2:])
 	default:
 		die("unknown command %q", os.Args[1])
 	}
