@@ -1,5 +1,5 @@
-"""Topic lifecycle through ZooKeeper and the controller: CreateTopics from confluent-kafka and kafka-python writes Kafka's znodes with Kafka's
-replica placement, the controller writes partition states and every broker's Metadata
+"""Topic lifecycle through ZooKeeper and the controller: CreateTopics from
+confluent-kafka and kafka-python writes Kafka's znodes with Kafka's replica placement, the controller writes partition states and every broker's Metadata
 shows the topic; bad requests get Kafka's error codes; DeleteTopics removes the
 znodes and the name can be created again. Data in the topics is the business of
 test_produce_consume and the others; here only the metadata is checked."""
