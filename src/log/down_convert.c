@@ -30,31 +30,6 @@ void down_convert_ctx_free(struct down_convert_ctx *c)
 	wbuf_free(&c->inner);
 }
 
-size_t legacy_message_size(int8_t magic, struct kbytes key, struct kbytes value)
-{
-	return LEGACY_LOG_OVERHEAD + (magic == RB_MAGIC_V0 ? LEGACY_HEADER_V0 : LEGACY_HEADER_V1) +
-	    (key.ptr ? (size_t)key.len : 0) + (value.ptr ? (size_t)value.len : 0);
-}
-
-void legacy_message_write(struct wbuf *w, int8_t magic, int8_t attributes, int64_t offset, int64_t timestamp,
-    struct kbytes key, struct kbytes value)
-{
-	wbuf_i64(w, offset);
-	size_t size_at = w->len;
-	wbuf_i32(w, 0);
-	size_t crc_at = w->len;
-	wbuf_u32(w, 0);
-	wbuf_i8(w, magic);
-	wbuf_i8(w, magic == RB_MAGIC_V0 ? (int8_t)(attributes & LEGACY_ATTR_CODEC_MASK) : attributes);
-	if (magic == RB_MAGIC_V1)
-		wbuf_i64(w, timestamp);
-	wbuf_bytes(w, key);
-	wbuf_bytes(w, value);
-	be32_store(w->data + size_at, (uint32_t)(w->len - size_at - 4));
-	/* CRC-32 (IEEE) over Magic to the end, as legacy_message_read checks it. */
-	be32_store(w->data + crc_at, (uint32_t)crc32(0L, w->data + crc_at + 4, (uInt)(w->len - crc_at - 4)));
-}
-
 static int fail(struct down_convert_info *info, int err, const char *why)
 {
 	info->error_message = why;
