@@ -798,6 +798,9 @@ bool log_parse_dir_name(const char *name, char *topic, size_t cap, int32_t *part
  * once and is closed and removed from disk when its last user lets go, so a
  * fetch in flight never sees it freed.
  */
+/* A counted reference to one partition's log. */
+struct log_ref;
+
 struct log_manager_config {
 	char **dirs;                   /* log.dirs */
 	int n_dirs;
@@ -809,11 +812,16 @@ struct log_manager_config {
 	int64_t flush_checkpoint_interval_ms;     /* log.flush.offset.checkpoint.interval.ms */
 	int64_t flush_start_offset_checkpoint_interval_ms; /* log.flush.start.offset.checkpoint.interval.ms */
 	int64_t hw_checkpoint_interval_ms;        /* replica.high.watermark.checkpoint.interval.ms */
+	/*
+	 * A log dir went offline after an I/O error (see log_manager_fail_dir):
+	 * called once per dir with no log manager lock held; logs are the
+	 * references it held, valid for the call (the table no longer has them).
+	 */
+	void (*dir_failed)(void *arg, const char *dir, struct log_ref *const *logs, int n);
+	void *dir_failed_arg;
 };
 
 struct log_manager;
-/* A counted reference to one partition's log. */
-struct log_ref;
 
 /*
  * Open every dir and load the logs in it.  NULL (after logging why) when a
@@ -828,6 +836,8 @@ void log_manager_start(struct log_manager *lm);
  * must have been dropped before.
  */
 void log_manager_shutdown(struct log_manager *lm);
+/* Stop the scheduler thread early (so cfg.dir_failed is never called again); shutdown still does the rest. */
+void log_manager_stop_scheduler(struct log_manager *lm);
 
 /* The log of topic-partition with a new reference, or NULL. */
 struct log_ref *log_manager_get(struct log_manager *lm, const char *topic, size_t topic_len, int32_t partition);
@@ -853,6 +863,30 @@ void log_manager_delete(struct log_manager *lm, const char *topic, size_t topic_
 int log_manager_count(struct log_manager *lm);
 /* Write every checkpoint file now (tests and shutdown). */
 void log_manager_checkpoint(struct log_manager *lm);
+
+/*
+ * Log dirs [JBOD, KIP-112/113].  Dirs are numbered in log.dirs order and
+ * named by absolute path.  A dir that cannot be read at start, or whose log
+ * meets an I/O error while running (the scheduler notices within a second),
+ * goes offline for the life of the process: its logs leave the table, new
+ * logs go to the online dir holding the fewest, and no checkpoint is written
+ * there.  log_manager_open fails only when no dir is usable.
+ */
+int log_manager_dir_count(struct log_manager *lm);
+const char *log_manager_dir_path(struct log_manager *lm, int d);
+bool log_manager_dir_online(struct log_manager *lm, int d);
+int log_manager_online_dir_count(struct log_manager *lm);
+/* Take dir d offline now (no-op if it is); calls cfg.dir_failed. */
+void log_manager_fail_dir(struct log_manager *lm, int d);
+/* References to the logs of dir d, in topic-partition order; put with log_manager_refs_put. */
+struct log_ref **log_manager_dir_logs(struct log_manager *lm, int d, int *n);
+void log_manager_refs_put(struct log_ref **refs, int n);
+const char *log_ref_topic(const struct log_ref *r, size_t *len);
+int32_t log_ref_partition(const struct log_ref *r);
+/* The dir the log lives in (an index for log_manager_dir_path). */
+int log_ref_dir(const struct log_ref *r);
+/* A future log (AlterReplicaLogDirs is moving the partition into its dir). */
+bool log_ref_is_future(const struct log_ref *r);
 
 /*
  * Re-compression of produced batches, for a topic whose compression.type

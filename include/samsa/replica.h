@@ -140,6 +140,13 @@ int16_t partition_make_leader_or_follower(struct partition *p, const uint8_t *to
  * dropped.  An older leader_epoch (not -1/-2) is FENCED_LEADER_EPOCH.
  */
 int16_t partition_stop(struct partition *p, int32_t leader_epoch);
+/*
+ * The partition's log dir failed [Kafka's HostedPartition.Offline]: like a
+ * stop, but everyone (LeaderAndIsr included) gets KAFKA_STORAGE_ERROR from
+ * now on, for the life of the process.
+ */
+void partition_set_offline(struct partition *p);
+bool partition_is_offline(struct partition *p);
 
 /* --- the leader's side ----------------------------------------------------------------- */
 
@@ -283,6 +290,13 @@ int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, siz
 /* Stop hosting a partition (leader_epoch -1/-2 always applies); a Kafka error code. */
 int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
 			     int32_t leader_epoch, bool delete_partition);
+/*
+ * The log dir holding this partition's log failed: the partition goes
+ * offline here (partition_set_offline), its fetcher stops and the
+ * coordinators hear they lost it.  The controller learns from the broker's
+ * /log_dir_event_notification and the next LeaderAndIsr's answer.
+ */
+void replica_manager_mark_offline(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition);
 /* false when this broker does not host the partition. */
 bool replica_manager_get(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
 			 struct partition_info *out);

@@ -287,6 +287,20 @@ void topic_partition_refs_free(struct topic_partition_ref *refs, int n);
 /* Deletes one notification, fenced by the controller epoch's zkVersion; ZNONODE counts as done. */
 int topic_zk_delete_isr_change(struct zk *zk, const char *name, int32_t epoch_zk_version);
 
+/*
+ * Log dir failure notifications [Kafka's LogDirEventNotificationZNode]: a
+ * broker whose log dir went offline writes a sequential
+ * /log_dir_event_notification/log_dir_event_ with
+ * {"version":1,"broker":<id>,"event":1}; the controller reads and deletes them.
+ */
+#define TOPIC_ZK_LOG_DIR_FAILURE 1
+int topic_zk_create_log_dir_event(struct zk *zk, int32_t broker_id);
+int topic_zk_list_log_dir_events(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);
+/* *broker_id and *event of one notification (-1 each when malformed); ZOK, ZNONODE, ... */
+int topic_zk_read_log_dir_event(struct zk *zk, const char *name, int32_t *broker_id, int *event);
+/* Fenced by the controller epoch's zkVersion like topic_zk_delete_isr_change. */
+int topic_zk_delete_log_dir_event(struct zk *zk, const char *name, int32_t epoch_zk_version);
+
 /* Deletion: the marker under /admin/delete_topics, and what the controller removes. */
 int topic_zk_mark_for_deletion(struct zk *zk, const char *topic);
 int topic_zk_list_deletions(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);

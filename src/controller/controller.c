@@ -19,6 +19,18 @@ void controller_post(struct controller *c, enum event_type type)
 	pthread_mutex_unlock(&c->lock);
 }
 
+void controller_post_event(struct controller *c, struct event *e)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->tail)
+		c->tail->next = e;
+	else
+		c->head = e;
+	c->tail = e;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* Requests still queued when the controller stops get NOT_CONTROLLER; so do later ones. */
 static void drain_after_shutdown(struct controller *c)
 {
@@ -37,6 +49,8 @@ static void drain_after_shutdown(struct controller *c)
 			e->list_cb(e->cb_arg, KERR_NOT_CONTROLLER, NULL, 0);
 		else if (e->type == EV_ELECT_LEADERS)
 			e->elect_cb(e->cb_arg, KERR_NOT_CONTROLLER, e->items, e->n_items < 0 ? 0 : e->n_items);
+		else if (e->type == EV_LAI_RESPONSE)
+			free(e->items);
 		free(e);
 		e = next;
 	}
@@ -257,6 +271,7 @@ static void become_active(struct controller *c)
 	c->fenced = false;
 	c->channels = c->new_channels(c->id, c->cfg.controller_socket_timeout_ms, c->new_channels_arg);
 	controller_delete_isr_changes(c);
+	controller_delete_log_dir_events(c);
 	int32_t *dead, *born, *bounced;
 	int n_dead, n_born, n_bounced;
 	refresh_live_brokers(c, &dead, &n_dead, &born, &n_born, &bounced, &n_bounced);
@@ -285,6 +300,7 @@ static void resign(struct controller *c)
 	free(c->shutting_down);
 	c->shutting_down = NULL;
 	c->n_shutting_down = 0;
+	controller_offline_dirs_free(c);
 }
 
 /* Kafka's elect(): look at /controller (re-arming the watch); if nobody holds it, try to take it. */
@@ -377,6 +393,14 @@ static bool handle_event(struct controller *c, struct event *e)
 		break;
 	case EV_ELECT_LEADERS:
 		controller_do_elect_leaders(c, e->election_type, e->items, e->n_items, e->elect_cb, e->cb_arg);
+		break;
+	case EV_LOG_DIR_EVENT:
+		if (c->is_active && !c->fenced)
+			controller_process_log_dir_events(c);
+		break;
+	case EV_LAI_RESPONSE:
+		controller_handle_lai_response(c, e->broker_id, e->items, e->n_items);
+		free(e->items);
 		break;
 	case EV_SHUTDOWN:
 		resign(c);

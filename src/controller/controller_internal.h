@@ -43,6 +43,8 @@ enum event_type {
 	EV_ALTER_REASSIGNMENTS, /* AlterPartitionReassignments */
 	EV_LIST_REASSIGNMENTS,  /* ListPartitionReassignments */
 	EV_ELECT_LEADERS,       /* ElectLeaders */
+	EV_LOG_DIR_EVENT,       /* children of /log_dir_event_notification changed */
+	EV_LAI_RESPONSE,        /* a broker answered LeaderAndIsr (items: struct ctl_lai_result) */
 	EV_SHUTDOWN,
 };
 
@@ -94,6 +96,22 @@ struct controller {
 	bool fenced;                    /* a write found a newer controller epoch: stop writing, re-elect */
 	bool stopped;                   /* EV_SHUTDOWN seen: new ControlledShutdown requests are refused */
 	int64_t next_rebalance_ms;      /* CLOCK_MONOTONIC time of the next auto leader rebalance check; 0: none */
+	struct ctl_offline_replica *offline_dirs; /* replicas whose broker said KAFKA_STORAGE_ERROR [replicasOnOfflineDirs] */
+	int n_offline_dirs;
+};
+
+/* A replica on a log dir its broker reported offline. */
+struct ctl_offline_replica {
+	int32_t broker;
+	char *topic;
+	int32_t partition;
+};
+
+/* One partition's answer in a LeaderAndIsr response, as posted to the controller thread. */
+struct ctl_lai_result {
+	uint8_t topic_id[16];
+	int32_t partition;
+	int16_t error;
 };
 
 /* A topic as the active controller tracks it: assignment and per-partition leader/ISR. */
@@ -117,6 +135,25 @@ const struct kafka_broker_info *controller_find_live(struct kafka_broker_info *l
 bool controller_is_live(struct controller *c, int32_t id);
 /* The endpoint other brokers use to reach `bi`: the inter-broker listener. */
 const struct kafka_endpoint *controller_inter_broker_endpoint(struct controller *c, const struct kafka_broker_info *bi);
+
+/* log_dirs.c [Kafka's LogDirEventNotificationHandler, onBrokerLogDirFailure, LeaderAndIsrResponseReceived]. */
+struct ctl_topic;
+/* Whether the broker reported replica id of partition p of t on an offline log dir. */
+bool controller_replica_on_offline_dir(struct controller *c, int32_t id, const struct ctl_topic *t, int p);
+/* Online as Kafka's isReplicaOnline: the broker is online and the replica's dir is not offline. */
+bool controller_replica_online_at(struct controller *c, int32_t id, const struct ctl_topic *t, int p);
+void controller_offline_dirs_forget(struct controller *c, int32_t broker);
+void controller_offline_dirs_free(struct controller *c);
+/* The LeaderAndIsr response callback (sender thread): posts EV_LAI_RESPONSE. */
+void controller_on_leader_and_isr_response(int32_t broker_id, int16_t api_key, int16_t api_version,
+					   const uint8_t *body, size_t len, void *arg);
+void controller_handle_lai_response(struct controller *c, int32_t broker, const struct ctl_lai_result *v, int n);
+/* Read and delete the notifications (re-arming the watch); the brokers named get LeaderAndIsr. */
+void controller_process_log_dir_events(struct controller *c);
+/* At failover: every broker gets LeaderAndIsr anyway, so leftovers are only deleted. */
+void controller_delete_log_dir_events(struct controller *c);
+/* Queue an event built by the caller (any thread). */
+void controller_post_event(struct controller *c, struct event *e);
 
 /* One replica or partition in a batch; ti indexes c->topics (valid until the batch is sent). */
 struct ctl_batch_entry {
@@ -187,6 +224,8 @@ bool controller_bump_leader_epoch(struct controller *c, int ti, int p);
 bool controller_elect_reassigned_leader(struct controller *c, int ti, int p, const int32_t *target, int n_target);
 /* [ReplicaStateMachine OfflineReplica]: `id` leaves the ISR (LeaderAndIsr to the others queued on b). */
 void controller_replica_offline(struct controller *c, int ti, int p, int32_t id, struct ctl_batch *b);
+/* Replicas (broker, ti, p) found on failed log dirs: new leaders where they led, then out of the ISRs. */
+void controller_on_replicas_offline(struct controller *c, const struct ctl_batch_entry *v, int n);
 
 /* reassign.c [KafkaController's reassignment, preferred replica election and auto rebalance]. */
 int64_t controller_now_ms(void);

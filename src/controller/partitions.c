@@ -37,6 +37,12 @@ static bool is_live_or_shutting_down(struct controller *c, int32_t id)
 	return controller_is_live(c, id) && !controller_ids_contain(c->bouncing, c->n_bouncing, id);
 }
 
+/* The same, for replica id of partition p of t: its log dir must be online too. */
+static bool live_or_shutting_down_at(struct controller *c, int32_t id, const struct ctl_topic *t, int p)
+{
+	return is_live_or_shutting_down(c, id) && !controller_replica_on_offline_dir(c, id, t, p);
+}
+
 static void format_ids(char *out, size_t cap, const int32_t *ids, int n)
 {
 	size_t len = 0;
@@ -153,15 +159,16 @@ static bool unclean_enabled(struct controller *c, const char *topic)
  * The members of a and then b (no repeats) that pass `keep`, for the pure
  * election functions; *buf is malloc'd and backs the result.
  */
-static struct ctl_ids ids_where(struct controller *c, struct ctl_ids a, struct ctl_ids b,
-				bool (*keep)(struct controller *, int32_t), int32_t **buf)
+static struct ctl_ids ids_where(struct controller *c, const struct ctl_topic *t, int p, struct ctl_ids a,
+				struct ctl_ids b, bool (*keep)(struct controller *, int32_t, const struct ctl_topic *, int),
+				int32_t **buf)
 {
 	int32_t *v = xcalloc((size_t)(a.n + b.n + 1), sizeof *v);
 	int n = 0;
 	for (int k = 0; k < 2; k++) {
 		struct ctl_ids s = k ? b : a;
 		for (int i = 0; i < s.n; i++)
-			if (keep(c, s.ids[i]) && !controller_ids_contain(v, n, s.ids[i]))
+			if (keep(c, s.ids[i], t, p) && !controller_ids_contain(v, n, s.ids[i]))
 				v[n++] = s.ids[i];
 	}
 	*buf = v;
@@ -190,10 +197,10 @@ static enum decision decide_offline(struct controller *c, const struct ctl_topic
 {
 	/* arg: NULL, or a bool forcing unclean election (an admin's ElectLeaders UNCLEAN). */
 	bool force_unclean = arg && *(const bool *)arg;
-	if (cur->leader >= 0 && controller_is_replica_online(c, cur->leader))
+	if (cur->leader >= 0 && controller_replica_online_at(c, cur->leader, t, p))
 		return DECIDE_KEEP; /* someone else already elected a leader */
 	int32_t *buf;
-	struct ctl_ids online = ids_where(c, assignment(t, p), cur_isr(cur), controller_is_replica_online, &buf);
+	struct ctl_ids online = ids_where(c, t, p, assignment(t, p), cur_isr(cur), controller_replica_online_at, &buf);
 	enum decision d = DECIDE_FAIL;
 	int32_t leader = election_offline_leader(assignment(t, p), cur_isr(cur), online, false);
 	if (leader >= 0) {
@@ -225,7 +232,7 @@ static enum decision decide_controlled_shutdown(struct controller *c, const stru
 	if (cur->leader != id)
 		return DECIDE_KEEP;
 	int32_t *buf;
-	struct ctl_ids live = ids_where(c, assignment(t, p), ctl_ids(NULL, 0), is_live_or_shutting_down, &buf);
+	struct ctl_ids live = ids_where(c, t, p, assignment(t, p), ctl_ids(NULL, 0), live_or_shutting_down_at, &buf);
 	struct ctl_ids shutting_down = ctl_ids(c->shutting_down, c->n_shutting_down);
 	next->leader = election_controlled_shutdown_leader(assignment(t, p), cur_isr(cur), live, shutting_down);
 	free(buf);
@@ -265,7 +272,7 @@ static enum decision decide_preferred(struct controller *c, const struct ctl_top
 	if (cur->leader == t->asg.replicas[p][0])
 		return DECIDE_KEEP;
 	int32_t *buf;
-	struct ctl_ids online = ids_where(c, assignment(t, p), ctl_ids(NULL, 0), controller_is_replica_online, &buf);
+	struct ctl_ids online = ids_where(c, t, p, assignment(t, p), ctl_ids(NULL, 0), controller_replica_online_at, &buf);
 	next->leader = election_preferred_leader(assignment(t, p), cur_isr(cur), online);
 	free(buf);
 	if (next->leader < 0)
@@ -288,7 +295,7 @@ static enum decision decide_reassign(struct controller *c, const struct ctl_topi
 	(void)p;
 	const struct target_set *ts = arg;
 	int32_t *buf;
-	struct ctl_ids online = ids_where(c, ctl_ids(ts->ids, ts->n), ctl_ids(NULL, 0), controller_is_replica_online, &buf);
+	struct ctl_ids online = ids_where(c, t, p, ctl_ids(ts->ids, ts->n), ctl_ids(NULL, 0), controller_replica_online_at, &buf);
 	next->leader = election_reassign_leader(ctl_ids(ts->ids, ts->n), cur_isr(cur), online);
 	free(buf);
 	if (next->leader < 0)
@@ -317,7 +324,7 @@ static void announce_online(struct controller *c, int ti, int p, struct ctl_batc
 {
 	const struct ctl_topic *t = &c->topics[ti];
 	for (int r = 0; r < t->asg.n_replicas[p]; r++)
-		if (controller_is_replica_online(c, t->asg.replicas[p][r]))
+		if (controller_replica_online_at(c, t->asg.replicas[p][r], t, p))
 			ctl_batch_leader_and_isr(b, t->asg.replicas[p][r], ti, p);
 }
 
@@ -399,12 +406,13 @@ static void trigger_online_partitions(struct controller *c, struct ctl_batch *b)
 			if (!t->has_state[p]) {
 				bool any = false;
 				for (int r = 0; r < t->asg.n_replicas[p]; r++)
-					any |= controller_is_replica_online(c, t->asg.replicas[p][r]);
+					any |= controller_replica_online_at(c, t->asg.replicas[p][r], t, p);
 				if (!any)
 					continue;
 				controller_init_partition(c, t, p);
 				changed = t->has_state[p];
-			} else if (t->states[p].leader >= 0 && controller_is_replica_online(c, t->states[p].leader)) {
+			} else if (t->states[p].leader >= 0 &&
+				   controller_replica_online_at(c, t->states[p].leader, t, p)) {
 				continue;
 			} else {
 				changed = change_state(c, t, p, decide_offline, NULL, "offline partition leader election");
@@ -412,7 +420,7 @@ static void trigger_online_partitions(struct controller *c, struct ctl_batch *b)
 			if (!changed)
 				continue;
 			for (int r = 0; r < t->asg.n_replicas[p]; r++)
-				if (controller_is_replica_online(c, t->asg.replicas[p][r]))
+				if (controller_replica_online_at(c, t->asg.replicas[p][r], t, p))
 					ctl_batch_leader_and_isr(b, t->asg.replicas[p][r], ti, p);
 		}
 	}
@@ -433,6 +441,8 @@ void controller_on_broker_failure(struct controller *c, const int32_t *dead, int
 	for (int i = 0; i < n; i++) {
 		log_info("Controller %d: broker failure callback for %d", c->id, dead[i]);
 		remove_id(c->shutting_down, &c->n_shutting_down, dead[i]);
+		/* Its next incarnation reports its dirs afresh [replicasOnOfflineDirs.remove]. */
+		controller_offline_dirs_forget(c, dead[i]);
 	}
 	struct ctl_batch b;
 	ctl_batch_init(&b);
@@ -451,11 +461,30 @@ void controller_on_broker_failure(struct controller *c, const int32_t *dead, int
 		controller_send_update_metadata_to_all(c);
 }
 
+/*
+ * [Kafka's onReplicasBecomeOffline, for replicas on a failed log dir]: partitions
+ * they led get new leaders, then they leave the ISRs.
+ */
+void controller_on_replicas_offline(struct controller *c, const struct ctl_batch_entry *v, int n)
+{
+	struct ctl_batch b;
+	ctl_batch_init(&b);
+	trigger_online_partitions(c, &b);
+	for (int i = 0; i < n && !c->fenced; i++)
+		offline_replica(c, v[i].ti, v[i].p, v[i].broker, &b);
+	bool nothing = ctl_batch_empty(&b);
+	controller_send_batch(c, &b);
+	if (nothing)
+		controller_send_update_metadata_to_all(c);
+}
+
 /* [Kafka's onBrokerStartup]: the new broker learns everything and its partitions; offline partitions may come back. */
 void controller_on_broker_startup(struct controller *c, const int32_t *born, int n)
 {
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		log_info("Controller %d: new broker startup callback for %d", c->id, born[i]);
+		controller_offline_dirs_forget(c, born[i]);
+	}
 	controller_send_update_metadata_to_all(c);
 	struct ctl_batch b;
 	ctl_batch_init(&b);

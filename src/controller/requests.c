@@ -51,7 +51,7 @@ static void fill_um_partition(struct controller *c, struct arena *a, const struc
 	int n_off = 0;
 	/* Offline as Kafka's isReplicaOnline has it: a broker shutting down already counts. */
 	for (int r = 0; r < t->asg.n_replicas[p]; r++)
-		if (!controller_is_replica_online(c, t->asg.replicas[p][r]))
+		if (!controller_replica_online_at(c, t->asg.replicas[p][r], t, p))
 			off[n_off++] = t->asg.replicas[p][r];
 	ps->offline_replicas = off;
 	ps->offline_replicas_count = n_off;
@@ -222,7 +222,7 @@ static void send_leader_and_isr_to(struct controller *c, const struct kafka_brok
 	wbuf_init(&w);
 	leader_and_isr_request_encode(&w, LEADER_AND_ISR_VERSION, req);
 	channel_manager_send(c->channels, target->id, API_LEADER_AND_ISR, LEADER_AND_ISR_VERSION, &w,
-			     on_broker_response, c);
+			     controller_on_leader_and_isr_response, c);
 	wbuf_free(&w);
 }
 

@@ -30,18 +30,21 @@ struct log_ref {
 	struct log *log;
 	atomic_int refs;
 	atomic_bool deleted;  /* remove the directory when the last reference goes */
+	bool future;          /* an AlterReplicaLogDirs copy that will replace the current log */
 };
 
 struct log_manager {
 	pthread_mutex_t lock; /* the table; never held across file I/O of a log */
 	struct log_manager_config cfg;
-	char **dirs;
+	char **dirs;                /* absolute paths, in log.dirs order */
 	int n_dirs;
+	bool *offline;              /* per dir: taken out of service after an I/O error (lock held to read) */
 	struct log_ref **refs;
 	int n, cap;
 
 	pthread_t scheduler;
-	bool scheduler_running;
+	bool scheduler_running; /* started (checkpoints and the clean marker are written at shutdown) */
+	bool scheduler_joined;
 	pthread_mutex_t sched_lock;
 	pthread_cond_t sched_cond;
 	bool stopping;
@@ -146,6 +149,9 @@ static int mkdir_p(const char *path)
 	return rc;
 }
 
+/* What check_meta and load_dir found wrong: an unreadable dir goes offline, the rest stop the start. */
+enum { META_IO_ERROR = -1, META_FATAL = -2, LOAD_IO_ERROR = -1, LOAD_FATAL = -2 };
+
 /* meta.properties must name this broker and cluster; written when absent. */
 static int check_meta(const struct log_manager *lm, const char *dir)
 {
@@ -153,20 +159,20 @@ static int check_meta(const struct log_manager *lm, const char *dir)
 	bool exists = false;
 	if (meta_properties_read(dir, &m, &exists) != KERR_NONE) {
 		log_error("%s/%s is damaged", dir, META_PROPERTIES_FILE);
-		return -1;
+		return META_IO_ERROR;
 	}
 	if (exists) {
 		if (m.has_broker_id && m.broker_id != lm->cfg.broker_id) {
 			log_error("Configured broker.id %d does not match the broker.id %d stored in %s/%s; "
 				  "is this log dir another broker's?",
 				  lm->cfg.broker_id, m.broker_id, dir, META_PROPERTIES_FILE);
-			return -1;
+			return META_FATAL;
 		}
 		if (m.cluster_id[0] && lm->cfg.cluster_id && strcmp(m.cluster_id, lm->cfg.cluster_id) != 0) {
 			log_error("The cluster id %s in ZooKeeper does not match the cluster.id %s stored in %s/%s; "
 				  "the broker is pointed at the wrong ZooKeeper or chroot",
 				  lm->cfg.cluster_id, m.cluster_id, dir, META_PROPERTIES_FILE);
-			return -1;
+			return META_FATAL;
 		}
 		if (m.has_broker_id && m.cluster_id[0])
 			return 0;
@@ -179,7 +185,7 @@ static int check_meta(const struct log_manager *lm, const char *dir)
 		snprintf(m.cluster_id, sizeof m.cluster_id, "%s", lm->cfg.cluster_id);
 	if (meta_properties_write(dir, &m, time(NULL)) != KERR_NONE) {
 		log_error("Cannot write %s/%s", dir, META_PROPERTIES_FILE);
-		return -1;
+		return META_IO_ERROR;
 	}
 	return 0;
 }
@@ -207,6 +213,39 @@ static bool ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
 	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Is dir d out of service?  (Takes the table lock.) */
+static bool dir_offline(struct log_manager *lm, int d)
+{
+	pthread_mutex_lock(&lm->lock);
+	bool off = lm->offline[d];
+	pthread_mutex_unlock(&lm->lock);
+	return off;
+}
+
+/* Take every log of dir d out of the table (lock held); their table references go to *out. */
+static struct log_ref **take_dir_logs(struct log_manager *lm, int d, int *n_out)
+{
+	struct log_ref **out = xmalloc(sizeof *out * (size_t)(lm->n ? lm->n : 1));
+	int n = 0, k = 0;
+	for (int i = 0; i < lm->n; i++) {
+		if (lm->refs[i]->dir == d)
+			out[n++] = lm->refs[i];
+		else
+			lm->refs[k++] = lm->refs[i];
+	}
+	lm->n = k;
+	*n_out = n;
+	return out;
+}
+
+/* At start-up, before anyone holds a reference: close the logs of a dir found unusable. */
+static void drop_dir_logs(struct log_manager *lm, int d)
+{
+	int n;
+	struct log_ref **gone = take_dir_logs(lm, d, &n);
+	snapshot_put(gone, n);
 }
 
 static int load_dir(struct log_manager *lm, int di)
@@ -238,7 +277,7 @@ static int load_dir(struct log_manager *lm, int di)
 	DIR *d = opendir(dir);
 	if (!d) {
 		log_error("Cannot read log dir %s: %s", dir, strerror(errno));
-		rc = -1;
+		rc = LOAD_IO_ERROR;
 		goto out;
 	}
 	struct dirent *de;
@@ -276,7 +315,7 @@ static int load_dir(struct log_manager *lm, int di)
 		if (log_open(&a, &l) != KERR_NONE) {
 			log_error("Cannot load log %s; the log dir is taken offline", path);
 			free(path);
-			rc = -1;
+			rc = LOAD_IO_ERROR;
 			break;
 		}
 		log_set_high_watermark(l, checkpoint_lookup(hw, n_hw, topic, part, 0));
@@ -288,7 +327,7 @@ static int load_dir(struct log_manager *lm, int di)
 				  log_dir(lm->refs[at]->log), path);
 			log_close(l);
 			free(path);
-			rc = -1;
+			rc = LOAD_FATAL;
 			break;
 		}
 		table_insert(lm, at, topic, tl, part, di, l);
@@ -299,12 +338,23 @@ static int load_dir(struct log_manager *lm, int di)
 	log_info("Loaded %d logs from %s in %lld ms", loaded, dir, (long long)(wall_clock_ms() - t0));
 	/* From here on appends happen: a crash must lead to recovery again. */
 	if (rc == 0 && recovery_remove_clean_shutdown(dir) != KERR_NONE)
-		rc = -1;
+		rc = LOAD_IO_ERROR;
 out:
 	checkpoint_entries_free(rp, n_rp);
 	checkpoint_entries_free(lso, n_lso);
 	checkpoint_entries_free(hw, n_hw);
 	return rc;
+}
+
+/* Kafka reports log dirs by absolute path (File.getAbsolutePath): so do we. */
+static char *absolute_path(const char *dir)
+{
+	if (dir[0] == '/')
+		return xstrdup(dir);
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof cwd))
+		return xstrdup(dir);
+	return xasprintf("%s/%s", cwd, dir);
 }
 
 struct log_manager *log_manager_open(const struct log_manager_config *cfg)
@@ -316,17 +366,37 @@ struct log_manager *log_manager_open(const struct log_manager_config *cfg)
 	lm->cfg = *cfg;
 	lm->n_dirs = cfg->n_dirs;
 	lm->dirs = xcalloc((size_t)(cfg->n_dirs ? cfg->n_dirs : 1), sizeof *lm->dirs);
+	lm->offline = xcalloc((size_t)(cfg->n_dirs ? cfg->n_dirs : 1), sizeof *lm->offline);
 	for (int i = 0; i < cfg->n_dirs; i++)
-		lm->dirs[i] = xstrdup(cfg->dirs[i]);
+		lm->dirs[i] = absolute_path(cfg->dirs[i]);
 	lm->cfg.dirs = lm->dirs;
 	lm->cfg.cluster_id = cfg->cluster_id ? xstrdup(cfg->cluster_id) : NULL;
+	int online = 0;
 	for (int i = 0; i < lm->n_dirs; i++) {
+		/* Kafka starts with the dirs it can use and reports the others offline
+		 * [LogManager.createAndValidateLogDirs, loadLogs]; a dir of another broker
+		 * or cluster, or one partition in two dirs, stops the start instead. */
 		if (mkdir_p(lm->dirs[i]) < 0) {
-			log_error("Cannot create log dir %s: %s", lm->dirs[i], strerror(errno));
-			goto fail;
+			log_error("Cannot create log dir %s: %s; it is offline", lm->dirs[i], strerror(errno));
+			lm->offline[i] = true;
+			continue;
 		}
-		if (check_meta(lm, lm->dirs[i]) < 0 || load_dir(lm, i) < 0)
+		int rc = check_meta(lm, lm->dirs[i]);
+		if (rc == META_FATAL)
 			goto fail;
+		if (rc == META_IO_ERROR || (rc = load_dir(lm, i)) == LOAD_IO_ERROR) {
+			log_error("Log dir %s is offline: it cannot be read", lm->dirs[i]);
+			drop_dir_logs(lm, i);
+			lm->offline[i] = true;
+			continue;
+		}
+		if (rc == LOAD_FATAL)
+			goto fail;
+		online++;
+	}
+	if (online == 0) {
+		log_error("None of the log dirs can be used; shutting down");
+		goto fail;
 	}
 	return lm;
 fail:
@@ -349,8 +419,10 @@ struct log_ref *log_manager_get(struct log_manager *lm, const char *topic, size_
 /* The dir holding the fewest logs, as Kafka places a new partition (lock held). */
 static int pick_dir(struct log_manager *lm)
 {
-	int best = 0, best_n = -1;
+	int best = -1, best_n = -1;
 	for (int d = 0; d < lm->n_dirs; d++) {
+		if (lm->offline[d])
+			continue;
 		int n = 0;
 		for (int i = 0; i < lm->n; i++)
 			n += lm->refs[i]->dir == d;
@@ -379,6 +451,11 @@ int log_manager_get_or_create(struct log_manager *lm, const char *topic, size_t 
 		return KERR_NONE;
 	}
 	int di = pick_dir(lm);
+	if (di < 0) {
+		pthread_mutex_unlock(&lm->lock);
+		log_error("Cannot create log for %.*s-%d: every log dir is offline", (int)topic_len, topic, partition);
+		return KERR_KAFKA_STORAGE_ERROR;
+	}
 	char *path = xasprintf("%s/%.*s-%d", lm->dirs[di], (int)topic_len, topic, partition);
 	struct log_open_args a = {
 		.dir = path,
@@ -432,6 +509,90 @@ int log_manager_count(struct log_manager *lm)
 	return n;
 }
 
+/* ------------------------------------------------------------------ log dirs */
+
+int log_manager_dir_count(struct log_manager *lm) { return lm->n_dirs; }
+
+const char *log_manager_dir_path(struct log_manager *lm, int d) { return lm->dirs[d]; }
+
+bool log_manager_dir_online(struct log_manager *lm, int d) { return !dir_offline(lm, d); }
+
+struct log_ref **log_manager_dir_logs(struct log_manager *lm, int d, int *n_out)
+{
+	pthread_mutex_lock(&lm->lock);
+	struct log_ref **out = xmalloc(sizeof *out * (size_t)(lm->n ? lm->n : 1));
+	int n = 0;
+	for (int i = 0; i < lm->n; i++)
+		if (lm->refs[i]->dir == d)
+			out[n++] = log_ref_dup(lm->refs[i]);
+	pthread_mutex_unlock(&lm->lock);
+	*n_out = n;
+	return out;
+}
+
+void log_manager_refs_put(struct log_ref **refs, int n) { snapshot_put(refs, n); }
+
+const char *log_ref_topic(const struct log_ref *r, size_t *len)
+{
+	*len = r->topic_len;
+	return r->topic;
+}
+
+int32_t log_ref_partition(const struct log_ref *r) { return r->partition; }
+
+int log_ref_dir(const struct log_ref *r) { return r->dir; }
+
+bool log_ref_is_future(const struct log_ref *r) { return r->future; }
+
+int log_manager_online_dir_count(struct log_manager *lm)
+{
+	pthread_mutex_lock(&lm->lock);
+	int n = 0;
+	for (int d = 0; d < lm->n_dirs; d++)
+		n += !lm->offline[d];
+	pthread_mutex_unlock(&lm->lock);
+	return n;
+}
+
+/*
+ * [Kafka's LogManager.handleLogDirFailure]: the dir leaves service and its logs
+ * leave the table, so nothing is created in it and no checkpoint is written
+ * there; the owner hears which logs were there (it takes their partitions
+ * offline and tells the controller).  Their files stay as they are.
+ */
+void log_manager_fail_dir(struct log_manager *lm, int d)
+{
+	if (d < 0 || d >= lm->n_dirs)
+		return;
+	pthread_mutex_lock(&lm->lock);
+	if (lm->offline[d]) {
+		pthread_mutex_unlock(&lm->lock);
+		return;
+	}
+	lm->offline[d] = true;
+	int n;
+	struct log_ref **gone = take_dir_logs(lm, d, &n);
+	pthread_mutex_unlock(&lm->lock);
+	log_error("Log dir %s is offline after an I/O error; its %d partition(s) stop being served here", lm->dirs[d],
+		  n);
+	if (lm->cfg.dir_failed)
+		lm->cfg.dir_failed(lm->cfg.dir_failed_arg, lm->dirs[d], gone, n);
+	snapshot_put(gone, n);
+}
+
+/* A log that met an I/O error takes its dir down with it, as Kafka's LogDirFailureChannel does. */
+static void check_failed_logs(struct log_manager *lm)
+{
+	int n;
+	struct log_ref **s = snapshot(lm, &n);
+	for (int i = 0; i < n; i++)
+		if (log_failed(s[i]->log)) {
+			log_error("Log %s failed; taking log dir %s offline", log_dir(s[i]->log), lm->dirs[s[i]->dir]);
+			log_manager_fail_dir(lm, s[i]->dir);
+		}
+	snapshot_put(s, n);
+}
+
 /* ------------------------------------------------------------------ checkpoints */
 
 enum ck_kind { CK_RECOVERY_POINT, CK_LOG_START, CK_HIGH_WATERMARK };
@@ -444,6 +605,8 @@ static void write_checkpoint(struct log_manager *lm, enum ck_kind kind)
 	struct log_ref **s = snapshot(lm, &n);
 	struct checkpoint_entry *e = xmalloc(sizeof *e * (size_t)(n ? n : 1));
 	for (int d = 0; d < lm->n_dirs; d++) {
+		if (dir_offline(lm, d))
+			continue;
 		size_t k = 0;
 		for (int i = 0; i < n; i++) {
 			if (s[i]->dir != d)
@@ -535,6 +698,7 @@ static void *scheduler_main(void *arg)
 		}
 		/* Deferred deletes are checked every pass; flushes by their own interval. */
 		run_flush_and_deletes(lm, now);
+		check_failed_logs(lm);
 		if (now >= next_flush)
 			next_flush = now + lm->cfg.flush_scheduler_interval_ms;
 		if (now >= next_rp) {
@@ -573,17 +737,23 @@ void log_manager_start(struct log_manager *lm)
 		log_error("Cannot start the log scheduler thread");
 }
 
+void log_manager_stop_scheduler(struct log_manager *lm)
+{
+	if (!lm || !lm->scheduler_running || lm->scheduler_joined)
+		return;
+	pthread_mutex_lock(&lm->sched_lock);
+	lm->stopping = true;
+	pthread_cond_signal(&lm->sched_cond);
+	pthread_mutex_unlock(&lm->sched_lock);
+	pthread_join(lm->scheduler, NULL);
+	lm->scheduler_joined = true;
+}
+
 void log_manager_shutdown(struct log_manager *lm)
 {
 	if (!lm)
 		return;
-	if (lm->scheduler_running) {
-		pthread_mutex_lock(&lm->sched_lock);
-		lm->stopping = true;
-		pthread_cond_signal(&lm->sched_cond);
-		pthread_mutex_unlock(&lm->sched_lock);
-		pthread_join(lm->scheduler, NULL);
-	}
+	log_manager_stop_scheduler(lm);
 	bool clean = true;
 	int64_t now = wall_clock_ms();
 	for (int i = 0; i < lm->n; i++)
@@ -600,10 +770,12 @@ void log_manager_shutdown(struct log_manager *lm)
 	/* The marker says every log above is whole: the next start skips recovery. */
 	if (clean && lm->scheduler_running)
 		for (int d = 0; d < lm->n_dirs; d++)
-			recovery_write_clean_shutdown(lm->dirs[d]);
+			if (!lm->offline[d])
+				recovery_write_clean_shutdown(lm->dirs[d]);
 	for (int d = 0; d < lm->n_dirs; d++)
 		free(lm->dirs[d]);
 	free(lm->dirs);
+	free(lm->offline);
 	free((char *)lm->cfg.cluster_id);
 	free(lm->refs);
 	pthread_cond_destroy(&lm->sched_cond);

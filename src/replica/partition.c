@@ -39,6 +39,7 @@ struct partition {
 	/* Written under leader_isr_lock held exclusively; read under it shared. */
 	uint8_t topic_id[16];
 	bool stopped;
+	bool offline;      /* its log dir failed: KAFKA_STORAGE_ERROR to everyone until restart */
 	int32_t leader;
 	int32_t leader_epoch;
 	int32_t partition_epoch; /* the state znode's version */
@@ -183,6 +184,11 @@ int16_t partition_make_leader_or_follower(struct partition *p, const uint8_t *to
 		log_ref_put(log);
 		return KERR_STALE_CONTROLLER_EPOCH;
 	}
+	if (p->offline) {
+		pthread_rwlock_unlock(&p->leader_isr_lock);
+		log_ref_put(log);
+		return KERR_KAFKA_STORAGE_ERROR;
+	}
 	if (topic_id && !uuid_zero(topic_id))
 		memcpy(p->topic_id, topic_id, 16);
 	p->stopped = false;
@@ -263,6 +269,32 @@ int16_t partition_stop(struct partition *p, int32_t leader_epoch)
 	return KERR_NONE;
 }
 
+void partition_set_offline(struct partition *p)
+{
+	pthread_rwlock_wrlock(&p->leader_isr_lock);
+	p->offline = true;
+	p->stopped = true;
+	struct log_ref *log = p->log;
+	p->log = NULL;
+	pthread_mutex_lock(&p->state_lock);
+	free(p->followers);
+	p->followers = NULL;
+	p->n_followers = 0;
+	p->isr_change_pending = false;
+	pthread_mutex_unlock(&p->state_lock);
+	pthread_rwlock_unlock(&p->leader_isr_lock);
+	log_ref_put(log);
+	notify_changed(p); /* waiting acks=all produces answer KAFKA_STORAGE_ERROR now */
+}
+
+bool partition_is_offline(struct partition *p)
+{
+	pthread_rwlock_rdlock(&p->leader_isr_lock);
+	bool off = p->offline;
+	pthread_rwlock_unlock(&p->leader_isr_lock);
+	return off;
+}
+
 /* --- high watermark ------------------------------------------------------------------- */
 
 /*
@@ -294,6 +326,8 @@ static bool maybe_increment_hw_locked(struct partition *p)
 
 static int16_t check_leader_locked(const struct partition *p, int32_t current_leader_epoch)
 {
+	if (p->offline)
+		return KERR_KAFKA_STORAGE_ERROR;
 	if (p->stopped)
 		return KERR_NOT_LEADER_OR_FOLLOWER;
 	if (current_leader_epoch >= 0 && current_leader_epoch < p->leader_epoch)
@@ -456,7 +490,9 @@ bool partition_acks_done(struct partition *p, int64_t required_offset, int16_t *
 	*error = KERR_NONE;
 	bool done = true;
 	pthread_rwlock_rdlock(&p->leader_isr_lock);
-	if (!leads(p) || !p->log) {
+	if (p->offline) {
+		*error = KERR_KAFKA_STORAGE_ERROR;
+	} else if (!leads(p) || !p->log) {
 		*error = KERR_NOT_LEADER_OR_FOLLOWER;
 	} else {
 		struct log *l = log_ref_log(p->log);
@@ -496,7 +532,9 @@ int16_t partition_lease_follower(struct partition *p, int32_t leader_epoch, stru
 	memset(out, 0, sizeof *out);
 	pthread_rwlock_rdlock(&p->leader_isr_lock);
 	int16_t err = KERR_NONE;
-	if (p->stopped || leads(p) || !p->log)
+	if (p->offline)
+		err = KERR_KAFKA_STORAGE_ERROR;
+	else if (p->stopped || leads(p) || !p->log)
 		err = KERR_NOT_LEADER_OR_FOLLOWER;
 	else if (p->leader_epoch != leader_epoch)
 		err = KERR_FENCED_LEADER_EPOCH;

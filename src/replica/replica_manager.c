@@ -213,7 +213,11 @@ int16_t replica_manager_apply(struct replica_manager *rm, const char *topic, siz
 		have_cfg = rm->topic_config(rm->topic_config_arg, name, &cfg) == 0;
 		free(name);
 	}
+	/* A partition whose dir failed stays offline: its log must not be made again elsewhere. */
+	bool offline = known && partition_is_offline(known);
 	partition_unref(known);
+	if (offline)
+		return KERR_KAFKA_STORAGE_ERROR;
 	struct log_ref *log = NULL;
 	int16_t log_err = KERR_NONE;
 	if (rm->logs)
@@ -254,6 +258,11 @@ int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size
 	struct partition *p = replica_manager_partition(rm, topic, topic_len, partition);
 	if (!p)
 		return KERR_NONE; /* nothing hosted: nothing to stop */
+	if (partition_is_offline(p)) {
+		/* Kafka answers so and keeps the entry: the files are on a dir it cannot touch. */
+		partition_unref(p);
+		return KERR_KAFKA_STORAGE_ERROR;
+	}
 	/* Stopped first: whoever still holds it sees NOT_LEADER_OR_FOLLOWER from now on. */
 	int16_t err = partition_stop(p, leader_epoch);
 	if (err != KERR_NONE) {
@@ -278,6 +287,20 @@ int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size
 	if (delete_partition && rm->logs)
 		log_manager_delete(rm->logs, topic, topic_len, partition);
 	return KERR_NONE;
+}
+
+void replica_manager_mark_offline(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition)
+{
+	/* Kept in the map even when unknown so far: a later LeaderAndIsr must not recreate it elsewhere. */
+	struct partition *p = get_or_create(rm, topic, topic_len, partition);
+	partition_set_offline(p);
+	partition_unref(p);
+	log_warn("Broker %d: partition %.*s-%d is offline (its log dir failed)", rm->broker_id, (int)topic_len, topic,
+		 partition);
+	if (rm->fetchers)
+		fetcher_manager_remove(rm->fetchers, topic, topic_len, partition);
+	if (rm->leadership)
+		rm->leadership(rm->leadership_arg, topic, topic_len, partition, false, -1);
 }
 
 bool replica_manager_get(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,

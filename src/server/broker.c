@@ -194,8 +194,10 @@ int broker_start(struct broker *b)
 	/* Logs load (and recover) before we register: a broker is only listed once it can serve. */
 	if (broker_open_logs(b) != 0)
 		return -1;
-	b->replicas = replica_manager_new(b->id);
-	replica_manager_set_logs(b->replicas, b->logs);
+	struct replica_manager *rm = replica_manager_new(b->id);
+	replica_manager_set_logs(rm, b->logs);
+	/* The log scheduler's dir-failure hook reads it from its own thread. */
+	__atomic_store_n(&b->replicas, rm, __ATOMIC_RELEASE);
 	replica_manager_set_topic_config(b->replicas, load_topic_config, b);
 	struct group_host gh = broker_group_host(b);
 	b->groups = group_coordinator_new(b->config, &gh);
@@ -272,7 +274,9 @@ void broker_shutdown(struct broker *b)
 	b->metadata = NULL;
 	group_coordinator_free(b->groups);
 	b->groups = NULL;
-	/* Partitions drop their log references first; then the logs are flushed and closed cleanly. */
+	/* Partitions drop their log references first; then the logs are flushed and closed cleanly.
+	 * The scheduler stops before: its dir-failure hook uses the replica manager. */
+	log_manager_stop_scheduler(b->logs);
 	replica_manager_free(b->replicas);
 	b->replicas = NULL;
 	log_manager_shutdown(b->logs);

@@ -10,5 +10,7 @@ int cmd_topics(int argc, char **argv);
 int cmd_dump_log(int argc, char **argv);
 /* List, describe and delete consumer groups, reset their offsets; 0 fine, 1 errors, 2 usage. */
 int cmd_consumer_groups(int argc, char **argv);
+/* Describe brokers' log dirs as JSON, like kafka-log-dirs.sh; 0 fine, 1 errors, 2 usage. */
+int cmd_log_dirs(int argc, char **argv);
 
 #endif

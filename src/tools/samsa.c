@@ -6,6 +6,7 @@
  *   samsa cluster --bootstrap-server HOST:PORT      (brokers, controller, cluster id)
  *   samsa topics --bootstrap-server HOST:PORT --list|--describe|--create|--delete ...
  *   samsa consumer-groups --bootstrap-server HOST:PORT --list|--describe|--delete|--reset-offsets ...
+ *   samsa log-dirs --bootstrap-server HOST:PORT --describe [--broker-list ..] [--topic-list ..]
  *   samsa dump-log --files F[,F...] [--print-data-log] [--verify]   (offline, reads segment files)
  *   samsa version
  */
@@ -35,6 +36,8 @@ static void usage(FILE *out)
 		     "         --reset-offsets --group G (--topic T[:P,...] | --all-topics) (--to-earliest |\n"
 		     "         --to-latest | --to-offset N | --shift-by N | --to-datetime YYYY-MM-DDTHH:mm:SS.sss)\n"
 		     "         [--dry-run | --execute]                    like kafka-consumer-groups.sh\n"
+		     "  log-dirs --bootstrap-server HOST:PORT --describe [--broker-list ID,...]\n"
+		     "         [--topic-list T,...]                       log dirs as JSON, like kafka-log-dirs.sh\n"
 		     "  dump-log --files F[,F...] [--print-data-log] [--verify]\n"
 		     "                                                    print and check segment files or\n"
 		     "                                                    partition dirs, like kafka-dump-log.sh\n"
@@ -149,6 +152,8 @@ int main(int argc, char **argv)
 		return cmd_topics(argc, argv);
 	if (strcmp(cmd, "consumer-groups") == 0)
 		return cmd_consumer_groups(argc, argv);
+	if (strcmp(cmd, "log-dirs") == 0)
+		return cmd_log_dirs(argc, argv);
 	if (strcmp(cmd, "dump-log") == 0)
 		return cmd_dump_log(argc, argv);
 	if (strcmp(cmd, "cluster") == 0 || strcmp(cmd, "broker-api-versions") == 0) {

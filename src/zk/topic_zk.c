@@ -628,6 +628,59 @@ int topic_zk_delete_isr_change(struct zk *zk, const char *name, int32_t epoch_zk
 	return rc != ZOK && epoch_err == ZBADVERSION ? TOPIC_ZK_CONTROLLER_MOVED : rc;
 }
 
+/* ---- log dir failure notifications [Kafka's LogDirEventNotificationZNode] ---- */
+
+#define LOG_DIR_EVENTS_PATH "/log_dir_event_notification"
+
+int topic_zk_create_log_dir_event(struct zk *zk, int32_t broker_id)
+{
+	char data[96];
+	int len = snprintf(data, sizeof data, "{\"version\":1,\"broker\":%d,\"event\":%d}", broker_id,
+			   TOPIC_ZK_LOG_DIR_FAILURE);
+	return zk_create(zk, LOG_DIR_EVENTS_PATH "/log_dir_event_", data, len, ZOO_SEQUENCE, NULL, NULL, 0);
+}
+
+int topic_zk_list_log_dir_events(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n)
+{
+	return list_children(zk, LOG_DIR_EVENTS_PATH, watch, arg, names, n);
+}
+
+int topic_zk_read_log_dir_event(struct zk *zk, const char *name, int32_t *broker_id, int *event)
+{
+	*broker_id = -1;
+	*event = -1;
+	char path[512];
+	snprintf(path, sizeof path, LOG_DIR_EVENTS_PATH "/%s", name);
+	char *data = NULL;
+	int len = 0;
+	int rc = zk_get(zk, path, NULL, NULL, &data, &len, NULL);
+	if (rc != ZOK)
+		return rc;
+	struct arena a;
+	arena_init(&a);
+	struct json *j = json_parse(&a, data ? data : "", len > 0 ? (size_t)len : 0);
+	int64_t b, e;
+	if (j && json_get_int(j, "broker", &b) && json_get_int(j, "event", &e) && b >= 0 && b <= INT32_MAX &&
+	    e >= 0 && e <= INT32_MAX) {
+		*broker_id = (int32_t)b;
+		*event = (int)e;
+	} else {
+		log_warn("Ignoring malformed log dir event notification %s", name);
+	}
+	arena_free(&a);
+	free(data);
+	return ZOK;
+}
+
+int topic_zk_delete_log_dir_event(struct zk *zk, const char *name, int32_t epoch_zk_version)
+{
+	char path[512];
+	snprintf(path, sizeof path, LOG_DIR_EVENTS_PATH "/%s", name);
+	int epoch_err;
+	int rc = fenced_delete(zk, path, epoch_zk_version, &epoch_err);
+	return rc != ZOK && epoch_err == ZBADVERSION ? TOPIC_ZK_CONTROLLER_MOVED : rc;
+}
+
 #define REASSIGN_PATH TOPIC_ZK_REASSIGN_PATH
 #define PREFERRED_PATH TOPIC_ZK_PREFERRED_ELECTION_PATH
 
