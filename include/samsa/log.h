@@ -768,6 +768,8 @@ const char *log_topic(const struct log *l);
 int32_t log_partition(const struct log *l);
 /* Set after a storage error: the log refuses appends from then on. */
 bool log_failed(struct log *l);
+/* How often the log end moved backwards (truncation): a copy made meanwhile is stale. */
+uint64_t log_truncation_count(struct log *l);
 
 /* Replace the config (a topic config change); applies from the next append. */
 void log_set_config(struct log *l, const struct log_config *c);
@@ -887,6 +889,30 @@ int32_t log_ref_partition(const struct log_ref *r);
 int log_ref_dir(const struct log_ref *r);
 /* A future log (AlterReplicaLogDirs is moving the partition into its dir). */
 bool log_ref_is_future(const struct log_ref *r);
+
+/*
+ * Moving a partition between dirs [Kafka's future logs, KIP-113].  The
+ * future log is made at the partition's name in the target dir, marked so
+ * that a crash before the commit leaves a copy the next start removes;
+ * whoever copies into it calls log_manager_commit_future once it holds
+ * everything, which makes it the partition's log (the old directory is
+ * renamed to its -delete name and removed once its last reader lets go).
+ */
+/* The index of the log dir at path (compared as absolute paths), or -1. */
+int log_manager_find_dir(struct log_manager *lm, const char *path);
+/* Where the partition's log is to be made when it is created here later (AlterReplicaLogDirs ahead of it). */
+void log_manager_set_preferred_dir(struct log_manager *lm, const char *topic, size_t topic_len, int32_t partition,
+				   int d);
+/* NONE (an existing one in d is returned), KAFKA_STORAGE_ERROR, or REPLICA_NOT_AVAILABLE when one exists elsewhere. */
+int log_manager_create_future(struct log_manager *lm, const char *topic, size_t topic_len, int32_t partition, int d,
+			      const uint8_t *topic_id, const struct log_config *cfg, struct log_ref **out);
+struct log_ref *log_manager_get_future(struct log_manager *lm, const char *topic, size_t topic_len,
+				       int32_t partition);
+/* Drop a move: the future log is removed once unused. */
+void log_manager_abort_future(struct log_manager *lm, const char *topic, size_t topic_len, int32_t partition);
+/* The future log becomes the current one; *current is a new reference to it. */
+int log_manager_commit_future(struct log_manager *lm, const char *topic, size_t topic_len, int32_t partition,
+			      struct log_ref **current);
 
 /*
  * Re-compression of produced batches, for a topic whose compression.type

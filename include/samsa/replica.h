@@ -148,6 +148,26 @@ int16_t partition_stop(struct partition *p, int32_t leader_epoch);
 void partition_set_offline(struct partition *p);
 bool partition_is_offline(struct partition *p);
 
+/*
+ * AlterReplicaLogDirs' copy [ReplicaAlterLogDirsThread]: append to future
+ * what it lacks of the current log (at most max_bytes of whole batches),
+ * under a read hold like any reader.  *truncations is the current log's
+ * truncation count the copy was made against: when it differs (or on the
+ * first call, with UINT64_MAX) the copy starts over.  *caught_up when the
+ * future log already ends where the current one does.
+ */
+struct log_manager;
+int16_t partition_copy_to_future(struct partition *p, struct log *future, uint64_t *truncations, size_t max_bytes,
+				 bool *caught_up);
+/*
+ * Under the exclusive hold: if future ends where the current log ends (and
+ * no truncation came between), it takes the current log's config, high
+ * watermark and log start, log_manager_commit_future makes it the
+ * partition's log, and *swapped is set.
+ */
+int16_t partition_swap_in_future(struct partition *p, struct log_manager *lm, struct log *future,
+				 uint64_t truncations, bool *swapped);
+
 /* --- the leader's side ----------------------------------------------------------------- */
 
 /*
@@ -297,6 +317,16 @@ int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size
  * /log_dir_event_notification and the next LeaderAndIsr's answer.
  */
 void replica_manager_mark_offline(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition);
+/*
+ * AlterReplicaLogDirs for one partition [ReplicaManager.alterReplicaLogDirs]:
+ * move its log into log dir d.  A future log is made there and filled by the
+ * mover thread, then swapped in; a move to another dir already under way is
+ * dropped first; asking for the dir it is in is a no-op.  Errors:
+ * KAFKA_STORAGE_ERROR (d or the partition offline), REPLICA_NOT_AVAILABLE
+ * when this broker does not host it (its log is then made in d when it is).
+ */
+int16_t replica_manager_alter_log_dir(struct replica_manager *rm, const char *topic, size_t topic_len,
+				      int32_t partition, int d);
 /* false when this broker does not host the partition. */
 bool replica_manager_get(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
 			 struct partition_info *out);

@@ -623,6 +623,7 @@ static int truncate_fully_locked(struct log *l, int64_t offset, int64_t now_ms)
 	l->high_watermark = offset;
 	l->recovery_point = offset;
 	l->hw_pos_valid = false;
+	l->truncations++;
 	leader_epoch_clear(&l->epochs);
 	return KERR_NONE;
 }
@@ -671,6 +672,7 @@ int log_truncate_to(struct log *l, int64_t target, int64_t now_ms, bool *truncat
 	if (l->recovery_point > l->log_end_offset)
 		l->recovery_point = l->log_end_offset;
 	l->hw_pos_valid = false;
+	l->truncations++;
 	leader_epoch_truncate_from_end(&l->epochs, l->log_end_offset);
 	log_info("log %s: truncated to offset %" PRId64 " (%" PRIu32 " bytes of the active segment)",
 	    l->dir, l->log_end_offset, bytes);
@@ -920,6 +922,7 @@ GETTER(int64_t, log_recovery_point, l->recovery_point)
 GETTER(int64_t, log_size_bytes, size_locked(l))
 GETTER(int, log_segment_count, (int)l->nsegs)
 GETTER(bool, log_failed, l->failed)
+GETTER(uint64_t, log_truncation_count, l->truncations)
 
 int log_segment_base_offsets(struct log *l, int64_t *out, int max)
 {

@@ -38,6 +38,7 @@ struct log {
 	int64_t last_flush_ms;
 	bool dir_dirty; /* segments created/removed since the dir was fsynced */
 	bool failed;
+	uint64_t truncations; /* times the log end moved backwards (a copy of it must start again) */
 
 	/* Position of the batch holding hw_pos_offset, for reads capped there. */
 	bool hw_pos_valid;

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,6 +32,26 @@ struct log_ref {
 	atomic_int refs;
 	atomic_bool deleted;  /* remove the directory when the last reference goes */
 	bool future;          /* an AlterReplicaLogDirs copy that will replace the current log */
+	bool moved;           /* loaded at start with MOVED_MARKER: the copy that wins */
+	char *delete_path;    /* set when a move renamed the directory to its -delete name */
+};
+
+/*
+ * A partition directory being filled by AlterReplicaLogDirs carries
+ * FUTURE_MARKER; committing the move renames it to MOVED_MARKER, renames the
+ * old directory to its -delete name and then removes the marker.  So after
+ * a crash at any step, start-up finds either an unfinished copy (removed),
+ * or a committed one that wins over any other copy of the partition.  Both
+ * names start with '.', which the segment loader skips.
+ */
+#define FUTURE_MARKER ".samsa-future"
+#define MOVED_MARKER ".samsa-moved"
+
+/* A dir AlterReplicaLogDirs asked for a partition this broker does not host yet [preferredLogDirs]. */
+struct preferred_dir {
+	char *topic;
+	int32_t partition;
+	int dir;
 };
 
 struct log_manager {
@@ -41,6 +62,10 @@ struct log_manager {
 	bool *offline;              /* per dir: taken out of service after an I/O error (lock held to read) */
 	struct log_ref **refs;
 	int n, cap;
+	struct log_ref **futures;   /* future logs of moves in progress (any order) */
+	int n_futures;
+	struct preferred_dir *preferred;
+	int n_preferred;
 
 	pthread_t scheduler;
 	bool scheduler_running; /* started (checkpoints and the clean marker are written at shutdown) */
@@ -49,6 +74,8 @@ struct log_manager {
 	pthread_cond_t sched_cond;
 	bool stopping;
 };
+
+static void remove_tree(const char *path);
 
 /* ------------------------------------------------------------------ references */
 
@@ -64,13 +91,18 @@ void log_ref_put(struct log_ref *r)
 {
 	if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
-	if (atomic_load(&r->deleted)) {
+	if (atomic_load(&r->deleted) && r->delete_path) {
+		log_info("Deleting %s, the log's old copy", r->delete_path);
+		log_close(r->log);
+		remove_tree(r->delete_path);
+	} else if (atomic_load(&r->deleted)) {
 		log_info("Deleting log %s", log_dir(r->log));
 		if (log_close_and_delete(r->log) != KERR_NONE)
 			log_error("Log %.*s-%d was not removed completely", (int)r->topic_len, r->topic, r->partition);
 	} else {
 		log_close(r->log);
 	}
+	free(r->delete_path);
 	free(r->topic);
 	free(r);
 }
@@ -81,6 +113,18 @@ static struct tp_key ref_key(const void *slot)
 {
 	const struct log_ref *r = *(struct log_ref *const *)slot;
 	return tp_key(r->topic, r->topic_len, r->partition);
+}
+
+static int ref_cmp(const void *x, const void *y)
+{
+	const struct log_ref *a = *(struct log_ref *const *)x, *b = *(struct log_ref *const *)y;
+	size_t n = a->topic_len < b->topic_len ? a->topic_len : b->topic_len;
+	int c = memcmp(a->topic, b->topic, n);
+	if (c)
+		return c;
+	if (a->topic_len != b->topic_len)
+		return a->topic_len < b->topic_len ? -1 : 1;
+	return (a->partition > b->partition) - (a->partition < b->partition);
 }
 
 /* lm->refs is in (topic, partition) order (lock held). */
@@ -215,6 +259,15 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+static bool has_marker(const char *partition_dir, const char *marker)
+{
+	char *p = xasprintf("%s/%s", partition_dir, marker);
+	struct stat st;
+	bool yes = stat(p, &st) == 0;
+	free(p);
+	return yes;
+}
+
 /* Is dir d out of service?  (Takes the table lock.) */
 static bool dir_offline(struct log_manager *lm, int d)
 {
@@ -296,6 +349,12 @@ static int load_dir(struct log_manager *lm, int di)
 			free(path);
 			continue;
 		}
+		if (has_marker(path, FUTURE_MARKER)) {
+			log_info("Removing %s, the copy of an unfinished log dir move", path);
+			remove_tree(path);
+			free(path);
+			continue;
+		}
 		char topic[256];
 		int32_t part;
 		if (!log_parse_dir_name(de->d_name, topic, sizeof topic, &part)) {
@@ -322,6 +381,28 @@ static int load_dir(struct log_manager *lm, int di)
 		bool found;
 		size_t tl = strlen(topic);
 		int at = search(lm, topic, tl, part, &found);
+		bool moved = has_marker(path, MOVED_MARKER);
+		if (found && moved != lm->refs[at]->moved) {
+			/* A committed move whose old copy was not yet renamed away: the old copy goes. */
+			struct log_ref *old = lm->refs[at];
+			const char *stale = moved ? log_dir(old->log) : path;
+			log_info("Removing %s: partition %s-%d was moved to %s", stale, topic, part,
+				 moved ? path : log_dir(old->log));
+			if (moved) {
+				char *gone = xstrdup(log_dir(old->log));
+				log_close(old->log);
+				remove_tree(gone);
+				free(gone);
+				old->log = l;
+				old->dir = di;
+				old->moved = true;
+			} else {
+				log_close(l);
+				remove_tree(path);
+			}
+			free(path);
+			continue;
+		}
 		if (found) {
 			log_error("Partition %s-%d has a directory in two log dirs (%s and %s)", topic, part,
 				  log_dir(lm->refs[at]->log), path);
@@ -330,7 +411,7 @@ static int load_dir(struct log_manager *lm, int di)
 			rc = LOAD_FATAL;
 			break;
 		}
-		table_insert(lm, at, topic, tl, part, di, l);
+		table_insert(lm, at, topic, tl, part, di, l)->moved = moved;
 		loaded++;
 		free(path);
 	}
@@ -398,6 +479,14 @@ struct log_manager *log_manager_open(const struct log_manager_config *cfg)
 		log_error("None of the log dirs can be used; shutting down");
 		goto fail;
 	}
+	/* Moves committed before a crash are complete now that their old copies are gone. */
+	for (int i = 0; i < lm->n; i++)
+		if (lm->refs[i]->moved) {
+			char *m = xasprintf("%s/%s", log_dir(lm->refs[i]->log), MOVED_MARKER);
+			unlink(m);
+			free(m);
+			lm->refs[i]->moved = false;
+		}
 	return lm;
 fail:
 	log_manager_shutdown(lm);
@@ -434,6 +523,21 @@ static int pick_dir(struct log_manager *lm)
 	return best;
 }
 
+/* The dir AlterReplicaLogDirs asked for this partition, if online; the wish is used up (lock held). */
+static int take_preferred(struct log_manager *lm, const char *topic, size_t tl, int32_t partition)
+{
+	for (int i = 0; i < lm->n_preferred; i++) {
+		struct preferred_dir *pd = &lm->preferred[i];
+		if (pd->partition != partition || strlen(pd->topic) != tl || memcmp(pd->topic, topic, tl) != 0)
+			continue;
+		int d = pd->dir;
+		free(pd->topic);
+		lm->preferred[i] = lm->preferred[--lm->n_preferred];
+		return lm->offline[d] ? -1 : d;
+	}
+	return -1;
+}
+
 int log_manager_get_or_create(struct log_manager *lm, const char *topic, size_t topic_len, int32_t partition,
 			      const uint8_t *topic_id, const struct log_config *cfg, struct log_ref **out)
 {
@@ -450,7 +554,9 @@ int log_manager_get_or_create(struct log_manager *lm, const char *topic, size_t 
 		pthread_mutex_unlock(&lm->lock);
 		return KERR_NONE;
 	}
-	int di = pick_dir(lm);
+	int di = take_preferred(lm, topic, topic_len, partition);
+	if (di < 0)
+		di = pick_dir(lm);
 	if (di < 0) {
 		pthread_mutex_unlock(&lm->lock);
 		log_error("Cannot create log for %.*s-%d: every log dir is offline", (int)topic_len, topic, partition);
@@ -525,9 +631,21 @@ struct log_ref **log_manager_dir_logs(struct log_manager *lm, int d, int *n_out)
 	for (int i = 0; i < lm->n; i++)
 		if (lm->refs[i]->dir == d)
 			out[n++] = log_ref_dup(lm->refs[i]);
+	int n_cur = n;
+	out = xrealloc(out, sizeof *out * (size_t)(n + lm->n_futures + 1));
+	for (int i = 0; i < lm->n_futures; i++)
+		if (lm->futures[i]->dir == d)
+			out[n++] = log_ref_dup(lm->futures[i]);
 	pthread_mutex_unlock(&lm->lock);
+	/* Futures join in topic-partition order too. */
+	qsort(out + n_cur, (size_t)(n - n_cur), sizeof *out, ref_cmp);
+	struct log_ref **merged = xmalloc(sizeof *merged * (size_t)(n ? n : 1));
+	int a = 0, b = n_cur, k = 0;
+	while (a < n_cur || b < n)
+		merged[k++] = (b >= n || (a < n_cur && ref_cmp(&out[a], &out[b]) <= 0)) ? out[a++] : out[b++];
+	free(out);
 	*n_out = n;
-	return out;
+	return merged;
 }
 
 void log_manager_refs_put(struct log_ref **refs, int n) { snapshot_put(refs, n); }
@@ -591,6 +709,215 @@ static void check_failed_logs(struct log_manager *lm)
 			log_manager_fail_dir(lm, s[i]->dir);
 		}
 	snapshot_put(s, n);
+}
+
+/* ------------------------------------------------------------------ moves between dirs */
+
+int log_manager_find_dir(struct log_manager *lm, const char *path)
+{
+	char *abs = absolute_path(path);
+	/* Trailing slashes do not make another dir. */
+	for (size_t n = strlen(abs); n > 1 && abs[n - 1] == '/'; n--)
+		abs[n - 1] = 0;
+	int found = -1;
+	for (int d = 0; d < lm->n_dirs && found < 0; d++)
+		if (strcmp(lm->dirs[d], abs) == 0)
+			found = d;
+	free(abs);
+	return found;
+}
+
+void log_manager_set_preferred_dir(struct log_manager *lm, const char *topic, size_t tl, int32_t partition, int d)
+{
+	pthread_mutex_lock(&lm->lock);
+	int i = 0;
+	while (i < lm->n_preferred && !(lm->preferred[i].partition == partition &&
+					strlen(lm->preferred[i].topic) == tl &&
+					memcmp(lm->preferred[i].topic, topic, tl) == 0))
+		i++;
+	if (i == lm->n_preferred) {
+		lm->preferred = xrealloc(lm->preferred, sizeof *lm->preferred * (size_t)(lm->n_preferred + 1));
+		lm->preferred[lm->n_preferred++] = (struct preferred_dir){ xstrndup(topic, tl), partition, d };
+	} else {
+		lm->preferred[i].dir = d;
+	}
+	pthread_mutex_unlock(&lm->lock);
+}
+
+static int find_future(struct log_manager *lm, const char *topic, size_t tl, int32_t partition)
+{
+	for (int i = 0; i < lm->n_futures; i++) {
+		const struct log_ref *f = lm->futures[i];
+		if (f->partition == partition && f->topic_len == tl && memcmp(f->topic, topic, tl) == 0)
+			return i;
+	}
+	return -1;
+}
+
+struct log_ref *log_manager_get_future(struct log_manager *lm, const char *topic, size_t tl, int32_t partition)
+{
+	pthread_mutex_lock(&lm->lock);
+	int i = find_future(lm, topic, tl, partition);
+	struct log_ref *r = i >= 0 ? log_ref_dup(lm->futures[i]) : NULL;
+	pthread_mutex_unlock(&lm->lock);
+	return r;
+}
+
+static int write_marker(const char *dir, const char *marker)
+{
+	char *p = xasprintf("%s/%s", dir, marker);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	free(p);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static void fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int log_manager_create_future(struct log_manager *lm, const char *topic, size_t tl, int32_t partition, int d,
+			      const uint8_t *topic_id, const struct log_config *cfg, struct log_ref **out)
+{
+	*out = NULL;
+	pthread_mutex_lock(&lm->lock);
+	if (d < 0 || d >= lm->n_dirs || lm->offline[d]) {
+		pthread_mutex_unlock(&lm->lock);
+		return KERR_KAFKA_STORAGE_ERROR;
+	}
+	int i = find_future(lm, topic, tl, partition);
+	if (i >= 0) {
+		int err = lm->futures[i]->dir == d ? KERR_NONE : KERR_REPLICA_NOT_AVAILABLE;
+		if (err == KERR_NONE)
+			*out = log_ref_dup(lm->futures[i]);
+		pthread_mutex_unlock(&lm->lock);
+		return err;
+	}
+	char *path = xasprintf("%s/%.*s-%d", lm->dirs[d], (int)tl, topic, partition);
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		/* Not ours (the current log lives elsewhere): a leftover no one loaded. */
+		log_warn("Removing %s, found where a log dir move begins", path);
+		remove_tree(path);
+	}
+	struct log_open_args a = {
+		.dir = path,
+		.config = cfg ? cfg : &lm->cfg.defaults,
+		.clean_shutdown = true,
+		.now_ms = wall_clock_ms(),
+	};
+	struct log *l = NULL;
+	/* The marker goes in before the first segment is written, so a crash leaves a dir start-up removes. */
+	if (mkdir(path, 0755) < 0 || write_marker(path, FUTURE_MARKER) < 0 || log_open(&a, &l) != KERR_NONE) {
+		pthread_mutex_unlock(&lm->lock);
+		log_error("Cannot create the future log %s: %s", path, strerror(errno));
+		remove_tree(path);
+		free(path);
+		return KERR_KAFKA_STORAGE_ERROR;
+	}
+	if (topic_id) {
+		char id[32];
+		uuid_to_base64(topic_id, id);
+		partition_metadata_write(path, id);
+	}
+	struct log_ref *r = xcalloc(1, sizeof *r);
+	r->lm = lm;
+	r->topic = xstrndup(topic, tl);
+	r->topic_len = tl;
+	r->partition = partition;
+	r->dir = d;
+	r->log = l;
+	r->future = true;
+	atomic_init(&r->refs, 1);
+	atomic_init(&r->deleted, false);
+	lm->futures = xrealloc(lm->futures, sizeof *lm->futures * (size_t)(lm->n_futures + 1));
+	lm->futures[lm->n_futures++] = r;
+	*out = log_ref_dup(r);
+	pthread_mutex_unlock(&lm->lock);
+	log_info("Created future log %s for a move of %.*s-%d", path, (int)tl, topic, partition);
+	free(path);
+	return KERR_NONE;
+}
+
+void log_manager_abort_future(struct log_manager *lm, const char *topic, size_t tl, int32_t partition)
+{
+	pthread_mutex_lock(&lm->lock);
+	int i = find_future(lm, topic, tl, partition);
+	struct log_ref *r = NULL;
+	if (i >= 0) {
+		r = lm->futures[i];
+		lm->futures[i] = lm->futures[--lm->n_futures];
+		atomic_store(&r->deleted, true);
+	}
+	pthread_mutex_unlock(&lm->lock);
+	if (r)
+		log_info("Abandoning the future log %s", log_dir(r->log));
+	log_ref_put(r);
+}
+
+int log_manager_commit_future(struct log_manager *lm, const char *topic, size_t tl, int32_t partition,
+			      struct log_ref **current)
+{
+	*current = NULL;
+	pthread_mutex_lock(&lm->lock);
+	int fi = find_future(lm, topic, tl, partition);
+	bool found;
+	int at = search(lm, topic, tl, partition, &found);
+	if (fi < 0 || !found) {
+		pthread_mutex_unlock(&lm->lock);
+		return KERR_REPLICA_NOT_AVAILABLE;
+	}
+	struct log_ref *f = lm->futures[fi], *old = lm->refs[at];
+	const char *fdir = log_dir(f->log);
+	char *from = xasprintf("%s/%s", fdir, FUTURE_MARKER), *to = xasprintf("%s/%s", fdir, MOVED_MARKER);
+	char id[40];
+	uint8_t u[16];
+	uuid_random(u);
+	for (int k = 0; k < 16; k++)
+		snprintf(id + 2 * k, 3, "%02x", u[k]);
+	char *del = xasprintf("%s.%s-delete", log_dir(old->log), id);
+	int err = KERR_NONE;
+	/* 1: the copy is the partition's from now on; 2: the old copy leaves; 3: done. */
+	if (rename(from, to) < 0) {
+		err = KERR_KAFKA_STORAGE_ERROR;
+	} else {
+		fsync_dir(fdir);
+		if (rename(log_dir(old->log), del) < 0) {
+			log_error("Cannot rename %s away: %s; the next start removes it", log_dir(old->log),
+				  strerror(errno));
+		} else {
+			fsync_dir(lm->dirs[old->dir]);
+			old->delete_path = xstrdup(del);
+		}
+		unlink(to);
+		fsync_dir(fdir);
+	}
+	if (err == KERR_NONE) {
+		lm->futures[fi] = lm->futures[--lm->n_futures];
+		f->future = false;
+		lm->refs[at] = f; /* same (topic, partition): the order holds */
+		atomic_store(&old->deleted, true);
+		*current = log_ref_dup(f);
+	}
+	pthread_mutex_unlock(&lm->lock);
+	if (err == KERR_NONE) {
+		log_info("Moved partition %.*s-%d to %s", (int)tl, topic, partition, fdir);
+		log_ref_put(old); /* the table's reference: the files go when the last user lets go */
+	} else {
+		log_error("Cannot commit the move of %.*s-%d: %s", (int)tl, topic, partition, strerror(errno));
+	}
+	free(from);
+	free(to);
+	free(del);
+	return err;
 }
 
 /* ------------------------------------------------------------------ checkpoints */
@@ -767,6 +1094,13 @@ void log_manager_shutdown(struct log_manager *lm)
 		log_ref_put(lm->refs[i]);
 	}
 	lm->n = 0;
+	/* A move in progress is dropped: its copy carries FUTURE_MARKER, which the next start removes. */
+	for (int i = 0; i < lm->n_futures; i++)
+		log_ref_put(lm->futures[i]);
+	free(lm->futures);
+	for (int i = 0; i < lm->n_preferred; i++)
+		free(lm->preferred[i].topic);
+	free(lm->preferred);
 	/* The marker says every log above is whole: the next start skips recovery. */
 	if (clean && lm->scheduler_running)
 		for (int d = 0; d < lm->n_dirs; d++)

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "samsa/log.h"
 #include "samsa/proto.h"
@@ -293,6 +294,108 @@ bool partition_is_offline(struct partition *p)
 	bool off = p->offline;
 	pthread_rwlock_unlock(&p->leader_isr_lock);
 	return off;
+}
+
+/* --- moving the log between dirs (AlterReplicaLogDirs) ----------------------------------- */
+
+/* The current log under a read hold, or an error when the partition cannot be copied now. */
+static int16_t current_log_locked(const struct partition *p, struct log **out)
+{
+	if (p->offline)
+		return KERR_KAFKA_STORAGE_ERROR;
+	if (p->stopped || !p->log)
+		return KERR_NOT_LEADER_OR_FOLLOWER;
+	*out = log_ref_log(p->log);
+	return KERR_NONE;
+}
+
+int16_t partition_copy_to_future(struct partition *p, struct log *future, uint64_t *truncations, size_t max_bytes,
+				 bool *caught_up)
+{
+	*caught_up = false;
+	pthread_rwlock_rdlock(&p->leader_isr_lock);
+	struct log *cur;
+	int16_t err = current_log_locked(p, &cur);
+	if (err != KERR_NONE) {
+		pthread_rwlock_unlock(&p->leader_isr_lock);
+		return err;
+	}
+	int64_t now = wall_clock_ms();
+	uint64_t tc = log_truncation_count(cur);
+	int64_t start = log_start_offset(cur), cur_leo = log_end_offset(cur);
+	int64_t from = log_end_offset(future);
+	/* A truncation of the current log (or the first pass) starts the copy over at its log start. */
+	bool restart = tc != *truncations || from < start || from > cur_leo;
+	if (restart)
+		from = start;
+	if (!restart && from == cur_leo) {
+		pthread_rwlock_unlock(&p->leader_isr_lock);
+		*caught_up = true;
+		return KERR_NONE;
+	}
+	struct log_read_result rr;
+	err = (int16_t)log_read(cur, from, max_bytes, cur_leo, true, &rr);
+	bool read_ok = err == KERR_NONE;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	if (err == KERR_NONE && rr.length > 0) {
+		buf = xmalloc(rr.length);
+		while (got < rr.length) {
+			ssize_t n = pread(rr.fd, buf + got, rr.length - got, (off_t)rr.position + (off_t)got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (got < rr.length)
+			err = KERR_KAFKA_STORAGE_ERROR;
+	}
+	if (err == KERR_NONE && restart)
+		/* The copy starts where the first batch does, which may be before the log start offset. */
+		err = (int16_t)log_truncate_fully_and_start_at(future, rr.length ? rr.first_batch_offset : from, now);
+	if (read_ok)
+		log_read_release(&rr);
+	pthread_rwlock_unlock(&p->leader_isr_lock);
+	if (err == KERR_NONE && restart)
+		*truncations = tc;
+	if (err == KERR_NONE && got > 0) {
+		struct log_append_info info;
+		err = (int16_t)log_append_as_follower(future, buf, got, now, &info);
+	}
+	free(buf);
+	return err;
+}
+
+int16_t partition_swap_in_future(struct partition *p, struct log_manager *lm, struct log *future,
+				 uint64_t truncations, bool *swapped)
+{
+	*swapped = false;
+	pthread_rwlock_wrlock(&p->leader_isr_lock);
+	struct log *cur;
+	int16_t err = current_log_locked(p, &cur);
+	if (err != KERR_NONE || log_truncation_count(cur) != truncations ||
+	    log_end_offset(cur) != log_end_offset(future)) {
+		pthread_rwlock_unlock(&p->leader_isr_lock);
+		return err;
+	}
+	/* [Partition.maybeReplaceCurrentWithFutureReplica]: nothing is appended while this lock is held. */
+	struct log_config cfg;
+	log_get_config(cur, &cfg);
+	log_set_config(future, &cfg);
+	log_set_high_watermark(future, log_high_watermark(cur));
+	int64_t low;
+	if (log_start_offset(cur) > log_start_offset(future))
+		log_delete_records(future, log_start_offset(cur), &low);
+	struct log_ref *now_current = NULL;
+	err = (int16_t)log_manager_commit_future(lm, p->topic, p->topic_len, p->index, &now_current);
+	struct log_ref *old = NULL;
+	if (err == KERR_NONE) {
+		old = p->log;
+		p->log = now_current;
+		*swapped = true;
+	}
+	pthread_rwlock_unlock(&p->leader_isr_lock);
+	log_ref_put(old);
+	return err;
 }
 
 /* --- high watermark ------------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include "samsa/util/log.h"
 #include "samsa/util/tp_index.h"
 #include "samsa/util/xalloc.h"
+#include "replica/log_mover.h"
 
 /* An ISR change waiting to be written to ZooKeeper by the ISR thread. */
 struct isr_change {
@@ -35,6 +36,8 @@ struct replica_manager {
 	void *isr_write_arg;
 	replica_hw_fn on_hw;
 	void *on_hw_arg;
+	struct log_mover *mover; /* made at the first AlterReplicaLogDirs */
+	pthread_mutex_t mover_lock;
 
 	/* The map: read-locked for lookups, write-locked only to insert or remove an entry. */
 	pthread_rwlock_t map_lock;
@@ -104,6 +107,7 @@ struct replica_manager *replica_manager_new(int32_t broker_id)
 	};
 	pthread_rwlock_init(&rm->map_lock, NULL);
 	pthread_mutex_init(&rm->epoch_lock, NULL);
+	pthread_mutex_init(&rm->mover_lock, NULL);
 	pthread_mutex_init(&rm->queue_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -121,6 +125,10 @@ void replica_manager_free(struct replica_manager *rm)
 	if (!rm)
 		return;
 	replica_manager_stop_threads(rm);
+	/* Moves hold partitions and logs: they go first. */
+	log_mover_free(rm->mover);
+	rm->mover = NULL;
+	pthread_mutex_destroy(&rm->mover_lock);
 	for (int i = 0; i < rm->n; i++)
 		partition_unref(rm->parts[i]);
 	free(rm->parts);
@@ -284,9 +292,66 @@ int16_t replica_manager_stop(struct replica_manager *rm, const char *topic, size
 		fetcher_manager_remove(rm->fetchers, topic, topic_len, partition);
 	if (rm->leadership)
 		rm->leadership(rm->leadership_arg, topic, topic_len, partition, false, -1);
-	if (delete_partition && rm->logs)
+	if (delete_partition && rm->logs) {
+		struct log_mover *mover = __atomic_load_n(&rm->mover, __ATOMIC_ACQUIRE);
+		if (mover)
+			log_mover_cancel(mover, topic, topic_len, partition);
 		log_manager_delete(rm->logs, topic, topic_len, partition);
+	}
 	return KERR_NONE;
+}
+
+int16_t replica_manager_alter_log_dir(struct replica_manager *rm, const char *topic, size_t topic_len,
+				      int32_t partition, int d)
+{
+	if (!rm->logs)
+		return KERR_KAFKA_STORAGE_ERROR;
+	if (!log_manager_dir_online(rm->logs, d))
+		return KERR_KAFKA_STORAGE_ERROR;
+	struct partition *p = replica_manager_partition(rm, topic, topic_len, partition);
+	struct log_ref *cur = log_manager_get(rm->logs, topic, topic_len, partition);
+	if (!p || !cur) {
+		/* Not hosted yet: its log is to be made in d when it is [maybeUpdatePreferredLogDir]. */
+		log_manager_set_preferred_dir(rm->logs, topic, topic_len, partition, d);
+		partition_unref(p);
+		log_ref_put(cur);
+		return KERR_REPLICA_NOT_AVAILABLE;
+	}
+	if (partition_is_offline(p)) {
+		partition_unref(p);
+		log_ref_put(cur);
+		return KERR_KAFKA_STORAGE_ERROR;
+	}
+	pthread_mutex_lock(&rm->mover_lock);
+	if (!rm->mover)
+		__atomic_store_n(&rm->mover, log_mover_new(rm->logs), __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rm->mover_lock);
+	/* A move elsewhere is superseded [futureReplicaDirChanged]; one into d goes on. */
+	struct log_ref *fut = log_manager_get_future(rm->logs, topic, topic_len, partition);
+	bool keep = fut && log_ref_dir(fut) == d;
+	log_ref_put(fut);
+	if (!keep)
+		log_mover_cancel(rm->mover, topic, topic_len, partition);
+	int16_t err = KERR_NONE;
+	if (!keep && log_ref_dir(cur) != d) {
+		struct partition_info info;
+		partition_get_info(p, &info);
+		struct log_config cfg;
+		log_get_config(log_ref_log(cur), &cfg);
+		struct log_ref *future = NULL;
+		err = (int16_t)log_manager_create_future(rm->logs, topic, topic_len, partition, d, info.topic_id, &cfg,
+							 &future);
+		if (err == KERR_NONE) {
+			log_info("Broker %d: moving %.*s-%d from %s to %s", rm->broker_id, (int)topic_len, topic,
+				 partition, log_manager_dir_path(rm->logs, log_ref_dir(cur)),
+				 log_manager_dir_path(rm->logs, d));
+			partition_ref(p);
+			log_mover_add(rm->mover, p, future);
+		}
+	}
+	partition_unref(p);
+	log_ref_put(cur);
+	return err;
 }
 
 void replica_manager_mark_offline(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition)

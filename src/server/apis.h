@@ -15,6 +15,7 @@ void fetch_down_conversion_stats(struct fetch_down_conversion_stats *out);
 void handle_list_offsets(struct request *req);
 void handle_delete_records(struct request *req);
 void handle_describe_log_dirs(struct request *req);
+void handle_alter_replica_log_dirs(struct request *req);
 void handle_offset_for_leader_epoch(struct request *req);
 void handle_metadata(struct request *req);
 void handle_leader_and_isr(struct request *req);

@@ -60,6 +60,7 @@ static const api_handler_fn handlers[] = {
 	[API_LIST_PARTITION_REASSIGNMENTS] = handle_list_partition_reassignments,
 	[API_OFFSET_DELETE] = handle_offset_delete,
 	[API_DESCRIBE_LOG_DIRS] = handle_describe_log_dirs,
+	[API_ALTER_REPLICA_LOG_DIRS] = handle_alter_replica_log_dirs,
 };
 
 api_handler_fn api_handler(int16_t api_key)
