@@ -90,13 +90,33 @@ void net_respond_none(struct conn *c);
  * with sendfile(2) (the zero-copy fetch path).  The size prefix covers both; fd is
  * dup'd, so the caller may close its own. */
 void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offset, size_t len);
+/*
+ * A gap whose bytes are made while the connection drains (Fetch's lazy
+ * down-conversion, as Kafka's LazyDownConversionRecordsSend): next() runs on
+ * the network thread whenever the queued output falls below a few hundred
+ * KiB and appends the next chunk (up to about `want` bytes) to out; it
+ * returns 1 once it has made its last bytes, 0 while more follow, -1 on
+ * failure (the connection is closed).  The gap's bytes must come out exactly
+ * its length in all: the network layer sends no more, and closes the
+ * connection when it got fewer.  release(arg) is called once, on the network
+ * thread, when the gap is done or the connection goes.
+ */
+struct net_lazy_source {
+	int (*next)(void *arg, struct wbuf *out, size_t want);
+	void (*release)(void *arg);
+	void *arg;
+};
 /* Where the bytes of one gap of a frame come from (see struct wbuf_gap). */
 struct net_file_range {
 	int fd;       /* dup'd: the caller may close its own once the call returns */
 	off_t offset;
+	struct net_lazy_source lazy; /* next != NULL: the gap is made by it (then fd is unused) */
 };
 /* Answer with frame, whose gaps (frame->gaps[i]) are filled from files[i] with
- * sendfile(2).  Takes the bytes (the wbuf is left empty). */
+ * sendfile(2) or, for lazy gaps, as the socket drains; the connection reads its
+ * next request only once a lazy answer is all queued.  A frame with lazy gaps may
+ * not have file gaps.  Takes the bytes (the wbuf is left empty); lazy sources are
+ * released in every case. */
 void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_file_range *files);
 /* Close the connection (after flushing what is already queued). */
 void net_close(struct conn *c);

@@ -61,6 +61,28 @@
 
 enum op_type { OP_RESPOND, OP_RESPOND_NONE, OP_CLOSE, OP_ADOPT };
 
+/* While a lazy answer is being made, the output is topped up below this much queued. */
+#define LAZY_LOW_WATER (256 * 1024)
+/* What one call of a lazy source is asked for. */
+#define LAZY_CHUNK (128 * 1024)
+
+/* The part of an answer after its first lazy gap, queued as the socket drains. */
+struct lazy_tail {
+	uint8_t *bytes;              /* the frame's bytes from the first lazy gap on */
+	size_t n_bytes;
+	struct lazy_gap {
+		size_t pos;          /* in bytes */
+		size_t len;
+		struct net_lazy_source src;
+		bool released;
+	} *gaps;
+	size_t n_gaps;
+	size_t at;                   /* bytes[at] is the next frame byte to queue */
+	size_t gi;                   /* the gap at or after at */
+	size_t gap_sent;             /* of gaps[gi], once at == gaps[gi].pos */
+	struct wbuf chunk;
+};
+
 struct net_op {
 	struct net_op *next;
 	enum op_type type;
@@ -68,6 +90,7 @@ struct net_op {
 	int fd;                      /* OP_ADOPT */
 	const struct listener *l;    /* OP_ADOPT */
 	struct evbuffer *out;        /* OP_RESPOND: size prefix + bytes, ready to append */
+	struct lazy_tail *tail;      /* OP_RESPOND: the rest, made as the socket drains */
 };
 
 struct listener {
@@ -102,6 +125,7 @@ struct conn {
 	bool dead;                   /* bufferevent gone; the struct lives until refs drop */
 	size_t frame_total;          /* 4 + size of the frame with the handler */
 	struct event *resume;        /* deferred delivery of already-buffered frames */
+	struct lazy_tail *tail;      /* an answer still being made (the connection stays muted) */
 	struct conn_info info;
 };
 
@@ -134,6 +158,19 @@ static void conn_unref(struct conn *c)
 static bool on_thread(const struct netthread *t) { return pthread_equal(pthread_self(), t->tid); }
 
 /* Tear down the socket side now; the struct goes when the last reference does. */
+static void lazy_tail_free(struct lazy_tail *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_gaps; i++)
+		if (!t->gaps[i].released && t->gaps[i].src.release)
+			t->gaps[i].src.release(t->gaps[i].src.arg);
+	free(t->gaps);
+	free(t->bytes);
+	wbuf_free(&t->chunk);
+	free(t);
+}
+
 static void conn_destroy(struct conn *c)
 {
 	if (c->dead)
@@ -145,6 +182,8 @@ static void conn_destroy(struct conn *c)
 	c->bev = NULL;
 	event_free(c->resume);
 	c->resume = NULL;
+	lazy_tail_free(c->tail);
+	c->tail = NULL;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -194,6 +233,55 @@ static void finish_frame(struct conn *c, struct evbuffer *out)
 }
 
 static void run_op(struct netthread *t, struct net_op *op);
+
+/*
+ * Queue more of the lazy answer while the output is below the low-water mark
+ * (from the write callback, and once when the answer arrives).  When all of it
+ * is queued the frame is finished like any other.
+ */
+static void pump_lazy(struct conn *c)
+{
+	struct lazy_tail *t = c->tail;
+	struct evbuffer *o = bufferevent_get_output(c->bev);
+	while (evbuffer_get_length(o) < LAZY_LOW_WATER) {
+		if (t->gi < t->n_gaps && t->at == t->gaps[t->gi].pos) {
+			struct lazy_gap *g = &t->gaps[t->gi];
+			int rc = 1;
+			if (t->gap_sent < g->len) {
+				wbuf_reset(&t->chunk);
+				rc = g->src.next(g->src.arg, &t->chunk, LAZY_CHUNK);
+				size_t n = t->chunk.len < g->len - t->gap_sent ? t->chunk.len : g->len - t->gap_sent;
+				if (rc < 0 || (rc == 1 && t->gap_sent + n < g->len)) {
+					log_error("Connection %s: a lazily made answer came %s; closing", c->info.peer,
+						  rc < 0 ? "to an error" : "out short");
+					c->tail = NULL;
+					lazy_tail_free(t);
+					close_after_flush(c);
+					return;
+				}
+				evbuffer_add(o, t->chunk.data, n);
+				t->gap_sent += n;
+			}
+			if (t->gap_sent == g->len) {
+				g->src.release(g->src.arg);
+				g->released = true;
+				t->gi++;
+				t->gap_sent = 0;
+			}
+			continue;
+		}
+		size_t end = t->gi < t->n_gaps ? t->gaps[t->gi].pos : t->n_bytes;
+		evbuffer_add(o, t->bytes + t->at, end - t->at);
+		t->at = end;
+		if (t->at == t->n_bytes && t->gi == t->n_gaps) {
+			c->tail = NULL;
+			lazy_tail_free(t);
+			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+			finish_frame(c, NULL);
+			return;
+		}
+	}
+}
 
 /* With nothing buffered: a big buffer goes if the socket has nothing either (an idle
  * connection), and stays while the peer keeps sending (no malloc per request). */
@@ -256,6 +344,22 @@ static void dispatch(struct conn *c, enum op_type type, struct evbuffer *out)
 
 void net_respond(struct conn *c, struct wbuf *frame) { dispatch(c, OP_RESPOND, frame_buffer(frame)); }
 
+/* OP_RESPOND with the lazy rest of the answer. */
+static void dispatch_tail(struct conn *c, struct evbuffer *out, struct lazy_tail *tail)
+{
+	struct netthread *t = c->t;
+	struct net_op *op = xcalloc(1, sizeof *op);
+	op->type = OP_RESPOND;
+	op->conn = c;
+	op->out = out;
+	op->tail = tail;
+	if (on_thread(t)) {
+		run_op(t, op);
+		return;
+	}
+	queue_op(t, op);
+}
+
 void net_respond_none(struct conn *c) { dispatch(c, OP_RESPOND_NONE, NULL); }
 
 void net_close(struct conn *c) { dispatch(c, OP_CLOSE, NULL); }
@@ -278,8 +382,48 @@ static int add_file_range(struct evbuffer *out, int fd, off_t offset, size_t len
 	return 0;
 }
 
+static void release_lazy_sources(const struct wbuf *frame, const struct net_file_range *files)
+{
+	for (size_t i = 0; i < frame->ngaps; i++)
+		if (files[i].lazy.next && files[i].lazy.release)
+			files[i].lazy.release(files[i].lazy.arg);
+}
+
+/* The frame from its first lazy gap on, to be queued as the socket drains. */
+static struct lazy_tail *make_tail(const struct wbuf *frame, const struct net_file_range *files, size_t first)
+{
+	struct lazy_tail *t = xcalloc(1, sizeof *t);
+	size_t from = frame->gaps[first].pos;
+	t->n_bytes = frame->len - from;
+	t->bytes = xmalloc(t->n_bytes ? t->n_bytes : 1);
+	memcpy(t->bytes, frame->data + from, t->n_bytes);
+	t->n_gaps = frame->ngaps - first;
+	t->gaps = xcalloc(t->n_gaps, sizeof *t->gaps);
+	for (size_t i = 0; i < t->n_gaps; i++) {
+		const struct wbuf_gap *g = &frame->gaps[first + i];
+		t->gaps[i] = (struct lazy_gap){ .pos = g->pos - from, .len = g->len, .src = files[first + i].lazy };
+	}
+	wbuf_init(&t->chunk);
+	return t;
+}
+
 void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_file_range *files)
 {
+	size_t first_lazy = frame->ngaps;
+	bool any_file = false;
+	for (size_t i = 0; i < frame->ngaps; i++) {
+		if (files[i].lazy.next && first_lazy == frame->ngaps)
+			first_lazy = i;
+		else if (!files[i].lazy.next && frame->gaps[i].len)
+			any_file = true;
+	}
+	if (first_lazy < frame->ngaps && any_file) {
+		log_error("Connection %s: an answer mixes file and lazy gaps; closing", c->info.peer);
+		release_lazy_sources(frame, files);
+		wbuf_reset(frame);
+		dispatch(c, OP_CLOSE, NULL);
+		return;
+	}
 	struct evbuffer *out = evbuffer_new();
 	/* libevent decides sendfile-or-read when a segment is added, by this flag of the
 	 * buffer it is added to; this buffer ends up on a socket, so say so now. */
@@ -291,7 +435,7 @@ void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_fi
 	be32_store(size, (uint32_t)total);
 	evbuffer_add(out, size, 4);
 	size_t at = 0;
-	for (size_t i = 0; i < frame->ngaps; i++) {
+	for (size_t i = 0; i < first_lazy; i++) {
 		const struct wbuf_gap *g = &frame->gaps[i];
 		evbuffer_add(out, frame->data + at, g->pos - at);
 		at = g->pos;
@@ -303,15 +447,21 @@ void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_fi
 			return;
 		}
 	}
-	evbuffer_add(out, frame->data + at, frame->len - at);
+	struct lazy_tail *tail = NULL;
+	if (first_lazy < frame->ngaps) {
+		evbuffer_add(out, frame->data + at, frame->gaps[first_lazy].pos - at);
+		tail = make_tail(frame, files, first_lazy);
+	} else {
+		evbuffer_add(out, frame->data + at, frame->len - at);
+	}
 	wbuf_reset(frame);
-	dispatch(c, OP_RESPOND, out);
+	dispatch_tail(c, out, tail);
 }
 
 void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offset, size_t len)
 {
 	/* The file's bytes are one gap at the end of head. */
-	struct net_file_range f = { fd, offset };
+	struct net_file_range f = { .fd = fd, .offset = offset };
 	struct wbuf_gap g = { head->len, len };
 	struct wbuf framed = *head;
 	framed.gaps = &g;
@@ -452,6 +602,10 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	if (c->tail) {
+		pump_lazy(c);
+		return;
+	}
 	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_destroy(c);
 }
@@ -524,7 +678,17 @@ static void run_op(struct netthread *t, struct net_op *op)
 		adopt(t, op->fd, op->l);
 		break;
 	case OP_RESPOND:
-		finish_frame(c, op->out);
+		if (op->tail && !c->dead) {
+			/* What comes before the first lazy gap goes now; the rest as the socket drains. */
+			evbuffer_add_buffer(bufferevent_get_output(c->bev), op->out);
+			evbuffer_free(op->out);
+			c->tail = op->tail;
+			bufferevent_setwatermark(c->bev, EV_WRITE, LAZY_LOW_WATER, 0);
+			pump_lazy(c);
+		} else {
+			lazy_tail_free(op->tail);
+			finish_frame(c, op->out);
+		}
 		conn_unref(c);
 		break;
 	case OP_RESPOND_NONE:

@@ -9,14 +9,10 @@
  * Record data never passes through memory: each partition's records field is
  * a gap in the encoded response that is filled from the segment file with
  * sendfile(2) (see request_respond_spliced).  The exception is a consumer on
- * Fetch v0-v3, which cannot read v2 batches: its partitions are read into
- * memory and down-converted to magic 0 (v0-v1) or magic 1 (v2-v3), each
- * partition in turn and at most the bytes the response allows it, unless
- * message.downconversion.enable is false for the topic (then
- * UNSUPPORTED_VERSION for that partition).  The converted sets stay in
- * memory until the response is written, so a response holds up to its own
- * size in converted data; Kafka's LazyDownConversionRecords converts while
- * the socket drains, which the network layer here cannot do yet.
+ * Fetch v0-v3, which cannot read v2 batches: its partitions are
+ * down-converted to magic 0 (v0-v1) or magic 1 (v2-v3) lazily, as the socket
+ * drains (fetch_convert.c), unless message.downconversion.enable is false for
+ * the topic (then UNSUPPORTED_VERSION for that partition).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +33,7 @@
 #include "samsa/util/xalloc.h"
 #include "server/apis.h"
 #include "server/broker.h"
+#include "server/fetch_convert.h"
 #include "server/fetch_session.h"
 
 enum { READ_UNCOMMITTED = 0, READ_COMMITTED = 1 };
@@ -48,7 +45,6 @@ struct part_read {
 	bool has_read; /* r holds a segment reference */
 	int32_t diverging_epoch; /* KIP-320, for a follower whose log went another way; -1 none */
 	int64_t diverging_end_offset;
-	size_t limit; /* the bytes this partition could have, for down-conversion */
 };
 
 typedef struct fetch_response_partition_data part_data;
@@ -121,7 +117,6 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 		size_t limit = t->max_bytes > 0 ? (size_t)t->max_bytes : 0;
 		if (limit > budget)
 			limit = budget;
-		pr->limit = limit;
 		struct partition_fetch pf = {
 			.fetch_offset = t->fetch_offset,
 			.max_bytes = limit,
@@ -162,8 +157,6 @@ static bool has_news(const struct fetch_target *t, const struct part_read *pr)
 					  pr->diverging_epoch, pr->diverging_end_offset);
 }
 
-/* Down-conversion counters, for the whole broker (logged at shutdown). */
-static _Atomic int64_t dc_messages, dc_batches, dc_bytes, dc_partitions;
 /* Topics already down-converted once (their first time is logged at info). */
 static pthread_mutex_t dc_seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **dc_seen;
@@ -192,14 +185,6 @@ static bool dc_first_time(struct kstr topic)
 	return first;
 }
 
-void fetch_down_conversion_stats(struct fetch_down_conversion_stats *out)
-{
-	out->messages = atomic_load(&dc_messages);
-	out->batches = atomic_load(&dc_batches);
-	out->bytes = atomic_load(&dc_bytes);
-	out->partitions = atomic_load(&dc_partitions);
-}
-
 /* Whether the topic allows down-conversion (its message.downconversion.enable). */
 static bool down_conversion_enabled(struct broker *b, const struct fetch_target *t)
 {
@@ -215,50 +200,6 @@ static bool down_conversion_enabled(struct broker *b, const struct fetch_target 
 		enabled = config_bool(b->config, "log.message.downconversion.enable");
 	partition_unref(part);
 	return enabled;
-}
-
-/*
- * Read one partition's range into memory and convert it to magic; the
- * converted set goes to out (at most max_out bytes beyond the first
- * message).  Returns the partition's error code.
- */
-static int16_t down_convert_part(struct request *req, const struct fetch_target *t, const struct part_read *pr,
-				 int8_t magic, size_t max_out, struct down_convert_ctx *ctx, struct wbuf *out)
-{
-	uint8_t *in = xmalloc(pr->r.length);
-	size_t got = 0;
-	while (got < pr->r.length) {
-		ssize_t n = pread(pr->r.fd, in + got, pr->r.length - got, (off_t)pr->r.position + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got < pr->r.length) {
-		log_warn("Fetch from %s: %.*s-%d: reading %zu bytes for down-conversion failed", req->info.peer,
-			 (int)t->topic.len, t->topic.ptr, t->partition, pr->r.length);
-		free(in);
-		return KERR_KAFKA_STORAGE_ERROR;
-	}
-	struct down_convert_info info;
-	int err = down_convert_records(in, got, magic, t->fetch_offset, max_out, ctx, out, &info);
-	free(in);
-	if (err != KERR_NONE) {
-		log_warn("Fetch from %s: %.*s-%d: down-conversion to magic %d: %s", req->info.peer, (int)t->topic.len,
-			 t->topic.ptr, t->partition, magic, info.error_message ? info.error_message : kafka_error_name(err));
-		return (int16_t)err;
-	}
-	atomic_fetch_add(&dc_messages, info.messages);
-	atomic_fetch_add(&dc_batches, info.batches);
-	atomic_fetch_add(&dc_bytes, (int64_t)out->len);
-	atomic_fetch_add(&dc_partitions, 1);
-	if (info.messages > 0 && dc_first_time(t->topic))
-		log_info("Down-converting topic %.*s to magic %d for Fetch v%d from %s (first time; "
-			 "%lld messages in %lld batches so far on this broker)",
-			 (int)t->topic.len, t->topic.ptr, magic, req->header.api_version, req->info.peer,
-			 (long long)atomic_load(&dc_messages), (long long)atomic_load(&dc_batches));
-	return KERR_NONE;
 }
 
 static void answer(struct fetch_op *op, struct part_read *reads)
@@ -281,13 +222,6 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 	/* Fetch v0-v3 consumers get magic 0/1; followers always read v2 as stored. */
 	bool convert = version <= 3 && !op->follower;
 	int8_t magic = version <= 1 ? RB_MAGIC_V0 : RB_MAGIC_V1;
-	struct wbuf *converted = NULL;
-	struct down_convert_ctx dctx;
-	size_t dc_budget = version == 3 && op->max_bytes > 0 ? (size_t)op->max_bytes : SIZE_MAX;
-	if (convert) {
-		converted = xcalloc(n ? n : 1, sizeof *converted);
-		down_convert_ctx_init(&dctx);
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct fetch_target *t = &op->plan.parts[i];
 		struct part_read *pr = &reads[i];
@@ -328,23 +262,37 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 				pd->high_watermark = pd->last_stable_offset = pd->log_start_offset = -1;
 				pd->records = (struct kbytes){ no_records, 0 };
 			} else {
-				size_t max_out = pr->limit < dc_budget ? pr->limit : dc_budget;
-				wbuf_init(&converted[i]);
-				int16_t err = down_convert_part(req, t, pr, magic, max_out, &dctx, &converted[i]);
+				struct fetch_convert_args ca = { t->topic, t->partition, magic, t->fetch_offset,
+								 req->info.peer };
+				size_t declared = 0;
+				struct net_lazy_source src;
+				int16_t err = fetch_convert_begin(&ca, &pr->r, &src, &declared);
 				if (err != KERR_NONE) {
 					/* As Kafka's partitionResponse(tp, error): no offsets either. */
 					pd->error_code = err;
 					pd->high_watermark = pd->last_stable_offset = pd->log_start_offset = -1;
-					converted[i].len = 0;
+					pd->records = (struct kbytes){ no_records, 0 };
+				} else if (declared == 0) {
+					pd->records = (struct kbytes){ no_records, 0 };
+				} else {
+					/* The source holds the segment now; the read has nothing left to release. */
+					pr->has_read = false;
+					pd->records = (struct kbytes){ wbuf_external, (int32_t)declared };
+					files[n_files] = (struct net_file_range){ .fd = -1, .lazy = src };
+					n_files++;
+					if (dc_first_time(t->topic)) {
+						struct fetch_down_conversion_stats st;
+						fetch_down_conversion_stats(&st);
+						log_info("Down-converting topic %.*s to magic %d for Fetch v%d from %s (first time; "
+							 "%lld messages in %lld batches so far on this broker)",
+							 (int)t->topic.len, t->topic.ptr, magic, version, req->info.peer,
+							 (long long)st.messages, (long long)st.batches);
+					}
 				}
-				dc_budget = converted[i].len >= dc_budget ? 0 : dc_budget - converted[i].len;
-				pd->records = converted[i].len > 0 ? (struct kbytes){ converted[i].data, (int32_t)converted[i].len }
-								   : (struct kbytes){ no_records, 0 };
 			}
 		} else if (pr->r.length > 0) {
 			pd->records = (struct kbytes){ wbuf_external, (int32_t)pr->r.length };
-			files[n_files].fd = pr->r.fd;
-			files[n_files].offset = (off_t)pr->r.position;
+			files[n_files] = (struct net_file_range){ .fd = pr->r.fd, .offset = (off_t)pr->r.position };
 			n_files++;
 		} else {
 			pd->records = (struct kbytes){ no_records, 0 };
@@ -357,12 +305,6 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 	 * reads live outside the request, which is gone once answered. */
 	request_respond_spliced(req, &resp, files, n_files);
 	release_reads(reads, n);
-	if (convert) {
-		for (size_t i = 0; i < n; i++)
-			wbuf_free(&converted[i]);
-		free(converted);
-		down_convert_ctx_free(&dctx);
-	}
 	free(reads);
 }
 

@@ -149,6 +149,9 @@ void request_respond_spliced(struct request *req, const void *response, const st
 	if (w.ngaps != n_files) {
 		/* Some record field did not make it into this version's encoding: a bug, not the client's fault. */
 		log_error("Response to %s: %zu file ranges for %zu gaps; closing", req->info.peer, n_files, w.ngaps);
+		for (size_t i = 0; i < n_files; i++)
+			if (files[i].lazy.release)
+				files[i].lazy.release(files[i].lazy.arg);
 		wbuf_free(&w);
 		request_close(req);
 		return;

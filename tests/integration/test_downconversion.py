@@ -332,10 +332,16 @@ def rss_kib(pid):
 
 class DownConversionMemory(h.ClusterTestCase):
 	"""A 64 MiB partition read to the end with Fetch v2 at 1 MiB per request:
-	the broker converts one bounded range at a time, so its RSS stays small."""
+	the broker converts one bounded range at a time, so its RSS stays small.
+	And one Fetch v2 of 4 partitions of 6 MiB each (a 24 MiB answer): the
+	broker converts as the socket drains, holding one batch per partition and
+	the chunk being written, so its RSS grows far less than the answer."""
 
 	TOPIC = "dc-big"
 	SIZE = 64 << 20
+	WIDE = "dc-wide"
+	WIDE_PARTS = 4
+	WIDE_SIZE = 6 << 20
 
 	@classmethod
 	def setUpClass(cls):
@@ -357,6 +363,80 @@ class DownConversionMemory(h.ClusterTestCase):
 					p.poll(0.05)
 		assert p.flush(120) == 0
 		cls.n = cls.SIZE // len(value)
+		h.create_topic(b.address, cls.WIDE, cls.WIDE_PARTS, 1)
+		cls.wide_n = cls.WIDE_SIZE // len(value)
+		for part in range(cls.WIDE_PARTS):
+			for i in range(cls.wide_n):
+				while True:
+					try:
+						p.produce(cls.WIDE, value, b"w%d-%d" % (part, i), partition=part)
+						break
+					except BufferError:
+						p.poll(0.05)
+		assert p.flush(120) == 0
+		cls.value = value
+
+	def wide_fetch(self, conn, offsets):
+		"""One Fetch v2 of every partition of WIDE from offsets[p], 8 MiB each: {p: records bytes}."""
+		body = i32(-1) + i32(100) + i32(1) + i32(1) + string(self.WIDE) + i32(self.WIDE_PARTS)
+		for part in range(self.WIDE_PARTS):
+			body += i32(part) + struct.pack(">q", offsets[part]) + i32(8 << 20)
+		r = conn.request(1, 2, body)
+		r.i32()
+		self.assertEqual(r.i32(), 1)
+		self.assertEqual(r.string(), self.WIDE)
+		out = {}
+		for _ in range(r.i32()):
+			part, err = r.i32(), r.i16()
+			self.assertEqual(err, NONE)
+			r.take(8)
+			out[part] = r.take(r.i32())
+		return out
+
+	def test_one_answer_of_many_partitions(self):
+		b = self.shared.broker(1)
+		conn = kproto.Conn(h.HOST, b.port, timeout=120)
+		self.addCleanup(conn.close)
+		offsets = [0] * self.WIDE_PARTS
+		self.wide_fetch(conn, [self.wide_n] * self.WIDE_PARTS)  # warm up the connection and its buffers
+		before = rss_kib(b.pid)
+		peak = before
+		stop = []
+
+		def sample():
+			nonlocal peak
+			while not stop:
+				peak = max(peak, rss_kib(b.pid))
+				time.sleep(0.005)
+		import threading
+		th = threading.Thread(target=sample)
+		th.start()
+		try:
+			first = self.wide_fetch(conn, offsets)
+		finally:
+			stop.append(1)
+			th.join()
+		total = sum(len(v) for v in first.values())
+		self.assertGreater(total, self.WIDE_PARTS * (self.WIDE_SIZE - (1 << 20)))
+		growth = (peak - before) / 1024.0
+		sys.stderr.write("broker RSS %d KiB before, peak %d KiB (+%.1f MiB) over a %.1f MiB answer\n"
+				% (before, peak, growth, total / 1048576.0))
+		self.assertLess(growth, 12, "RSS grew %.1f MiB for a %.1f MiB answer" % (growth, total / 1048576.0))
+		# Everything reads back, each partition in order, over as many fetches as it takes.
+		got = {part: [] for part in range(self.WIDE_PARTS)}
+		answer = first
+		while True:
+			for part, data in answer.items():
+				msgs = [m for m in decode_messages(data, 1, self) if m[0] >= offsets[part]]
+				for m in msgs:
+					self.assertEqual(m[0], offsets[part])
+					self.assertEqual((m[1], m[2]), (b"w%d-%d" % (part, m[0]), self.value))
+					offsets[part] += 1
+				got[part] += [m[0] for m in msgs]
+			if all(o >= self.wide_n for o in offsets):
+				break
+			answer = self.wide_fetch(conn, offsets)
+		self.assertEqual(got, {part: list(range(self.wide_n)) for part in range(self.WIDE_PARTS)})
 
 	def test_rss_stays_small(self):
 		b = self.shared.broker(1)
