@@ -1,0 +1,280 @@
+"""kafka-node 5.0.0 (npm, installed at test time by tests/compat/nodejs.py)
+against one broker, through our program tests/compat/kafka-node/run.js.
+
+The broker advertises a recording relay (tests/lib/wiretap.py) in front of its
+listener, so every request kafka-node sends passes it; each case asserts the
+request versions the relay saw from kafka-node's client ids. Measured:
+KafkaClient with version negotiation sends ApiVersions v0 and then Metadata
+v1, Produce v2 (magic 1 messages with timestamps), Fetch v2, ListOffsets v0,
+OffsetCommit v0 / OffsetFetch v0 (Consumer), FindCoordinator v0, JoinGroup v0,
+SyncGroup v0, Heartbeat v0, OffsetFetch v1, OffsetCommit v2, LeaveGroup v0
+(ConsumerGroup); with `versions.disabled` it sends no ApiVersions and uses
+Metadata v0, Produce v1 and Fetch v1 (magic 0).
+
+1. Producer, negotiated (Produce v2, magic 1), requireAcks -1, plain and gzip
+   (kafka-node's gzip wrapper numbers every inner message 0, which the broker
+   must renumber): confluent-kafka reads every key, value, offset and
+   CreateTime back as kafka-node reported them.
+2. Producer with versions disabled (Produce v1, magic 0), requireAcks 1.
+3. Consumer (Fetch v2 negotiated, Fetch v1 disabled: down-converted to magic
+   1 / magic 0) reads back what confluent-kafka wrote, plain and gzip, and
+   commits with OffsetCommit v0: the offsets are ZooKeeper-stored
+   (/consumers/<group>/offsets/<topic>/<p>) and kafka-node's OffsetFetch v0
+   reads them back.
+4. A ConsumerGroup of two (OffsetCommit v2, OffsetFetch v1): everything
+   produced after both joined read exactly once, by the member holding its
+   partition; confluent-kafka's committed() equals the log end offsets."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster as h  # noqa: E402
+import nodejs  # noqa: E402
+import wiretap  # noqa: E402
+
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "kafka-node")
+RUN = os.path.join(SRC, "run.js")
+
+# API keys
+PRODUCE, FETCH, LIST_OFFSETS, METADATA = 0, 1, 2, 3
+OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR = 8, 9, 10
+JOIN, HEARTBEAT, LEAVE, SYNC, API_VERSIONS = 11, 12, 13, 14, 18
+
+
+class KafkaNode(h.ClusterTestCase):
+	@classmethod
+	def setUpClass(cls):
+		nodejs.tools()
+		cls.modules = nodejs.install(SRC, "kafka-node")
+		tap_port, port = h.free_port(), h.free_port()
+		cls.tap = wiretap.Wiretap(tap_port, port)
+		try:
+			# ZooKeeper first, then the broker on a port of ours, advertising the relay.
+			cls.start_shared_cluster(brokers=0)
+			cls.shared.add_broker(1, port=port, props={
+				"advertised.listeners": "PLAINTEXT://%s:%d" % (h.HOST, tap_port)})
+			cls.shared.wait_metadata()
+		except BaseException:
+			cls.tap.stop()
+			raise
+		cls.bootstrap = "%s:%d" % (h.HOST, tap_port)
+		# kafka-node's "old" clients get no ApiVersions answer, as from a 0.9 broker.
+		cls.tap.drop = lambda key, ver, cid: key == API_VERSIONS and (cid or "").startswith("kn-old-")
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.tap.stop()
+		super().tearDownClass()
+
+	def setUp(self):
+		super().setUp()
+		self.admin = AdminClient({"bootstrap.servers": self.bootstrap})
+		self.tap.clear()
+
+	def create(self, name, partitions):
+		for _, f in self.admin.create_topics([NewTopic(name, partitions, 1)], request_timeout=20).items():
+			f.result(30)
+		h.wait_leaders(self.bootstrap, name, partitions, 1)
+
+	def node(self, *args, timeout=180):
+		return nodejs.run(RUN, list(args), self.modules, timeout=timeout)
+
+	def read_all(self, topic, partitions, want):
+		"""Every message of topic from offset 0, with confluent-kafka:
+		[(key, value, partition, offset, timestamp)]."""
+		c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "reader-" + topic,
+				"enable.auto.commit": False, "fetch.wait.max.ms": 100})
+		try:
+			c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+			out = []
+
+			def done():
+				m = c.poll(0.5)
+				if m is not None and not m.error():
+					out.append((m.key().decode(), m.value().decode(), m.partition(), m.offset(),
+							m.timestamp()[1]))
+				return len(out) >= want
+			h.wait_until(done, 60, "%d messages of %s" % (want, topic), interval=0)
+			return out
+		finally:
+			c.close()
+
+	def end_offsets(self, topic, partitions):
+		c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "ends-" + topic})
+		try:
+			return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=20)[1]
+				for p in range(partitions)}
+		finally:
+			c.close()
+
+	def committed(self, group, topic, partitions):
+		c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group})
+		try:
+			return {tp.partition: tp.offset for tp in
+				c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=20)}
+		finally:
+			c.close()
+
+	def check_produced(self, topic, P, r, N, timestamps=True):
+		sent = [(m["key"], m["value"], m["partition"], m["offset"], m["timestamp"] if timestamps else -1)
+			for m in r["sent"]]
+		self.assertEqual(len(sent), N)
+		counts = [sum(1 for s in sent if s[2] == p) for p in range(P)]
+		for p in range(P):
+			self.assertEqual(sorted(s[3] for s in sent if s[2] == p), list(range(counts[p])))
+		self.assertEqual(self.end_offsets(topic, P), dict(enumerate(counts)))
+		got = self.read_all(topic, P, N)
+		self.assertEqual(sorted(got), sorted(sent))
+		return sent
+
+	# -- 1, 2: Producer ----------------------------------------------------------------------
+
+	def produce_case(self, topic, attributes, acks, versions):
+		P, N = 3, 90
+		self.create(topic, P)
+		r = self.node("produce", self.bootstrap, topic, P, N, acks, attributes, versions, 24)
+		# Produce v2 carries magic 1 with kafka-node's timestamps; v0/v1 magic 0, none.
+		self.check_produced(topic, P, r, N, timestamps=versions == "negotiated")
+		return self.tap.seen("kn-produce" if versions == "negotiated" else "kn-old-produce")
+
+	def test_1a_produce_v2_plain(self):
+		seen = self.produce_case("kn-p2", 0, -1, "negotiated")
+		self.assertEqual(seen.get(PRODUCE), [2], seen)
+		self.assertEqual(seen.get(API_VERSIONS), [0], seen)
+		self.assertEqual(seen.get(METADATA), [1], seen)
+
+	def test_1b_produce_v2_gzip(self):
+		seen = self.produce_case("kn-p2-gzip", 1, -1, "negotiated")
+		self.assertEqual(seen.get(PRODUCE), [2], seen)
+
+	def test_2a_produce_v1_old(self):
+		seen = self.produce_case("kn-p1", 0, 1, "old")
+		self.assertEqual(seen.get(PRODUCE), [1], seen)
+		self.assertEqual(seen.get(API_VERSIONS), [0], seen)  # sent, never answered
+		self.assertEqual(seen.get(METADATA), [0], seen)
+
+	def test_2b_produce_v1_old_gzip_refused(self):
+		# kafka-node 5.0.0 compresses magic 1 messages (encodeMessageSet(..., 1) in its
+		# KafkaClient) whatever the Produce version, so at v0/v1 the gzip wrapper is
+		# magic 0 around magic 1 messages. Kafka refuses that ("Compressed message
+		# magic 1 does not match wrapper magic 0"); so does samsa, appending nothing.
+		topic, P = "kn-p1-gzip", 3
+		self.create(topic, P)
+		with self.assertRaises(AssertionError) as e:
+			self.node("produce", self.bootstrap, topic, P, 9, -1, 1, "old", 9)
+		self.assertIn("InvalidMessage", str(e.exception))
+		self.assertEqual(self.tap.seen("kn-old-produce").get(PRODUCE), [1])
+		self.assertEqual(self.end_offsets(topic, P), {p: 0 for p in range(P)})
+
+	# -- 3: Consumer ---------------------------------------------------------------------------
+
+	def confluent_produce(self, topic, P, rounds):
+		"""Keyed messages to partition i % P in rounds of (codec, count); returns
+		[(key, value, partition, offset, timestamp)] as delivered."""
+		sent, errors = [], []
+
+		def report(err, msg):
+			if err is not None:
+				errors.append(err)
+			else:
+				sent.append((msg.key().decode(), msg.value().decode(), msg.partition(), msg.offset(),
+						msg.timestamp()[1]))
+		i, base = 0, int(time.time() * 1000) - 60000  # recent: retention.ms keys on these
+		for codec, n in rounds:
+			p = Producer({"bootstrap.servers": self.bootstrap, "compression.codec": codec,
+					"linger.ms": 20, "batch.num.messages": 8, "acks": "all"})
+			for _ in range(n):
+				p.produce(topic, ("c-v%d-%s-" % (i, codec) + "xyz" * (10 + i % 5)).encode(), ("c-k%d" % i).encode(),
+						partition=i % P, on_delivery=report, timestamp=base + i)
+				i += 1
+			self.assertEqual(p.flush(60), 0)
+			del p
+		self.assertEqual(errors, [])
+		self.assertEqual(len(sent), i)
+		return sent
+
+	def consume_case(self, topic, versions, fetch_version):
+		P, group = 3, "kn-c-" + topic
+		self.create(topic, P)
+		sent = self.confluent_produce(topic, P, [("gzip", 30), ("none", 30), ("gzip", 15)])
+		counts = [sum(1 for s in sent if s[2] == p) for p in range(P)]
+		r = self.node("consume", self.bootstrap, topic, ",".join(map(str, counts)), versions, group)
+		got = [(m["key"], m["value"], m["partition"], m["offset"], m["timestamp"]) for m in r["got"]]
+		# Fetch v0/v1 get magic 0 messages, which carry no timestamp.
+		sent = [s[:4] + (None,) for s in sent]
+		self.assertEqual(len(got), len(sent))
+		self.assertEqual(sorted(got), sorted(sent))
+		for p in range(P):
+			self.assertEqual([g[3] for g in got if g[2] == p], list(range(counts[p])))
+		# OffsetCommit v0: ZooKeeper-stored, as Kafka does for v0; OffsetFetch v0 reads them back.
+		self.assertEqual({int(p): o for p, o in r["committed"].items()}, dict(enumerate(counts)))
+		for p in range(P):
+			data, _ = self.shared.zk.get("/consumers/%s/offsets/%s/%d" % (group, topic, p))
+			self.assertEqual(int(data.decode()), counts[p])
+		seen = self.tap.seen("kn-consume" if versions == "negotiated" else "kn-old-consume")
+		self.assertEqual(seen.get(FETCH), [fetch_version], seen)
+		self.assertEqual(seen.get(OFFSET_COMMIT), [0], seen)
+		self.assertEqual(seen.get(OFFSET_FETCH), [0], seen)
+		return seen
+
+	# kafka-node's plain Consumer always sends Fetch v0 (its KafkaClient negotiates
+	# Fetch only for ConsumerGroup members), in both modes.
+	def test_3a_consumer_fetch_v0(self):
+		seen = self.consume_case("kn-c0", "negotiated", 0)
+		self.assertEqual(seen.get(METADATA), [1], seen)
+
+	def test_3b_consumer_fetch_v0_old(self):
+		seen = self.consume_case("kn-c0-old", "old", 0)
+		self.assertEqual(seen.get(METADATA), [0], seen)
+
+	# -- 4: ConsumerGroup ------------------------------------------------------------------------
+
+	def group_case(self, topic, versions):
+		P, N, group = 4, 80, "kn-g-" + topic
+		self.create(topic, P)
+		r = self.node("group", self.bootstrap, topic, group, P, N, versions, timeout=200)
+		claims = r["claims"]
+		self.assertTrue(claims[0] and claims[1], claims)
+		self.assertEqual(sorted(claims[0] + claims[1]), list(range(P)))
+		sent = sorted((m["key"], m["value"], m["partition"], m["offset"]) for m in r["sent"])
+		self.assertEqual(len(set(sent)), N)
+		got = [(m["key"], m["value"], m["partition"], m["offset"]) for m in r["got"]]
+		self.assertEqual(r["duplicates"], 0)
+		self.assertEqual(sorted(got), sent)
+		owner = {p: i for i in (0, 1) for p in claims[i]}
+		for m in r["got"]:
+			self.assertEqual(m["member"], owner[m["partition"]], m)
+		ends = self.end_offsets(topic, P)
+		self.assertEqual(ends, {p: sum(1 for s in sent if s[2] == p) for p in range(P)})
+		self.assertEqual(self.committed(group, topic, P), ends)
+		prefix = "kn-" if versions == "negotiated" else "kn-old-"
+		seen = {}
+		for i in (0, 1):
+			for k, v in self.tap.seen(prefix + "g%d" % i).items():
+				seen[k] = sorted(set(seen.get(k, [])) | set(v))
+		return seen
+
+	def test_4a_consumer_group_negotiated(self):
+		seen = self.group_case("kn-grp", "negotiated")
+		self.assertEqual(seen.get(FETCH), [2], seen)
+		self.assertEqual(seen.get(OFFSET_COMMIT), [2], seen)
+		self.assertEqual(seen.get(OFFSET_FETCH), [1], seen)
+		for k in (FIND_COORDINATOR, JOIN, SYNC, HEARTBEAT):
+			self.assertEqual(seen.get(k), [0], (k, seen))
+
+	def test_4b_consumer_group_old(self):
+		seen = self.group_case("kn-grp-old", "old")
+		self.assertEqual(seen.get(FETCH), [1], seen)
+		self.assertEqual(seen.get(OFFSET_COMMIT), [2], seen)
+		self.assertEqual(seen.get(OFFSET_FETCH), [1], seen)
+
+
+if __name__ == "__main__":
+	h.main()
