@@ -1,29 +1,37 @@
-"""kafka-node 5.0.0 (npm, installed at test time by tests/compat/nodejs.py)
-against one broker, through our program tests/compat/kafka-node/run.js.
+"""kafka-node 5.0.0 (npm, installed at test time outside the tree by
+tests/compat/nodejs.py) against one broker, through our program
+tests/compat/kafka-node/run.js.
 
 The broker advertises a recording relay (tests/lib/wiretap.py) in front of its
-listener, so every request kafka-node sends passes it; each case asserts the
-request versions the relay saw from kafka-node's client ids. Measured:
-KafkaClient with version negotiation sends ApiVersions v0 and then Metadata
-v1, Produce v2 (magic 1 messages with timestamps), Fetch v2, ListOffsets v0,
-OffsetCommit v0 / OffsetFetch v0 (Consumer), FindCoordinator v0, JoinGroup v0,
-SyncGroup v0, Heartbeat v0, OffsetFetch v1, OffsetCommit v2, LeaveGroup v0
-(ConsumerGroup); with `versions.disabled` it sends no ApiVersions and uses
-Metadata v0, Produce v1 and Fetch v1 (magic 0).
+listener, so every request kafka-node sends passes it, and each case asserts
+exactly which API versions the relay saw from kafka-node's client ids. Two
+modes: "negotiated" (KafkaClient asks ApiVersions v0 and uses the newest
+version it shares with the broker) and "old" (the relay swallows ApiVersions,
+so kafka-node falls back to its fixed Kafka 0.9 set, as against a pre-0.10
+broker; its versions.disabled option, the direct way, hangs in 5.0.0). Measured:
 
-1. Producer, negotiated (Produce v2, magic 1), requireAcks -1, plain and gzip
-   (kafka-node's gzip wrapper numbers every inner message 0, which the broker
-   must renumber): confluent-kafka reads every key, value, offset and
-   CreateTime back as kafka-node reported them.
-2. Producer with versions disabled (Produce v1, magic 0), requireAcks 1.
-3. Consumer (Fetch v2 negotiated, Fetch v1 disabled: down-converted to magic
-   1 / magic 0) reads back what confluent-kafka wrote, plain and gzip, and
-   commits with OffsetCommit v0: the offsets are ZooKeeper-stored
-   (/consumers/<group>/offsets/<topic>/<p>) and kafka-node's OffsetFetch v0
-   reads them back.
-4. A ConsumerGroup of two (OffsetCommit v2, OffsetFetch v1): everything
-   produced after both joined read exactly once, by the member holding its
-   partition; confluent-kafka's committed() equals the log end offsets."""
+| case | negotiated | old |
+| Producer | Metadata v1, Produce v2 (magic 1, timestamps) | Metadata v0, Produce v1 (magic 0) |
+| Consumer | Metadata v1, Fetch v0, OffsetCommit v0, OffsetFetch v0 | Metadata v0, the same |
+| ConsumerGroup | Metadata v1, Fetch v2 | Metadata v0, Fetch v1 |
+ConsumerGroup in both: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+LeaveGroup and ListOffsets v0, OffsetFetch v1, OffsetCommit v2.
+
+1. Producer, Produce v2, requireAcks -1, plain and gzip (kafka-node numbers
+   every inner message of its gzip wrapper 0; the broker renumbers): each
+   key, value, offset and CreateTime read back with confluent-kafka as
+   kafka-node reported them.
+2. Producer, Produce v1, requireAcks 1 and -1: the same with no timestamps;
+   gzip is refused, as Kafka refuses it (kafka-node wraps magic 1 messages in
+   a magic 0 wrapper), and nothing is appended.
+3. Consumer (Fetch v0: the broker down-converts to magic 0) reads back what
+   confluent-kafka wrote in gzip and plain batches, each partition in order,
+   and commits with OffsetCommit v0, which Kafka keeps in ZooKeeper: the
+   znodes /consumers/<group>/offsets/<topic>/<p> hold the next offsets and
+   kafka-node's OffsetFetch v0 reads them back.
+4. A ConsumerGroup of two: everything produced after both joined is read
+   exactly once, by the member holding its partition; confluent-kafka's
+   committed() equals the log end offsets."""
 
 import os
 import sys
@@ -46,6 +54,10 @@ RUN = os.path.join(SRC, "run.js")
 PRODUCE, FETCH, LIST_OFFSETS, METADATA = 0, 1, 2, 3
 OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR = 8, 9, 10
 JOIN, HEARTBEAT, LEAVE, SYNC, API_VERSIONS = 11, 12, 13, 14, 18
+# What both ConsumerGroup members sent between them, besides Metadata and Fetch
+# (ListOffsets: the first member to a partition without a committed offset).
+GROUP_V0 = {API_VERSIONS: [0], FIND_COORDINATOR: [0], JOIN: [0], SYNC: [0], HEARTBEAT: [0], LEAVE: [0],
+	LIST_OFFSETS: [0], OFFSET_FETCH: [1], OFFSET_COMMIT: [2]}
 
 
 class KafkaNode(h.ClusterTestCase):
@@ -82,6 +94,12 @@ class KafkaNode(h.ClusterTestCase):
 		for _, f in self.admin.create_topics([NewTopic(name, partitions, 1)], request_timeout=20).items():
 			f.result(30)
 		h.wait_leaders(self.bootstrap, name, partitions, 1)
+
+	def versions(self, client_id):
+		"""{api key: versions} the relay saw from client_id in this test, also logged."""
+		seen = self.tap.seen(client_id)
+		h.log("%s: %s sent %s" % (self.id().split(".")[-1], client_id, seen))
+		return seen
 
 	def node(self, *args, timeout=180):
 		return nodejs.run(RUN, list(args), self.modules, timeout=timeout)
@@ -142,23 +160,19 @@ class KafkaNode(h.ClusterTestCase):
 		r = self.node("produce", self.bootstrap, topic, P, N, acks, attributes, versions, 24)
 		# Produce v2 carries magic 1 with kafka-node's timestamps; v0/v1 magic 0, none.
 		self.check_produced(topic, P, r, N, timestamps=versions == "negotiated")
-		return self.tap.seen("kn-produce" if versions == "negotiated" else "kn-old-produce")
+		return self.versions("kn-produce" if versions == "negotiated" else "kn-old-produce")
 
 	def test_1a_produce_v2_plain(self):
 		seen = self.produce_case("kn-p2", 0, -1, "negotiated")
-		self.assertEqual(seen.get(PRODUCE), [2], seen)
-		self.assertEqual(seen.get(API_VERSIONS), [0], seen)
-		self.assertEqual(seen.get(METADATA), [1], seen)
+		self.assertEqual(seen, {API_VERSIONS: [0], METADATA: [1], PRODUCE: [2]})
 
 	def test_1b_produce_v2_gzip(self):
 		seen = self.produce_case("kn-p2-gzip", 1, -1, "negotiated")
-		self.assertEqual(seen.get(PRODUCE), [2], seen)
+		self.assertEqual(seen, {API_VERSIONS: [0], METADATA: [1], PRODUCE: [2]})
 
 	def test_2a_produce_v1_old(self):
 		seen = self.produce_case("kn-p1", 0, 1, "old")
-		self.assertEqual(seen.get(PRODUCE), [1], seen)
-		self.assertEqual(seen.get(API_VERSIONS), [0], seen)  # sent, never answered
-		self.assertEqual(seen.get(METADATA), [0], seen)
+		self.assertEqual(seen, {API_VERSIONS: [0], METADATA: [0], PRODUCE: [1]})  # ApiVersions unanswered
 
 	def test_2b_produce_v1_old_gzip_refused(self):
 		# kafka-node 5.0.0 compresses magic 1 messages (encodeMessageSet(..., 1) in its
@@ -218,21 +232,17 @@ class KafkaNode(h.ClusterTestCase):
 		for p in range(P):
 			data, _ = self.shared.zk.get("/consumers/%s/offsets/%s/%d" % (group, topic, p))
 			self.assertEqual(int(data.decode()), counts[p])
-		seen = self.tap.seen("kn-consume" if versions == "negotiated" else "kn-old-consume")
-		self.assertEqual(seen.get(FETCH), [fetch_version], seen)
-		self.assertEqual(seen.get(OFFSET_COMMIT), [0], seen)
-		self.assertEqual(seen.get(OFFSET_FETCH), [0], seen)
-		return seen
+		seen = self.versions("kn-consume" if versions == "negotiated" else "kn-old-consume")
+		self.assertEqual(seen, {API_VERSIONS: [0], METADATA: [1 if versions == "negotiated" else 0],
+				FETCH: [fetch_version], OFFSET_COMMIT: [0], OFFSET_FETCH: [0]})
 
 	# kafka-node's plain Consumer always sends Fetch v0 (its KafkaClient negotiates
 	# Fetch only for ConsumerGroup members), in both modes.
 	def test_3a_consumer_fetch_v0(self):
-		seen = self.consume_case("kn-c0", "negotiated", 0)
-		self.assertEqual(seen.get(METADATA), [1], seen)
+		self.consume_case("kn-c0", "negotiated", 0)
 
 	def test_3b_consumer_fetch_v0_old(self):
-		seen = self.consume_case("kn-c0-old", "old", 0)
-		self.assertEqual(seen.get(METADATA), [0], seen)
+		self.consume_case("kn-c0-old", "old", 0)
 
 	# -- 4: ConsumerGroup ------------------------------------------------------------------------
 
@@ -257,23 +267,17 @@ class KafkaNode(h.ClusterTestCase):
 		prefix = "kn-" if versions == "negotiated" else "kn-old-"
 		seen = {}
 		for i in (0, 1):
-			for k, v in self.tap.seen(prefix + "g%d" % i).items():
+			for k, v in self.versions(prefix + "g%d" % i).items():
 				seen[k] = sorted(set(seen.get(k, [])) | set(v))
 		return seen
 
 	def test_4a_consumer_group_negotiated(self):
 		seen = self.group_case("kn-grp", "negotiated")
-		self.assertEqual(seen.get(FETCH), [2], seen)
-		self.assertEqual(seen.get(OFFSET_COMMIT), [2], seen)
-		self.assertEqual(seen.get(OFFSET_FETCH), [1], seen)
-		for k in (FIND_COORDINATOR, JOIN, SYNC, HEARTBEAT):
-			self.assertEqual(seen.get(k), [0], (k, seen))
+		self.assertEqual(seen, {**GROUP_V0, METADATA: [1], FETCH: [2]})
 
 	def test_4b_consumer_group_old(self):
 		seen = self.group_case("kn-grp-old", "old")
-		self.assertEqual(seen.get(FETCH), [1], seen)
-		self.assertEqual(seen.get(OFFSET_COMMIT), [2], seen)
-		self.assertEqual(seen.get(OFFSET_FETCH), [1], seen)
+		self.assertEqual(seen, {**GROUP_V0, METADATA: [0], FETCH: [1]})
 
 
 if __name__ == "__main__":
