@@ -126,3 +126,33 @@ class Wiretap:
 				s.close()
 			except OSError:
 				pass
+
+
+def start_tapped_cluster(test_class, brokers):
+	"""For a ClusterTestCase class (from setUpClass): its shared cluster of
+	`brokers` brokers, each advertising a Wiretap of its own. Returns
+	({broker id: Wiretap}, bootstrap through the relays)."""
+	from cluster import free_port
+	taps = {}
+	try:
+		test_class.start_shared_cluster(brokers=0)  # ZooKeeper only
+		for i in range(1, brokers + 1):
+			tap_port, port = free_port(), free_port()
+			taps[i] = Wiretap(tap_port, port)
+			test_class.shared.add_broker(i, port=port, props={
+				"advertised.listeners": "PLAINTEXT://%s:%d" % (HOST, tap_port)})
+		test_class.shared.wait_metadata()
+	except BaseException:
+		for t in taps.values():
+			t.stop()
+		raise
+	return taps, ",".join("%s:%d" % (HOST, t.listen_port) for t in taps.values())
+
+
+def seen_all(taps, client_id=None):
+	"""Wiretap.seen over several relays: {api key: sorted versions}."""
+	out = {}
+	for t in taps.values():
+		for k, v in t.seen(client_id).items():
+			out[k] = sorted(set(out.get(k, [])) | set(v))
+	return out
