@@ -12,7 +12,11 @@ with auto-creation on.
    format) and the brokers' offsets, and its HTTP API lists the group
    (/v3/kafka/<cluster>/consumer) with a lag (/v3/kafka/<cluster>/consumer/<group>/lag)
    equal to what was produced minus what was committed, per partition and in
-   total."""
+   total: for a group without members (test_2) and for one whose member holds
+   the partitions (test_3).
+3. Burrow would name each partition's owner from the group metadata record;
+   Burrow 1.2.1 cannot read its value version 3, which Kafka 3.9 writes too,
+   so test_4 skips with Burrow's own log line as evidence."""
 
 import json
 import os
@@ -107,7 +111,7 @@ class Burrow(h.ClusterTestCase):
 			return json.loads(r.read().decode())
 
 	def start_burrow(self):
-		d = os.path.join(self.shared.dir, "burrow")
+		d = os.path.join(self.shared.dir, "burrow-" + self.id().split(".")[-1])
 		os.makedirs(d, exist_ok=True)
 		self.http_port = h.free_port()
 		servers = ", ".join('"%s"' % b.address for b in self.shared.brokers.values())
@@ -142,13 +146,15 @@ class Burrow(h.ClusterTestCase):
 		if self._failed():
 			sys.stderr.write("---- Burrow log ----\n%s\n" % h.tail(self.burrow_log, 150))
 
-	def test_lag_of_a_committed_group(self):
-		# 1. Before any group: kcat's Metadata for __consumer_offsets creates it the
-		#    way the group coordinator would.
+	def test_1_offsets_topic_created_by_metadata(self):
+		# Before any group: kcat's Metadata for __consumer_offsets creates it the way
+		# the group coordinator would (this used to make an ordinary topic).
 		self.assertFalse(self.shared.zk.exists("/brokers/topics/" + OFFSETS))
 		p = h.kcat("-b", self.bootstrap, "-L", "-t", OFFSETS, "-m", "10", timeout=40)
 		self.assertEqual(p.returncode, 0, p.stderr)
+		self.wait_offsets_topic()
 
+	def wait_offsets_topic(self):
 		def offsets_topic():
 			md = h.kcat_metadata_json(self.bootstrap)
 			t = [t for t in md["topics"] if t["topic"] == OFFSETS]
@@ -160,31 +166,26 @@ class Burrow(h.ClusterTestCase):
 		cfg = json.loads(cfg.decode())["config"]
 		self.assertEqual(cfg.get("cleanup.policy"), "compact", cfg)
 
-		# 2. A topic with known contents and a group that commits known offsets below its end.
-		topic, group, P = "burrow-t", "burrow-g", 3
+	def make_topic(self, topic, produced):
+		P = len(produced)
 		for _, f in self.admin.create_topics([NewTopic(topic, P, 3)], request_timeout=20).items():
 			f.result(30)
-		h.wait_until(lambda: all(q.leader >= 0 for q in self.admin.list_topics(topic, timeout=10)
-				.topics[topic].partitions.values()) and len(self.admin.list_topics(topic, timeout=10)
-				.topics[topic].partitions) == P, 60, "leaders of %s" % topic)
-		produced = {0: 10, 1: 12, 2: 7}
+
+		def led():
+			t = self.admin.list_topics(topic, timeout=10).topics[topic]
+			return len(t.partitions) == P and all(q.leader >= 0 for q in t.partitions.values())
+		h.wait_until(led, 60, "leaders of %s" % topic)
 		pr = Producer({"bootstrap.servers": self.bootstrap, "acks": "all"})
 		for q, n in produced.items():
 			for i in range(n):
 				pr.produce(topic, b"v%d" % i, b"k%d" % i, partition=q)
 		self.assertEqual(pr.flush(30), 0)
-		committed = {0: 7, 1: 2, 2: 7}
-		c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False})
-		try:
-			c.commit(offsets=[TopicPartition(topic, q, o) for q, o in committed.items()], asynchronous=False)
-			self.assertEqual({tp.partition: tp.offset for tp in c.committed(
-				[TopicPartition(topic, q) for q in range(P)], timeout=20)}, committed)
-		finally:
-			c.close()
-		lag = {q: produced[q] - committed[q] for q in range(P)}
-		self.assertEqual(lag, {0: 3, 1: 10, 2: 0})
 
-		# 3. Burrow.
+	def burrow_lag(self, group, topic, produced, committed):
+		"""Starts Burrow; asserts it lists group with the lag produced - committed;
+		returns the lag answer's status."""
+		P = len(produced)
+		lag = {q: produced[q] - committed[q] for q in range(P)}
 		self.start_burrow()
 		clusters = h.wait_until(lambda: self.get("/v3/kafka")["clusters"], 30, "Burrow's clusters")
 		self.assertEqual(clusters, [CLUSTER])
@@ -202,12 +203,63 @@ class Burrow(h.ClusterTestCase):
 		st = r["status"]
 		h.log("Burrow lag answer: %s" % json.dumps(st)[:1500])
 		self.assertFalse(r["error"], r)
-		got = {x["partition"]: x["current_lag"] for x in st["partitions"]}
-		self.assertEqual(got, lag)
+		self.assertEqual((st["cluster"], st["group"]), (CLUSTER, group))
+		self.assertEqual({x["partition"]: x["current_lag"] for x in st["partitions"]}, lag)
 		self.assertEqual({x["partition"]: x["end"]["offset"] for x in st["partitions"]}, committed)
 		self.assertEqual(st["totallag"], sum(lag.values()))
-		self.assertEqual(st["cluster"], CLUSTER)
-		self.assertEqual(st["group"], group)
+		return st
+
+	def test_2_lag_of_committed_offsets(self):
+		# A group with no members that commits known offsets below the log end offsets.
+		topic, group = "burrow-t", "burrow-g"
+		produced, committed = {0: 10, 1: 12, 2: 7}, {0: 7, 1: 2, 2: 7}
+		self.make_topic(topic, produced)
+		c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False})
+		try:
+			c.commit(offsets=[TopicPartition(topic, q, o) for q, o in committed.items()], asynchronous=False)
+			self.assertEqual({tp.partition: tp.offset for tp in c.committed(
+				[TopicPartition(topic, q) for q in committed], timeout=20)}, committed)
+		finally:
+			c.close()
+		self.burrow_lag(group, topic, produced, committed)
+
+	def member_group(self, topic, group, produced, committed):
+		"""A member that joins, is assigned every partition of topic, commits and
+		stays (until the test ends): the coordinator writes the group's metadata
+		record as well as its offsets."""
+		self.make_topic(topic, produced)
+		c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False,
+				"client.id": "burrow-member", "session.timeout.ms": 30000})
+		self.addCleanup(c.close)
+		c.subscribe([topic])
+		h.wait_until(lambda: c.poll(0.2) is None and len(c.assignment()) == len(produced), 60,
+				"the member's assignment")
+		c.commit(offsets=[TopicPartition(topic, q, o) for q, o in committed.items()], asynchronous=False)
+		self.assertEqual({tp.partition: tp.offset for tp in c.committed(
+			[TopicPartition(topic, q) for q in committed], timeout=20)}, committed)
+
+	def test_3_lag_of_a_member(self):
+		topic, group = "burrow-m", "burrow-mg"
+		produced, committed = {0: 9, 1: 5, 2: 11, 3: 4}, {0: 1, 1: 5, 2: 8, 3: 0}
+		self.member_group(topic, group, produced, committed)
+		self.burrow_lag(group, topic, produced, committed)
+
+	def test_4_owner_from_group_metadata(self):
+		topic, group = "burrow-o", "burrow-og"
+		produced, committed = {0: 3, 1: 6}, {0: 2, 1: 1}
+		self.member_group(topic, group, produced, committed)
+		st = self.burrow_lag(group, topic, produced, committed)
+		# Owner and client id come from the group metadata record. Kafka 3.9 writes its
+		# value at version 3 (since 2.3, for static members), as samsa does; Burrow
+		# 1.2.1 knows versions 0-2 only and drops the record (Burrow 1.3 reads v3).
+		with open(self.burrow_log) as f:
+			undecoded = [line for line in f if '"failed to decode"' in line and '"message_type":"metadata"' in line
+				and '"version":3' in line]
+		if undecoded:
+			self.skipTest("Burrow 1.2.1 cannot decode group metadata value version 3, which Kafka 3.9 "
+					"writes too; its log: %s" % undecoded[0].strip()[:300])
+		self.assertEqual({(x["client_id"], x["owner"]) for x in st["partitions"]},
+				{("burrow-member", "/127.0.0.1")})
 
 
 if __name__ == "__main__":
