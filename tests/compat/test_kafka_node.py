@@ -23,7 +23,7 @@ LeaveGroup and ListOffsets v0, OffsetFetch v1, OffsetCommit v2.
    kafka-node reported them.
 2. Producer, Produce v1, requireAcks 1 and -1: the same with no timestamps;
    gzip is refused, as Kafka refuses it (kafka-node wraps magic 1 messages in
-   a magic 0 wrapper), and nothing is appended.
+   a magic 0 wrapper) with INVALID_RECORD, and nothing is appended.
 3. Consumer (Fetch v0: the broker down-converts to magic 0) reads back what
    confluent-kafka wrote in gzip and plain batches, each partition in order,
    and commits with OffsetCommit v0, which Kafka keeps in ZooKeeper: the
@@ -40,6 +40,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as h  # noqa: E402
+import kproto  # noqa: E402
 import nodejs  # noqa: E402
 import wiretap  # noqa: E402
 
@@ -54,6 +55,7 @@ RUN = os.path.join(SRC, "run.js")
 PRODUCE, FETCH, LIST_OFFSETS, METADATA = 0, 1, 2, 3
 OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR = 8, 9, 10
 JOIN, HEARTBEAT, LEAVE, SYNC, API_VERSIONS = 11, 12, 13, 14, 18
+INVALID_RECORD = 87
 # What both ConsumerGroup members sent between them, besides Metadata and Fetch
 # (ListOffsets: the first member to a partition without a committed offset).
 GROUP_V0 = {API_VERSIONS: [0], FIND_COORDINATOR: [0], JOIN: [0], SYNC: [0], HEARTBEAT: [0], LEAVE: [0],
@@ -169,14 +171,36 @@ class KafkaNode(h.ClusterTestCase):
 	def test_2b_produce_v1_old_gzip_refused(self):
 		# kafka-node 5.0.0 compresses magic 1 messages (encodeMessageSet(..., 1) in its
 		# KafkaClient) whatever the Produce version, so at v0/v1 the gzip wrapper is
-		# magic 0 around magic 1 messages. Kafka refuses that ("Compressed message
-		# magic 1 does not match wrapper magic 0"); so does samsa, appending nothing.
+		# magic 0 around magic 1 messages. Kafka refuses that with INVALID_RECORD (its
+		# LogValidator.validateRecord: a record's magic must be its batch's); so does
+		# samsa, appending nothing.
 		topic, P = "kn-p1-gzip", 3
 		self.create(topic, P)
-		with self.assertRaises(AssertionError) as e:
-			self.node("produce", self.bootstrap, topic, P, 9, -1, 1, "old", 9)
-		self.assertIn("produce: send: Error", str(e.exception))  # CORRUPT_MESSAGE from samsa
+		self.tap.keep = lambda key, ver, cid: key == PRODUCE and cid == "kn-old-produce"
+		try:
+			with self.assertRaises(AssertionError) as e:
+				self.node("produce", self.bootstrap, topic, P, 9, -1, 1, "old", 9)
+		finally:
+			self.tap.keep = None
+		self.assertIn("produce: send: Error", str(e.exception))
 		self.assertEqual(self.tap.seen("kn-old-produce").get(PRODUCE), [1])
+		self.assertEqual(self.end_offsets(topic, P), {p: 0 for p in range(P)})
+		# kafka-node's error has no name for 87: replay its request to read the code.
+		frames = [f for _, _, _, f in self.tap.frames]
+		self.assertTrue(frames)
+		with kproto.Conn(h.HOST, self.shared.broker(1).port, timeout=20) as c:
+			c.send_raw(frames[0])
+			r = kproto.Reader(c.recv_frame())
+			r.i32()  # correlation id
+			errors = {}
+			for _ in range(r.i32()):
+				self.assertEqual(r.string(), topic)
+				for _ in range(r.i32()):
+					q, err = r.i32(), r.i16()
+					r.take(8)  # base offset
+					errors[q] = err
+		self.assertTrue(errors)
+		self.assertEqual(set(errors.values()), {INVALID_RECORD}, errors)
 		self.assertEqual(self.end_offsets(topic, P), {p: 0 for p in range(P)})
 
 	# -- 3: Consumer ---------------------------------------------------------------------------

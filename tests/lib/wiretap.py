@@ -5,8 +5,9 @@ The broker advertises the relay's port (advertised.listeners), so a client that
 bootstraps through the relay also reaches that broker through it after reading
 Metadata. The relay copies bytes both ways unchanged and, on the way to the
 broker, reads each request frame's header: (api key, api version, client id)
-is recorded for every request, and a chosen kind of request can be swallowed. Loopback only; threads end when the sockets
-close or stop() is called."""
+is recorded for every request; chosen requests can be swallowed, or kept whole
+to be replayed. Loopback only; threads end when the sockets close or stop()
+is called."""
 
 import socket
 import struct
@@ -24,6 +25,8 @@ class Wiretap:
 		self._socks = []
 		self._stopped = False
 		self.drop = None  # drop(api_key, api_version, client_id) -> swallow that request
+		self.keep = None  # keep(api_key, api_version, client_id) -> also store the whole frame
+		self.frames = []  # [(api_key, api_version, client_id, frame bytes)] of the kept requests
 		self._srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 		self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 		self._srv.bind((HOST, listen_port))
@@ -87,6 +90,8 @@ class Wiretap:
 					cid = bytes(buf[pos + 14:pos + 14 + n]).decode(errors="replace") if 0 <= n <= size - 10 else None
 					with self.lock:
 						self.requests.append((key, ver, cid))
+						if self.keep and self.keep(key, ver, cid):
+							self.frames.append((key, ver, cid, bytes(buf[pos:pos + 4 + size])))
 					if not (self.drop and self.drop(key, ver, cid)):
 						dst.sendall(buf[pos:pos + 4 + size])
 					pos += 4 + size
@@ -102,6 +107,7 @@ class Wiretap:
 	def clear(self):
 		with self.lock:
 			self.requests = []
+			self.frames = []
 
 	def seen(self, client_id=None):
 		"""{api_key: sorted versions} of the requests recorded (only those whose
