@@ -20,11 +20,9 @@ with auto-creation on.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 import unittest
 import urllib.request
 

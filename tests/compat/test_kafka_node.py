@@ -21,9 +21,10 @@ LeaveGroup and ListOffsets v0, OffsetFetch v1, OffsetCommit v2.
    every inner message of its gzip wrapper 0; the broker renumbers): each
    key, value, offset and CreateTime read back with confluent-kafka as
    kafka-node reported them.
-2. Producer, Produce v1, requireAcks 1 and -1: the same with no timestamps;
-   gzip is refused, as Kafka refuses it (kafka-node wraps magic 1 messages in
-   a magic 0 wrapper) with INVALID_RECORD, and nothing is appended.
+2. Producer, Produce v1, requireAcks 1, plain: the same with no timestamps.
+   Its gzip is refused: kafka-node wraps magic 1 messages in a magic 0
+   wrapper, which Kafka answers with INVALID_RECORD; so does samsa, appending
+   nothing (the test replays kafka-node's request to read the code).
 3. Consumer (Fetch v0: the broker down-converts to magic 0) reads back what
    confluent-kafka wrote in gzip and plain batches, each partition in order,
    and commits with OffsetCommit v0, which Kafka keeps in ZooKeeper: the
