@@ -14,13 +14,17 @@ with auto-creation on.
    equal to what was produced minus what was committed, per partition and in
    total: for a group without members (test_2) and for one whose member holds
    the partitions (test_3).
-3. Burrow would name each partition's owner from the group metadata record;
+3. Offsets a group committed with OffsetCommit v0, which Kafka keeps in
+   ZooKeeper: Burrow's kafka_zk module finds them under /consumers and gives
+   the same lag (test_5).
+4. Burrow would name each partition's owner from the group metadata record;
    Burrow 1.2.1 cannot read its value version 3, which Kafka 3.9 writes too,
    so test_4 skips with Burrow's own log line as evidence."""
 
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import unittest
@@ -28,6 +32,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cluster as h  # noqa: E402
+import kproto  # noqa: E402
+from kproto import i32, string  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
@@ -70,6 +76,14 @@ servers=[{servers}]
 client-profile="test"
 offsets-topic="__consumer_offsets"
 start-latest=false
+
+# Offsets kept in ZooKeeper (OffsetCommit v0), under /consumers as Kafka lays them out.
+[consumer.{cluster}_zk]
+class-name="kafka_zk"
+cluster="{cluster}"
+servers=["{zk}"]
+zookeeper-path=""
+zookeeper-timeout=30
 
 [httpserver.default]
 address="127.0.0.1:{port}"
@@ -219,6 +233,29 @@ class Burrow(h.ClusterTestCase):
 				[TopicPartition(topic, q) for q in committed], timeout=20)}, committed)
 		finally:
 			c.close()
+		self.burrow_lag(group, topic, produced, committed)
+
+	def test_5_lag_of_zookeeper_offsets(self):
+		# OffsetCommit v0 keeps offsets in ZooKeeper (/consumers/<group>/offsets/<topic>/<p>,
+		# Kafka's layout); Burrow's kafka_zk module reads them from there.
+		topic, group = "burrow-z", "burrow-zg"
+		produced, committed = {0: 8, 1: 3}, {0: 5, 1: 3}
+		self.make_topic(topic, produced)
+		body = string(group) + i32(1) + string(topic) + i32(len(committed))
+		for q, o in committed.items():
+			body += i32(q) + struct.pack(">q", o) + string("")
+		with kproto.Conn(h.HOST, self.shared.broker(1).port, timeout=20) as c:
+			r = c.request(8, 0, body)
+			errors = []
+			for _ in range(r.i32()):
+				r.string()
+				for _ in range(r.i32()):
+					r.i32()
+					errors.append(r.i16())
+		self.assertEqual(errors, [0] * len(committed))
+		for q, o in committed.items():
+			data, _ = self.shared.zk.get("/consumers/%s/offsets/%s/%d" % (group, topic, q))
+			self.assertEqual(int(data.decode()), o)
 		self.burrow_lag(group, topic, produced, committed)
 
 	def member_group(self, topic, group, produced, committed):
