@@ -155,8 +155,9 @@ static int unpack_wrapper(struct conv *c, const struct legacy_message *w, struct
 			return fail(c, KERR_CORRUPT_MESSAGE, "Compressed message set ends in a partial message");
 		if (err != KERR_NONE)
 			return fail(c, err, why);
+		/* Kafka's validateRecord: a record whose magic is not its batch's is an invalid record. */
 		if (m.magic != w->magic)
-			return fail(c, KERR_CORRUPT_MESSAGE, "Inner message magic differs from its wrapper");
+			return fail(c, KERR_INVALID_RECORD, "Inner message magic differs from its wrapper");
 		if (legacy_message_codec(&m) != COMPRESSION_NONE)
 			return fail(c, KERR_CORRUPT_MESSAGE, "Compressed message has a nested compressed message");
 		err = add_message(c, &m, wrapper_time ? w->timestamp : m.timestamp);

@@ -25,6 +25,7 @@ from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 NONE = 0
 CORRUPT_MESSAGE = 2
 INVALID_TIMESTAMP = 32
+INVALID_RECORD = 87
 
 GZIP = 1
 SNAPPY = 2
@@ -310,6 +311,16 @@ class LegacyProduce(h.ClusterTestCase):
 		self.assert_rejected(2, wrapper(1, SNAPPY, inner, ts=TS), CORRUPT_MESSAGE)
 		inner = wrapper(0, SNAPPY, message(0, b"k", b"v"))
 		self.assert_rejected(0, wrapper(0, GZIP, inner), CORRUPT_MESSAGE)
+
+	def test_inner_magic_differs_from_wrapper(self):
+		# kafka-node 5.0.0 at Produce v0/v1 wraps magic 1 messages in a magic 0 gzip
+		# wrapper (tests/compat/test_kafka_node.py). Kafka's LogValidator.validateRecord
+		# answers a record whose magic is not its batch's with INVALID_RECORD.
+		inner = message(1, b"k", b"v1", ts=TS) + message(1, b"k", b"v2", ts=TS)
+		self.assert_rejected(1, wrapper(0, GZIP, inner), INVALID_RECORD)
+		self.assert_rejected(0, wrapper(0, GZIP, inner), INVALID_RECORD)
+		inner = message(0, b"k", b"v1") + message(0, b"k", b"v2", offset=1)
+		self.assert_rejected(2, wrapper(1, GZIP, inner, ts=TS), INVALID_RECORD)
 
 	def test_nothing_whole(self):
 		self.assert_rejected(2, message(1, b"k", b"v", ts=TS)[:-1], CORRUPT_MESSAGE)

@@ -478,7 +478,7 @@ static void test_other_rules(void **state)
 	put_plain(&inner, 0, 0, NOW, "k", "v");
 	wbuf_reset(&in);
 	put_wrapper(&in, 1, COMPRESSION_GZIP, 0, NOW, &inner);
-	expect_error(&in, &o, KERR_CORRUPT_MESSAGE);
+	expect_error(&in, &o, KERR_INVALID_RECORD);
 
 	/* ZStandard does not exist in magic 0/1. */
 	wbuf_reset(&in);
