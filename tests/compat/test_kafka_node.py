@@ -39,7 +39,6 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as h  # noqa: E402
 import kproto  # noqa: E402
 import nodejs  # noqa: E402
@@ -67,7 +66,7 @@ class KafkaNode(h.ClusterTestCase):
 	@classmethod
 	def setUpClass(cls):
 		nodejs.tools()
-		cls.modules = nodejs.install(SRC, "kafka-node")
+		cls.modules = nodejs.modules(SRC, "kafka-node")
 		taps, cls.bootstrap = wiretap.start_tapped_cluster(cls, 1)
 		cls.tap = taps[1]
 		# kafka-node's "old" clients get no ApiVersions answer, as from a 0.9 broker.

@@ -25,7 +25,6 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster as h  # noqa: E402
 import nodejs  # noqa: E402
 import wiretap  # noqa: E402
@@ -47,7 +46,7 @@ class KafkaJS(h.ClusterTestCase):
 	@classmethod
 	def setUpClass(cls):
 		nodejs.tools()
-		cls.modules = nodejs.install(JS_DIR, "kafkajs")
+		cls.modules = nodejs.modules(JS_DIR, "kafkajs")
 		cls.taps, cls.bootstrap = wiretap.start_tapped_cluster(cls, 3)
 
 	@classmethod

@@ -8,7 +8,6 @@ format; and bad group requests sent as raw protocol get Kafka's error codes
 
 import json
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -20,6 +19,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import acked  # noqa: E402
 import cluster as h  # noqa: E402
+import nodejs  # noqa: E402
 import kproto  # noqa: E402
 from members import GroupMember, poll_until  # noqa: E402
 from kproto import i8, i16, i32, string  # noqa: E402
@@ -565,18 +565,14 @@ class Groups(h.ClusterTestCase):
 	# -- 5: KafkaJS ------------------------------------------------------------------------------
 
 	def test_5_kafkajs_group(self):
-		node, npm = shutil.which("node"), shutil.which("npm")
-		if not node or not npm:
-			self.skipTest("node/npm not installed (scripts/deps installs nodejs and npm)")
-		if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "kafkajs")):
-			p = h.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, timeout=300)
-			self.assertEqual(p.returncode, 0, "npm ci failed:\n%s\n%s" % (p.stdout, p.stderr))
+		node, _ = nodejs.tools()
+		node_modules = nodejs.modules(JS_DIR, "kafkajs")
 		topic, group, P, N = "grp-js", "g-js", 3, 30
 		self.create(topic, P)
 
 		def run_js(n):
 			p = h.run([node, os.path.join(JS_DIR, "group_run.js"), self.b.address, topic, group, str(n)],
-					timeout=120, cwd=JS_DIR)
+					timeout=120, cwd=JS_DIR, env=dict(os.environ, NODE_PATH=node_modules))
 			self.assertEqual(p.returncode, 0, "group_run.js failed:\n%s\n%s" % (p.stdout, p.stderr[-4000:]))
 			return json.loads(p.stdout.strip().splitlines()[-1])
 
