@@ -41,6 +41,10 @@ struct listener_spec {
 	char *host;     /* bind host; "" or NULL = all interfaces */
 	int port;       /* 0 = pick a free port (the chosen one is written back) */
 	enum security_protocol protocol;
+	/* SSL and SASL_SSL: the listener's OpenSSL SSL_CTX (the caller's; it must outlive
+	 * the server) and its ssl.principal.mapping.rules.  NULL for plaintext listeners. */
+	void *tls_ctx;
+	const char *principal_rules;
 };
 
 /* What a handler learns about the connection a frame came on. */
@@ -49,6 +53,9 @@ struct conn_info {
 	enum security_protocol protocol;
 	char peer[64];  /* "ip:port" */
 	uint64_t id;    /* unique per process, for logs */
+	/* Kafka's principal: "User:ANONYMOUS" on plaintext and for a TLS peer without a
+	 * certificate, else from the certificate's subject (ssl.principal.mapping.rules). */
+	char principal[256];
 };
 
 /*

@@ -35,13 +35,17 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "samsa/util/buf.h"
 #include "samsa/util/endian.h"
 #include "samsa/util/log.h"
+#include "samsa/util/tls.h"
 #include "samsa/util/xalloc.h"
 
 /* Frames handled back to back on one connection before yielding to the loop. */
@@ -63,6 +67,8 @@ enum op_type { OP_RESPOND, OP_RESPOND_NONE, OP_CLOSE, OP_ADOPT };
 
 /* While a lazy answer is being made, the output is topped up below this much queued. */
 #define LAZY_LOW_WATER (256 * 1024)
+/* A TLS connection's decrypted bytes waiting for us stop the socket reads at this much. */
+#define TLS_READ_HIGH_WATER (1024 * 1024)
 /* What one call of a lazy source is asked for. */
 #define LAZY_CHUNK (128 * 1024)
 
@@ -126,6 +132,9 @@ struct conn {
 	size_t frame_total;          /* 4 + size of the frame with the handler */
 	struct event *resume;        /* deferred delivery of already-buffered frames */
 	struct lazy_tail *tail;      /* an answer still being made (the connection stays muted) */
+	bool tls;                    /* bev is an OpenSSL bufferevent: reads come through it, not recv */
+	const struct listener *listener;
+	bool handshake_done;
 	struct conn_info info;
 };
 
@@ -176,7 +185,8 @@ static void conn_destroy(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	event_free(c->readable);
+	if (c->readable)
+		event_free(c->readable);
 	c->readable = NULL;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
@@ -198,7 +208,8 @@ static void close_after_flush(struct conn *c)
 	if (c->dead)
 		return;
 	c->closing = true;
-	event_del(c->readable);
+	if (c->readable)
+		event_del(c->readable);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_destroy(c);
 	/* else the write callback destroys it once the output drains */
@@ -300,6 +311,13 @@ static void release_idle_buffer(struct conn *c)
  * timeout (a muted connection is not idle: its clock stops while a handler works). */
 static void watch_readable(struct conn *c)
 {
+	if (c->tls) {
+		/* OpenSSL's bufferevent reads for us; what it has buffered already is delivered now. */
+		bufferevent_enable(c->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 && !c->delivering)
+			event_active(c->resume, EV_READ, 0);
+		return;
+	}
 	int64_t ms = c->t->server->cfg.connections_max_idle_ms;
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
 	event_add(c->readable, ms > 0 ? &tv : NULL);
@@ -382,6 +400,8 @@ static int add_file_range(struct evbuffer *out, int fd, off_t offset, size_t len
 	return 0;
 }
 
+static void respond_spliced(struct conn *c, struct wbuf *frame, const struct net_file_range *files);
+
 static void release_lazy_sources(const struct wbuf *frame, const struct net_file_range *files)
 {
 	for (size_t i = 0; i < frame->ngaps; i++)
@@ -407,7 +427,76 @@ static struct lazy_tail *make_tail(const struct wbuf *frame, const struct net_fi
 	return t;
 }
 
+/*
+ * On TLS there is no sendfile (no kernel TLS here): a file range is read in
+ * chunks as the socket drains, like a lazy gap, and encrypted in user space.
+ */
+struct file_source {
+	int fd; /* dup'd */
+	off_t offset;
+	size_t left;
+};
+
+static int file_source_next(void *arg, struct wbuf *out, size_t want)
+{
+	struct file_source *f = arg;
+	size_t n = want < f->left ? want : f->left;
+	wbuf_reserve(out, n);
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = pread(f->fd, out->data + out->len + got, n - got, f->offset + (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		got += (size_t)k;
+	}
+	out->len += got;
+	f->offset += (off_t)got;
+	f->left -= got;
+	return f->left == 0 ? 1 : 0;
+}
+
+static void file_source_release(void *arg)
+{
+	struct file_source *f = arg;
+	close(f->fd);
+	free(f);
+}
+
 void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_file_range *files)
+{
+	struct net_file_range *streamed = NULL;
+	if (c->tls && frame->ngaps > 0) {
+		streamed = xcalloc(frame->ngaps, sizeof *streamed);
+		for (size_t i = 0; i < frame->ngaps; i++) {
+			streamed[i] = files[i];
+			if (files[i].lazy.next || frame->gaps[i].len == 0)
+				continue;
+			struct file_source *f = xcalloc(1, sizeof *f);
+			f->fd = dup(files[i].fd);
+			f->offset = files[i].offset;
+			f->left = frame->gaps[i].len;
+			if (f->fd < 0) {
+				free(f);
+				log_error("Connection %s: cannot dup a segment file: %s", c->info.peer, strerror(errno));
+				for (size_t k = 0; k < i; k++)
+					if (streamed[k].lazy.release)
+						streamed[k].lazy.release(streamed[k].lazy.arg);
+				free(streamed);
+				wbuf_reset(frame);
+				dispatch(c, OP_CLOSE, NULL);
+				return;
+			}
+			streamed[i].lazy = (struct net_lazy_source){ file_source_next, file_source_release, f };
+		}
+		files = streamed;
+	}
+	respond_spliced(c, frame, files);
+	free(streamed);
+}
+
+static void respond_spliced(struct conn *c, struct wbuf *frame, const struct net_file_range *files)
 {
 	size_t first_lazy = frame->ngaps;
 	bool any_file = false;
@@ -477,6 +566,8 @@ void net_respond_with_file(struct conn *c, struct wbuf *head, int fd, off_t offs
  * request then arrives in a few large reads rather than one per TCP segment. */
 static void set_rcvlowat(struct conn *c, size_t want)
 {
+	if (c->tls)
+		return; /* the TLS layer reads records, not our frames */
 	/* Capped here too, so the value (a system call to change) stays put for most of
 	 * a big frame instead of following every read. */
 	int v = want > LOWAT_MAX ? LOWAT_MAX : (int)want;
@@ -521,7 +612,13 @@ static ssize_t fill_input(struct conn *c)
 			want = c->in_cap - c->in_len > ahead ? c->in_cap - c->in_len : ahead;
 	}
 	reserve_input(c, want);
-	/* The TLS seam: an SSL listener would read through OpenSSL here. */
+	if (c->tls) {
+		/* Decrypted by OpenSSL's bufferevent, which reads the socket itself. */
+		int k = evbuffer_remove(bufferevent_get_input(c->bev), c->in + c->in_len, want);
+		if (k > 0)
+			c->in_len += (size_t)k;
+		return k > 0 ? k : 0;
+	}
 	ssize_t n = recv(bufferevent_getfd(c->bev), c->in + c->in_len, want, 0);
 	if (n > 0) {
 		c->in_len += (size_t)n;
@@ -562,7 +659,9 @@ static void try_deliver(struct conn *c)
 		uint8_t *frame = c->in + c->in_start;
 		c->muted = true;
 		c->frame_total = 4 + (size_t)size;
-		event_del(c->readable); /* Kafka mutes the channel until the answer */
+		/* Kafka mutes the channel until the answer */
+		if (c->readable)
+			event_del(c->readable);
 		conn_ref(c); /* the handler's reference, dropped when it answers */
 		s->cfg.on_request(c, &c->info, frame + 4, (size_t)size, s->cfg.arg);
 	}
@@ -590,12 +689,33 @@ static void readable_cb(evutil_socket_t fd, short what, void *arg)
 	try_deliver(c);
 }
 
+/* TLS: move what OpenSSL's bufferevent has decrypted into our buffer (up to the frame we need). */
+static bool tls_pull(struct conn *c)
+{
+	ssize_t n;
+	while ((n = fill_input(c)) > 0)
+		;
+	return n == 0;
+}
+
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct conn *c = arg;
-	if (!c->dead && !c->muted)
+	if (!c->dead && !c->muted && (!c->tls || tls_pull(c)))
+		try_deliver(c);
+}
+
+static void tls_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	/* While a frame is with the handler the bytes wait in the bufferevent (its read
+	 * high-water mark stops the socket reads), as Kafka mutes the channel. */
+	if (c->dead || c->muted || c->closing)
+		return;
+	if (tls_pull(c))
 		try_deliver(c);
 }
 
@@ -610,11 +730,42 @@ static void write_cb(struct bufferevent *bev, void *arg)
 		conn_destroy(c);
 }
 
+/* The TLS handshake finished: who the peer is. */
+static void tls_connected(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	c->handshake_done = true;
+	const struct listener_spec *spec = c->listener->spec;
+	tls_peer_principal(ssl, spec->principal_rules, c->info.principal, sizeof c->info.principal);
+	log_info("TLS connection from %s on listener %s: %s, %s, principal %s", c->info.peer, spec->name,
+		 SSL_get_version(ssl), SSL_get_cipher_name(ssl), c->info.principal);
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	(void)bev;
 	struct conn *c = arg;
-	/* Only writing is enabled on the bufferevent, so this is a failed write. */
+	if (c->tls && (what & BEV_EVENT_CONNECTED)) {
+		tls_connected(c);
+		return;
+	}
+	if (c->tls && (what & BEV_EVENT_TIMEOUT)) {
+		log_info("Closing idle connection %s (connections.max.idle.ms)", c->info.peer);
+		conn_destroy(c);
+		return;
+	}
+	if (c->tls && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) && !c->handshake_done) {
+		/* Plaintext to a TLS port, an untrusted or missing client certificate, a peer
+		 * that gave up: one line, then the connection goes. */
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char why[256] = "the peer closed the connection";
+		if (e)
+			ERR_error_string_n(e, why, sizeof why);
+		log_warn("TLS handshake with %s on listener %s failed: %s", c->info.peer, c->listener->spec->name,
+			 why);
+		conn_destroy(c);
+		return;
+	}
+	/* On plaintext only writing is enabled on the bufferevent, so this is a failed write. */
 	if (what & BEV_EVENT_ERROR)
 		log_debug("Connection %s: %s", c->info.peer, strerror(EVUTIL_SOCKET_ERROR()));
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
@@ -650,21 +801,42 @@ static void adopt(struct netthread *t, int fd, const struct listener *l)
 	}
 	snprintf(c->info.peer, sizeof c->info.peer, "%s:%d", host, port);
 
-	/* The TLS seam: an SSL listener would wrap the socket here (bufferevent_openssl). */
-	c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->listener = l;
+	snprintf(c->info.principal, sizeof c->info.principal, "User:ANONYMOUS");
+	if (l->spec->tls_ctx) {
+		/* TLS: OpenSSL's bufferevent owns the socket, reading and writing through the session. */
+		SSL *ssl = SSL_new(l->spec->tls_ctx);
+		c->bev = ssl ? bufferevent_openssl_socket_new(t->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+							      BEV_OPT_CLOSE_ON_FREE)
+			     : NULL;
+		if (!c->bev && ssl)
+			SSL_free(ssl);
+		c->tls = true;
+	} else {
+		c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (!c->bev) {
 		close(fd);
 		free(c);
 		return;
 	}
 	c->resume = event_new(t->base, -1, 0, resume_cb, c);
-	c->readable = event_new(t->base, fd, EV_READ | EV_PERSIST, readable_cb, c);
 	c->rcvlowat = 1;
-	bufferevent_setcb(c->bev, NULL, write_cb, event_cb, c);
 	c->next = t->conns;
 	if (t->conns)
 		t->conns->prev = c;
 	t->conns = c;
+	if (c->tls) {
+		int64_t ms = s->cfg.connections_max_idle_ms;
+		struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+		bufferevent_setcb(c->bev, tls_read_cb, write_cb, event_cb, c);
+		bufferevent_setwatermark(c->bev, EV_READ, 0, TLS_READ_HIGH_WATER);
+		bufferevent_set_timeouts(c->bev, ms > 0 ? &tv : NULL, NULL);
+		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		return;
+	}
+	c->readable = event_new(t->base, fd, EV_READ | EV_PERSIST, readable_cb, c);
+	bufferevent_setcb(c->bev, NULL, write_cb, event_cb, c);
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_enable(c->bev, EV_WRITE);
 	watch_readable(c);
@@ -766,9 +938,12 @@ static void *accept_main(void *arg)
 static int bind_listener(struct net_server *s, struct listener *l)
 {
 	struct listener_spec *spec = l->spec;
-	if (spec->protocol != SECPROTO_PLAINTEXT) {
-		log_error("Listener %s: only PLAINTEXT listeners are supported so far (SSL and SASL come later)",
-			  spec->name);
+	if (spec->protocol == SECPROTO_SASL_PLAINTEXT || spec->protocol == SECPROTO_SASL_SSL) {
+		log_error("Listener %s: SASL listeners are not supported yet (PLAINTEXT and SSL are)", spec->name);
+		return -1;
+	}
+	if (spec->protocol == SECPROTO_SSL && !spec->tls_ctx) {
+		log_error("Listener %s: an SSL listener needs its TLS settings", spec->name);
 		return -1;
 	}
 	char port[16];

@@ -13,6 +13,7 @@
 #include "samsa/log.h"
 #include "server/apis.h"
 #include "server/broker_logs.h"
+#include "server/broker_tls.h"
 #include "server/fetch_session.h"
 #include "samsa/purgatory.h"
 #include "server/admin_executor.h"
@@ -134,6 +135,8 @@ static int start_network(struct broker *b)
 		b->listeners[i].host = xstrdup(bc->listeners[i].host ? bc->listeners[i].host : "");
 		b->listeners[i].port = bc->listeners[i].port;
 		b->listeners[i].protocol = (enum security_protocol)bc->listeners[i].protocol;
+		if (broker_tls_prepare(b->config, &b->listeners[i]) != 0)
+			return -1;
 	}
 	struct net_config nc = {
 		.num_network_threads = bc->num_network_threads,
@@ -265,6 +268,7 @@ void broker_shutdown(struct broker *b)
 	controller_free(b->controller);
 	b->controller = NULL;
 	for (int i = 0; i < b->n_listeners; i++) {
+		broker_tls_release(&b->listeners[i]);
 		free(b->listeners[i].name);
 		free(b->listeners[i].host);
 	}
