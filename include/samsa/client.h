@@ -6,6 +6,7 @@
 #ifndef SAMSA_CLIENT_H
 #define SAMSA_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@
  */
 struct kclient {
 	int fd;
+	void *ssl;        /* an OpenSSL session over fd (kclient_connect_tls), or NULL */
 	int32_t correlation_id;
 	char client_id[64];
 	struct wbuf resp; /* the last response frame */
@@ -26,6 +28,12 @@ struct kclient {
 
 /* "host:port"; returns 0 or -1 (errno-style message logged). */
 int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms);
+/*
+ * The same over TLS with ctx (an OpenSSL SSL_CTX for clients, see
+ * samsa/util/tls.h), the server's certificate checked against the host when
+ * verify_host.  On failure the reason is logged at warn.
+ */
+int kclient_connect_tls(struct kclient *kc, const char *hostport, int timeout_ms, void *ctx, bool verify_host);
 void kclient_close(struct kclient *kc);
 /*
  * Encodes `request` at `version`, sends it, waits for the answer and decodes it into *response (in arena).

@@ -37,6 +37,10 @@ struct controller_config {
 	bool auto_leader_rebalance_enable;
 	int32_t leader_imbalance_per_broker_percentage;
 	int64_t leader_imbalance_check_interval_seconds;
+	/* The inter-broker listener is SSL: the channels' OpenSSL client SSL_CTX (the
+	 * caller's), and whether brokers' certificates must name their hosts. */
+	void *inter_broker_tls_ctx;
+	bool inter_broker_tls_verify_host;
 };
 
 /*

@@ -34,6 +34,10 @@ struct fetcher_config {
 	/* "host:port" of a broker on the inter-broker listener; 0, or -1 when unknown now. */
 	int (*endpoint)(void *arg, int32_t broker_id, char *out, size_t cap);
 	void *arg;
+	/* The inter-broker listener is SSL: an OpenSSL client SSL_CTX, and whether the
+	 * leader's certificate must name the host (ssl.endpoint.identification.algorithm). */
+	void *tls_ctx;
+	bool tls_verify_host;
 };
 
 struct fetcher_manager *fetcher_manager_new(const struct fetcher_config *cfg);

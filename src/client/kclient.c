@@ -8,22 +8,19 @@
 
 #include "samsa/proto.h"
 #include "samsa/util/endian.h"
+#include "samsa/util/log.h"
 #include "samsa/util/sockio.h"
+#include "samsa/util/tls.h"
 
 #define MAX_RESPONSE (256 * 1024 * 1024)
 
-int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms)
+static int split_hostport(const char *hostport, char *host, size_t cap, int *port_out)
 {
-	memset(kc, 0, sizeof *kc);
-	kc->fd = -1;
-	snprintf(kc->client_id, sizeof kc->client_id, "samsa-cli");
-	wbuf_init(&kc->resp);
 	const char *colon = strrchr(hostport, ':');
 	if (!colon)
 		return -1;
-	char host[256];
 	size_t hl = (size_t)(colon - hostport);
-	if (hl >= sizeof host)
+	if (hl >= cap)
 		return -1;
 	memcpy(host, hostport, hl);
 	host[hl] = '\0';
@@ -35,16 +32,55 @@ int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms)
 	long port = strtol(colon + 1, &end, 10);
 	if (*end || port <= 0 || port > 65535)
 		return -1;
-	kc->fd = sock_connect(host, (int)port, timeout_ms);
+	*port_out = (int)port;
+	return 0;
+}
+
+int kclient_connect_tls(struct kclient *kc, const char *hostport, int timeout_ms, void *ctx, bool verify_host)
+{
+	if (kclient_connect(kc, hostport, timeout_ms) != 0)
+		return -1;
+	char host[256];
+	int port;
+	split_hostport(hostport, host, sizeof host, &port);
+	char err[512];
+	kc->ssl = tls_client_connect(ctx, kc->fd, host, verify_host, err, sizeof err);
+	if (!kc->ssl) {
+		log_warn("Connection to %s: %s", hostport, err);
+		close(kc->fd);
+		kc->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms)
+{
+	memset(kc, 0, sizeof *kc);
+	kc->fd = -1;
+	snprintf(kc->client_id, sizeof kc->client_id, "samsa-cli");
+	wbuf_init(&kc->resp);
+	char host[256];
+	int port;
+	if (split_hostport(hostport, host, sizeof host, &port) != 0)
+		return -1;
+	kc->fd = sock_connect(host, port, timeout_ms);
 	return kc->fd >= 0 ? 0 : -1;
 }
 
 void kclient_close(struct kclient *kc)
 {
+	tls_close(kc->ssl);
+	kc->ssl = NULL;
 	if (kc->fd >= 0)
 		close(kc->fd);
 	kc->fd = -1;
 	wbuf_free(&kc->resp);
+}
+
+static int read_all(struct kclient *kc, void *p, size_t n)
+{
+	return kc->ssl ? tls_read_all(kc->ssl, p, n) : sock_read_all(kc->fd, p, n);
 }
 
 static int call(struct kclient *kc, int16_t api_key, int16_t version, const void *request, struct arena *a,
@@ -66,18 +102,18 @@ static int call(struct kclient *kc, int16_t api_key, int16_t version, const void
 		wbuf_uvarint(&w, 0);
 	proto_request_encode(api_key, version, &w, request);
 	wbuf_patch_i32(&w, 0, (int32_t)(w.len - 4));
-	int rc = sock_write_all(kc->fd, w.data, w.len);
+	int rc = kc->ssl ? tls_write_all(kc->ssl, w.data, w.len) : sock_write_all(kc->fd, w.data, w.len);
 	wbuf_free(&w);
 	if (rc)
 		return -1;
 	uint8_t sz[4];
-	if (sock_read_all(kc->fd, sz, 4))
+	if (read_all(kc, sz, 4))
 		return -1;
 	uint32_t n = be32_load(sz);
 	if (n < 4 || n > MAX_RESPONSE)
 		return -1;
 	wbuf_reset(&kc->resp);
-	if (sock_read_all(kc->fd, wbuf_extend(&kc->resp, n), n))
+	if (read_all(kc, wbuf_extend(&kc->resp, n), n))
 		return -1;
 	const uint8_t *frame = kc->resp.data;
 	if (own_copy) {

@@ -15,6 +15,7 @@
 #include "samsa/util/endian.h"
 #include "samsa/util/log.h"
 #include "samsa/util/sockio.h"
+#include "samsa/util/tls.h"
 #include "samsa/util/xalloc.h"
 
 /* A response bigger than this from a broker is nonsense for controller requests. */
@@ -41,6 +42,7 @@ struct channel {
 	struct chan_req *head, *tail;
 	bool stop;
 	int fd; /* touched by the sender thread; shutdown() from outside to wake it */
+	void *ssl; /* the TLS session over fd when the inter-broker listener is SSL */
 	int32_t correlation_id;
 };
 
@@ -50,6 +52,8 @@ struct channel_manager {
 	int32_t controller_id;
 	int32_t socket_timeout_ms;
 	char client_id[64];
+	void *tls_ctx; /* channel_manager_set_tls */
+	bool tls_verify_host;
 	/* channel_manager_new_with_ops: every call goes here instead (tests); NULL for sender threads. */
 	const struct channel_ops *ops;
 	void *impl;
@@ -75,6 +79,11 @@ static bool is_flexible(int16_t api_key, int16_t version)
 	return api && api->flexible_from >= 0 && version >= api->flexible_from;
 }
 
+static int chan_read_all(struct channel *ch, void *p, size_t n)
+{
+	return ch->ssl ? tls_read_all(ch->ssl, p, n) : sock_read_all(ch->fd, p, n);
+}
+
 /* One round trip; returns 0 and fills `resp` (the whole response frame) or -1 on I/O trouble. */
 static int round_trip(struct channel *ch, struct chan_req *r, struct wbuf *resp, size_t *body_off)
 {
@@ -91,20 +100,20 @@ static int round_trip(struct channel *ch, struct chan_req *r, struct wbuf *resp,
 		wbuf_uvarint(&frame, 0); /* no tagged fields in the header */
 	wbuf_put(&frame, r->body.data, r->body.len);
 	wbuf_patch_i32(&frame, 0, (int32_t)(frame.len - 4));
-	int rc = sock_write_all(ch->fd, frame.data, frame.len);
+	int rc = ch->ssl ? tls_write_all(ch->ssl, frame.data, frame.len) : sock_write_all(ch->fd, frame.data, frame.len);
 	wbuf_free(&frame);
 	if (rc)
 		return -1;
 
 	uint8_t sz[4];
-	if (sock_read_all(ch->fd, sz, 4))
+	if (chan_read_all(ch, sz, 4))
 		return -1;
 	int32_t n = (int32_t)be32_load(sz);
 	if (n < 4 || n > MAX_RESPONSE_BYTES)
 		return -1;
 	wbuf_reset(resp);
 	uint8_t *p = wbuf_extend(resp, (size_t)n);
-	if (sock_read_all(ch->fd, p, (size_t)n))
+	if (chan_read_all(ch, p, (size_t)n))
 		return -1;
 	struct rd rd;
 	rd_init(&rd, resp->data, resp->len);
@@ -146,6 +155,17 @@ static void *sender_main(void *arg)
 
 		if (ch->fd < 0) {
 			int fd = sock_connect(ch->host, ch->port, ch->cm->socket_timeout_ms);
+			void *ssl = NULL;
+			if (fd >= 0 && ch->cm->tls_ctx) {
+				char err[512];
+				ssl = tls_client_connect(ch->cm->tls_ctx, fd, ch->host, ch->cm->tls_verify_host, err,
+							 sizeof err);
+				if (!ssl) {
+					log_warn("Controller channel to broker %d: %s", ch->broker_id, err);
+					close(fd);
+					fd = -1;
+				}
+			}
 			if (fd < 0) {
 				log_warn("Controller channel: cannot connect to broker %d at %s:%d; retrying",
 					 ch->broker_id, ch->host, ch->port);
@@ -155,6 +175,7 @@ static void *sender_main(void *arg)
 			}
 			pthread_mutex_lock(&ch->lock);
 			ch->fd = fd;
+			ch->ssl = ssl;
 			bool stop = ch->stop;
 			pthread_mutex_unlock(&ch->lock);
 			if (stop)
@@ -166,6 +187,8 @@ static void *sender_main(void *arg)
 		size_t off = 0;
 		if (round_trip(ch, r, &resp, &off) != 0) {
 			pthread_mutex_lock(&ch->lock);
+			tls_close(ch->ssl);
+			ch->ssl = NULL;
 			close(ch->fd);
 			ch->fd = -1;
 			bool stop = ch->stop;
@@ -209,6 +232,7 @@ static void channel_destroy(struct channel *ch)
 	pthread_cond_signal(&ch->cond);
 	pthread_mutex_unlock(&ch->lock);
 	pthread_join(ch->thread, NULL);
+	tls_close(ch->ssl);
 	if (ch->fd >= 0)
 		close(ch->fd);
 	struct chan_req *r = ch->head;
@@ -224,6 +248,12 @@ static void channel_destroy(struct channel *ch)
 	pthread_cond_destroy(&ch->cond);
 	free(ch->host);
 	free(ch);
+}
+
+void channel_manager_set_tls(struct channel_manager *cm, void *tls_ctx, bool verify_host)
+{
+	cm->tls_ctx = tls_ctx;
+	cm->tls_verify_host = verify_host;
 }
 
 void channel_manager_free(struct channel_manager *cm)

@@ -481,8 +481,11 @@ void controller_set_channel_factory(struct controller *c, channel_manager_factor
 
 static struct channel_manager *default_channels(int32_t controller_id, int32_t socket_timeout_ms, void *arg)
 {
-	(void)arg;
-	return channel_manager_new(controller_id, socket_timeout_ms);
+	const struct controller *c = arg;
+	struct channel_manager *cm = channel_manager_new(controller_id, socket_timeout_ms);
+	if (c->cfg.inter_broker_tls_ctx)
+		channel_manager_set_tls(cm, c->cfg.inter_broker_tls_ctx, c->cfg.inter_broker_tls_verify_host);
+	return cm;
 }
 
 struct controller *controller_new(const struct controller_config *cfg, struct zk *zk,
@@ -497,6 +500,7 @@ struct controller *controller_new(const struct controller_config *cfg, struct zk
 	if (hooks)
 		c->hooks = *hooks;
 	c->new_channels = default_channels;
+	c->new_channels_arg = c;
 	c->active_id = -1;
 	c->epoch = -1;
 	pthread_mutex_init(&c->lock, NULL);

@@ -41,6 +41,8 @@ struct broker {
 	struct net_server *net;
 	struct listener_spec *listeners;
 	int n_listeners;
+	void *inter_broker_tls;        /* client SSL_CTX when the inter-broker listener is SSL */
+	bool inter_broker_tls_verify_host;
 	volatile int stopping;
 };
 

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "samsa/config.h"
 #include "samsa/net.h"
@@ -63,4 +64,18 @@ void broker_tls_release(struct listener_spec *l)
 {
 	tls_context_free(l->tls_ctx);
 	l->tls_ctx = NULL;
+}
+
+void *broker_tls_client_context(const struct config *cfg, const char *listener, bool *verify_host)
+{
+	struct tls_settings s;
+	broker_tls_settings(cfg, listener, &s);
+	s.client_auth = NULL; /* a server's setting */
+	const char *alg = config_listener_raw(cfg, listener, "ssl.endpoint.identification.algorithm");
+	*verify_host = alg && !strcasecmp(alg, "https");
+	char err[512] = "";
+	void *ctx = tls_context_new(&s, false, err, sizeof err);
+	if (!ctx)
+		log_error("Inter-broker listener %s: %s", listener, err);
+	return ctx;
 }

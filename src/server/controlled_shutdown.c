@@ -105,7 +105,10 @@ static bool attempt(struct broker *b)
 	}
 	struct kclient kc;
 	int timeout = b->bc->controller_socket_timeout_ms > 0 ? b->bc->controller_socket_timeout_ms : 30000;
-	if (kclient_connect(&kc, hostport, timeout) != 0) {
+	int rc = b->inter_broker_tls ? kclient_connect_tls(&kc, hostport, timeout, b->inter_broker_tls,
+							     b->inter_broker_tls_verify_host)
+				     : kclient_connect(&kc, hostport, timeout);
+	if (rc != 0) {
 		log_warn("Controlled shutdown: cannot connect to controller %d at %s", ctl, hostport);
 		kclient_close(&kc);
 		return false;

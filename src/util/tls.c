@@ -1,6 +1,7 @@
 /* TLS contexts from Kafka's ssl.* settings, and certificate principals (see tls.h). */
 #include "samsa/util/tls.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -566,4 +567,73 @@ void tls_peer_principal(struct ssl_st *ssl, const char *rules, char *out, size_t
 	char mapped[512];
 	tls_map_principal(dn, rules, mapped, sizeof mapped);
 	snprintf(out, cap, "User:%s", mapped);
+}
+
+/* ------------------------------------------------------------------ blocking clients */
+
+struct ssl_st *tls_client_connect(struct ssl_ctx_st *ctx, int fd, const char *host, bool verify_host, char *err,
+				  size_t err_len)
+{
+	SSL *ssl = SSL_new(ctx);
+	if (!ssl) {
+		say(err, err_len, "OpenSSL cannot make a session");
+		return NULL;
+	}
+	SSL_set_fd(ssl, fd);
+	struct in6_addr a6;
+	struct in_addr a4;
+	bool is_ip = inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+	if (!is_ip)
+		SSL_set_tlsext_host_name(ssl, host);
+	if (verify_host) {
+		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+		if (is_ip)
+			X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+		else
+			X509_VERIFY_PARAM_set1_host(vp, host, 0);
+	}
+	if (SSL_connect(ssl) != 1) {
+		char e[256];
+		tls_last_error(e, sizeof e);
+		long v = SSL_get_verify_result(ssl);
+		say(err, err_len, "TLS handshake with %s failed: %s%s%s", host, e, v != X509_V_OK ? "; " : "",
+		    v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
+
+int tls_write_all(struct ssl_st *ssl, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n > 0) {
+		size_t done = 0;
+		if (SSL_write_ex(ssl, b, n, &done) != 1)
+			return -1;
+		b += done;
+		n -= done;
+	}
+	return 0;
+}
+
+int tls_read_all(struct ssl_st *ssl, void *p, size_t n)
+{
+	uint8_t *b = p;
+	while (n > 0) {
+		size_t got = 0;
+		if (SSL_read_ex(ssl, b, n, &got) != 1)
+			return -1;
+		b += got;
+		n -= got;
+	}
+	return 0;
+}
+
+void tls_close(struct ssl_st *ssl)
+{
+	if (!ssl)
+		return;
+	SSL_shutdown(ssl);
+	SSL_free(ssl);
 }

@@ -231,6 +231,78 @@ class Tls(h.ClusterTestCase):
 			pass
 
 
+class InterBroker(h.ClusterTestCase):
+	"""Three brokers whose inter-broker listener is SSL with client certificates
+	required: the controller's channels and the replica fetchers connect over
+	TLS, acks=all produce replicates to all three, and after the leader is
+	killed the survivors carry on with every acknowledged message."""
+
+	def test_replicates_over_tls_and_survives_a_leader_kill(self):
+		pki = tempfile.mkdtemp(prefix="samsa-pki-")
+		self.addCleanup(shutil.rmtree, pki, True)
+		make_pki(pki)
+		p = lambda n: os.path.join(pki, n)  # noqa: E731
+		c = self.start_cluster(brokers=0)
+		for bid in (1, 2, 3):
+			plain, internal = h.free_port(), h.free_port()
+			listeners = "PLAINTEXT://127.0.0.1:%d,INTERNAL://127.0.0.1:%d" % (plain, internal)
+			c.add_broker(bid, port=plain, start=False, props={
+				"listeners": listeners, "advertised.listeners": listeners,
+				"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:SSL",
+				"inter.broker.listener.name": "INTERNAL",
+				"ssl.keystore.type": "PEM", "ssl.keystore.location": p("server-keystore.pem"),
+				"ssl.key.password": "keypw",
+				"ssl.truststore.type": "PEM", "ssl.truststore.location": p("ca.pem"),
+				"listener.name.internal.ssl.client.auth": "required",
+				"default.replication.factor": 3, "min.insync.replicas": 2,
+				"offsets.topic.replication.factor": 3,
+			})
+		for b in c.brokers.values():
+			b.start(wait=False)
+		for b in c.brokers.values():
+			b.wait_ready(90)
+		c.wait_metadata(60)
+		topic = "tls-rf3"
+		a = AdminClient({"bootstrap.servers": c.bootstrap})
+		for _, f in a.create_topics([NewTopic(topic, 1, 3)], request_timeout=20).items():
+			f.result(30)
+		h.wait_until(lambda: sorted(c.partition_state(topic, 0)["isr"]) == [1, 2, 3], 60,
+				"all three in the ISR (replicating over TLS)")
+
+		def produce(first, n):
+			prod = Producer({"bootstrap.servers": c.bootstrap, "acks": "all", "linger.ms": 5,
+					"message.timeout.ms": 60000})
+			failed = []
+			for i in range(first, first + n):
+				prod.produce(topic, key=b"k%d" % i, value=b"v%d" % i, partition=0,
+						on_delivery=lambda err, msg: err and failed.append(err))
+			self.assertEqual(prod.flush(90), 0)
+			self.assertEqual(failed, [])
+		produce(0, 200)
+		leader = c.partition_state(topic, 0)["leader"]
+		log = c.broker(leader).log_text()
+		self.assertIn("on listener INTERNAL: TLS", log)
+		self.assertIn("principal User:CN=localhost,O=samsa-test", log)
+		c.broker(leader).kill()
+		h.wait_until(lambda: c.partition_state(topic, 0)["leader"] not in (leader, -1), 60, "a new leader")
+		produce(200, 100)
+		live = [b for b in c.brokers.values() if b.alive()]
+		cons = Consumer({"bootstrap.servers": ",".join(b.address for b in live), "group.id": "tls-rf3",
+				"enable.auto.commit": False})
+		got = []
+		try:
+			cons.assign([TopicPartition(topic, 0, 0)])
+			deadline = time.time() + 60
+			while time.time() < deadline and len(got) < 300:
+				m = cons.poll(1.0)
+				if m is None or m.error():
+					continue
+				got.append((m.offset(), m.key()))
+		finally:
+			cons.close()
+		self.assertEqual(got, [(i, b"k%d" % i) for i in range(300)])
+
+
 class JksRefused(h.ClusterTestCase):
 	def test_jks_keystore_stops_the_start(self):
 		d = tempfile.mkdtemp(prefix="samsa-jks-")

@@ -59,6 +59,22 @@ void tls_peer_principal(struct ssl_st *ssl, const char *rules, char *out, size_t
 /* The subject DN mapped by rules (without "User:"); exposed for tests. */
 void tls_map_principal(const char *dn, const char *rules, char *out, size_t cap);
 
+/*
+ * The client side over a blocking socket (the replica fetchers, the
+ * controller's channels, the admin CLI): handshake on the connected fd within
+ * its send/receive timeouts, with SNI and, when verify_host, the server
+ * certificate checked against host (a name or an IP address, as Kafka's
+ * ssl.endpoint.identification.algorithm=https does).  NULL with err filled on
+ * failure; the fd stays the caller's either way.
+ */
+struct ssl_st *tls_client_connect(struct ssl_ctx_st *ctx, int fd, const char *host, bool verify_host, char *err,
+				  size_t err_len);
+/* 0, or -1 on error, timeout or EOF, like sock_write_all / sock_read_all. */
+int tls_write_all(struct ssl_st *ssl, const void *p, size_t n);
+int tls_read_all(struct ssl_st *ssl, void *p, size_t n);
+/* Sends close_notify when it can and frees the session (not the fd). */
+void tls_close(struct ssl_st *ssl);
+
 /* The last OpenSSL error queue of this thread as text (cleared), for logs. */
 void tls_last_error(char *out, size_t cap);
 
