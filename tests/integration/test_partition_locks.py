@@ -179,6 +179,16 @@ class PartitionLocks(h.ClusterTestCase):
 		h.wait_until(lambda: c.partition_state("demote", 0)["isr"] == [1], 60, "broker 2 to leave the ISR")
 		h.wait_until(lambda: ("Broker 1 is now leader of demote-0 (leader epoch %d)"
 			% c.partition_state("demote", 0)["leader_epoch"]) in b1.log_text(), 30, "broker 1 to lead the new epoch")
+		# If broker 2 was the controller, broker 1 takes over and resends LeaderAndIsr at the same
+		# epoch; that must be in before the stall, or it races the demotion below.
+		h.wait_until(lambda: c.controller_id() == 1, 60, "broker 1 to be the controller")
+
+		def failover_applied():
+			log = b1.log_text()
+			at = log.rfind("Broker 1 is now the controller")
+			return at >= 0 and ("Broker 1 is now leader of demote-0 (leader epoch %d)"
+					% c.partition_state("demote", 0)["leader_epoch"]) in log[at:]
+		h.wait_until(failover_applied, 60, "the controller's LeaderAndIsr for demote-0 applied")
 		st = c.partition_state("demote", 0)
 
 		open(self.gate, "w").close()
