@@ -127,5 +127,17 @@ struct net_file_range {
 void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_file_range *files);
 /* Close the connection (after flushing what is already queued). */
 void net_close(struct conn *c);
+/* Answer the current frame, then close once that answer is written (SASL failures). */
+void net_respond_and_close(struct conn *c, struct wbuf *frame);
+
+/*
+ * Per-connection state of a layer above (SASL's): set and read by the handler
+ * of the connection's current frame (the connection is muted meanwhile, so no
+ * two run at once); free_fn(state) runs when the connection goes.
+ */
+void net_conn_set_state(struct conn *c, void *state, void (*free_fn)(void *));
+void *net_conn_state(struct conn *c);
+/* The principal the connection's later frames carry in their conn_info (after SASL). */
+void net_conn_set_principal(struct conn *c, const char *principal);
 
 #endif

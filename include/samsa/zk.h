@@ -301,6 +301,21 @@ int topic_zk_read_log_dir_event(struct zk *zk, const char *name, int32_t *broker
 /* Fenced by the controller epoch's zkVersion like topic_zk_delete_isr_change. */
 int topic_zk_delete_log_dir_event(struct zk *zk, const char *name, int32_t epoch_zk_version);
 
+/*
+ * Entity configs [AdminZkClient]: /config/<type>/<sanitized name> with
+ * {"version":1,"config":{...}} (type: users, clients, brokers, ...), and the
+ * /config/changes/config_change_ notice {"version":2,"entity_path":"<type>/<name>"}.
+ */
+/* Kafka's Sanitizer: URL encoding with '*' escaped too. */
+void config_zk_sanitize(const char *name, char *out, size_t cap);
+/* The entity's entries (in a) and the znode's version; ZNONODE when it has none. */
+int config_zk_get(struct zk *zk, const char *type, const char *name, struct arena *a,
+		  struct topic_config_entry **out, int *n, int32_t *version);
+/* Write the entries: created when expected_version < 0, else set conditionally (ZBADVERSION). */
+int config_zk_set(struct zk *zk, const char *type, const char *name, const struct topic_config_entry *e, int n,
+		  int32_t expected_version);
+int config_zk_notify(struct zk *zk, const char *type, const char *name);
+
 /* Deletion: the marker under /admin/delete_topics, and what the controller removes. */
 int topic_zk_mark_for_deletion(struct zk *zk, const char *topic);
 int topic_zk_list_deletions(struct zk *zk, zk_watch_fn watch, void *arg, char ***names, int *n);

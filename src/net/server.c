@@ -63,7 +63,7 @@
  * and well under half of Kafka's default receive buffer (100 KB, doubled by Linux). */
 #define LOWAT_MAX (64 * 1024)
 
-enum op_type { OP_RESPOND, OP_RESPOND_NONE, OP_CLOSE, OP_ADOPT };
+enum op_type { OP_RESPOND, OP_RESPOND_NONE, OP_RESPOND_CLOSE, OP_CLOSE, OP_ADOPT };
 
 /* While a lazy answer is being made, the output is topped up below this much queued. */
 #define LAZY_LOW_WATER (256 * 1024)
@@ -135,6 +135,8 @@ struct conn {
 	bool tls;                    /* bev is an OpenSSL bufferevent: reads come through it, not recv */
 	const struct listener *listener;
 	bool handshake_done;
+	void *state;                 /* net_conn_set_state */
+	void (*state_free)(void *);
 	struct conn_info info;
 };
 
@@ -160,6 +162,8 @@ static void conn_unref(struct conn *c)
 {
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		free(c->in); /* only now: a handler may still be reading its frame from it */
+		if (c->state_free)
+			c->state_free(c->state);
 		free(c);
 	}
 }
@@ -381,6 +385,23 @@ static void dispatch_tail(struct conn *c, struct evbuffer *out, struct lazy_tail
 void net_respond_none(struct conn *c) { dispatch(c, OP_RESPOND_NONE, NULL); }
 
 void net_close(struct conn *c) { dispatch(c, OP_CLOSE, NULL); }
+
+void net_respond_and_close(struct conn *c, struct wbuf *frame) { dispatch(c, OP_RESPOND_CLOSE, frame_buffer(frame)); }
+
+void net_conn_set_state(struct conn *c, void *state, void (*free_fn)(void *))
+{
+	if (c->state_free && c->state != state)
+		c->state_free(c->state);
+	c->state = state;
+	c->state_free = free_fn;
+}
+
+void *net_conn_state(struct conn *c) { return c->state; }
+
+void net_conn_set_principal(struct conn *c, const char *principal)
+{
+	snprintf(c->info.principal, sizeof c->info.principal, "%s", principal);
+}
 
 /* Queue len bytes of fd from offset: sent with sendfile(2), since mmap is off for the segment. */
 static int add_file_range(struct evbuffer *out, int fd, off_t offset, size_t len)
@@ -867,6 +888,15 @@ static void run_op(struct netthread *t, struct net_op *op)
 		finish_frame(c, NULL);
 		conn_unref(c);
 		break;
+	case OP_RESPOND_CLOSE:
+		if (!c->dead) {
+			evbuffer_add_buffer(bufferevent_get_output(c->bev), op->out);
+			c->muted = false;
+			close_after_flush(c);
+		}
+		evbuffer_free(op->out);
+		conn_unref(c);
+		break;
 	case OP_CLOSE:
 		if (!c->dead) {
 			c->muted = false;
@@ -938,11 +968,7 @@ static void *accept_main(void *arg)
 static int bind_listener(struct net_server *s, struct listener *l)
 {
 	struct listener_spec *spec = l->spec;
-	if (spec->protocol == SECPROTO_SASL_PLAINTEXT || spec->protocol == SECPROTO_SASL_SSL) {
-		log_error("Listener %s: SASL listeners are not supported yet (PLAINTEXT and SSL are)", spec->name);
-		return -1;
-	}
-	if (spec->protocol == SECPROTO_SSL && !spec->tls_ctx) {
+	if ((spec->protocol == SECPROTO_SSL || spec->protocol == SECPROTO_SASL_SSL) && !spec->tls_ctx) {
 		log_error("Listener %s: an SSL listener needs its TLS settings", spec->name);
 		return -1;
 	}

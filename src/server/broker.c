@@ -14,6 +14,7 @@
 #include "server/apis.h"
 #include "server/broker_logs.h"
 #include "server/broker_tls.h"
+#include "server/sasl.h"
 #include "samsa/util/tls.h"
 #include "server/fetch_session.h"
 #include "samsa/purgatory.h"
@@ -139,6 +140,8 @@ static int start_network(struct broker *b)
 		if (broker_tls_prepare(b->config, &b->listeners[i]) != 0)
 			return -1;
 	}
+	if (broker_sasl_prepare(b) != 0)
+		return -1;
 	struct net_config nc = {
 		.num_network_threads = bc->num_network_threads,
 		.socket_request_max_bytes = bc->socket_request_max_bytes,
@@ -302,5 +305,6 @@ void broker_shutdown(struct broker *b)
 	b->cluster_id = NULL;
 	tls_context_free(b->inter_broker_tls);
 	b->inter_broker_tls = NULL;
+	broker_sasl_free(b);
 	log_info("[samsa-server id=%d] shut down completed", b->id);
 }

@@ -13,6 +13,7 @@
 #include "samsa/util/xalloc.h"
 #include "server/apis.h"
 #include "server/broker.h"
+#include "server/sasl.h"
 
 /* APIs implemented only up to some version so far: advertised and accepted up to it. */
 static const struct {
@@ -61,6 +62,10 @@ static const api_handler_fn handlers[] = {
 	[API_OFFSET_DELETE] = handle_offset_delete,
 	[API_DESCRIBE_LOG_DIRS] = handle_describe_log_dirs,
 	[API_ALTER_REPLICA_LOG_DIRS] = handle_alter_replica_log_dirs,
+	[API_SASL_HANDSHAKE] = handle_sasl_handshake,
+	[API_SASL_AUTHENTICATE] = handle_sasl_authenticate,
+	[API_ALTER_USER_SCRAM_CREDENTIALS] = handle_alter_user_scram_credentials,
+	[API_DESCRIBE_USER_SCRAM_CREDENTIALS] = handle_describe_user_scram_credentials,
 };
 
 api_handler_fn api_handler(int16_t api_key)
@@ -70,7 +75,7 @@ api_handler_fn api_handler(int16_t api_key)
 	return handlers[api_key];
 }
 
-static void request_free(struct request *req)
+void request_free(struct request *req)
 {
 	arena_free(&req->arena);
 	free(req);
@@ -80,6 +85,9 @@ void request_dispatch(struct conn *c, const struct conn_info *info, const uint8_
 		      void *arg)
 {
 	struct broker *b = arg;
+	/* After SaslHandshake v0 the frames are bare SASL tokens, not requests. */
+	if (sasl_intercept(b, c, info, frame, len))
+		return;
 	struct rd r;
 	rd_init(&r, frame, len);
 
@@ -123,6 +131,8 @@ void request_dispatch(struct conn *c, const struct conn_info *info, const uint8_
 		request_close(req);
 		return;
 	}
+	if (!sasl_allows(req))
+		return;
 	fn(req);
 }
 

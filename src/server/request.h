@@ -34,6 +34,8 @@ void request_respond_spliced(struct request *req, const void *response, const st
 			     size_t n_files);
 /* No response (acks=0 produce); frees the request. */
 void request_respond_none(struct request *req);
+/* Free a request answered some other way (net_respond_and_close, a bare SASL token). */
+void request_free(struct request *req);
 /* Close the connection (protocol violation); frees the request. */
 void request_close(struct request *req);
 

@@ -12,5 +12,7 @@ int cmd_dump_log(int argc, char **argv);
 int cmd_consumer_groups(int argc, char **argv);
 /* Describe brokers' log dirs as JSON, like kafka-log-dirs.sh; 0 fine, 1 errors, 2 usage. */
 int cmd_log_dirs(int argc, char **argv);
+/* Users' SCRAM credentials, like kafka-configs.sh --entity-type users; 0 fine, 1 errors, 2 usage. */
+int cmd_configs(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
  *   samsa cluster --bootstrap-server HOST:PORT      (brokers, controller, cluster id)
  *   samsa topics --bootstrap-server HOST:PORT --list|--describe|--create|--delete ...
  *   samsa consumer-groups --bootstrap-server HOST:PORT --list|--describe|--delete|--reset-offsets ...
+ *   samsa configs --bootstrap-server HOST:PORT --entity-type users --alter|--describe ...  (SCRAM users)
  *   samsa log-dirs --bootstrap-server HOST:PORT --describe [--broker-list ..] [--topic-list ..]
  *   samsa dump-log --files F[,F...] [--print-data-log] [--verify]   (offline, reads segment files)
  *   samsa version
@@ -36,6 +37,9 @@ static void usage(FILE *out)
 		     "         --reset-offsets --group G (--topic T[:P,...] | --all-topics) (--to-earliest |\n"
 		     "         --to-latest | --to-offset N | --shift-by N | --to-datetime YYYY-MM-DDTHH:mm:SS.sss)\n"
 		     "         [--dry-run | --execute]                    like kafka-consumer-groups.sh\n"
+		     "  configs --bootstrap-server HOST:PORT --entity-type users --alter --entity-name U\n"
+		     "         (--add-config 'SCRAM-SHA-512=[iterations=N,password=P]' | --delete-config M) |\n"
+		     "         --describe [--entity-name U]               SCRAM users, like kafka-configs.sh\n"
 		     "  log-dirs --bootstrap-server HOST:PORT --describe [--broker-list ID,...]\n"
 		     "         [--topic-list T,...]                       log dirs as JSON, like kafka-log-dirs.sh\n"
 		     "  dump-log --files F[,F...] [--print-data-log] [--verify]\n"
@@ -152,6 +156,8 @@ int main(int argc, char **argv)
 		return cmd_topics(argc, argv);
 	if (strcmp(cmd, "consumer-groups") == 0)
 		return cmd_consumer_groups(argc, argv);
+	if (strcmp(cmd, "configs") == 0)
+		return cmd_configs(argc, argv);
 	if (strcmp(cmd, "log-dirs") == 0)
 		return cmd_log_dirs(argc, argv);
 	if (strcmp(cmd, "dump-log") == 0)

@@ -1,0 +1,282 @@
+/*
+ * samsa configs: SCRAM credentials of users, with the flags of Kafka's
+ * kafka-configs.sh --bootstrap-server:
+ *
+ *   samsa configs --bootstrap-server H:P --alter --entity-type users --entity-name alice \
+ *       --add-config 'SCRAM-SHA-512=[iterations=8192,password=alice-secret]'
+ *   samsa configs --bootstrap-server H:P --alter --entity-type users --entity-name alice \
+ *       --delete-config SCRAM-SHA-512
+ *   samsa configs --bootstrap-server H:P --describe --entity-type users [--entity-name alice]
+ *
+ * The salted password is made here, as Kafka's tool makes it (a random salt,
+ * PBKDF2 with 4096 iterations unless told), and sent to the controller with
+ * AlterUserScramCredentials; the password never leaves this process.  Other
+ * entity types and keys come with the configs API.
+ */
+#include "tools/commands.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "samsa/client.h"
+#include "samsa/proto.h"
+#include "samsa/util/scram.h"
+#include "samsa/util/xalloc.h"
+
+#define CONNECT_TIMEOUT_MS 10000
+#define SALT_BYTES 32
+
+struct configs_opts {
+	const char *bootstrap, *entity_type, *entity_name, *add, *del;
+	bool alter, describe;
+};
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: samsa configs --bootstrap-server HOST:PORT --entity-type users\n"
+			"         (--alter --entity-name USER (--add-config 'SCRAM-SHA-512=[iterations=N,password=P]' |\n"
+			"          --delete-config SCRAM-SHA-512) | --describe [--entity-name USER])\n");
+}
+
+static int connect_any(struct kclient *kc, const char *bootstrap)
+{
+	char *list = xstrdup(bootstrap), *save = NULL;
+	int rc = -1;
+	for (char *hp = strtok_r(list, ",", &save); hp && rc; hp = strtok_r(NULL, ",", &save)) {
+		rc = kclient_connect(kc, hp, CONNECT_TIMEOUT_MS);
+		if (rc)
+			kclient_close(kc);
+	}
+	free(list);
+	return rc;
+}
+
+/* A connection to the controller (AlterUserScramCredentials goes there in ZooKeeper mode). */
+static int connect_controller(struct kclient *kc, const char *bootstrap)
+{
+	struct kclient boot;
+	if (connect_any(&boot, bootstrap) != 0) {
+		fprintf(stderr, "samsa configs: cannot connect to %s\n", bootstrap);
+		return -1;
+	}
+	struct arena a;
+	arena_init(&a);
+	struct metadata_request req;
+	metadata_request_init(&req);
+	req.topics_count = 0;
+	void *out = NULL;
+	int rc = -1;
+	if (kclient_call_arena(&boot, API_METADATA, 12, &req, &a, &out) == 0) {
+		const struct metadata_response *md = out;
+		for (int i = 0; i < md->brokers_count; i++)
+			if (md->brokers[i].node_id == md->controller_id) {
+				char *hp = xasprintf("%.*s:%d", md->brokers[i].host.len, md->brokers[i].host.ptr,
+						     md->brokers[i].port);
+				rc = kclient_connect(kc, hp, CONNECT_TIMEOUT_MS);
+				if (rc)
+					fprintf(stderr, "samsa configs: cannot connect to the controller at %s\n", hp);
+				free(hp);
+			}
+		if (rc && md->controller_id < 0)
+			fprintf(stderr, "samsa configs: the cluster has no controller now\n");
+	}
+	arena_free(&a);
+	kclient_close(&boot);
+	return rc;
+}
+
+/* 'SCRAM-SHA-512=[iterations=8192,password=secret]', possibly several, comma-separated outside brackets. */
+static int parse_add(const char *spec, const char *user, struct arena *a,
+		     struct alter_user_scram_credentials_request *req)
+{
+	const char *p = spec;
+	while (*p) {
+		const char *eq = strchr(p, '=');
+		if (!eq || eq[1] != '[')
+			return -1;
+		char *mech_name = xstrndup(p, (size_t)(eq - p));
+		int mech = scram_mech_from_name(mech_name);
+		free(mech_name);
+		const char *close = strchr(eq + 2, ']');
+		if (!mech || !close)
+			return -1;
+		char *inner = xstrndup(eq + 2, (size_t)(close - eq - 2)), *save = NULL;
+		int iterations = 4096;
+		char *password = NULL;
+		for (char *kv = strtok_r(inner, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+			if (!strncmp(kv, "iterations=", 11))
+				iterations = atoi(kv + 11);
+			else if (!strncmp(kv, "password=", 9))
+				password = kv + 9;
+		}
+		if (!password) {
+			free(inner);
+			return -1;
+		}
+		uint8_t *salt = arena_alloc(a, SALT_BYTES), *salted = arena_alloc(a, SCRAM_MAX_HASH);
+		RAND_bytes(salt, SALT_BYTES);
+		scram_salted_password(mech, password, salt, SALT_BYTES, iterations, salted);
+		free(inner);
+		struct alter_user_scram_credentials_request_scram_credential_upsertion *u =
+			&req->upsertions[req->upsertions_count++];
+		alter_user_scram_credentials_request_scram_credential_upsertion_init(u);
+		u->name = kstr_c(user);
+		u->mechanism = (int8_t)mech;
+		u->iterations = iterations;
+		u->salt = (struct kbytes){ salt, SALT_BYTES };
+		u->salted_password = (struct kbytes){ salted, (int32_t)scram_hash_len(mech) };
+		p = close + 1;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int do_alter(const struct configs_opts *o)
+{
+	struct arena a;
+	arena_init(&a);
+	struct alter_user_scram_credentials_request req;
+	alter_user_scram_credentials_request_init(&req);
+	req.upsertions = arena_alloc(&a, sizeof *req.upsertions * 4);
+	req.deletions = arena_alloc(&a, sizeof *req.deletions * 4);
+	if (o->add && parse_add(o->add, o->entity_name, &a, &req) != 0) {
+		fprintf(stderr, "samsa configs: --add-config takes SCRAM-SHA-256=[iterations=N,password=P] or "
+				"SCRAM-SHA-512=[...]\n");
+		arena_free(&a);
+		return 2;
+	}
+	if (o->del) {
+		char *copy = xstrdup(o->del), *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t && req.deletions_count < 4; t = strtok_r(NULL, ",", &save)) {
+			int mech = scram_mech_from_name(t);
+			if (!mech) {
+				fprintf(stderr, "samsa configs: --delete-config takes SCRAM-SHA-256 or SCRAM-SHA-512\n");
+				free(copy);
+				arena_free(&a);
+				return 2;
+			}
+			struct alter_user_scram_credentials_request_scram_credential_deletion *d =
+				&req.deletions[req.deletions_count++];
+			alter_user_scram_credentials_request_scram_credential_deletion_init(d);
+			d->name = kstr_c(o->entity_name);
+			d->mechanism = (int8_t)mech;
+		}
+		free(copy);
+	}
+	struct kclient kc;
+	int status = 1;
+	if (connect_controller(&kc, o->bootstrap) == 0) {
+		void *out = NULL;
+		if (kclient_call(&kc, API_ALTER_USER_SCRAM_CREDENTIALS, 0, &req, &a, &out) == 0) {
+			const struct alter_user_scram_credentials_response *r = out;
+			status = 0;
+			for (int i = 0; i < r->results_count; i++) {
+				if (r->results[i].error_code) {
+					fprintf(stderr, "Error while executing config command: %s%s%.*s\n",
+						kafka_error_name(r->results[i].error_code),
+						r->results[i].error_message.ptr ? ": " : "",
+						r->results[i].error_message.ptr ? r->results[i].error_message.len : 0,
+						r->results[i].error_message.ptr ? r->results[i].error_message.ptr : "");
+					status = 1;
+				}
+			}
+			if (!status)
+				printf("Completed updating config for user %s.\n", o->entity_name);
+		} else {
+			fprintf(stderr, "samsa configs: AlterUserScramCredentials failed\n");
+		}
+		kclient_close(&kc);
+	}
+	arena_free(&a);
+	return status;
+}
+
+static int do_describe(const struct configs_opts *o)
+{
+	struct kclient kc;
+	if (connect_any(&kc, o->bootstrap) != 0) {
+		fprintf(stderr, "samsa configs: cannot connect to %s\n", o->bootstrap);
+		return 1;
+	}
+	struct arena a;
+	arena_init(&a);
+	struct describe_user_scram_credentials_request req;
+	describe_user_scram_credentials_request_init(&req);
+	struct describe_user_scram_credentials_request_user_name one;
+	if (o->entity_name) {
+		describe_user_scram_credentials_request_user_name_init(&one);
+		one.name = kstr_c(o->entity_name);
+		req.users = &one;
+		req.users_count = 1;
+	} else {
+		req.users_count = -1;
+	}
+	void *out = NULL;
+	int status = 1;
+	if (kclient_call(&kc, API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, &req, &a, &out) == 0) {
+		const struct describe_user_scram_credentials_response *r = out;
+		status = r->error_code ? 1 : 0;
+		for (int i = 0; i < r->results_count; i++) {
+			const struct describe_user_scram_credentials_response_describe_user_scram_credentials_result *u =
+				&r->results[i];
+			if (u->error_code) {
+				fprintf(stderr, "User %.*s: %s\n", u->user.len, u->user.ptr, kafka_error_name(u->error_code));
+				status = 1;
+				continue;
+			}
+			printf("SCRAM credential configs for user-principal '%.*s' are ", u->user.len, u->user.ptr);
+			for (int k = 0; k < u->credential_infos_count; k++)
+				printf("%s%s=iterations=%d", k ? ", " : "", scram_mech_name(u->credential_infos[k].mechanism),
+				       u->credential_infos[k].iterations);
+			printf("\n");
+		}
+	} else {
+		fprintf(stderr, "samsa configs: DescribeUserScramCredentials failed\n");
+	}
+	arena_free(&a);
+	kclient_close(&kc);
+	return status;
+}
+
+int cmd_configs(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bootstrap-server", required_argument, NULL, 'b' }, { "entity-type", required_argument, NULL, 't' },
+		{ "entity-name", required_argument, NULL, 'n' },      { "add-config", required_argument, NULL, 'a' },
+		{ "delete-config", required_argument, NULL, 'd' },    { "alter", no_argument, NULL, 'A' },
+		{ "describe", no_argument, NULL, 'D' },               { NULL, 0, NULL, 0 },
+	};
+	struct configs_opts o = { 0 };
+	optind = 2;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'b': o.bootstrap = optarg; break;
+		case 't': o.entity_type = optarg; break;
+		case 'n': o.entity_name = optarg; break;
+		case 'a': o.add = optarg; break;
+		case 'd': o.del = optarg; break;
+		case 'A': o.alter = true; break;
+		case 'D': o.describe = true; break;
+		default: usage(); return 2;
+		}
+	}
+	if (!o.bootstrap || !o.entity_type || o.alter == o.describe || optind != argc) {
+		usage();
+		return 2;
+	}
+	if (strcmp(o.entity_type, "users")) {
+		fprintf(stderr, "samsa configs: only --entity-type users (SCRAM credentials) is supported so far\n");
+		return 2;
+	}
+	if (o.alter && (!o.entity_name || (!o.add && !o.del))) {
+		usage();
+		return 2;
+	}
+	return o.alter ? do_alter(&o) : do_describe(&o);
+}
