@@ -20,7 +20,7 @@
  */
 struct kclient {
 	int fd;
-	void *ssl;        /* an OpenSSL session over fd (kclient_connect_tls), or NULL */
+	void *ssl;        /* an OpenSSL session over fd (kclient_connect_secure), or NULL */
 	int32_t correlation_id;
 	char client_id[64];
 	struct wbuf resp; /* the last response frame */
@@ -29,11 +29,12 @@ struct kclient {
 /* "host:port"; returns 0 or -1 (errno-style message logged). */
 int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms);
 /*
- * The same over TLS with ctx (an OpenSSL SSL_CTX for clients, see
- * samsa/util/tls.h), the server's certificate checked against the host when
- * verify_host.  On failure the reason is logged at warn.
+ * The same, secured as s says (NULL: plaintext): TLS with s->tls_ctx (the
+ * server's certificate checked against the host when s->verify_host), then
+ * SASL with s->sasl_mechanism.  On failure the reason is logged at warn.
  */
-int kclient_connect_tls(struct kclient *kc, const char *hostport, int timeout_ms, void *ctx, bool verify_host);
+struct client_security;
+int kclient_connect_secure(struct kclient *kc, const char *hostport, int timeout_ms, const struct client_security *s);
 void kclient_close(struct kclient *kc);
 /*
  * Encodes `request` at `version`, sends it, waits for the answer and decodes it into *response (in arena).

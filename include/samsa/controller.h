@@ -28,6 +28,8 @@ struct controller;
 struct zk;
 
 /* The broker's identity and the server.properties values the controller acts on (copied). */
+struct client_security;
+
 struct controller_config {
 	int32_t broker_id;
 	const char *inter_broker_listener_name;
@@ -37,10 +39,9 @@ struct controller_config {
 	bool auto_leader_rebalance_enable;
 	int32_t leader_imbalance_per_broker_percentage;
 	int64_t leader_imbalance_check_interval_seconds;
-	/* The inter-broker listener is SSL: the channels' OpenSSL client SSL_CTX (the
-	 * caller's), and whether brokers' certificates must name their hosts. */
-	void *inter_broker_tls_ctx;
-	bool inter_broker_tls_verify_host;
+	/* How the channels secure themselves (the inter-broker listener's TLS and SASL,
+	 * samsa/util/client_security.h; the caller's); NULL for plaintext. */
+	const struct client_security *inter_broker_security;
 };
 
 /*

@@ -22,6 +22,8 @@
 struct partition;
 struct fetcher_manager;
 
+struct client_security;
+
 struct fetcher_config {
 	int32_t broker_id;
 	int32_t num_fetchers;        /* num.replica.fetchers: threads per leader broker */
@@ -34,10 +36,9 @@ struct fetcher_config {
 	/* "host:port" of a broker on the inter-broker listener; 0, or -1 when unknown now. */
 	int (*endpoint)(void *arg, int32_t broker_id, char *out, size_t cap);
 	void *arg;
-	/* The inter-broker listener is SSL: an OpenSSL client SSL_CTX, and whether the
-	 * leader's certificate must name the host (ssl.endpoint.identification.algorithm). */
-	void *tls_ctx;
-	bool tls_verify_host;
+	/* How to secure the connections to leaders (the inter-broker listener's TLS and
+	 * SASL, see samsa/util/client_security.h); NULL for plaintext. */
+	const struct client_security *security;
 };
 
 struct fetcher_manager *fetcher_manager_new(const struct fetcher_config *cfg);

@@ -8,6 +8,7 @@
 
 #include "samsa/proto.h"
 #include "samsa/util/endian.h"
+#include "samsa/util/client_security.h"
 #include "samsa/util/log.h"
 #include "samsa/util/sockio.h"
 #include "samsa/util/tls.h"
@@ -36,20 +37,43 @@ static int split_hostport(const char *hostport, char *host, size_t cap, int *por
 	return 0;
 }
 
-int kclient_connect_tls(struct kclient *kc, const char *hostport, int timeout_ms, void *ctx, bool verify_host)
+static int io_write(void *arg, const void *p, size_t n)
+{
+	struct kclient *kc = arg;
+	return kc->ssl ? tls_write_all(kc->ssl, p, n) : sock_write_all(kc->fd, p, n);
+}
+
+static int io_read(void *arg, void *p, size_t n)
+{
+	struct kclient *kc = arg;
+	return kc->ssl ? tls_read_all(kc->ssl, p, n) : sock_read_all(kc->fd, p, n);
+}
+
+int kclient_connect_secure(struct kclient *kc, const char *hostport, int timeout_ms, const struct client_security *s)
 {
 	if (kclient_connect(kc, hostport, timeout_ms) != 0)
 		return -1;
+	if (!s)
+		return 0;
 	char host[256];
 	int port;
 	split_hostport(hostport, host, sizeof host, &port);
 	char err[512];
-	kc->ssl = tls_client_connect(ctx, kc->fd, host, verify_host, err, sizeof err);
-	if (!kc->ssl) {
-		log_warn("Connection to %s: %s", hostport, err);
-		close(kc->fd);
-		kc->fd = -1;
-		return -1;
+	if (s->tls_ctx) {
+		kc->ssl = tls_client_connect(s->tls_ctx, kc->fd, host, s->verify_host, err, sizeof err);
+		if (!kc->ssl) {
+			log_warn("Connection to %s: %s", hostport, err);
+			kclient_close(kc);
+			return -1;
+		}
+	}
+	if (s->sasl_mechanism) {
+		struct client_io io = { io_write, io_read, kc };
+		if (sasl_client_authenticate(&io, kc->client_id, s, err, sizeof err) != 0) {
+			log_warn("Connection to %s: %s", hostport, err);
+			kclient_close(kc);
+			return -1;
+		}
 	}
 	return 0;
 }

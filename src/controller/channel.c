@@ -15,6 +15,7 @@
 #include "samsa/util/endian.h"
 #include "samsa/util/log.h"
 #include "samsa/util/sockio.h"
+#include "samsa/util/client_security.h"
 #include "samsa/util/tls.h"
 #include "samsa/util/xalloc.h"
 
@@ -52,8 +53,7 @@ struct channel_manager {
 	int32_t controller_id;
 	int32_t socket_timeout_ms;
 	char client_id[64];
-	void *tls_ctx; /* channel_manager_set_tls */
-	bool tls_verify_host;
+	const struct client_security *security; /* channel_manager_set_security; NULL for plaintext */
 	/* channel_manager_new_with_ops: every call goes here instead (tests); NULL for sender threads. */
 	const struct channel_ops *ops;
 	void *impl;
@@ -82,6 +82,52 @@ static bool is_flexible(int16_t api_key, int16_t version)
 static int chan_read_all(struct channel *ch, void *p, size_t n)
 {
 	return ch->ssl ? tls_read_all(ch->ssl, p, n) : sock_read_all(ch->fd, p, n);
+}
+
+/* The transport of a connection being secured: fd, or ssl once the TLS handshake is done. */
+struct pending_io {
+	int fd;
+	void *ssl;
+};
+
+static int pending_write(void *arg, const void *p, size_t n)
+{
+	struct pending_io *io = arg;
+	return io->ssl ? tls_write_all(io->ssl, p, n) : sock_write_all(io->fd, p, n);
+}
+
+static int pending_read(void *arg, void *p, size_t n)
+{
+	struct pending_io *io = arg;
+	return io->ssl ? tls_read_all(io->ssl, p, n) : sock_read_all(io->fd, p, n);
+}
+
+/* TLS and SASL on a fresh connection, as the inter-broker listener asks; 0 or -1 (logged). */
+static int secure(struct channel *ch, int fd, void **ssl_out)
+{
+	const struct client_security *s = ch->cm->security;
+	*ssl_out = NULL;
+	if (!s)
+		return 0;
+	char err[512];
+	struct pending_io io = { fd, NULL };
+	if (s->tls_ctx) {
+		io.ssl = tls_client_connect(s->tls_ctx, fd, ch->host, s->verify_host, err, sizeof err);
+		if (!io.ssl) {
+			log_warn("Controller channel to broker %d: %s", ch->broker_id, err);
+			return -1;
+		}
+	}
+	if (s->sasl_mechanism) {
+		struct client_io cio = { pending_write, pending_read, &io };
+		if (sasl_client_authenticate(&cio, ch->cm->client_id, s, err, sizeof err) != 0) {
+			log_warn("Controller channel to broker %d: %s", ch->broker_id, err);
+			tls_close(io.ssl);
+			return -1;
+		}
+	}
+	*ssl_out = io.ssl;
+	return 0;
 }
 
 /* One round trip; returns 0 and fills `resp` (the whole response frame) or -1 on I/O trouble. */
@@ -156,15 +202,9 @@ static void *sender_main(void *arg)
 		if (ch->fd < 0) {
 			int fd = sock_connect(ch->host, ch->port, ch->cm->socket_timeout_ms);
 			void *ssl = NULL;
-			if (fd >= 0 && ch->cm->tls_ctx) {
-				char err[512];
-				ssl = tls_client_connect(ch->cm->tls_ctx, fd, ch->host, ch->cm->tls_verify_host, err,
-							 sizeof err);
-				if (!ssl) {
-					log_warn("Controller channel to broker %d: %s", ch->broker_id, err);
-					close(fd);
-					fd = -1;
-				}
+			if (fd >= 0 && secure(ch, fd, &ssl) != 0) {
+				close(fd);
+				fd = -1;
 			}
 			if (fd < 0) {
 				log_warn("Controller channel: cannot connect to broker %d at %s:%d; retrying",
@@ -250,11 +290,7 @@ static void channel_destroy(struct channel *ch)
 	free(ch);
 }
 
-void channel_manager_set_tls(struct channel_manager *cm, void *tls_ctx, bool verify_host)
-{
-	cm->tls_ctx = tls_ctx;
-	cm->tls_verify_host = verify_host;
-}
+void channel_manager_set_security(struct channel_manager *cm, const struct client_security *s) { cm->security = s; }
 
 void channel_manager_free(struct channel_manager *cm)
 {

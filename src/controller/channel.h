@@ -22,8 +22,9 @@ typedef void (*channel_response_fn)(int32_t broker_id, int16_t api_key, int16_t 
 				    const uint8_t *body, size_t len, void *arg);
 
 struct channel_manager *channel_manager_new(int32_t controller_id, int32_t socket_timeout_ms);
-/* Channels opened from now on speak TLS with ctx (an OpenSSL client SSL_CTX the caller keeps). */
-void channel_manager_set_tls(struct channel_manager *cm, void *tls_ctx, bool verify_host);
+/* Channels opened from now on are secured as s says (TLS, SASL; the caller keeps s). */
+struct client_security;
+void channel_manager_set_security(struct channel_manager *cm, const struct client_security *s);
 /* Destroys every channel (dropped requests get their callback with body NULL). */
 void channel_manager_free(struct channel_manager *cm);
 

@@ -483,8 +483,8 @@ static struct channel_manager *default_channels(int32_t controller_id, int32_t s
 {
 	const struct controller *c = arg;
 	struct channel_manager *cm = channel_manager_new(controller_id, socket_timeout_ms);
-	if (c->cfg.inter_broker_tls_ctx)
-		channel_manager_set_tls(cm, c->cfg.inter_broker_tls_ctx, c->cfg.inter_broker_tls_verify_host);
+	if (c->cfg.inter_broker_security)
+		channel_manager_set_security(cm, c->cfg.inter_broker_security);
 	return cm;
 }
 

@@ -275,9 +275,7 @@ static void *fetcher_main(void *arg)
 			char hostport[300];
 			kclient_close(&kc);
 			ok = fm->cfg.endpoint(fm->cfg.arg, t->leader, hostport, sizeof hostport) == 0 &&
-			     (fm->cfg.tls_ctx ? kclient_connect_tls(&kc, hostport, fm->cfg.socket_timeout_ms,
-								     fm->cfg.tls_ctx, fm->cfg.tls_verify_host)
-					      : kclient_connect(&kc, hostport, fm->cfg.socket_timeout_ms)) == 0;
+			     kclient_connect_secure(&kc, hostport, fm->cfg.socket_timeout_ms, fm->cfg.security) == 0;
 			if (ok)
 				snprintf(kc.client_id, sizeof kc.client_id, "broker-%d-fetcher-%d", fm->cfg.broker_id,
 					 t->fetcher_id);

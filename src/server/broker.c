@@ -197,12 +197,8 @@ int broker_start(struct broker *b)
 		b->id = id;
 		log_info("Generated broker.id %d", id);
 	}
-	if (bc->inter_broker_security_protocol == CONFIG_SECPROTO_SSL) {
-		b->inter_broker_tls = broker_tls_client_context(b->config, bc->inter_broker_listener_name,
-							       &b->inter_broker_tls_verify_host);
-		if (!b->inter_broker_tls)
-			return -1;
-	}
+	if (broker_inter_broker_security(b) != 0)
+		return -1;
 	b->admin = admin_executor_start();
 	/* Logs load (and recover) before we register: a broker is only listed once it can serve. */
 	if (broker_open_logs(b) != 0)
@@ -233,8 +229,7 @@ int broker_start(struct broker *b)
 		.auto_leader_rebalance_enable = bc->auto_leader_rebalance_enable,
 		.leader_imbalance_per_broker_percentage = bc->leader_imbalance_per_broker_percentage,
 		.leader_imbalance_check_interval_seconds = bc->leader_imbalance_check_interval_seconds,
-		.inter_broker_tls_ctx = b->inter_broker_tls,
-		.inter_broker_tls_verify_host = b->inter_broker_tls_verify_host,
+		.inter_broker_security = b->inter_broker_security,
 	};
 	struct controller_hooks hooks = { .reregister = reregister_hook, .arg = b };
 	struct controller *ctl = controller_new(&cc, b->zk, &hooks);
@@ -303,8 +298,7 @@ void broker_shutdown(struct broker *b)
 	b->fetch_sessions = NULL;
 	free(b->cluster_id);
 	b->cluster_id = NULL;
-	tls_context_free(b->inter_broker_tls);
-	b->inter_broker_tls = NULL;
+	broker_inter_broker_security_free(b);
 	broker_sasl_free(b);
 	log_info("[samsa-server id=%d] shut down completed", b->id);
 }

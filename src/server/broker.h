@@ -21,6 +21,8 @@ struct log_manager;
 struct purgatory;
 struct fetch_session_cache;
 
+struct client_security;
+
 struct broker {
 	struct config *config;
 	const struct broker_config *bc;
@@ -41,8 +43,8 @@ struct broker {
 	struct net_server *net;
 	struct listener_spec *listeners;
 	int n_listeners;
-	void *inter_broker_tls;        /* client SSL_CTX when the inter-broker listener is SSL */
-	bool inter_broker_tls_verify_host;
+	/* How our connections to other brokers are secured (NULL: plaintext) and what backs it. */
+	struct client_security *inter_broker_security;
 	volatile int stopping;
 };
 
@@ -55,6 +57,9 @@ void broker_shutdown(struct broker *b);
  * succeeded or is disabled, -1 when the broker goes down uncontrolled.
  */
 int broker_controlled_shutdown(struct broker *b);
+/* inter_broker_security.c: b->inter_broker_security from the inter-broker listener; 0 or -1 (logged). */
+int broker_inter_broker_security(struct broker *b);
+void broker_inter_broker_security_free(struct broker *b);
 /* After a ZooKeeper session expiry: new session, register /brokers/ids/<id> again. */
 int broker_reregister(struct broker *b);
 

@@ -105,9 +105,7 @@ static bool attempt(struct broker *b)
 	}
 	struct kclient kc;
 	int timeout = b->bc->controller_socket_timeout_ms > 0 ? b->bc->controller_socket_timeout_ms : 30000;
-	int rc = b->inter_broker_tls ? kclient_connect_tls(&kc, hostport, timeout, b->inter_broker_tls,
-							     b->inter_broker_tls_verify_host)
-				     : kclient_connect(&kc, hostport, timeout);
+	int rc = kclient_connect_secure(&kc, hostport, timeout, b->inter_broker_security);
 	if (rc != 0) {
 		log_warn("Controlled shutdown: cannot connect to controller %d at %s", ctl, hostport);
 		kclient_close(&kc);

@@ -83,8 +83,7 @@ void broker_replication_start(struct broker *b)
 		.socket_timeout_ms = config_int(c, "replica.socket.timeout.ms"),
 		.endpoint = leader_endpoint,
 		.arg = b,
-		.tls_ctx = b->inter_broker_tls,
-		.tls_verify_host = b->inter_broker_tls_verify_host,
+		.security = b->inter_broker_security,
 	};
 	b->fetchers = fetcher_manager_new(&fc);
 	replica_manager_set_fetchers(b->replicas, b->fetchers);

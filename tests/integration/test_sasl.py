@@ -295,5 +295,86 @@ class Sasl(h.ClusterTestCase):
 		self.assertIn("SASL session expired", self.b.log_text())
 
 
+class InterBrokerSaslSsl(h.ClusterTestCase):
+	"""Three brokers whose inter-broker listener is SASL_SSL with SCRAM-SHA-512:
+	the broker user's credential is written to ZooKeeper before they start (as
+	an operator does with kafka-configs --zookeeper), then the fetchers and the
+	controller's channels authenticate with it; acks=all replicates to all three
+	and survives a leader kill."""
+
+	def test_replicates_over_sasl_ssl(self):
+		pki = tempfile.mkdtemp(prefix="samsa-pki-")
+		self.addCleanup(shutil.rmtree, pki, True)
+		make_pki(pki)
+		p = lambda n: os.path.join(pki, n)  # noqa: E731
+		c = self.start_cluster(brokers=0)
+		salt = os.urandom(24)
+		stored, server = scram_keys("sha512", "broker-secret", salt, 4096)
+		cred = "salt=%s,stored_key=%s,server_key=%s,iterations=4096" % tuple(
+			base64.b64encode(x).decode() for x in (salt, stored, server))
+		c.zk.ensure_path(c.zpath("/config/users"))
+		c.zk.create(c.zpath("/config/users/broker"),
+				json.dumps({"version": 1, "config": {"SCRAM-SHA-512": cred}}).encode())
+		for bid in (1, 2, 3):
+			plain, internal = h.free_port(), h.free_port()
+			listeners = "PLAINTEXT://127.0.0.1:%d,INTERNAL://127.0.0.1:%d" % (plain, internal)
+			c.add_broker(bid, port=plain, start=False, props={
+				"listeners": listeners, "advertised.listeners": listeners,
+				"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL",
+				"inter.broker.listener.name": "INTERNAL",
+				"sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+				"listener.name.internal.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+				"listener.name.internal.scram-sha-512.sasl.jaas.config":
+					'org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" '
+					'password="broker-secret";',
+				"ssl.keystore.type": "PKCS12", "ssl.keystore.location": p("server.p12"),
+				"ssl.keystore.password": "storepw",
+				"ssl.truststore.type": "PEM", "ssl.truststore.location": p("ca.pem"),
+				"default.replication.factor": 3, "min.insync.replicas": 2,
+			})
+		for b in c.brokers.values():
+			b.start(wait=False)
+		for b in c.brokers.values():
+			b.wait_ready(90)
+		c.wait_metadata(60)
+		a = AdminClient({"bootstrap.servers": c.bootstrap})
+		for _, f in a.create_topics([NewTopic("sasl-rf3", 1, 3)], request_timeout=20).items():
+			f.result(30)
+		h.wait_until(lambda: sorted(c.partition_state("sasl-rf3", 0)["isr"]) == [1, 2, 3], 60,
+				"all three in the ISR (replicating over SASL_SSL)")
+
+		def produce(first, n):
+			prod = Producer({"bootstrap.servers": c.bootstrap, "acks": "all", "linger.ms": 5,
+					"message.timeout.ms": 60000})
+			failed = []
+			for i in range(first, first + n):
+				prod.produce("sasl-rf3", value=b"v%d" % i, partition=0,
+						on_delivery=lambda err, msg: err and failed.append(err))
+			self.assertEqual(prod.flush(90), 0)
+			self.assertEqual(failed, [])
+		produce(0, 100)
+		leader = c.partition_state("sasl-rf3", 0)["leader"]
+		self.assertIn("SASL SCRAM-SHA-512 authentication of", c.broker(leader).log_text())
+		self.assertIn("principal User:broker", c.broker(leader).log_text())
+		c.broker(leader).kill()
+		h.wait_until(lambda: c.partition_state("sasl-rf3", 0)["leader"] not in (leader, -1), 60, "a new leader")
+		produce(100, 50)
+		live = [b for b in c.brokers.values() if b.alive()]
+		cons = Consumer({"bootstrap.servers": ",".join(b.address for b in live), "group.id": "sasl-rf3",
+				"enable.auto.commit": False})
+		got = []
+		try:
+			cons.assign([TopicPartition("sasl-rf3", 0, 0)])
+			deadline = time.time() + 60
+			while time.time() < deadline and len(got) < 150:
+				m = cons.poll(1.0)
+				if m is None or m.error():
+					continue
+				got.append((m.offset(), m.value()))
+		finally:
+			cons.close()
+		self.assertEqual(got, [(i, b"v%d" % i) for i in range(150)])
+
+
 if __name__ == "__main__":
 	h.main()
