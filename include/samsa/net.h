@@ -74,6 +74,7 @@ struct net_config {
 	int socket_receive_buffer_bytes;  /* socket.receive.buffer.bytes, -1 = OS default */
 	int64_t connections_max_idle_ms;  /* connections.max.idle.ms */
 	int queued_max_requests;          /* unused until request queues exist */
+	int32_t sasl_max_receive_bytes;   /* sasl.server.max.receive.size: frames before SASL is done */
 	net_request_fn on_request;
 	void *arg;
 };

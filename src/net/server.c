@@ -135,6 +135,7 @@ struct conn {
 	bool tls;                    /* bev is an OpenSSL bufferevent: reads come through it, not recv */
 	const struct listener *listener;
 	bool handshake_done;
+	int32_t max_frame;           /* socket.request.max.bytes, or sasl.server.max.receive.size before SASL */
 	void *state;                 /* net_conn_set_state */
 	void (*state_free)(void *);
 	struct conn_info info;
@@ -401,6 +402,8 @@ void *net_conn_state(struct conn *c) { return c->state; }
 void net_conn_set_principal(struct conn *c, const char *principal)
 {
 	snprintf(c->info.principal, sizeof c->info.principal, "%s", principal);
+	/* Authenticated: frames are requests again, up to socket.request.max.bytes. */
+	c->max_frame = c->t->server->cfg.socket_request_max_bytes;
 }
 
 /* Queue len bytes of fd from offset: sent with sendfile(2), since mmap is off for the segment. */
@@ -624,7 +627,7 @@ static ssize_t fill_input(struct conn *c)
 	size_t have = c->in_len - c->in_start, want = READ_CHUNK;
 	if (have >= 4) {
 		uint32_t size = be32_load(c->in + c->in_start);
-		if (size > (uint32_t)c->t->server->cfg.socket_request_max_bytes || have >= 4 + (size_t)size)
+		if (size > (uint32_t)c->max_frame || have >= 4 + (size_t)size)
 			return 0; /* a bad size is try_deliver's to report; a whole frame needs no read */
 		want = 4 + (size_t)size - have;
 		/* Grow by what has arrived (at least GROW_AHEAD): doubling, paid for by the peer. */
@@ -665,10 +668,12 @@ static void try_deliver(struct conn *c)
 			break;
 		}
 		int32_t size = (int32_t)be32_load(c->in + c->in_start);
-		if (size < 0 || size > s->cfg.socket_request_max_bytes) {
-			log_warn("Closing connection %s (listener %s): frame size %d is %s (socket.request.max.bytes=%d)",
-				 c->info.peer, c->info.listener_name, size, size < 0 ? "negative" : "too large",
-				 s->cfg.socket_request_max_bytes);
+		if (size < 0 || size > c->max_frame) {
+			log_warn("Closing connection %s (listener %s): frame size %d is %s (%s=%d)", c->info.peer,
+				 c->info.listener_name, size, size < 0 ? "negative" : "too large",
+				 c->max_frame == s->cfg.socket_request_max_bytes ? "socket.request.max.bytes"
+										 : "sasl.server.max.receive.size",
+				 c->max_frame);
 			conn_destroy(c);
 			break;
 		}
@@ -824,6 +829,10 @@ static void adopt(struct netthread *t, int fd, const struct listener *l)
 
 	c->listener = l;
 	snprintf(c->info.principal, sizeof c->info.principal, "User:ANONYMOUS");
+	/* Until SASL is done a frame is a token at most, as Kafka's sasl.server.max.receive.size has it. */
+	bool sasl = l->spec->protocol == SECPROTO_SASL_PLAINTEXT || l->spec->protocol == SECPROTO_SASL_SSL;
+	c->max_frame = sasl && s->cfg.sasl_max_receive_bytes > 0 ? s->cfg.sasl_max_receive_bytes
+								 : s->cfg.socket_request_max_bytes;
 	if (l->spec->tls_ctx) {
 		/* TLS: OpenSSL's bufferevent owns the socket, reading and writing through the session. */
 		SSL *ssl = SSL_new(l->spec->tls_ctx);

@@ -149,6 +149,7 @@ static int start_network(struct broker *b)
 		.socket_receive_buffer_bytes = bc->socket_receive_buffer_bytes,
 		.connections_max_idle_ms = bc->connections_max_idle_ms,
 		.queued_max_requests = bc->queued_max_requests,
+		.sasl_max_receive_bytes = config_int(b->config, "sasl.server.max.receive.size"),
 		.on_request = request_dispatch,
 		.arg = b,
 	};
