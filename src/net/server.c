@@ -540,7 +540,8 @@ static void respond_spliced(struct conn *c, struct wbuf *frame, const struct net
 	struct evbuffer *out = evbuffer_new();
 	/* libevent decides sendfile-or-read when a segment is added, by this flag of the
 	 * buffer it is added to; this buffer ends up on a socket, so say so now. */
-	evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
+	if (!c->tls)
+		evbuffer_set_flags(out, EVBUFFER_FLAG_DRAINS_TO_FD);
 	size_t total = frame->len;
 	for (size_t i = 0; i < frame->ngaps; i++)
 		total += frame->gaps[i].len;
