@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "samsa/controller.h"
 #include "samsa/group.h"
@@ -161,6 +162,34 @@ static int start_network(struct broker *b)
 	return 0;
 }
 
+/*
+ * Settings that would make an operator believe the broker is protected when
+ * it is not: samsa stops rather than serve everyone (as Kafka stops when its
+ * authorizer or ZooKeeper security cannot be set up).
+ */
+static int refuse_unsupported_security(struct broker *b)
+{
+	const char *authz = config_get_raw(b->config, "authorizer.class.name");
+	if (authz && *authz) {
+		log_error("authorizer.class.name=%s: samsa has no authorizer yet, so ACLs would not be enforced; "
+			  "remove the setting to run without ACLs", authz);
+		return -1;
+	}
+	const char *set_acl = config_get_raw(b->config, "zookeeper.set.acl");
+	if (set_acl && !strcasecmp(set_acl, "true")) {
+		log_error("zookeeper.set.acl=true: samsa's ZooKeeper client cannot authenticate (no JAAS login), so "
+			  "it cannot write znodes with Kafka's ACLs");
+		return -1;
+	}
+	const char *zk_tls = config_get_raw(b->config, "zookeeper.ssl.client.enable");
+	if (zk_tls && !strcasecmp(zk_tls, "true")) {
+		log_error("zookeeper.ssl.client.enable=true: the ZooKeeper C client samsa uses has no TLS; "
+			  "connect to ZooKeeper in plaintext");
+		return -1;
+	}
+	return 0;
+}
+
 int broker_start(struct broker *b)
 {
 	const struct broker_config *bc = b->bc;
@@ -168,6 +197,8 @@ int broker_start(struct broker *b)
 	b->finalized_features_epoch = -1;
 	b->metadata = metadata_cache_new();
 
+	if (refuse_unsupported_security(b) != 0)
+		return -1;
 	log_info("Connecting to ZooKeeper at %s", bc->zookeeper_connect);
 	b->zk = zk_connect(bc->zookeeper_connect, bc->zookeeper_session_timeout_ms,
 			   bc->zookeeper_connection_timeout_ms, on_session_expired, b);

@@ -332,5 +332,26 @@ class JksRefused(h.ClusterTestCase):
 		self.assertIn("PEM", log)
 
 
+class UnenforceableSecurityRefused(h.ClusterTestCase):
+	"""Settings that promise protection samsa cannot give yet stop the start with a
+	message, rather than let the broker serve everyone."""
+
+	def test_refused(self):
+		c = self.start_cluster(brokers=0)
+		cases = (
+			({"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer"}, "no authorizer yet"),
+			({"zookeeper.set.acl": "true"}, "cannot write znodes with Kafka's ACLs"),
+			({"zookeeper.ssl.client.enable": "true"}, "has no TLS"),
+		)
+		for i, (props, message) in enumerate(cases):
+			with self.subTest(props=props):
+				b = c.add_broker(10 + i, props=props, start=False)
+				b.start(wait=False)
+				h.wait_until(lambda: not b.alive(), 60, "the broker to refuse to start")
+				b.expected_running = False
+				self.assertNotEqual(b.proc.returncode, 0)
+				self.assertIn(message, b.log_text())
+
+
 if __name__ == "__main__":
 	h.main()
