@@ -26,7 +26,7 @@ struct kclient {
 	struct wbuf resp; /* the last response frame */
 };
 
-/* "host:port"; returns 0 or -1 (errno-style message logged). */
+/* "host:port"; returns 0 or -1 (errno-style message logged).  Secured as kclient_set_default_security says. */
 int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms);
 /*
  * The same, secured as s says (NULL: plaintext): TLS with s->tls_ctx (the
@@ -35,6 +35,8 @@ int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms);
  */
 struct client_security;
 int kclient_connect_secure(struct kclient *kc, const char *hostport, int timeout_ms, const struct client_security *s);
+/* Every kclient_connect from now on is secured as s says (the admin CLI's --command-config; the broker never sets it). */
+void kclient_set_default_security(const struct client_security *s);
 void kclient_close(struct kclient *kc);
 /*
  * Encodes `request` at `version`, sends it, waits for the answer and decodes it into *response (in arena).

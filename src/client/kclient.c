@@ -49,36 +49,11 @@ static int io_read(void *arg, void *p, size_t n)
 	return kc->ssl ? tls_read_all(kc->ssl, p, n) : sock_read_all(kc->fd, p, n);
 }
 
-int kclient_connect_secure(struct kclient *kc, const char *hostport, int timeout_ms, const struct client_security *s)
-{
-	if (kclient_connect(kc, hostport, timeout_ms) != 0)
-		return -1;
-	if (!s)
-		return 0;
-	char host[256];
-	int port;
-	split_hostport(hostport, host, sizeof host, &port);
-	char err[512];
-	if (s->tls_ctx) {
-		kc->ssl = tls_client_connect(s->tls_ctx, kc->fd, host, s->verify_host, err, sizeof err);
-		if (!kc->ssl) {
-			log_warn("Connection to %s: %s", hostport, err);
-			kclient_close(kc);
-			return -1;
-		}
-	}
-	if (s->sasl_mechanism) {
-		struct client_io io = { io_write, io_read, kc };
-		if (sasl_client_authenticate(&io, kc->client_id, s, err, sizeof err) != 0) {
-			log_warn("Connection to %s: %s", hostport, err);
-			kclient_close(kc);
-			return -1;
-		}
-	}
-	return 0;
-}
+static const struct client_security *default_security;
 
-int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms)
+void kclient_set_default_security(const struct client_security *s) { default_security = s; }
+
+static int raw_connect(struct kclient *kc, const char *hostport, int timeout_ms)
 {
 	memset(kc, 0, sizeof *kc);
 	kc->fd = -1;
@@ -90,6 +65,46 @@ int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms)
 		return -1;
 	kc->fd = sock_connect(host, port, timeout_ms);
 	return kc->fd >= 0 ? 0 : -1;
+}
+
+/* TLS, then SASL, on a connected kc, as s says. */
+static int secure(struct kclient *kc, const char *hostport, const struct client_security *s)
+{
+	char host[256];
+	int port;
+	split_hostport(hostport, host, sizeof host, &port);
+	char err[512];
+	if (s->tls_ctx) {
+		kc->ssl = tls_client_connect(s->tls_ctx, kc->fd, host, s->verify_host, err, sizeof err);
+		if (!kc->ssl) {
+			log_warn("Connection to %s: %s", hostport, err);
+			return -1;
+		}
+	}
+	if (s->sasl_mechanism) {
+		struct client_io io = { io_write, io_read, kc };
+		if (sasl_client_authenticate(&io, kc->client_id, s, err, sizeof err) != 0) {
+			log_warn("Connection to %s: %s", hostport, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int kclient_connect_secure(struct kclient *kc, const char *hostport, int timeout_ms, const struct client_security *s)
+{
+	if (raw_connect(kc, hostport, timeout_ms) != 0)
+		return -1;
+	if (s && secure(kc, hostport, s) != 0) {
+		kclient_close(kc);
+		return -1;
+	}
+	return 0;
+}
+
+int kclient_connect(struct kclient *kc, const char *hostport, int timeout_ms)
+{
+	return kclient_connect_secure(kc, hostport, timeout_ms, default_security);
 }
 
 void kclient_close(struct kclient *kc)

@@ -13,6 +13,7 @@
 
 #include "samsa/config.h"
 #include "samsa/util/client_security.h"
+#include "samsa/util/jaas.h"
 #include "samsa/util/log.h"
 #include "samsa/util/tls.h"
 #include "samsa/util/xalloc.h"

@@ -38,11 +38,5 @@ bool sasl_allows(struct request *req);
 void handle_sasl_handshake(struct request *req);
 void handle_sasl_authenticate(struct request *req);
 
-/* The options of a JAAS config line ("Module required k="v" ...;"), for PLAIN users and clients. */
-struct jaas_option {
-	char *key, *value;
-};
-int jaas_parse(const char *text, struct jaas_option **out, int *n);
-void jaas_free(struct jaas_option *o, int n);
 
 #endif

@@ -4,6 +4,10 @@
 
 #include <stdbool.h>
 
+/* Takes --command-config FILE out of argv and secures every later connection as it says;
+ * 0, or -1 after saying why. */
+int command_config_apply(int *argc, char **argv);
+
 /* argv[1] is the subcommand's name; options start at argv[2]. Returns the exit status. */
 int cmd_topics(int argc, char **argv);
 /* Offline: print and verify segment files; 0 fine, 1 problems, 2 usage. */

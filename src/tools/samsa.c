@@ -45,7 +45,9 @@ static void usage(FILE *out)
 		     "  dump-log --files F[,F...] [--print-data-log] [--verify]\n"
 		     "                                                    print and check segment files or\n"
 		     "                                                    partition dirs, like kafka-dump-log.sh\n"
-		     "  version                                           print the samsa version\n");
+		     "  version                                           print the samsa version\n"
+		     "every command that talks to brokers also takes --command-config FILE: client properties\n"
+		     "(security.protocol, ssl.truststore.*, ssl.keystore.*, sasl.mechanism, sasl.jaas.config)\n");
 }
 
 static const char *bootstrap_arg(int argc, char **argv)
@@ -139,6 +141,8 @@ static int cmd_cluster(const char *bs)
 
 int main(int argc, char **argv)
 {
+	if (command_config_apply(&argc, argv) != 0)
+		return 2;
 	if (argc < 2) {
 		usage(stderr);
 		return 1;

@@ -283,6 +283,25 @@ class Sasl(h.ClusterTestCase):
 				return v
 			self.assertEqual(r.compact_array(result), [("dave", UNACCEPTABLE_CREDENTIAL, "Too few iterations")])
 
+	def test_cli_over_sasl_ssl_with_command_config(self):
+		props = os.path.join(self.pki, "alice.properties")
+		with open(props, "w") as f:
+			f.write("security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location=%s\n"
+				"sasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram."
+				"ScramLoginModule required username=\"alice\" password=\"alice-secret\";\n" % self.ca)
+		out = h.samsa_cli("topics", "--bootstrap-server", self.addr("SASLS"), "--list", "--command-config", props)
+		self.assertEqual(out.returncode, 0, out.stderr)
+		self.assertIn("sasl", out.stdout.split())
+		out = h.samsa_cli("configs", "--command-config", props, "--bootstrap-server", self.addr("SASLS"),
+				"--describe", "--entity-type", "users", "--entity-name", "bob")
+		self.assertEqual(out.returncode, 0, out.stderr)
+		self.assertIn("SCRAM-SHA-256=iterations=4096", out.stdout)
+		with open(props, "a") as f:
+			f.write("sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+				"username=\"alice\" password=\"wrong\";\n")
+		out = h.samsa_cli("topics", "--bootstrap-server", self.addr("SASLS"), "--list", "--command-config", props)
+		self.assertNotEqual(out.returncode, 0)
+
 	def test_session_lifetime_and_expiry(self):
 		with kproto.Conn(h.HOST, self.ports["SHORT"]) as conn:
 			self.assertEqual(handshake(conn, "PLAIN")[0], NONE)
