@@ -196,6 +196,14 @@ static bool unescape_name(const char *p, size_t n, char *out, size_t cap)
 
 bool scram_server_first(struct scram_server *s, int mech, const uint8_t *msg, size_t len)
 {
+	char nonce[33];
+	random_nonce(nonce, 32);
+	return scram_server_first_nonce(s, mech, msg, len, nonce);
+}
+
+bool scram_server_first_nonce(struct scram_server *s, int mech, const uint8_t *msg, size_t len,
+			      const char *server_nonce)
+{
 	memset(s, 0, sizeof *s);
 	s->mech = mech;
 	const char *m = (const char *)msg;
@@ -219,8 +227,10 @@ bool scram_server_first(struct scram_server *s, int mech, const uint8_t *msg, si
 	r = attr(bare, bare_len, "r", &n);
 	if (!r || n == 0 || n >= 96)
 		return false;
+	if (n + strlen(server_nonce) >= sizeof s->nonce)
+		return false;
 	memcpy(s->nonce, r, n);
-	random_nonce(s->nonce + n, 32);
+	memcpy(s->nonce + n, server_nonce, strlen(server_nonce) + 1);
 	s->client_first_bare = xstrndup(bare, bare_len);
 	return true;
 }
@@ -289,11 +299,19 @@ void scram_server_clear(struct scram_server *s)
 
 char *scram_client_first(struct scram_client *c, int mech, const char *user, const char *password)
 {
+	char nonce[33];
+	random_nonce(nonce, 32);
+	return scram_client_first_nonce(c, mech, user, password, nonce);
+}
+
+char *scram_client_first_nonce(struct scram_client *c, int mech, const char *user, const char *password,
+			       const char *nonce)
+{
 	memset(c, 0, sizeof *c);
 	c->mech = mech;
 	c->user = xstrdup(user);
 	c->password = xstrdup(password);
-	random_nonce(c->nonce, 32);
+	snprintf(c->nonce, sizeof c->nonce, "%s", nonce);
 	/* saslname escaping of ',' and '=' */
 	size_t n = 0;
 	char esc[768];

@@ -322,6 +322,37 @@ class DownConversion(h.ClusterTestCase):
 						self.assertEqual([m.timestamp for m in got], [TS + i for i in range(N)])
 
 
+class DownConversionFollower(h.ClusterTestCase):
+	"""A follower fetching at an old version still gets the stored v2 batches:
+	only consumers are down-converted (Kafka converts for clients, never for
+	replicas)."""
+
+	def test_follower_gets_v2_at_fetch_v3(self):
+		from confluent_kafka.admin import AdminClient, NewTopic
+		c = self.start_cluster(brokers=2, first_id=1)
+		a = AdminClient({"bootstrap.servers": c.bootstrap})
+		for _, f in a.create_topics([NewTopic("dc-follow", 1, replica_assignment=[[1, 2]])],
+				request_timeout=20).items():
+			f.result(30)
+		h.wait_leaders(c.bootstrap, "dc-follow", 1, 1)
+		leader, follower = 1, 2
+		DownConversion.produce(c.broker(leader).address, "dc-follow", "gzip")
+		t = DownConversion("run")
+		t.assertEqual = self.assertEqual
+		with kproto.Conn(h.HOST, c.broker(leader).port, timeout=30) as conn:
+			t.c = conn
+			err, hw, data = t.fetch(3, "dc-follow", 0)
+			self.assertEqual((err, hw), (NONE, N))
+			self.assertEqual(data[16], 1)  # a consumer at v3: magic 1
+			self.assertEqual(len(decode_messages(data, 1, self)) > 0, True)
+		with kproto.Conn(h.HOST, c.broker(leader).port, timeout=30) as conn:
+			t.c = conn
+			err, _, data = t.fetch(3, "dc-follow", 0, replica_id=follower)
+			self.assertEqual(err, NONE)
+			self.assertGreater(len(data), 0)
+			self.assertEqual(data[16], 2)  # a replica: the stored v2 batch
+
+
 def rss_kib(pid):
 	with open("/proc/%d/status" % pid) as f:
 		for line in f:

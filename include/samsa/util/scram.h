@@ -58,6 +58,9 @@ struct scram_server {
 	struct scram_credential cred;
 };
 bool scram_server_first(struct scram_server *s, int mech, const uint8_t *msg, size_t len);
+/* The same with the server's part of the nonce given (tests with RFC vectors). */
+bool scram_server_first_nonce(struct scram_server *s, int mech, const uint8_t *msg, size_t len,
+			      const char *server_nonce);
 /* Malloc'd server-first message for credential c. */
 char *scram_server_challenge(struct scram_server *s, const struct scram_credential *c);
 /* Malloc'd server-final message, or NULL when the proof is wrong or the message malformed. */
@@ -74,6 +77,8 @@ struct scram_client {
 	uint8_t server_signature[SCRAM_MAX_HASH];
 };
 char *scram_client_first(struct scram_client *c, int mech, const char *user, const char *password);
+char *scram_client_first_nonce(struct scram_client *c, int mech, const char *user, const char *password,
+			       const char *nonce);
 char *scram_client_final(struct scram_client *c, const uint8_t *server_first, size_t len);
 bool scram_client_verify(struct scram_client *c, const uint8_t *server_final, size_t len);
 void scram_client_clear(struct scram_client *c);
