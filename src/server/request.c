@@ -66,6 +66,7 @@ static const api_handler_fn handlers[] = {
 	[API_SASL_AUTHENTICATE] = handle_sasl_authenticate,
 	[API_ALTER_USER_SCRAM_CREDENTIALS] = handle_alter_user_scram_credentials,
 	[API_DESCRIBE_USER_SCRAM_CREDENTIALS] = handle_describe_user_scram_credentials,
+	[API_DESCRIBE_CONFIGS] = handle_describe_configs,
 };
 
 api_handler_fn api_handler(int16_t api_key)

@@ -485,6 +485,26 @@ static void rule_free(struct rule *r)
 	free(r->replacement);
 }
 
+/*
+ * glibc compiles stacked repetitions ("a+++...") into trees that grow without
+ * bound; Java reads most of them as possessive or lazy forms.  Such patterns,
+ * and very long ones, are refused rather than compiled.
+ */
+static bool pattern_tame(const char *p)
+{
+	if (strlen(p) > 512)
+		return false;
+	for (const char *c = p; *c; c++) {
+		bool rep = *c == '*' || *c == '+' || *c == '}';
+		char next = c[1];
+		bool next_rep = next == '*' || next == '+' || next == '{';
+		/* "*?" and "+?" (Java's lazy forms) are fine; two repetitions in a row are not. */
+		if (rep && next_rep)
+			return false;
+	}
+	return true;
+}
+
 int tls_principal_rules_check(const char *rules, char *err, size_t err_len)
 {
 	const char *p = set(rules) ? rules : "DEFAULT";
@@ -493,7 +513,7 @@ int tls_principal_rules_check(const char *rules, char *err, size_t err_len)
 	while ((rc = next_rule(&p, &r)) == 1) {
 		if (!r.is_default) {
 			regex_t re;
-			if (regcomp(&re, r.pattern, REG_EXTENDED) != 0) {
+			if (!pattern_tame(r.pattern) || regcomp(&re, r.pattern, REG_EXTENDED) != 0) {
 				say(err, err_len, "ssl.principal.mapping.rules: bad pattern %s", r.pattern);
 				rule_free(&r);
 				return -1;
@@ -523,8 +543,8 @@ void tls_map_principal(const char *dn, const char *rules, char *out, size_t cap)
 		}
 		regex_t re;
 		regmatch_t m[10];
-		bool hit = regcomp(&re, r.pattern, REG_EXTENDED) == 0;
-		hit = hit && regexec(&re, dn, 10, m, 0) == 0 && m[0].rm_so == 0 && (size_t)m[0].rm_eo == strlen(dn);
+		bool compiled = pattern_tame(r.pattern) && regcomp(&re, r.pattern, REG_EXTENDED) == 0;
+		bool hit = compiled && regexec(&re, dn, 10, m, 0) == 0 && m[0].rm_so == 0 && (size_t)m[0].rm_eo == strlen(dn);
 		if (hit) {
 			size_t n = 0;
 			for (const char *q = r.replacement; *q && n + 1 < cap; q++) {
@@ -542,7 +562,8 @@ void tls_map_principal(const char *dn, const char *rules, char *out, size_t cap)
 			for (size_t k = 0; r.fold && k < n; k++)
 				out[k] = (char)(r.fold == 'L' ? tolower((unsigned char)out[k]) : toupper((unsigned char)out[k]));
 		}
-		regfree(&re);
+		if (compiled)
+			regfree(&re);
 		rule_free(&r);
 		if (hit)
 			return;

@@ -187,6 +187,9 @@ static void test_principal_rules(void **state)
 	assert_int_equal(tls_principal_rules_check("RULE:^CN=(.*)$", err, sizeof err), -1);
 	assert_int_equal(tls_principal_rules_check("NONSENSE", err, sizeof err), -1);
 	assert_int_equal(tls_principal_rules_check("RULE:([/x/", err, sizeof err), -1);
+	/* Stacked repetitions (found by fuzz_sasl: glibc's regcomp grows without bound on them). */
+	assert_int_equal(tls_principal_rules_check("RULE:^CN=a++++++++$/x/", err, sizeof err), -1);
+	assert_int_equal(tls_principal_rules_check("RULE:^CN=(.*?),O=x$/$1/", err, sizeof err), 0);
 }
 
 int main(void)
