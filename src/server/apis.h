@@ -19,6 +19,8 @@ void handle_alter_replica_log_dirs(struct request *req);
 void handle_alter_user_scram_credentials(struct request *req);
 void handle_describe_user_scram_credentials(struct request *req);
 void handle_describe_configs(struct request *req);
+void handle_alter_configs(struct request *req);
+void handle_incremental_alter_configs(struct request *req);
 void handle_offset_for_leader_epoch(struct request *req);
 void handle_metadata(struct request *req);
 void handle_leader_and_isr(struct request *req);

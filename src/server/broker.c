@@ -15,6 +15,7 @@
 #include "server/apis.h"
 #include "server/broker_logs.h"
 #include "server/broker_tls.h"
+#include "server/config_changes.h"
 #include "server/sasl.h"
 #include "samsa/util/tls.h"
 #include "server/fetch_session.h"
@@ -252,6 +253,7 @@ int broker_start(struct broker *b)
 		return -1;
 	if (register_broker(b) != 0)
 		return -1;
+	b->config_changes = config_changes_start(b);
 	struct controller_config cc = {
 		.broker_id = b->id,
 		.inter_broker_listener_name = bc->inter_broker_listener_name,
@@ -296,12 +298,15 @@ void broker_shutdown(struct broker *b)
 	}
 	/* No handler runs any more: fetchers and the ISR thread can go (they hold log references). */
 	broker_replication_stop(b);
+	config_changes_stop(b->config_changes);
 	/* Closing the session removes our ephemeral znodes at once, so the
 	 * controller learns we are gone without waiting for the session timeout. */
 	if (b->zk) {
 		zk_close(b->zk);
 		b->zk = NULL;
 	}
+	config_changes_free(b->config_changes);
+	b->config_changes = NULL;
 	admin_executor_free(b->admin);
 	b->admin = NULL;
 	controller_free(b->controller);

@@ -45,6 +45,7 @@ struct broker {
 	int n_listeners;
 	/* How our connections to other brokers are secured (NULL: plaintext) and what backs it. */
 	struct client_security *inter_broker_security;
+	struct config_changes *config_changes; /* applies /config/changes to live logs */
 	volatile int stopping;
 };
 

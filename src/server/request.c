@@ -67,6 +67,8 @@ static const api_handler_fn handlers[] = {
 	[API_ALTER_USER_SCRAM_CREDENTIALS] = handle_alter_user_scram_credentials,
 	[API_DESCRIBE_USER_SCRAM_CREDENTIALS] = handle_describe_user_scram_credentials,
 	[API_DESCRIBE_CONFIGS] = handle_describe_configs,
+	[API_ALTER_CONFIGS] = handle_alter_configs,
+	[API_INCREMENTAL_ALTER_CONFIGS] = handle_incremental_alter_configs,
 };
 
 api_handler_fn api_handler(int16_t api_key)

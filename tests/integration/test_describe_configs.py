@@ -1,11 +1,17 @@
-"""DescribeConfigs for topics and the broker, as Kafka's ZooKeeper mode answers:
+"""DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics, and
+DescribeConfigs for the broker, as Kafka's ZooKeeper mode answers them.
+DescribeConfigs:
 a topic's override (source DYNAMIC_TOPIC_CONFIG), the broker key standing in
 for it when server.properties sets one (STATIC_BROKER_CONFIG, time families
 converted: log.retention.hours=48 gives retention.ms=172800000), else the
 default; synonyms in Kafka's order; the broker's own keys with passwords
 hidden; an unknown topic and another broker's id refused with Kafka's errors.
 Read with confluent-kafka's and kafka-python's admin clients and a raw v0
-request (is_default instead of a source)."""
+request (is_default instead of a source). A change made through one broker
+(confluent-kafka's alter_configs, kafka-python's, an incremental SET/DELETE/
+APPEND) lands in /config/topics in Kafka's JSON with a /config/changes notice,
+and the other broker, which leads the partition, applies it to its live log:
+a message above the old max.message.bytes is refused before and taken after."""
 
 import os
 import struct
@@ -96,6 +102,71 @@ class DescribeConfigs(h.ClusterTestCase):
 		self.assertEqual(out[0][:3], (UNKNOWN_TOPIC_OR_PARTITION, 2, "no-such-topic"))
 		self.assertEqual(out[1][:3], (INVALID_REQUEST, 4, "7"))
 		self.assertEqual(out[2], (0, 2, "cfg", [("cleanup.policy", "compact", 0, 0, 0)]))
+
+
+class AlterConfigs(h.ClusterTestCase):
+	def test_change_through_one_broker_applies_on_the_other(self):
+		import json
+		from confluent_kafka import Producer, KafkaException
+		c = self.start_cluster(brokers=2, first_id=1)
+		admin = AdminClient({"bootstrap.servers": c.broker(1).address})
+		for _, f in admin.create_topics([NewTopic("alter", 1, replica_assignment=[[2]])], request_timeout=20).items():
+			f.result(30)
+		h.wait_leaders(c.bootstrap, "alter", 1, 2)
+		big = b"x" * 1500000
+
+		def produce(value):
+			p = Producer({"bootstrap.servers": c.broker(2).address, "message.max.bytes": 5000000,
+					"message.timeout.ms": 10000})
+			out = []
+			p.produce("alter", value, partition=0, on_delivery=lambda err, msg: out.append(err))
+			p.flush(20)
+			return out[0]
+		err = produce(big)
+		self.assertIsNotNone(err)
+		self.assertIn("MSG_SIZE_TOO_LARGE", str(err))
+		# Through broker 1 (confluent-kafka's AlterConfigs): broker 2 applies it.
+		res = ConfigResource(ConfigResource.Type.TOPIC, "alter", set_config={"max.message.bytes": "3000000",
+				"retention.ms": "3600000"})
+		for _, f in admin.alter_configs([res], request_timeout=20).items():
+			f.result(30)
+		data, _ = c.zk.get(c.zpath("/config/topics/alter"))
+		self.assertEqual(json.loads(data.decode()), {"version": 1, "config": {"max.message.bytes": "3000000",
+				"retention.ms": "3600000"}})
+		notes = [json.loads(c.zk.get(c.zpath("/config/changes/" + n))[0].decode())
+			for n in c.zk.get_children(c.zpath("/config/changes"))]
+		self.assertIn({"version": 2, "entity_path": "topics/alter"}, notes)
+		h.wait_until(lambda: "Config change for topic alter applied to 1 local log(s)" in c.broker(2).log_text(), 30,
+				"broker 2 to apply the change")
+		self.assertIsNone(produce(big))
+		# Incremental (raw v0): DELETE one key, APPEND to a list key; bad values refused.
+		def nstring(v):
+			return struct.pack(">h", -1) if v is None else string(v)
+
+		def incremental(resources):
+			body = i32(len(resources))
+			for rtype, name, configs in resources:
+				body += i8(rtype) + string(name) + i32(len(configs))
+				for key, op, value in configs:
+					body += string(key) + i8(op) + nstring(value)
+			body += i8(0)
+			with kproto.Conn(h.HOST, c.broker(1).port) as conn:
+				r = conn.request(44, 0, body)
+				r.i32()
+				out = []
+				for _ in range(r.i32()):
+					err, _msg, _t, name = r.i16(), r.string(), r.i8(), r.string()
+					out.append((err, name))
+				return out
+		self.assertEqual(incremental([(2, "alter", [("retention.ms", 1, None), ("cleanup.policy", 2, "compact")])]),
+				[(0, "alter")])
+		self.assertEqual(incremental([(2, "alter", [("retention.ms", 0, "not-a-number")]),
+				(2, "no-such-topic", [("retention.ms", 0, "1")]), (2, "alter", [("no.such.key", 0, "1")]),
+				(2, "alter", [("retention.ms", 2, "5")]), (4, "1", [("log.retention.hours", 0, "1")])]),
+				[(40, "alter"), (3, "no-such-topic"), (40, "alter"), (40, "alter"), (42, "1")])
+		data, _ = c.zk.get(c.zpath("/config/topics/alter"))
+		self.assertEqual(json.loads(data.decode())["config"], {"max.message.bytes": "3000000",
+				"cleanup.policy": "delete,compact"})
 
 
 if __name__ == "__main__":
