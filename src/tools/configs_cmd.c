@@ -1,6 +1,11 @@
 /*
- * samsa configs: SCRAM credentials of users, with the flags of Kafka's
- * kafka-configs.sh --bootstrap-server:
+ * samsa configs: topic and broker configs and users' SCRAM credentials, with
+ * the flags of Kafka's kafka-configs.sh --bootstrap-server:
+ *
+ *   samsa configs --bootstrap-server H:P --describe --entity-type topics --entity-name orders
+ *   samsa configs --bootstrap-server H:P --describe --entity-type brokers --entity-name 1
+ *   samsa configs --bootstrap-server H:P --alter --entity-type topics --entity-name orders \
+ *       --add-config retention.ms=3600000,max.message.bytes=2000000 [--delete-config segment.ms]
  *
  *   samsa configs --bootstrap-server H:P --alter --entity-type users --entity-name alice \
  *       --add-config 'SCRAM-SHA-512=[iterations=8192,password=alice-secret]'
@@ -10,8 +15,9 @@
  *
  * The salted password is made here, as Kafka's tool makes it (a random salt,
  * PBKDF2 with 4096 iterations unless told), and sent to the controller with
- * AlterUserScramCredentials; the password never leaves this process.  Other
- * entity types and keys come with the configs API.
+ * AlterUserScramCredentials; the password never leaves this process.  Topic
+ * changes go through IncrementalAlterConfigs (SET for --add-config, DELETE
+ * for --delete-config).
  */
 #include "tools/commands.h"
 
@@ -39,7 +45,9 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: samsa configs --bootstrap-server HOST:PORT --entity-type users\n"
 			"         (--alter --entity-name USER (--add-config 'SCRAM-SHA-512=[iterations=N,password=P]' |\n"
-			"          --delete-config SCRAM-SHA-512) | --describe [--entity-name USER])\n");
+			"          --delete-config SCRAM-SHA-512) | --describe [--entity-name USER])\n"
+			"       samsa configs --bootstrap-server HOST:PORT --entity-type topics|brokers --entity-name NAME\n"
+			"         (--describe | --alter [--add-config k=v,...] [--delete-config k,...])  (topics only for --alter)\n");
 }
 
 static int connect_any(struct kclient *kc, const char *bootstrap)
@@ -243,6 +251,133 @@ static int do_describe(const struct configs_opts *o)
 	return status;
 }
 
+/* --entity-type topics or brokers --describe: DescribeConfigs, printed as kafka-configs.sh does. */
+static int describe_entity(const struct configs_opts *o, int8_t type)
+{
+	struct kclient kc;
+	if (connect_any(&kc, o->bootstrap) != 0) {
+		fprintf(stderr, "samsa configs: cannot connect to %s\n", o->bootstrap);
+		return 1;
+	}
+	struct arena a;
+	arena_init(&a);
+	struct describe_configs_request req;
+	describe_configs_request_init(&req);
+	struct describe_configs_request_describe_configs_resource r;
+	describe_configs_request_describe_configs_resource_init(&r);
+	r.resource_type = type;
+	r.resource_name = kstr_c(o->entity_name ? o->entity_name : "");
+	r.configuration_keys_count = -1;
+	req.resources = &r;
+	req.resources_count = 1;
+	req.include_synonyms = true;
+	void *out = NULL;
+	int status = 1;
+	if (kclient_call(&kc, API_DESCRIBE_CONFIGS, 4, &req, &a, &out) == 0) {
+		const struct describe_configs_response *resp = out;
+		for (int i = 0; i < resp->results_count; i++) {
+			const struct describe_configs_response_describe_configs_result *res = &resp->results[i];
+			if (res->error_code) {
+				fprintf(stderr, "Error while executing config command: %s%s%.*s\n",
+					kafka_error_name(res->error_code), res->error_message.ptr ? ": " : "",
+					res->error_message.ptr ? res->error_message.len : 0,
+					res->error_message.ptr ? res->error_message.ptr : "");
+				continue;
+			}
+			status = 0;
+			printf("%s configs for %s %s are:\n", type == 2 ? "All" : "All", type == 2 ? "topic" : "broker",
+			       o->entity_name ? o->entity_name : "");
+			static const char *const sources[] = { "UNKNOWN", "DYNAMIC_TOPIC_CONFIG", "DYNAMIC_BROKER_CONFIG",
+							       "DYNAMIC_DEFAULT_BROKER_CONFIG", "STATIC_BROKER_CONFIG",
+							       "DEFAULT_CONFIG", "DYNAMIC_BROKER_LOGGER_CONFIG" };
+			for (int k = 0; k < res->configs_count; k++) {
+				const struct describe_configs_response_describe_configs_resource_result *e = &res->configs[k];
+				int src = e->config_source >= 0 && e->config_source <= 6 ? e->config_source : 0;
+				printf("  %.*s=%.*s sensitive=%s synonyms={", e->name.len, e->name.ptr,
+				       e->value.ptr ? e->value.len : 4, e->value.ptr ? e->value.ptr : "null",
+				       e->is_sensitive ? "true" : "false");
+				for (int y = 0; y < e->synonyms_count; y++) {
+					int ss = e->synonyms[y].source >= 0 && e->synonyms[y].source <= 6 ? e->synonyms[y].source : 0;
+					printf("%s%s:%.*s=%.*s", y ? ", " : "", sources[ss], e->synonyms[y].name.len,
+					       e->synonyms[y].name.ptr, e->synonyms[y].value.ptr ? e->synonyms[y].value.len : 4,
+					       e->synonyms[y].value.ptr ? e->synonyms[y].value.ptr : "null");
+				}
+				printf("} source=%s\n", sources[src]);
+			}
+		}
+	} else {
+		fprintf(stderr, "samsa configs: DescribeConfigs failed\n");
+	}
+	arena_free(&a);
+	kclient_close(&kc);
+	return status;
+}
+
+/* --entity-type topics --alter: IncrementalAlterConfigs SET for --add-config k=v,..., DELETE for --delete-config k,... */
+static int alter_topic(const struct configs_opts *o)
+{
+	struct arena a;
+	arena_init(&a);
+	struct incremental_alter_configs_request req;
+	incremental_alter_configs_request_init(&req);
+	struct incremental_alter_configs_request_alter_configs_resource r;
+	incremental_alter_configs_request_alter_configs_resource_init(&r);
+	r.resource_type = 2;
+	r.resource_name = kstr_c(o->entity_name);
+	r.configs = arena_alloc(&a, sizeof *r.configs * 64);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *spec = pass ? o->del : o->add;
+		if (!spec)
+			continue;
+		char *copy = arena_strndup(&a, spec, strlen(spec)), *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t && r.configs_count < 64; t = strtok_r(NULL, ",", &save)) {
+			struct incremental_alter_configs_request_alterable_config *c = &r.configs[r.configs_count++];
+			incremental_alter_configs_request_alterable_config_init(c);
+			char *eq = pass ? NULL : strchr(t, '=');
+			if (!pass && !eq) {
+				fprintf(stderr, "samsa configs: --add-config takes key=value[,key=value...]\n");
+				arena_free(&a);
+				return 2;
+			}
+			if (eq)
+				*eq = 0;
+			c->name = kstr_c(t);
+			c->config_operation = pass ? 1 : 0;
+			c->value = eq ? kstr_c(eq + 1) : (struct kstr){ NULL, -1 };
+		}
+	}
+	req.resources = &r;
+	req.resources_count = 1;
+	struct kclient kc;
+	int status = 1;
+	if (connect_any(&kc, o->bootstrap) != 0) {
+		fprintf(stderr, "samsa configs: cannot connect to %s\n", o->bootstrap);
+		arena_free(&a);
+		return 1;
+	}
+	void *out = NULL;
+	if (kclient_call(&kc, API_INCREMENTAL_ALTER_CONFIGS, 1, &req, &a, &out) == 0) {
+		const struct incremental_alter_configs_response *resp = out;
+		status = 0;
+		for (int i = 0; i < resp->responses_count; i++)
+			if (resp->responses[i].error_code) {
+				fprintf(stderr, "Error while executing config command: %s%s%.*s\n",
+					kafka_error_name(resp->responses[i].error_code),
+					resp->responses[i].error_message.ptr ? ": " : "",
+					resp->responses[i].error_message.ptr ? resp->responses[i].error_message.len : 0,
+					resp->responses[i].error_message.ptr ? resp->responses[i].error_message.ptr : "");
+				status = 1;
+			}
+		if (!status)
+			printf("Completed updating config for topic %s.\n", o->entity_name);
+	} else {
+		fprintf(stderr, "samsa configs: IncrementalAlterConfigs failed\n");
+	}
+	kclient_close(&kc);
+	arena_free(&a);
+	return status;
+}
+
 int cmd_configs(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -270,8 +405,22 @@ int cmd_configs(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if (!strcmp(o.entity_type, "topics") || !strcmp(o.entity_type, "brokers")) {
+		bool topics = !strcmp(o.entity_type, "topics");
+		if (o.describe)
+			return describe_entity(&o, topics ? 2 : 4);
+		if (!topics) {
+			fprintf(stderr, "samsa configs: broker configs cannot change without a restart yet\n");
+			return 1;
+		}
+		if (!o.entity_name || (!o.add && !o.del)) {
+			usage();
+			return 2;
+		}
+		return alter_topic(&o);
+	}
 	if (strcmp(o.entity_type, "users")) {
-		fprintf(stderr, "samsa configs: only --entity-type users (SCRAM credentials) is supported so far\n");
+		fprintf(stderr, "samsa configs: --entity-type is topics, brokers or users\n");
 		return 2;
 	}
 	if (o.alter && (!o.entity_name || (!o.add && !o.del))) {

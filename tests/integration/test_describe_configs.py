@@ -169,5 +169,44 @@ class AlterConfigs(h.ClusterTestCase):
 				"cleanup.policy": "delete,compact"})
 
 
+class RetentionChange(h.ClusterTestCase):
+	"""`samsa configs --alter` lowers retention.ms on a live replicated topic: both
+	replicas delete their old segments without a restart, and `samsa configs
+	--describe` shows the override."""
+
+	def test_retention_change_deletes_old_segments_on_every_replica(self):
+		import glob
+		from confluent_kafka import Producer
+		c = self.start_cluster(brokers=2, first_id=1, props={"log.retention.check.interval.ms": "1000"})
+		admin = AdminClient({"bootstrap.servers": c.bootstrap})
+		for _, f in admin.create_topics([NewTopic("ret", 1, replica_assignment=[[1, 2]],
+				config={"segment.bytes": "65536"})], request_timeout=20).items():
+			f.result(30)
+		h.wait_leaders(c.bootstrap, "ret", 1, 1)
+		p = Producer({"bootstrap.servers": c.bootstrap, "acks": "all", "linger.ms": 5, "batch.size": 16384})
+		for i in range(2000):
+			p.produce("ret", b"v" * 200, partition=0)
+		self.assertEqual(p.flush(30), 0)
+		h.wait_until(lambda: sorted(c.partition_state("ret", 0)["isr"]) == [1, 2], 60, "both in sync")
+
+		def segments(bid):
+			return len(glob.glob(os.path.join(c.broker(bid).data_dir, "ret-0", "*.log")))
+		h.wait_until(lambda: segments(1) > 3 and segments(2) > 3, 30, "several segments on both")
+		out = h.samsa_cli("configs", "--bootstrap-server", c.broker(2).address, "--alter", "--entity-type", "topics",
+				"--entity-name", "ret", "--add-config", "retention.ms=1000")
+		self.assertEqual(out.returncode, 0, out.stderr)
+		self.assertIn("Completed updating config for topic ret.", out.stdout)
+		h.wait_until(lambda: segments(1) == 1 and segments(2) == 1, 60, "old segments deleted on both replicas")
+		out = h.samsa_cli("configs", "--bootstrap-server", c.broker(1).address, "--describe", "--entity-type",
+				"topics", "--entity-name", "ret")
+		self.assertEqual(out.returncode, 0, out.stderr)
+		self.assertIn("retention.ms=1000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=1000", out.stdout)
+		self.assertIn("source=DYNAMIC_TOPIC_CONFIG", out.stdout)
+		out = h.samsa_cli("configs", "--bootstrap-server", c.broker(1).address, "--alter", "--entity-type", "topics",
+				"--entity-name", "ret", "--add-config", "retention.ms=soon")
+		self.assertEqual(out.returncode, 1)
+		self.assertIn("INVALID_CONFIG", out.stderr)
+
+
 if __name__ == "__main__":
 	h.main()
