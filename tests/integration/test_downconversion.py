@@ -341,6 +341,8 @@ class DownConversionFollower(h.ClusterTestCase):
 		t.assertEqual = self.assertEqual
 		with kproto.Conn(h.HOST, c.broker(leader).port, timeout=30) as conn:
 			t.c = conn
+			# acks=1: the high watermark follows once the follower has fetched.
+			h.wait_until(lambda: t.fetch(3, "dc-follow", 0)[1] == N, 30, "the high watermark at the log end")
 			err, hw, data = t.fetch(3, "dc-follow", 0)
 			self.assertEqual((err, hw), (NONE, N))
 			self.assertEqual(data[16], 1)  # a consumer at v3: magic 1
