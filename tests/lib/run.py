@@ -6,7 +6,9 @@ time limit, and counts test cases.
 Prints each test's outcome, then one summary line "integration tests: passed N, failed M,
 skipped K"; with --results writes {"passed":N,"failed":M,"skipped":K,"failed_tests":[...]}.
 Exits 1 if anything failed. A test file that crashes or overruns its time limit
-counts every test case it did not report as failed.
+counts every test case it did not report as failed. The limit is --file-timeout
+(default 900 s, SAMSA_FILE_TIMEOUT) or, if longer, what the file asks for in a
+line "# samsa-file-timeout: SECONDS".
 """
 
 import argparse
@@ -117,6 +119,19 @@ def summarize(ids, outcomes, extra_fail):
 		"failed_tests": failed}
 
 
+def file_timeout(path, default):
+	"""A file may ask for a longer limit than the default with a line
+	"# samsa-file-timeout: SECONDS" (a whole client test suite in one file)."""
+	try:
+		with open(path, errors="replace") as f:
+			for line in f:
+				if line.startswith("# samsa-file-timeout:"):
+					return max(default, int(line.split(":", 1)[1]))
+	except (OSError, ValueError):
+		pass
+	return default
+
+
 def count_cases(path):
 	"""Test ids of a file, for charging a crashed/overrun file."""
 	code = ("import sys; sys.path.insert(0, %r); import run; "
@@ -152,10 +167,11 @@ def main():
 		p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child",
 				"--results", rpath, path], stdin=subprocess.DEVNULL)
 		try:
-			rc = p.wait(timeout=args.file_timeout)
+			limit = file_timeout(path, args.file_timeout)
+			rc = p.wait(timeout=limit)
 		except subprocess.TimeoutExpired:
 			# SIGTERM lets the harness kill its brokers and ZooKeeper first.
-			print("TIMEOUT: %s exceeded %ds" % (path, args.file_timeout), flush=True)
+			print("TIMEOUT: %s exceeded %ds" % (path, limit), flush=True)
 			p.terminate()
 			try:
 				rc = p.wait(timeout=90)
