@@ -82,8 +82,8 @@ TESTS = [
 	"0090_idempotence", "0091_max_poll_interval_timeout", "0092_mixed_msgver",
 	"0093_holb_consumer", "0094_idempotence_msg_timeout", "0097_ssl_verify",
 	"0098_consumer_txn", "0099_commit_metadata", "0101_fetch_from_follower",
-	"0102_static_group_rebalance", "0103_transactions", "0107_topic_recreate",
-	"0109_auto_create_topics", "0110_batch_size", "0111_delay_create_topics",
+	"0102_static_group_rebalance", "0103_transactions",
+	"0109_auto_create_topics", "0110_batch_size",
 	"0112_assign_unknown_part", "0113_cooperative_rebalance", "0114_sticky_partitioning",
 	"0115_producer_auth", "0118_commit_rebalance", "0119_consumer_auth",
 	"0122_buffer_cleaning_after_rebalance", "0123_connections_max_idle",
@@ -92,13 +92,15 @@ TESTS = [
 	"0137_barrier_batch_consume",
 ]
 
+# The tests of librdkafka's "noautocreate" scenario (scenarios/noautocreate.json:
+# the same brokers with auto.create.topics.enable=false), run by a second cluster.
+NOAUTO_TESTS = ["0045_subscribe_update_noautocreate", "0107_topic_recreate", "0111_delay_create_topics"]
+
 # Not runnable here, whatever the broker: (reason).
 SKIP = {
 	"0097": "needs SSL listeners and certificates",
 	"0126": "needs SASL/OAUTHBEARER with an OIDC token endpoint",
 	"0135": "needs SASL",
-	"0107": "noautocreate scenario only (test-runner leaves it out of the default scenario)",
-	"0111": "noautocreate scenario only (test-runner leaves it out of the default scenario)",
 }
 
 # Needs what samsa does not serve yet; counts from when that work lands.
@@ -120,6 +122,17 @@ PENDING = {
 	"0129": "transactions (aborted messages)",
 }
 
+# Fail through a bug of librdkafka 2.0.2 itself: {number: (reason, the log line
+# that shows the test's own checks passed before the client hung)}. Run with a
+# shorter limit; a hang or timeout after that line is recorded as the client's
+# (skipped, with the reason), anything else fails as usual, and a pass passes.
+CLIENT_BUG = {
+	"0107": ("librdkafka 2.0.2 hangs in rd_kafka_destroy() of a consumer whose topic was deleted "
+		"(broker threads wait forever on leaked references: \"terminating: broker still has N "
+		"refcnt(s)\"; fixed in librdkafka 2.1.0), so its second case never runs",
+		'Consumed 50 messages matching "after"'),
+}
+
 # Under CI, scripts/check runs this subset unless SAMSA_RDKAFKA_TESTS says
 # otherwise: producer, consumer, group, offset and admin basics that finish in a
 # few seconds each.
@@ -127,6 +140,9 @@ FAST = ("0001,0002,0003,0005,0007,0012,0013,0014,0015,0017,0018,0019,0020,0021,0
 		"0026,0029,0030,0031,0033,0034,0035,0036,0039,0040,0041,0042,0050,0051,0053,0054,"
 		"0057,0059,0063,0064,0065,0067,0070,0073,0082,0083,0085,0099,0110,0112,0114,0118,"
 		"0125,0130")
+
+
+KNOWN = "librdkafka marks it a known issue (TEST_F_KNOWN_ISSUE), left out as in its own runs"
 
 
 def timeout():
@@ -229,18 +245,27 @@ def fetch_source():
 
 
 def build_runner(src):
-	"""tests/test-runner, built once against Debian's librdkafka (the Makefile links
+	"""tests/test-runner, built against Debian's librdkafka (the Makefile links
 	-L../src -L../src-cpp -lrdkafka++ -lrdkafka: those directories get links to the
-	installed libraries instead of a build of the library)."""
+	installed libraries instead of a build of the library). Rebuilt, configure
+	included, when the installed librdkafka-dev or rapidjson-dev (which the stats
+	tests 0053 need) differ from the last build's."""
 	tests = os.path.join(src, "tests")
 	runner = os.path.join(tests, "test-runner")
 	stamp = os.path.join(tests, ".samsa-built")
-	if os.path.isfile(stamp) and os.access(runner, os.X_OK):
+	want = "librdkafka-dev %s, rapidjson-dev %s\n" % (installed_version("librdkafka-dev"),
+			installed_version("rapidjson-dev"))
+	try:
+		with open(stamp) as f:
+			have = f.read()
+	except OSError:
+		have = None
+	if have == want and os.access(runner, os.X_OK):
 		return runner
-	if not os.path.isfile(os.path.join(src, "Makefile.config")):
-		p = h.run(["./configure"], cwd=src, timeout=300)
-		if p.returncode != 0:
-			raise AssertionError("librdkafka ./configure failed:\n%s" % (p.stdout[-3000:] + p.stderr[-3000:]))
+	h.log("building librdkafka's test-runner in %s (%s)" % (tests, want.strip()))
+	p = h.run(["./configure"], cwd=src, timeout=300)
+	if p.returncode != 0:
+		raise AssertionError("librdkafka ./configure failed:\n%s" % (p.stdout[-3000:] + p.stderr[-3000:]))
 	libdir = "/usr/lib/x86_64-linux-gnu"
 	p = subprocess.run(["dpkg", "-L", "librdkafka-dev"], capture_output=True, text=True)
 	for line in p.stdout.splitlines():
@@ -258,7 +283,7 @@ def build_runner(src):
 	if p.returncode != 0 or not os.access(runner, os.X_OK):
 		raise AssertionError("building librdkafka's test-runner failed:\n%s" % (p.stdout[-3000:] + p.stderr[-3000:]))
 	with open(stamp, "w") as f:
-		f.write("built against %s\n" % installed_version("librdkafka-dev"))
+		f.write(want)
 	return runner
 
 
@@ -279,8 +304,11 @@ def parse_summary(text):
 	return out
 
 
-class LibrdkafkaSuite(h.ClusterTestCase):
+class _Suite(h.ClusterTestCase):
+	"""One cluster per scenario; a test case per librdkafka test number."""
 	results = {}
+	SCENARIO = "default"
+	AUTO_CREATE = "true"
 
 	@classmethod
 	def setUpClass(cls):
@@ -296,7 +324,7 @@ class LibrdkafkaSuite(h.ClusterTestCase):
 			"num.partitions": 4,
 			"default.replication.factor": 3,
 			"offsets.topic.replication.factor": 3,
-			"auto.create.topics.enable": "true",
+			"auto.create.topics.enable": cls.AUTO_CREATE,
 			"delete.topic.enable": "true",
 			"group.initial.rebalance.delay.ms": 3000,
 			"replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector",
@@ -304,6 +332,11 @@ class LibrdkafkaSuite(h.ClusterTestCase):
 		c = cls.shared
 		cls.work = os.path.join(c.dir, "rdkafka")
 		os.makedirs(os.path.join(cls.work, "kafka", "bin"))
+		# The runner works in <work>/tests, where ../src is the source's src/ (0053
+		# reads ../src/statistics_schema.json) and its output files stay ours.
+		cls.cwd = os.path.join(cls.work, "tests")
+		os.makedirs(cls.cwd)
+		os.symlink(os.path.join(cls.src, "src"), os.path.join(cls.work, "src"))
 		cls.conf = os.path.join(cls.work, "test.conf")
 		with open(cls.conf, "w") as f:
 			f.write("bootstrap.servers=%s\n" % c.bootstrap)
@@ -315,7 +348,7 @@ class LibrdkafkaSuite(h.ClusterTestCase):
 			f.write("#!/bin/sh\nexec %s %s kafka-topics \"$@\"\n" % (PY, THIS))
 		os.chmod(sh, 0o755)
 		cls.env = dict(os.environ, RDKAFKA_TEST_CONF=cls.conf, TEST_KAFKA_VERSION=KAFKA_VERSION,
-				TEST_MODE="bare", TEST_SCENARIO="default", BROKERS=c.bootstrap,
+				TEST_MODE="bare", TEST_SCENARIO=cls.SCENARIO, BROKERS=c.bootstrap,
 				ZK_ADDRESS=c.zookeeper.connect, KAFKA_PATH=os.path.join(cls.work, "kafka"),
 				RDKAFKA_GITVER="debian-" + DEB_VERSION)
 		cls.env.pop("CI", None)  # the runner would change its concurrency and timeouts
@@ -326,9 +359,17 @@ class LibrdkafkaSuite(h.ClusterTestCase):
 	def tearDownClass(cls):
 		out = os.environ.get("SAMSA_RDKAFKA_RESULTS")
 		if out and cls.results:
+			try:
+				with open(out) as f:
+					old = json.load(f)
+			except (OSError, ValueError):
+				old = {}
+			old.setdefault("seconds", {})[cls.SCENARIO] = round(
+				time.monotonic() - getattr(cls, "t0", time.monotonic()))
+			old.setdefault("tests", {}).update(
+				{"%s/%s" % (cls.SCENARIO, k): v for k, v in cls.results.items()})
 			with open(out, "w") as f:
-				json.dump({"seconds": round(time.monotonic() - getattr(cls, "t0", time.monotonic())),
-					"tests": cls.results}, f, indent=1, sort_keys=True)
+				json.dump(old, f, indent=1, sort_keys=True)
 		super().tearDownClass()
 
 	def setUp(self):
@@ -338,6 +379,8 @@ class LibrdkafkaSuite(h.ClusterTestCase):
 
 	def run_number(self, num, name):
 		limit = timeout()
+		if num in CLIENT_BUG:
+			limit = min(limit, int(os.environ.get("SAMSA_RDKAFKA_CLIENT_BUG_TIMEOUT", "120")))
 		args = [self.runner, "-L", "-p1"]
 		if os.environ.get("SAMSA_RDKAFKA_QUICK", "1") != "0":
 			args.append("-Q")
@@ -345,7 +388,7 @@ class LibrdkafkaSuite(h.ClusterTestCase):
 		env = dict(self.env, TESTS=num)
 		t0 = time.monotonic()
 		with open(logpath, "w") as logf:
-			p = subprocess.Popen(args, cwd=self.work, env=env, stdin=subprocess.DEVNULL, stdout=logf,
+			p = subprocess.Popen(args, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf,
 					stderr=subprocess.STDOUT, start_new_session=True)
 			try:
 				rc = p.wait(timeout=limit)
@@ -375,6 +418,12 @@ class LibrdkafkaSuite(h.ClusterTestCase):
 		ran = {k: v for k, v in mine.items() if v[0] != "SKIPPED"}
 		rec = {"seconds": round(secs, 1), "rc": rc, "log": logpath,
 			"subtests": {k: v[0] for k, v in mine.items()}}
+		bug = CLIENT_BUG.get(num)
+		if bug and rc != 0 and bug[1] in text and (rc is None or "timed out" in text):
+			rec["outcome"] = "client-bug"
+			rec["reason"] = bug[0]
+			self.results[name] = rec
+			self.skipTest("client bug: " + bug[0])
 		if rc is None:
 			rec["outcome"] = "fail"
 			rec["reason"] = "timed out"
@@ -382,7 +431,8 @@ class LibrdkafkaSuite(h.ClusterTestCase):
 			self.fail("%s: test-runner still running after %.0fs (killed); log %s:\n%s"
 					% (name, secs, logpath, text[-4000:]))
 		if not ran and mine and rc == 0:
-			reasons = "; ".join("%s: %s" % (k, v[2]) for k, v in sorted(mine.items()))
+			reasons = "; ".join("%s: %s" % (k, KNOWN if v[2] == "Filtered due to negative test flags" else v[2])
+					for k, v in sorted(mine.items()))
 			rec["outcome"] = "skip"
 			rec["reason"] = "test-runner: " + reasons
 			self.results[name] = rec
@@ -406,8 +456,22 @@ def _make(name):
 	return t
 
 
+class LibrdkafkaSuite(_Suite):
+	"""The default scenario."""
+	results = {}
+
+
+class LibrdkafkaNoAutoCreate(_Suite):
+	"""The noautocreate scenario: topics are only made by the tests' admin calls."""
+	results = {}
+	SCENARIO = "noautocreate"
+	AUTO_CREATE = "false"
+
+
 for _n in TESTS:
 	setattr(LibrdkafkaSuite, "test_" + _n, _make(_n))
+for _n in NOAUTO_TESTS:
+	setattr(LibrdkafkaNoAutoCreate, "test_" + _n, _make(_n))
 
 
 if __name__ == "__main__":
