@@ -124,19 +124,24 @@ PENDING = {
 
 # Fail through a bug of librdkafka 2.0.2 itself: {test case: (reason, a pattern
 # of the log line that shows the test's own checks passed before the client
-# hung)}. Run with a shorter limit; a hang or timeout after that line is recorded
-# as the client's (skipped, with the reason), anything else fails as usual, and
-# a pass passes.
+# hung, a time limit or None)}. A hang or timeout after that line is recorded as
+# the client's (skipped, with the reason), anything else fails as usual, and a
+# pass passes.
 DESTROY_HANG = ("librdkafka 2.0.2 hangs in rd_kafka_destroy() of a consumer whose topic was deleted "
 	"(broker threads wait forever on leaked references: \"terminating: broker still has N "
 	"refcnt(s)\"; fixed in librdkafka 2.1.0)")
 CLIENT_BUG = {
 	"0107_topic_recreate": (DESTROY_HANG + ", after its first case passed; the second never runs",
-		r'Consumed 50 messages matching "after"'),
+		r'Consumed 50 messages matching "after"', 120),
 	# Only without quick mode: with -Q the topic removal case returns at once.
 	"0045_subscribe_update_noautocreate": (DESTROY_HANG + ", after the topic removal case passed; "
 		"the partition change case never runs",
-		r"\[0045_subscribe_update_topic_remove/\s*[0-9.]+s\] CONSUMER\.CLOSE"),
+		r"\[0045_subscribe_update_topic_remove/\s*[0-9.]+s\] CONSUMER\.CLOSE", None),
+	# Only without quick mode too: h_delete_topic is one of the cases -Q leaves out.
+	"0113_cooperative_rebalance": ("librdkafka 2.0.2 never returns from close() of a consumer whose "
+		"topic was deleted (h_delete_topic; fixed in librdkafka 2.1.0), after the case's own checks "
+		"passed; the cases after it never run",
+		r"Assignment no longer includes deleted topic", None),
 }
 
 # Under CI, scripts/check runs this subset unless SAMSA_RDKAFKA_TESTS says
@@ -385,8 +390,8 @@ class _Suite(h.ClusterTestCase):
 
 	def run_number(self, num, name):
 		limit = timeout()
-		if name in CLIENT_BUG:
-			limit = min(limit, int(os.environ.get("SAMSA_RDKAFKA_CLIENT_BUG_TIMEOUT", "120")))
+		if name in CLIENT_BUG and CLIENT_BUG[name][2]:
+			limit = min(limit, CLIENT_BUG[name][2])
 		args = [self.runner, "-L", "-p1"]
 		if os.environ.get("SAMSA_RDKAFKA_QUICK", "1") != "0":
 			args.append("-Q")
