@@ -29,6 +29,7 @@ class CountingResult(unittest.TextTestResult):
 		super().__init__(*a, **kw)
 		self.outcomes = {}  # test id -> "pass" | "fail" | "skip"
 		self.class_errors = []
+		self.skipped_classes = set()  # "module.Class" whose setUpClass raised SkipTest
 
 	def _set(self, test, outcome):
 		if isinstance(test, unittest.TestCase):
@@ -56,6 +57,13 @@ class CountingResult(unittest.TextTestResult):
 
 	def addSkip(self, test, reason):
 		super().addSkip(test, reason)
+		if not isinstance(test, unittest.TestCase):
+			# setUpClass raised SkipTest: unittest reports it once, as
+			# "setUpClass (module.Class)"; every test of that class is skipped.
+			desc = str(test)
+			if desc.startswith("setUpClass (") and desc.endswith(")"):
+				self.skipped_classes.add(desc[len("setUpClass ("):-1])
+				return
 		self._set(test, "skip")
 
 	def addExpectedFailure(self, test, err):
@@ -95,6 +103,9 @@ def run_child(path, results):
 		runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=CountingResult)
 		res = runner.run(suite)
 		outcomes = res.outcomes
+		for i in ids:
+			if i not in outcomes and i.rsplit(".", 1)[0] in res.skipped_classes:
+				outcomes[i] = "skip"
 		extra_fail = ["%s: %s" % (os.path.basename(path), e) for e in res.class_errors]
 	except BaseException as e:  # import error, etc.
 		print("ERROR loading/running %s: %r" % (path, e), flush=True)
