@@ -328,6 +328,9 @@ class _Suite(h.ClusterTestCase):
 			raise unittest.SkipTest("librdkafka-dev %s is installed, not %s" % (v, VERSION))
 		if not shutil.which("g++") or not shutil.which("apt-get"):
 			raise unittest.SkipTest("g++ or apt-get missing")
+		sel = selected()
+		if sel is not None and not any(number(n) in sel for n in cls.CASES):
+			raise unittest.SkipTest("none of its tests in SAMSA_RDKAFKA_TESTS")
 		cls.t0 = time.monotonic()
 		cls.src = fetch_source()
 		cls.runner = build_runner(cls.src)
@@ -470,6 +473,7 @@ def _make(name):
 class LibrdkafkaSuite(_Suite):
 	"""The default scenario."""
 	results = {}
+	CASES = TESTS
 
 
 class LibrdkafkaNoAutoCreate(_Suite):
@@ -477,6 +481,7 @@ class LibrdkafkaNoAutoCreate(_Suite):
 	results = {}
 	SCENARIO = "noautocreate"
 	AUTO_CREATE = "false"
+	CASES = NOAUTO_TESTS
 
 
 for _n in TESTS:
