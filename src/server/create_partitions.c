@@ -123,10 +123,18 @@ static void create_partitions_job(struct request *req)
 		r->name = t->name;
 		target[i] = -1;
 		char *name = arena_strndup(&req->arena, t->name.ptr ? t->name.ptr : "", t->name.ptr ? (size_t)t->name.len : 0);
+		/* ZooKeeper decides, as in Kafka: a topic created a moment ago may not be in this
+		 * broker's metadata yet (librdkafka's 0081_admin creates, then adds partitions). */
 		struct topic_assignment asg;
-		if (!metadata_snapshot_find_topic(s, name, strlen(name)) ||
-		    topic_zk_get_assignment(b->zk, name, &asg) != ZOK) {
+		if (topic_zk_get_assignment(b->zk, name, &asg) != ZOK) {
 			fail(req, r, KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%s' does not exist.", name);
+			continue;
+		}
+		char marker[512];
+		snprintf(marker, sizeof marker, "/admin/delete_topics/%s", name);
+		if (zk_exists(b->zk, marker, NULL, NULL, NULL) == ZOK) {
+			topic_assignment_free(&asg);
+			fail(req, r, KERR_INVALID_TOPIC_EXCEPTION, "The topic %s is queued for deletion.", name);
 			continue;
 		}
 		if (t->count <= asg.n_partitions) {

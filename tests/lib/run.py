@@ -6,7 +6,9 @@ time limit, and counts test cases.
 Prints each test's outcome, then one summary line "integration tests: passed N, failed M,
 skipped K"; with --results writes {"passed":N,"failed":M,"skipped":K,"failed_tests":[...]}.
 Exits 1 if anything failed. A test file that crashes or overruns its time limit
-counts every test case it did not report as failed.
+counts every test case it did not report as failed. The limit is --file-timeout
+(default 900 s, SAMSA_FILE_TIMEOUT) or, if longer, what the file asks for in a
+line "# samsa-file-timeout: SECONDS".
 """
 
 import argparse
@@ -27,6 +29,7 @@ class CountingResult(unittest.TextTestResult):
 		super().__init__(*a, **kw)
 		self.outcomes = {}  # test id -> "pass" | "fail" | "skip"
 		self.class_errors = []
+		self.skipped_classes = set()  # "module.Class" whose setUpClass raised SkipTest
 
 	def _set(self, test, outcome):
 		if isinstance(test, unittest.TestCase):
@@ -54,6 +57,13 @@ class CountingResult(unittest.TextTestResult):
 
 	def addSkip(self, test, reason):
 		super().addSkip(test, reason)
+		if not isinstance(test, unittest.TestCase):
+			# setUpClass raised SkipTest: unittest reports it once, as
+			# "setUpClass (module.Class)"; every test of that class is skipped.
+			desc = str(test)
+			if desc.startswith("setUpClass (") and desc.endswith(")"):
+				self.skipped_classes.add(desc[len("setUpClass ("):-1])
+				return
 		self._set(test, "skip")
 
 	def addExpectedFailure(self, test, err):
@@ -93,6 +103,9 @@ def run_child(path, results):
 		runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=CountingResult)
 		res = runner.run(suite)
 		outcomes = res.outcomes
+		for i in ids:
+			if i not in outcomes and i.rsplit(".", 1)[0] in res.skipped_classes:
+				outcomes[i] = "skip"
 		extra_fail = ["%s: %s" % (os.path.basename(path), e) for e in res.class_errors]
 	except BaseException as e:  # import error, etc.
 		print("ERROR loading/running %s: %r" % (path, e), flush=True)
@@ -115,6 +128,19 @@ def summarize(ids, outcomes, extra_fail):
 		failed = list(extra_fail)
 	return {"passed": len(passed), "failed": len(failed), "skipped": len(skipped),
 		"failed_tests": failed}
+
+
+def file_timeout(path, default):
+	"""A file may ask for a longer limit than the default with a line
+	"# samsa-file-timeout: SECONDS" (a whole client test suite in one file)."""
+	try:
+		with open(path, errors="replace") as f:
+			for line in f:
+				if line.startswith("# samsa-file-timeout:"):
+					return max(default, int(line.split(":", 1)[1]))
+	except (OSError, ValueError):
+		pass
+	return default
 
 
 def count_cases(path):
@@ -152,10 +178,11 @@ def main():
 		p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child",
 				"--results", rpath, path], stdin=subprocess.DEVNULL)
 		try:
-			rc = p.wait(timeout=args.file_timeout)
+			limit = file_timeout(path, args.file_timeout)
+			rc = p.wait(timeout=limit)
 		except subprocess.TimeoutExpired:
 			# SIGTERM lets the harness kill its brokers and ZooKeeper first.
-			print("TIMEOUT: %s exceeded %ds" % (path, args.file_timeout), flush=True)
+			print("TIMEOUT: %s exceeded %ds" % (path, limit), flush=True)
 			p.terminate()
 			try:
 				rc = p.wait(timeout=90)
