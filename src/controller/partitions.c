@@ -581,6 +581,19 @@ void controller_process_isr_changes(struct controller *c)
 			t->has_state[p] = true;
 			ctl_batch_update_metadata(&b, ti, p);
 			ctl_batch_update_metadata(&changed, ti, p);
+			/* A leader may add a follower that is just going away (its last fetch raced its
+			 * shutdown).  Kafka 3.9's controller refuses such an ISR (KIP-841's
+			 * INELIGIBLE_REPLICA); with leaders writing ISRs themselves, it is taken out here. */
+			int32_t gone[16];
+			int n_gone = 0;
+			for (int r = 0; r < t->states[p].n_isr && n_gone < 16; r++)
+				if (!controller_replica_online_at(c, t->states[p].isr[r], t, p))
+					gone[n_gone++] = t->states[p].isr[r];
+			for (int g = 0; g < n_gone && !c->fenced; g++) {
+				log_info("Controller %d: ISR of %s-%d names broker %d, which is not online; removing it", c->id,
+					 t->asg.name, p, gone[g]);
+				offline_replica(c, ti, p, gone[g], &b);
+			}
 		}
 		topic_partition_refs_free(refs, nr);
 	}
