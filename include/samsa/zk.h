@@ -315,6 +315,13 @@ int config_zk_get(struct zk *zk, const char *type, const char *name, struct aren
 int config_zk_set(struct zk *zk, const char *type, const char *name, const struct topic_config_entry *e, int n,
 		  int32_t expected_version);
 int config_zk_notify(struct zk *zk, const char *type, const char *name);
+/* The notices under /config/changes (with a children watch), and one notice's payload (malloc'd). */
+int config_zk_list_changes(struct zk *zk, zk_watch_fn watch, void *arg, struct String_vector *out);
+int config_zk_read_change(struct zk *zk, const char *name, char **data, int *len);
+/* ZOK when /brokers/topics/<topic> exists (ZNONODE for an empty name). */
+int topic_zk_topic_exists(struct zk *zk, const char *topic);
+/* ZOK when /admin/delete_topics/<topic> exists: the topic is queued for deletion. */
+int topic_zk_marked_for_deletion(struct zk *zk, const char *topic);
 
 /* Deletion: the marker under /admin/delete_topics, and what the controller removes. */
 int topic_zk_mark_for_deletion(struct zk *zk, const char *topic);

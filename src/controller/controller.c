@@ -5,20 +5,6 @@
 
 #include "samsa/proto.h"
 
-void controller_post(struct controller *c, enum event_type type)
-{
-	struct event *e = xcalloc(1, sizeof *e);
-	e->type = type;
-	pthread_mutex_lock(&c->lock);
-	if (c->tail)
-		c->tail->next = e;
-	else
-		c->head = e;
-	c->tail = e;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-}
-
 void controller_post_event(struct controller *c, struct event *e)
 {
 	pthread_mutex_lock(&c->lock);
@@ -29,6 +15,13 @@ void controller_post_event(struct controller *c, struct event *e)
 	c->tail = e;
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+}
+
+void controller_post(struct controller *c, enum event_type type)
+{
+	struct event *e = xcalloc(1, sizeof *e);
+	e->type = type;
+	controller_post_event(c, e);
 }
 
 /* Requests still queued when the controller stops get NOT_CONTROLLER; so do later ones. */

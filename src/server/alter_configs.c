@@ -69,9 +69,7 @@ static void alter_topic(struct request *req, const char *topic, struct change *c
 {
 	struct broker *b = req->broker;
 	struct arena *a = &req->arena;
-	char path[512];
-	snprintf(path, sizeof path, "/brokers/topics/%s", topic);
-	if (!topic[0] || zk_exists(b->zk, path, NULL, NULL, NULL) != ZOK) {
+	if (topic_zk_topic_exists(b->zk, topic) != ZOK) {
 		FAIL(o, KERR_UNKNOWN_TOPIC_OR_PARTITION, "Topic %s does not exist", topic);
 		return;
 	}

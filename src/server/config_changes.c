@@ -78,11 +78,9 @@ static void apply_topic(struct broker *b, const char *topic)
 /* The entity a notice names: version 2's entity_path, or version 1's type and name. */
 static void process_notice(struct broker *b, const char *name)
 {
-	char path[512];
-	snprintf(path, sizeof path, "/config/changes/%s", name);
 	char *data = NULL;
 	int len = 0;
-	if (zk_get(b->zk, path, NULL, NULL, &data, &len, NULL) != ZOK || !data)
+	if (config_zk_read_change(b->zk, name, &data, &len) != ZOK || !data)
 		return;
 	struct arena a;
 	arena_init(&a);
@@ -102,7 +100,7 @@ static void process_notice(struct broker *b, const char *name)
 static void scan(struct config_changes *cc, bool apply)
 {
 	struct String_vector kids;
-	if (zk_children(cc->b->zk, "/config/changes", on_watch, cc, &kids) != ZOK) {
+	if (config_zk_list_changes(cc->b->zk, on_watch, cc, &kids) != ZOK) {
 		log_warn("Cannot list /config/changes");
 		return;
 	}

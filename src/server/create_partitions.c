@@ -130,9 +130,7 @@ static void create_partitions_job(struct request *req)
 			fail(req, r, KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%s' does not exist.", name);
 			continue;
 		}
-		char marker[512];
-		snprintf(marker, sizeof marker, "/admin/delete_topics/%s", name);
-		if (zk_exists(b->zk, marker, NULL, NULL, NULL) == ZOK) {
+		if (topic_zk_marked_for_deletion(b->zk, name) == ZOK) {
 			topic_assignment_free(&asg);
 			fail(req, r, KERR_INVALID_TOPIC_EXCEPTION, "The topic %s is queued for deletion.", name);
 			continue;

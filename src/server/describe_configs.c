@@ -149,9 +149,7 @@ static void describe_topic(struct request *req, const struct describe_configs_re
 	struct broker *b = req->broker;
 	char *topic = xstrndup(r->resource_name.ptr ? r->resource_name.ptr : "",
 			       r->resource_name.len > 0 ? (size_t)r->resource_name.len : 0);
-	char path[512];
-	snprintf(path, sizeof path, "/brokers/topics/%s", topic);
-	if (!topic[0] || zk_exists(b->zk, path, NULL, NULL, NULL) != ZOK) {
+	if (topic_zk_topic_exists(b->zk, topic) != ZOK) {
 		res->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 		res->error_message = ks(&req->arena, "Topic does not exist");
 		free(topic);

@@ -50,6 +50,13 @@ static void usage(void)
 			"         (--describe | --alter [--add-config k=v,...] [--delete-config k,...])  (topics only for --alter)\n");
 }
 
+/* One failed resource, as kafka-configs.sh reports it. */
+static void print_config_error(int16_t code, struct kstr message)
+{
+	fprintf(stderr, "Error while executing config command: %s%s%.*s\n", kafka_error_name(code),
+		message.ptr ? ": " : "", message.ptr ? message.len : 0, message.ptr ? message.ptr : "");
+}
+
 static int connect_any(struct kclient *kc, const char *bootstrap)
 {
 	char *list = xstrdup(bootstrap), *save = NULL;
@@ -185,11 +192,7 @@ static int do_alter(const struct configs_opts *o)
 			status = 0;
 			for (int i = 0; i < r->results_count; i++) {
 				if (r->results[i].error_code) {
-					fprintf(stderr, "Error while executing config command: %s%s%.*s\n",
-						kafka_error_name(r->results[i].error_code),
-						r->results[i].error_message.ptr ? ": " : "",
-						r->results[i].error_message.ptr ? r->results[i].error_message.len : 0,
-						r->results[i].error_message.ptr ? r->results[i].error_message.ptr : "");
+					print_config_error(r->results[i].error_code, r->results[i].error_message);
 					status = 1;
 				}
 			}
@@ -278,10 +281,7 @@ static int describe_entity(const struct configs_opts *o, int8_t type)
 		for (int i = 0; i < resp->results_count; i++) {
 			const struct describe_configs_response_describe_configs_result *res = &resp->results[i];
 			if (res->error_code) {
-				fprintf(stderr, "Error while executing config command: %s%s%.*s\n",
-					kafka_error_name(res->error_code), res->error_message.ptr ? ": " : "",
-					res->error_message.ptr ? res->error_message.len : 0,
-					res->error_message.ptr ? res->error_message.ptr : "");
+				print_config_error(res->error_code, res->error_message);
 				continue;
 			}
 			status = 0;
@@ -361,11 +361,7 @@ static int alter_topic(const struct configs_opts *o)
 		status = 0;
 		for (int i = 0; i < resp->responses_count; i++)
 			if (resp->responses[i].error_code) {
-				fprintf(stderr, "Error while executing config command: %s%s%.*s\n",
-					kafka_error_name(resp->responses[i].error_code),
-					resp->responses[i].error_message.ptr ? ": " : "",
-					resp->responses[i].error_message.ptr ? resp->responses[i].error_message.len : 0,
-					resp->responses[i].error_message.ptr ? resp->responses[i].error_message.ptr : "");
+				print_config_error(resp->responses[i].error_code, resp->responses[i].error_message);
 				status = 1;
 			}
 		if (!status)

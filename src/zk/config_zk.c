@@ -94,6 +94,18 @@ int config_zk_set(struct zk *zk, const char *type, const char *name, const struc
 	return rc;
 }
 
+int config_zk_list_changes(struct zk *zk, zk_watch_fn watch, void *arg, struct String_vector *out)
+{
+	return zk_children(zk, "/config/changes", watch, arg, out);
+}
+
+int config_zk_read_change(struct zk *zk, const char *name, char **data, int *len)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/config/changes/%s", name);
+	return zk_get(zk, path, NULL, NULL, data, len, NULL);
+}
+
 int config_zk_notify(struct zk *zk, const char *type, const char *name)
 {
 	char s[768];

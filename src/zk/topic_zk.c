@@ -681,6 +681,20 @@ int topic_zk_delete_log_dir_event(struct zk *zk, const char *name, int32_t epoch
 	return rc != ZOK && epoch_err == ZBADVERSION ? TOPIC_ZK_CONTROLLER_MOVED : rc;
 }
 
+int topic_zk_topic_exists(struct zk *zk, const char *topic)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/brokers/topics/%s", topic);
+	return topic[0] ? zk_exists(zk, path, NULL, NULL, NULL) : ZNONODE;
+}
+
+int topic_zk_marked_for_deletion(struct zk *zk, const char *topic)
+{
+	char path[512];
+	snprintf(path, sizeof path, "/admin/delete_topics/%s", topic);
+	return zk_exists(zk, path, NULL, NULL, NULL);
+}
+
 #define REASSIGN_PATH TOPIC_ZK_REASSIGN_PATH
 #define PREFERRED_PATH TOPIC_ZK_PREFERRED_ELECTION_PATH
 
