@@ -606,8 +606,10 @@ static void create_acls_job(struct request *req)
 	int n = q->creations_count > 0 ? q->creations_count : 0;
 	resp.results = arena_alloc(&req->arena, sizeof *resp.results * (size_t)(n ? n : 1));
 	resp.results_count = n;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		create_acls_response_acl_creation_result_init(&resp.results[i]);
+		resp.results[i].error_message = (struct kstr){ NULL, -1 };
+	}
 
 	int16_t all_err = KERR_NONE;
 	const char *all_msg = NULL;
@@ -777,6 +779,7 @@ void handle_describe_acls(struct request *req)
 	struct authorizer *az = req->broker->authorizer;
 	struct describe_acls_response resp;
 	describe_acls_response_init(&resp);
+	resp.error_message = (struct kstr){ NULL, -1 };
 	if (!request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_CLUSTER, NULL, 0)) {
 		resp.error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
 		resp.error_message = kstr_c("Cluster authorization failed.");
@@ -878,8 +881,10 @@ static void delete_acls_job(struct request *req)
 	int nf = q->filters_count > 0 ? q->filters_count : 0;
 	resp.filter_results = arena_alloc(&req->arena, sizeof *resp.filter_results * (size_t)(nf ? nf : 1));
 	resp.filter_results_count = nf;
-	for (int i = 0; i < nf; i++)
+	for (int i = 0; i < nf; i++) {
 		delete_acls_response_delete_acls_filter_result_init(&resp.filter_results[i]);
+		resp.filter_results[i].error_message = (struct kstr){ NULL, -1 };
+	}
 	int16_t all_err = KERR_NONE;
 	const char *all_msg = NULL;
 	if (!request_authorize(req, ACL_OP_ALTER, ACL_RESOURCE_CLUSTER, NULL, 0)) {
@@ -952,6 +957,7 @@ static void delete_acls_job(struct request *req)
 			}
 			struct delete_acls_response_delete_acls_matching_acl *m = &outs[fi][counts[fi]++];
 			delete_acls_response_delete_acls_matching_acl_init(m);
+			m->error_message = (struct kstr){ NULL, -1 };
 			m->error_code = rc;
 			if (rc)
 				m->error_message = arena_str(req, "Failed to update ACLs in ZooKeeper");
