@@ -46,6 +46,7 @@ struct authorizer {
 	pthread_cond_t cond;
 	bool pending, stop, started;
 	long long last_seq[2];        /* literal, extended */
+	int64_t last_purge_ms[2];     /* when old notices were last looked for */
 };
 
 /* --- configuration ----------------------------------------------------------------- */
@@ -385,9 +386,13 @@ static void scan(struct authorizer *az, bool extended, bool apply)
 		free(name);
 		*last = best;
 	}
-	/* Kafka's purgeObsoleteNotifications: every broker deletes notices past their expiry. */
+	/* Kafka's purgeObsoleteNotifications: every broker deletes notices past their expiry
+	 * (looked for once a minute: each costs a read). */
 	int64_t now = now_ms();
-	for (int i = 0; i < kids.count; i++) {
+	bool purge = now - az->last_purge_ms[extended ? 1 : 0] >= 60000;
+	if (purge)
+		az->last_purge_ms[extended ? 1 : 0] = now;
+	for (int i = 0; i < kids.count && purge; i++) {
 		int type, pattern;
 		char *name = NULL;
 		int64_t ctime = 0;
