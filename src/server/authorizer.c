@@ -685,14 +685,15 @@ static void create_acls_job(struct request *req)
 		free(name);
 		free(principal);
 	}
+	/* Scratch for one pattern's creations (n is the client's: never on the stack). */
+	int *idx = arena_alloc(&req->arena, sizeof *idx * (size_t)(n ? n : 1));
+	struct acl_entry *e = arena_alloc(&req->arena, sizeof *e * (size_t)(n ? n : 1));
 	pthread_mutex_lock(&az->update_lock);
 	for (int i = 0; i < n; i++) {
 		if (!valid[i])
 			continue;
 		const struct create_acls_request_acl_creation *ci = &q->creations[i];
 		/* Every valid creation of the same pattern goes in one update. */
-		int idx[n];
-		struct acl_entry e[n];
 		int k = 0;
 		for (int j = i; j < n; j++) {
 			const struct create_acls_request_acl_creation *cj = &q->creations[j];
