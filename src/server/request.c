@@ -73,6 +73,7 @@ static const api_handler_fn handlers[] = {
 	[API_DESCRIBE_ACLS] = handle_describe_acls,
 	[API_CREATE_ACLS] = handle_create_acls,
 	[API_DELETE_ACLS] = handle_delete_acls,
+	[API_INIT_PRODUCER_ID] = handle_init_producer_id,
 };
 
 api_handler_fn api_handler(int16_t api_key)
