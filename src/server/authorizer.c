@@ -289,6 +289,79 @@ static void host_of(const char *peer, char *out, size_t cap)
 	out[n] = 0;
 }
 
+/* Does an entry of permission perm let (principal, host) do op?  (op or All, no implications.) */
+static bool entry_hits(const struct acl_entry *e, const char *principal, const char *host, enum acl_operation op,
+		       enum acl_permission perm)
+{
+	return e->permission == perm && (!strcmp(e->principal, principal) || !strcmp(e->principal, ACL_WILDCARD_PRINCIPAL)) &&
+	       (e->operation == op || e->operation == ACL_OP_ALL) && (!strcmp(e->host, ACL_WILDCARD) || !strcmp(e->host, host));
+}
+
+static bool resource_hits(const struct acl_resource *r, const char *principal, const char *host, enum acl_operation op,
+			  enum acl_permission perm)
+{
+	for (int j = 0; j < r->n_entries; j++)
+		if (entry_hits(&r->entries[j], principal, host, op, perm))
+			return true;
+	return false;
+}
+
+/* A prefixed Deny whose prefix starts name (Kafka's hasDominantPrefixedDeny). */
+static bool dominated(const struct authorizer *az, int type, const char *name, const char *principal, const char *host,
+		      enum acl_operation op)
+{
+	for (int i = 0; i < az->n_cache; i++) {
+		const struct acl_resource *r = &az->cache[i];
+		if ((int)r->type == type && r->pattern == ACL_PATTERN_PREFIXED && !strncmp(name, r->name, strlen(r->name)) &&
+		    resource_hits(r, principal, host, op, ACL_PERM_DENY))
+			return true;
+	}
+	return false;
+}
+
+bool authorizer_authorize_any(struct authorizer *az, const char *principal, const char *host, enum acl_operation op,
+			      enum acl_resource_type type)
+{
+	for (int i = 0; i < az->n_super_users; i++)
+		if (!strcmp(az->super_users[i], principal))
+			return true;
+	bool ok = false;
+	pthread_rwlock_rdlock(&az->cache_lock);
+	int star = cache_find(az, type, ACL_PATTERN_LITERAL, ACL_WILDCARD);
+	if (star >= 0 && resource_hits(&az->cache[star], principal, host, op, ACL_PERM_DENY)) {
+		ok = false; /* denied on every resource of the type */
+	} else if (az->allow_if_none) {
+		ok = true;
+	} else {
+		/* An Allow that no Deny covers: a literal one not denied by name or prefix, or a prefixed one
+		 * no shorter prefixed Deny covers. */
+		for (int i = 0; i < az->n_cache && !ok; i++) {
+			const struct acl_resource *r = &az->cache[i];
+			if ((int)r->type != (int)type || !resource_hits(r, principal, host, op, ACL_PERM_ALLOW))
+				continue;
+			if (r->pattern == ACL_PATTERN_LITERAL && !strcmp(r->name, ACL_WILDCARD))
+				ok = true;
+			else if (r->pattern == ACL_PATTERN_LITERAL)
+				ok = !resource_hits(r, principal, host, op, ACL_PERM_DENY) &&
+				     !dominated(az, type, r->name, principal, host, op);
+			else
+				ok = !dominated(az, type, r->name, principal, host, op);
+		}
+	}
+	pthread_rwlock_unlock(&az->cache_lock);
+	return ok;
+}
+
+bool request_authorize_any(struct request *req, enum acl_operation op, enum acl_resource_type type)
+{
+	struct authorizer *az = req->broker->authorizer;
+	if (!az)
+		return true;
+	char host[64];
+	host_of(req->info.peer, host, sizeof host);
+	return authorizer_authorize_any(az, req->info.principal, host, op, type);
+}
+
 static bool authorize_req(struct request *req, enum acl_operation op, enum acl_resource_type type,
 			  const char *name, size_t name_len, bool log_denied)
 {

@@ -40,6 +40,14 @@ bool authorizer_authorize(struct authorizer *az, const char *principal, const ch
 			  enum acl_resource_type type, const char *name, size_t name_len);
 
 /*
+ * Kafka's authorizeByResourceType: may the principal do `op` on at least one
+ * resource of the type (an Allow no Deny covers; allow.everyone.if.no.acl.found
+ * unless a Deny on "*" says otherwise)?  InitProducerId asks it for Write on topics.
+ */
+bool authorizer_authorize_any(struct authorizer *az, const char *principal, const char *host, enum acl_operation op,
+			      enum acl_resource_type type);
+
+/*
  * The call handlers make: true when the broker has no authorizer, else
  * authorizer_authorize with the request's principal and client address.  For
  * the cluster resource pass name NULL.  Denials are logged at info, as Kafka's
@@ -50,6 +58,8 @@ bool request_authorize(struct request *req, enum acl_operation op, enum acl_reso
 /* The same without the log line (filters: Metadata's all-topics, ListGroups, authorized operations). */
 bool request_authorize_quiet(struct request *req, enum acl_operation op, enum acl_resource_type type,
 			     const char *name, size_t name_len);
+/* authorizer_authorize_any for the request's principal and address; true without an authorizer. */
+bool request_authorize_any(struct request *req, enum acl_operation op, enum acl_resource_type type);
 /* The bit set of Kafka's authorized operations (bit = AclOperation code) a principal has on a resource,
  * among `ops` (a list ending with ACL_OP_UNKNOWN); INT32_MIN when there is no authorizer. */
 int32_t request_authorized_operations(struct request *req, enum acl_resource_type type, const char *name,
