@@ -196,6 +196,10 @@ static void create_topics_job(struct request *req)
 		r->name = t->name;
 		r->configs_count = -1;
 		created_partitions[i] = -1;
+		/* v5+: without DescribeConfigs on the topic its configs are withheld, and the result says why. */
+		if (t->name.ptr && !request_authorize_quiet(req, ACL_OP_DESCRIBE_CONFIGS, ACL_RESOURCE_TOPIC, t->name.ptr,
+							    (size_t)t->name.len))
+			r->topic_config_error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
 
 		/* A name given twice is refused, and answered once (Kafka keys results by name). */
 		bool dup = false, seen_before = false;
