@@ -1,5 +1,5 @@
-"""The Debian package, end to end, on this machine (needs root and apt-get):
 # samsa-file-timeout: 3600
+"""The Debian package, end to end, on this machine (needs root and apt-get):
 
 1. debian/ builds with `dpkg-buildpackage -us -uc` from a copy of the tracked
    tree. lintian reports no errors on the result.
