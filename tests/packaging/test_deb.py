@@ -5,7 +5,8 @@
    tree. lintian reports no errors on the result.
 2. `dpkg -i` installs the package. It lays out /usr/bin/samsa-server,
    /usr/bin/samsa, /etc/samsa/server.properties, the man pages and
-   /lib/systemd/system/samsa.service, and creates the samsa system user.
+   /lib/systemd/system/samsa.service (enabled, not started: the broker needs
+   its ZooKeeper first), and creates the samsa system user.
 3. The unit's ExecStart runs as the unit's User= against a test ZooKeeper on
    loopback, with --override for the ports and the log dir. Where systemd is
    PID 1 this goes through `systemctl start` with a drop-in; elsewhere (a
@@ -13,7 +14,8 @@
 4. kcat produces three records and reads them back.
 5. SIGTERM (what `systemctl stop` sends) makes the broker shut down cleanly:
    it exits with status 0, its log shows the controlled shutdown and
-   "shut down completed", and its /brokers/ids znode is gone.
+   "shut down completed", the log dir has Kafka's .kafka_cleanshutdown marker
+   (written as the samsa user), and its /brokers/ids znode is gone.
 6. The package is purged again (SAMSA_KEEP_DEB=1 keeps it). The samsa user
    stays, as Debian's packages leave system users behind.
 
@@ -105,6 +107,8 @@ class DebPackage(unittest.TestCase):
 		for path in ("/usr/bin/samsa-server", "/usr/bin/samsa", "/etc/samsa/server.properties", UNIT,
 			     "/usr/share/man/man8/samsa-server.8.gz", "/usr/share/man/man1/samsa.1.gz"):
 			self.assertTrue(os.path.exists(path), path)
+		# Enabled (deb-systemd-helper links it even where systemd is not running), not started.
+		self.assertTrue(os.path.islink("/etc/systemd/system/multi-user.target.wants/samsa.service"))
 		user = pwd.getpwnam("samsa")
 		self.assertLess(user.pw_uid, 1000)  # a system user
 		self.assertIn(sh(["dpkg-query", "-W", "-f=${Conffiles}", "samsa"]).stdout.strip().split()[0],
@@ -154,9 +158,11 @@ class DebPackage(unittest.TestCase):
 		text = open(log_path).read()
 		self.assertEqual(rc, 0, text[-3000:])
 		self.assertIn("Received SIGTERM, shutting down", text)
+		self.assertIn("Controlled shutdown request returned successfully", text)
 		self.assertIn("shut down completed", text)
 		self.assertFalse(re.search(r"ERROR|AddressSanitizer", text), text[-3000:])
-		self.assertTrue(os.path.exists(os.path.join(logdir, "meta.properties")))
+		# Kafka's clean-shutdown marker: the next start needs no log recovery.
+		self.assertTrue(os.path.exists(os.path.join(logdir, ".kafka_cleanshutdown")))
 		self.assertEqual(os.stat(os.path.join(logdir, "meta.properties")).st_uid, user.pw_uid)
 		self.assertNotIn("7", self.zk_children(connect, "/brokers/ids"))
 
