@@ -22,6 +22,7 @@ struct purgatory;
 struct fetch_session_cache;
 
 struct client_security;
+struct producer_ids;
 
 struct broker {
 	struct config *config;
@@ -47,6 +48,7 @@ struct broker {
 	struct client_security *inter_broker_security;
 	struct config_changes *config_changes; /* applies /config/changes to live logs */
 	struct metrics_http *metrics_http; /* samsa.metrics.listener, NULL when off */
+	struct producer_ids *producer_ids; /* blocks of producer ids claimed in ZooKeeper */
 	volatile int stopping;
 };
 
