@@ -438,6 +438,24 @@ class Acls(h.ClusterTestCase):
 		self.assertIsNone(self.c.zk.exists(self.c.zpath("/kafka-acl/Topic/kp-topic")))
 
 
+class NoAuthorizer(h.ClusterTestCase):
+	"""Without authorizer.class.name every request is allowed and the ACL APIs answer
+	SECURITY_DISABLED, as Kafka's brokers do."""
+
+	def test_security_disabled(self):
+		SECURITY_DISABLED = 54
+		c = self.start_cluster(brokers=1)
+		with kproto.Conn("127.0.0.1", c.broker(1).port) as conn:
+			r = conn.request(API_CREATE_ACLS, 1, i32(1) + creation(TOPIC, "x", "User:alice", OP_READ))
+			r.i32()
+			self.assertEqual(r.array(lambda: (r.i16(), r.string())), [(SECURITY_DISABLED, "No Authorizer is configured.")])
+			r = conn.request(API_DESCRIBE_ACLS, 1, i8(1) + string(None) + i8(1) + string(None) + string(None) +
+					i8(OP_ANY) + i8(1))
+			r.i32()
+			self.assertEqual((r.i16(), r.string()), (SECURITY_DISABLED, "No Authorizer is configured."))
+		self.assertIsNone(c.zk.exists(c.zpath("/kafka-acl")))
+
+
 if __name__ == "__main__":
 	import unittest
 	unittest.main()
