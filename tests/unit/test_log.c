@@ -1526,7 +1526,8 @@ static void test_clean_swap_recovery(void **state)
 	char *idx = part_file(f, "00000000000000000000.index");
 	unlink(idx);
 	free(idx);
-	FILE *junk = fopen(part_file(f, "00000000000000000000.log.cleaned"), "w");
+	char *cleaned = part_file(f, "00000000000000000000.log.cleaned");
+	FILE *junk = fopen(cleaned, "w");
 	fputs("partial", junk);
 	fclose(junk);
 	l = open_log(f, &c, false, 0, 0);
@@ -1537,6 +1538,8 @@ static void test_clean_swap_recovery(void **state)
 	free(v);
 	struct stat sb;
 	assert_int_not_equal(stat(to, &sb), 0);
+	assert_int_not_equal(stat(cleaned, &sb), 0);
+	free(cleaned);
 	free(from);
 	free(to);
 	log_close(l);
