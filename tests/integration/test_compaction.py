@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cluster as h  # noqa: E402
 
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
 
 BROKER_ID = 1
 PROPS = {"log.cleaner.backoff.ms": 200, "log.retention.check.interval.ms": 1000}
@@ -52,7 +52,15 @@ def read_all(address, topic, partition=0, timeout=120, check=None):
 			"enable.partition.eof": True, "fetch.max.bytes": 4 << 20})
 	out = []
 	try:
-		lo, hi = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+		# Right after a (re)start the partition may still be loading.
+		for attempt in range(60):
+			try:
+				lo, hi = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+				break
+			except KafkaException:
+				if attempt == 59:
+					raise
+				time.sleep(0.5)
 		c.assign([TopicPartition(topic, partition, 0 if lo == 0 else lo)])
 		deadline = time.time() + timeout
 		last = -1
@@ -304,6 +312,7 @@ class Compaction(h.ClusterTestCase):
 		self.assertIsNone(self.b.terminate())
 		self.verify_dir(self.pdir(topic))
 		self.b.start()
+		h.wait_leaders(self.b.address, topic, 1, BROKER_ID)
 		self.assertEqual(latest_of(read_all(self.b.address, topic)), acked)
 
 	def test_live_policy_change(self):
