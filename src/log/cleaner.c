@@ -688,6 +688,17 @@ static void fsync_dir(const char *dir)
 	}
 }
 
+/* A write that failed is the disk's failure, as for an append: the log (and so its dir) goes offline
+ * [Kafka: the cleaner's IOException goes to the LogDirFailureChannel]. */
+static void mark_failed_on_io(struct log *l, int err)
+{
+	if (err != KERR_KAFKA_STORAGE_ERROR)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->failed = true;
+	pthread_mutex_unlock(&l->lock);
+}
+
 static void discard(struct segment *dst)
 {
 	segment_remove_files(dst);
@@ -734,12 +745,14 @@ static int clean_group(struct log_cleaner *c, struct log *l, struct segment **gr
 		err = segment_flush(dst);
 	if (err != KERR_NONE) {
 		discard(dst);
+		mark_failed_on_io(l, err);
 		return err;
 	}
 	fault_crash_point("cleaner-cleaned");
 	err = segment_set_suffix(dst, SEGMENT_SWAP_SUFFIX);
 	if (err != KERR_NONE) {
 		discard(dst);
+		mark_failed_on_io(l, err);
 		return err;
 	}
 	fsync_dir(l->dir);
