@@ -1362,16 +1362,17 @@ static struct kv *read_all_records(struct log *l, size_t *n_out)
 	return v;
 }
 
-/* The latest write of each key k0..k63, as append_keyed made them (offset -1 = never written). */
+/* The latest write of each key k0..k2047, as append_keyed made them (offset -1 = never written). */
+#define MAX_KEYS 2048
 static struct {
 	int64_t offset;
 	bool tombstone;
 	int i;
-} latest[64];
+} latest[MAX_KEYS];
 
 static void latest_reset(void)
 {
-	for (int j = 0; j < 64; j++)
+	for (int j = 0; j < MAX_KEYS; j++)
 		latest[j].offset = -1;
 }
 
@@ -1413,7 +1414,7 @@ static void append_keyed(struct log *l, int first, int batches, int nkeys, int t
 static void check_compacted(const struct kv *v, size_t n, bool tombstones_expected)
 {
 	size_t seen = 0;
-	for (int j = 0; j < 64; j++) {
+	for (int j = 0; j < MAX_KEYS; j++) {
 		if (latest[j].offset < 0)
 			continue;
 		char key[16], value[32];
@@ -1545,6 +1546,52 @@ static void test_clean_swap_recovery(void **state)
 	log_close(l);
 }
 
+/* A dedupe buffer too small for the dirty part: each pass maps what fits and the next goes on from there. */
+static void test_clean_with_a_full_offset_map(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	golden_config(&c);
+	c.segment_bytes = 8192;
+	c.index_max_bytes = 4096;
+	c.cleanup_compact = true;
+	c.cleanup_delete = false;
+	struct log *l = open_log(f, &c, true, 0, 0);
+	latest_reset();
+	append_keyed(l, 0, 600, 1500, -1); /* 3000 records over 1500 keys */
+	assert_int_equal(log_roll(l, NOW), KERR_NONE);
+	log_set_high_watermark(l, 3000);
+	/* 1024 slots, 921 keys at the 0.9 load factor. */
+	struct log_cleaner *cl = log_cleaner_new(1024 * 24, 0.9, 0, NULL);
+	struct log_clean_stats st;
+	int64_t prev = 0;
+	for (int pass = 0; pass < 10 && log_cleaner_offset(l) < 3000; pass++) {
+		assert_int_equal(log_clean(cl, l, NOW, &st), KERR_NONE);
+		assert_true(st.map_end > prev);
+		assert_true(pass > 0 || st.map_end < 3000);
+		prev = st.map_end;
+		size_t n;
+		struct kv *v = read_all_records(l, &n);
+		/* Every key's latest record is still there, whatever else is. */
+		for (int j = 0; j < 1500; j++) {
+			char key[16];
+			snprintf(key, sizeof key, "k%d", j);
+			bool found = false;
+			for (size_t k = 0; k < n && !found; k++)
+				found = v[k].offset == latest[j].offset && strcmp(v[k].key, key) == 0;
+			assert_true(found);
+		}
+		free(v);
+	}
+	assert_int_equal(log_cleaner_offset(l), 3000);
+	size_t n;
+	struct kv *v = read_all_records(l, &n);
+	check_compacted(v, n, true);
+	free(v);
+	log_cleaner_free(cl);
+	log_close(l);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -1567,6 +1614,7 @@ int main(void)
 		T_(test_recovery_of_crashed_active_segment),
 		T_(test_clean_keeps_latest_per_key),
 		T_(test_clean_swap_recovery),
+		T_(test_clean_with_a_full_offset_map),
 	};
 #undef T_
 	return cmocka_run_group_tests(tests, NULL, NULL);
