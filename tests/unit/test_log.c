@@ -1592,6 +1592,45 @@ static void test_clean_with_a_full_offset_map(void **state)
 	log_close(l);
 }
 
+/* min.compaction.lag.ms keeps young segments out of the dirty part; max.compaction.lag.ms makes a log due. */
+static void test_clean_compaction_lags(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	golden_config(&c);
+	c.segment_bytes = 4096;
+	c.index_max_bytes = 4096;
+	c.cleanup_compact = true;
+	c.cleanup_delete = false;
+	struct log *l = open_log(f, &c, true, 0, 0);
+	latest_reset();
+	append_keyed(l, 0, 200, 20, -1); /* timestamps T .. T + 999 */
+	assert_int_equal(log_roll(l, NOW), KERR_NONE);
+	log_set_high_watermark(l, log_end_offset(l));
+	struct log_cleanable cs;
+	assert_true(log_cleanable_state(l, NOW, &cs));
+	assert_int_equal(cs.first_uncleanable, 1000);
+	assert_false(cs.need_now);
+	/* Only segments whose newest record is older than NOW - lag = T + 500. */
+	c.min_compaction_lag_ms = NOW - (T + 500);
+	log_set_config(l, &c);
+	assert_true(log_cleanable_state(l, NOW, &cs));
+	assert_true(cs.first_uncleanable > 0 && cs.first_uncleanable <= 500);
+	c.min_compaction_lag_ms = NOW - T + 1;
+	log_set_config(l, &c);
+	assert_false(log_cleanable_state(l, NOW, &cs));
+	c.min_compaction_lag_ms = 0;
+	c.max_compaction_lag_ms = 1000;
+	log_set_config(l, &c);
+	assert_true(log_cleanable_state(l, NOW, &cs));
+	assert_true(cs.need_now);
+	/* And the policy: a delete-only log is never cleanable. */
+	c.cleanup_compact = false;
+	log_set_config(l, &c);
+	assert_false(log_cleanable_state(l, NOW, &cs));
+	log_close(l);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -1615,6 +1654,7 @@ int main(void)
 		T_(test_clean_keeps_latest_per_key),
 		T_(test_clean_swap_recovery),
 		T_(test_clean_with_a_full_offset_map),
+		T_(test_clean_compaction_lags),
 	};
 #undef T_
 	return cmocka_run_group_tests(tests, NULL, NULL);
