@@ -105,12 +105,13 @@ class Compaction(h.ClusterTestCase):
 	def pdir(self, topic, partition=0):
 		return os.path.join(self.data, "%s-%d" % (topic, partition))
 
-	def produce(self, topic, items, compression="lz4", timeout_ms=300000, acked=None, batch_size=262144):
+	def produce(self, topic, items, compression="lz4", timeout_ms=300000, acked=None, batch_size=262144,
+			idempotent=False):
 		"""Send (key, value) items; acked (a dict) gets key -> value of the
 		latest acknowledged write of each key."""
 		p = Producer({"bootstrap.servers": self.b.address, "linger.ms": 20, "batch.size": batch_size,
 				"compression.type": compression, "queue.buffering.max.messages": 500000,
-				"message.timeout.ms": timeout_ms})
+				"message.timeout.ms": timeout_ms, "enable.idempotence": idempotent})
 		failed = []
 		best = {}
 
@@ -314,6 +315,27 @@ class Compaction(h.ClusterTestCase):
 		self.b.start()
 		h.wait_leaders(self.b.address, topic, 1, BROKER_ID)
 		self.assertEqual(latest_of(read_all(self.b.address, topic)), acked)
+
+	def test_idempotent_producer_batches(self):
+		"""Batches of an idempotent producer keep their producer id, epoch and
+		sequences; one whose records all go stays as an empty batch (Kafka
+		keeps the producer's last so; samsa keeps every such batch)."""
+		topic = "idem"
+		h.create_topic(self.b.address, topic, 1, BROKER_ID, config={
+			"cleanup.policy": "compact", "segment.bytes": "16384", "min.cleanable.dirty.ratio": "0.01"})
+		items = [(b"k%d" % (i % 5), b"value-%06d" % i) for i in range(5000)]
+		self.produce(topic, items, compression="none", batch_size=4096, idempotent=True)
+		self.wait_cleaned_to(topic, 1)
+		self.assertEqual(latest_of(read_all(self.b.address, topic)), latest_of([(0, k, v) for k, v in items]))
+		self.assertIsNone(self.b.terminate())
+		r = self.verify_dir(self.pdir(topic))
+		r = h.samsa_cli("dump-log", "--files", os.path.join(self.pdir(topic), "%020d.log" % 0), timeout=120)
+		self.assertEqual(r.returncode, 0, r.stderr)
+		pids = set(re.findall(r"producerId: (-?\d+)", r.stdout))
+		self.assertEqual(len(pids), 1, pids)
+		self.assertNotEqual(pids, {"-1"})
+		self.assertIn("count: 0 ", r.stdout)
+		self.b.start()
 
 	def test_live_policy_change(self):
 		topic = "live"
