@@ -629,6 +629,8 @@ static int truncate_fully_locked(struct log *l, int64_t offset, int64_t now_ms)
 	l->log_start_offset = offset;
 	l->high_watermark = offset;
 	l->recovery_point = offset;
+	if (l->cleaner_offset >= 0)
+		l->cleaner_offset = offset;
 	l->hw_pos_valid = false;
 	l->truncations++;
 	leader_epoch_clear(&l->epochs);
@@ -678,6 +680,9 @@ int log_truncate_to(struct log *l, int64_t target, int64_t now_ms, bool *truncat
 		l->high_watermark = l->log_end_offset;
 	if (l->recovery_point > l->log_end_offset)
 		l->recovery_point = l->log_end_offset;
+	/* What comes in again past the cut is dirty [LogCleanerManager.maybeTruncateCheckpoint]. */
+	if (l->cleaner_offset > l->log_end_offset)
+		l->cleaner_offset = l->log_end_offset;
 	l->hw_pos_valid = false;
 	l->truncations++;
 	leader_epoch_truncate_from_end(&l->epochs, l->log_end_offset);
