@@ -595,6 +595,11 @@ struct log_config {
 	int32_t min_insync_replicas;     /* min.insync.replicas, 1 */
 	bool unclean_leader_election;    /* unclean.leader.election.enable, false */
 	bool message_downconversion;     /* message.downconversion.enable, true (read by Fetch v0-v3) */
+	/* Compaction (cleanup.policy=compact), read by the log cleaner. */
+	int64_t delete_retention_ms;     /* delete.retention.ms, 1 day: how long tombstones stay */
+	int64_t min_compaction_lag_ms;   /* min.compaction.lag.ms, 0 */
+	int64_t max_compaction_lag_ms;   /* max.compaction.lag.ms, INT64_MAX */
+	double min_cleanable_ratio;      /* min.cleanable.dirty.ratio, 0.5 */
 };
 
 void log_config_init(struct log_config *c);
@@ -777,6 +782,70 @@ void log_set_config(struct log *l, const struct log_config *c);
 void log_get_config(struct log *l, struct log_config *out);
 
 /*
+ * Log compaction [Kafka's LogCleaner, Cleaner, LogCleanerManager]: the
+ * cleaner keeps the latest record of every key of a cleanup.policy=compact
+ * log.  The log up to its cleaner offset (the first dirty offset, kept in
+ * cleaner-offset-checkpoint) is clean; the dirty part runs from there to the
+ * first uncleanable offset (the active segment's base, the high watermark,
+ * and min.compaction.lag.ms).  A pass builds a map key -> latest offset over
+ * the dirty part, then rewrites every segment below the map's end in groups
+ * of at most segment.bytes, leaving out records a later one replaced and
+ * tombstones past their delete horizon.  Batches keep their base offsets,
+ * producer fields and codec.
+ *
+ * The copy runs without the log's locks; the swap takes them for a few
+ * renames: new segment <base>.log.cleaned -> .swap, the old ones to
+ * .deleted, .swap -> .log.  Recovery (recovery.c) completes or discards a
+ * swap cut short at any step.
+ */
+struct log_cleanable {
+	int64_t first_dirty;       /* the cleaner offset, clamped to the log */
+	int64_t first_uncleanable; /* a segment base: nothing from here on is cleaned */
+	int64_t clean_bytes;       /* bytes of the segments below first_dirty */
+	int64_t dirty_bytes;       /* bytes of the segments in [first_dirty, first_uncleanable) */
+	double ratio;              /* dirty / (clean + dirty) */
+	bool need_now;             /* max.compaction.lag.ms is breached */
+};
+
+/* Whether l is compacted and has dirty segments; out says how dirty. */
+bool log_cleanable_state(struct log *l, int64_t now_ms, struct log_cleanable *out);
+/* The cleaner offset (-1 = none yet: the log start). */
+int64_t log_cleaner_offset(struct log *l);
+void log_set_cleaner_offset(struct log *l, int64_t offset);
+
+struct log_clean_stats {
+	int64_t bytes_read;
+	int64_t bytes_written;
+	int64_t records_read;
+	int64_t records_kept;
+	int32_t segments_cleaned; /* old segments replaced */
+	int64_t map_end;          /* the new cleaner offset */
+};
+
+/* One cleaner thread's working state: the offset map (dedupe buffer) and buffers. */
+struct log_cleaner;
+
+/*
+ * dedupe_bytes: this thread's share of log.cleaner.dedupe.buffer.size (24
+ * bytes per key); load_factor: log.cleaner.io.buffer.load.factor;
+ * max_bytes_per_sec: this thread's share of
+ * log.cleaner.io.max.bytes.per.second.  stop (may be NULL) cuts a clean
+ * short when it becomes true.
+ */
+struct log_cleaner *log_cleaner_new(size_t dedupe_bytes, double load_factor, double max_bytes_per_sec,
+    const volatile bool *stop);
+void log_cleaner_free(struct log_cleaner *c);
+
+/*
+ * Clean l once (it must be compacted and cleanable).  KERR_NONE after a
+ * swap (the cleaner offset then moved to st->map_end), or an error: the log
+ * changed under the copy (truncated, segments deleted by retention) or the
+ * stop flag gives KERR_UNKNOWN_SERVER_ERROR and leaves the log as it was;
+ * KERR_KAFKA_STORAGE_ERROR for I/O errors.
+ */
+int log_clean(struct log_cleaner *c, struct log *l, int64_t now_ms, struct log_clean_stats *st);
+
+/*
  * Split a partition directory name at its last '-': topic and partition.
  * topic is written to buf (cap bytes).  False when the name is not
  * <topic>-<partition> (including the -delete/-future forms).
@@ -814,6 +883,13 @@ struct log_manager_config {
 	int64_t flush_checkpoint_interval_ms;     /* log.flush.offset.checkpoint.interval.ms */
 	int64_t flush_start_offset_checkpoint_interval_ms; /* log.flush.start.offset.checkpoint.interval.ms */
 	int64_t hw_checkpoint_interval_ms;        /* replica.high.watermark.checkpoint.interval.ms */
+	/* The log cleaner [LogCleaner's CleanerConfig]. */
+	bool cleaner_enable;                      /* log.cleaner.enable */
+	int cleaner_threads;                      /* log.cleaner.threads */
+	int64_t cleaner_dedupe_buffer_size;       /* log.cleaner.dedupe.buffer.size, shared by the threads */
+	double cleaner_io_buffer_load_factor;     /* log.cleaner.io.buffer.load.factor */
+	double cleaner_io_max_bytes_per_second;   /* log.cleaner.io.max.bytes.per.second, shared by the threads */
+	int64_t cleaner_backoff_ms;               /* log.cleaner.backoff.ms */
 	/*
 	 * A log dir went offline after an I/O error (see log_manager_fail_dir):
 	 * called once per dir with no log manager lock held; logs are the
@@ -1146,6 +1222,17 @@ bool segment_parse_file_name(const char *name, int64_t *base_offset, const char 
 int segment_open(const char *dir, int64_t base_offset, const struct segment_config *cfg,
     bool create, int64_t now_ms, int64_t roll_jitter_ms, struct segment **out,
     bool *index_missing);
+
+/*
+ * A new, empty segment whose files carry suffix after their usual names
+ * (<base>.log.cleaned, <base>.index.cleaned, ...): what the cleaner writes
+ * into before swapping it in.
+ */
+int segment_create_suffixed(const char *dir, int64_t base_offset, const char *suffix,
+    const struct segment_config *cfg, int64_t now_ms, struct segment **out);
+/* Rename every file of s to its name with suffix ("" = the plain names); the
+ * .log is renamed last. */
+int segment_set_suffix(struct segment *s, const char *suffix);
 
 void segment_ref(struct segment *s);
 /* Drop a reference; the last one closes (and trims the indexes of a live

@@ -46,6 +46,10 @@ void log_config_init(struct log_config *c)
 	c->min_insync_replicas = 1;
 	c->unclean_leader_election = false;
 	c->message_downconversion = true;
+	c->delete_retention_ms = 86400000;
+	c->min_compaction_lag_ms = 0;
+	c->max_compaction_lag_ms = INT64_MAX;
+	c->min_cleanable_ratio = 0.5;
 }
 
 bool log_parse_dir_name(const char *name, char *topic, size_t cap, int32_t *partition)
@@ -183,6 +187,7 @@ int log_open(const struct log_open_args *a, struct log **out)
 	l->topic = xstrdup(topic);
 	l->partition = partition;
 	l->cfg = *a->config;
+	l->cleaner_offset = -1;
 	l->last_flush_ms = a->now_ms;
 	int err = leader_epoch_open(&l->epochs, l->dir);
 	if (err == KERR_NONE)
@@ -339,7 +344,9 @@ static int append_locked(struct log *l, uint8_t *records, size_t len, bool assig
 
 	struct segment_roll_params rp = {
 		.max_segment_bytes = l->cfg.segment_bytes,
-		.max_segment_ms = l->cfg.roll_ms,
+		/* A compacted log rolls by max.compaction.lag.ms too, so the cleaner gets to it [LogConfig.maxSegmentMs]. */
+		.max_segment_ms = l->cfg.cleanup_compact && l->cfg.max_compaction_lag_ms > 0 &&
+			l->cfg.max_compaction_lag_ms < l->cfg.roll_ms ? l->cfg.max_compaction_lag_ms : l->cfg.roll_ms,
 		.messages_size = (int64_t)len,
 		.max_timestamp_in_messages = max_ts,
 		.max_offset_in_messages = last,
@@ -622,6 +629,8 @@ static int truncate_fully_locked(struct log *l, int64_t offset, int64_t now_ms)
 	l->log_start_offset = offset;
 	l->high_watermark = offset;
 	l->recovery_point = offset;
+	if (l->cleaner_offset >= 0)
+		l->cleaner_offset = offset;
 	l->hw_pos_valid = false;
 	l->truncations++;
 	leader_epoch_clear(&l->epochs);
@@ -671,6 +680,9 @@ int log_truncate_to(struct log *l, int64_t target, int64_t now_ms, bool *truncat
 		l->high_watermark = l->log_end_offset;
 	if (l->recovery_point > l->log_end_offset)
 		l->recovery_point = l->log_end_offset;
+	/* What comes in again past the cut is dirty [LogCleanerManager.maybeTruncateCheckpoint]. */
+	if (l->cleaner_offset > l->log_end_offset)
+		l->cleaner_offset = l->log_end_offset;
 	l->hw_pos_valid = false;
 	l->truncations++;
 	leader_epoch_truncate_from_end(&l->epochs, l->log_end_offset);

@@ -1,5 +1,5 @@
 /*
- * The log's insides, shared by log.c and recovery.c only.
+ * The log's insides, shared by log.c, recovery.c and cleaner.c only.
  */
 #ifndef SAMSA_LOG_LOG_INTERNAL_H
 #define SAMSA_LOG_LOG_INTERNAL_H
@@ -35,6 +35,7 @@ struct log {
 	int64_t log_start_offset;
 	int64_t high_watermark;
 	int64_t recovery_point;
+	int64_t cleaner_offset; /* first dirty offset of a compacted log; -1 = the log start */
 	int64_t last_flush_ms;
 	bool dir_dirty; /* segments created/removed since the dir was fsynced */
 	bool failed;

@@ -34,6 +34,8 @@ struct log_ref {
 	bool future;          /* an AlterReplicaLogDirs copy that will replace the current log */
 	bool moved;           /* loaded at start with MOVED_MARKER: the copy that wins */
 	char *delete_path;    /* set when a move renamed the directory to its -delete name */
+	bool cleaning;        /* a cleaner thread has it (lm->lock) */
+	bool uncleanable;     /* the cleaner found a corrupt batch: left alone until restart (lm->lock) */
 };
 
 /*
@@ -73,9 +75,19 @@ struct log_manager {
 	pthread_mutex_t sched_lock;
 	pthread_cond_t sched_cond;
 	bool stopping;
+
+	/* The log cleaner's threads [LogCleaner]; cleaner_lock guards the wait between passes. */
+	pthread_t *cleaners;
+	struct log_cleaner **cleaner_state;
+	int n_cleaners;
+	volatile bool cleaner_stop;
+	pthread_mutex_t cleaner_lock;
+	pthread_cond_t cleaner_cond;
+	pthread_mutex_t cleaner_ck_lock; /* one writer of cleaner-offset-checkpoint at a time */
 };
 
 static void remove_tree(const char *path);
+static void write_cleaner_checkpoint(struct log_manager *lm);
 
 /* ------------------------------------------------------------------ references */
 
@@ -310,6 +322,12 @@ static int load_dir(struct log_manager *lm, int di)
 	char *p_rp = xasprintf("%s/%s", dir, CHECKPOINT_RECOVERY_POINT);
 	char *p_lso = xasprintf("%s/%s", dir, CHECKPOINT_LOG_START_OFFSET);
 	char *p_hw = xasprintf("%s/%s", dir, CHECKPOINT_REPLICATION);
+	char *p_cl = xasprintf("%s/%s", dir, CHECKPOINT_CLEANER);
+	struct checkpoint_entry *cl = NULL;
+	size_t n_cl = 0;
+	if (checkpoint_read(p_cl, &cl, &n_cl) != KERR_NONE)
+		cl = NULL, n_cl = 0;
+	free(p_cl);
 	/* A damaged checkpoint is not fatal: every log is then recovered from its start. */
 	if (checkpoint_read(p_rp, &rp, &n_rp) != KERR_NONE) {
 		clean = false;
@@ -378,6 +396,7 @@ static int load_dir(struct log_manager *lm, int di)
 			break;
 		}
 		log_set_high_watermark(l, checkpoint_lookup(hw, n_hw, topic, part, 0));
+		log_set_cleaner_offset(l, checkpoint_lookup(cl, n_cl, topic, part, -1));
 		bool found;
 		size_t tl = strlen(topic);
 		int at = search(lm, topic, tl, part, &found);
@@ -424,6 +443,7 @@ out:
 	checkpoint_entries_free(rp, n_rp);
 	checkpoint_entries_free(lso, n_lso);
 	checkpoint_entries_free(hw, n_hw);
+	checkpoint_entries_free(cl, n_cl);
 	return rc;
 }
 
@@ -444,6 +464,9 @@ struct log_manager *log_manager_open(const struct log_manager_config *cfg)
 	pthread_mutex_init(&lm->lock, NULL);
 	pthread_mutex_init(&lm->sched_lock, NULL);
 	pthread_cond_init(&lm->sched_cond, NULL);
+	pthread_mutex_init(&lm->cleaner_lock, NULL);
+	pthread_cond_init(&lm->cleaner_cond, NULL);
+	pthread_mutex_init(&lm->cleaner_ck_lock, NULL);
 	lm->cfg = *cfg;
 	lm->n_dirs = cfg->n_dirs;
 	lm->dirs = xcalloc((size_t)(cfg->n_dirs ? cfg->n_dirs : 1), sizeof *lm->dirs);
@@ -964,6 +987,192 @@ void log_manager_checkpoint(struct log_manager *lm)
 	write_checkpoint(lm, CK_RECOVERY_POINT);
 	write_checkpoint(lm, CK_LOG_START);
 	write_checkpoint(lm, CK_HIGH_WATERMARK);
+	write_cleaner_checkpoint(lm);
+}
+
+/* ------------------------------------------------------------------ the log cleaner */
+
+/* cleaner-offset-checkpoint: the cleaner offset of every compacted log that has one [LogCleanerManager]. */
+static void write_cleaner_checkpoint(struct log_manager *lm)
+{
+	int n;
+	struct log_ref **s = snapshot(lm, &n);
+	struct checkpoint_entry *e = xmalloc(sizeof *e * (size_t)(n ? n : 1));
+	pthread_mutex_lock(&lm->cleaner_ck_lock);
+	for (int d = 0; d < lm->n_dirs; d++) {
+		if (dir_offline(lm, d))
+			continue;
+		size_t k = 0;
+		for (int i = 0; i < n; i++) {
+			if (s[i]->dir != d)
+				continue;
+			int64_t off = log_cleaner_offset(s[i]->log);
+			if (off < 0)
+				continue;
+			e[k].topic = s[i]->topic;
+			e[k].partition = s[i]->partition;
+			e[k].offset = off;
+			k++;
+		}
+		char *path = xasprintf("%s/%s", lm->dirs[d], CHECKPOINT_CLEANER);
+		if (checkpoint_write(path, e, k) != KERR_NONE)
+			log_error("Cannot write %s", path);
+		free(path);
+	}
+	pthread_mutex_unlock(&lm->cleaner_ck_lock);
+	free(e);
+	snapshot_put(s, n);
+}
+
+/*
+ * The dirtiest compacted log no other cleaner has [grabFilthiestCompactedLog]:
+ * the highest dirty ratio above min.cleanable.dirty.ratio, or any whose
+ * max.compaction.lag.ms has passed.  Returned claimed and referenced.
+ */
+static struct log_ref *grab_filthiest(struct log_manager *lm, int64_t now)
+{
+	int n;
+	struct log_ref **s = snapshot(lm, &n);
+	struct log_ref *best = NULL;
+	double best_ratio = -1;
+	for (int i = 0; i < n; i++) {
+		struct log_ref *r = s[i];
+		if (r->future || atomic_load(&r->deleted) || dir_offline(lm, r->dir))
+			continue;
+		pthread_mutex_lock(&lm->lock);
+		bool skip = r->cleaning || r->uncleanable;
+		pthread_mutex_unlock(&lm->lock);
+		struct log_cleanable cs;
+		if (skip || !log_cleanable_state(r->log, now, &cs))
+			continue;
+		struct log_config cfg;
+		log_get_config(r->log, &cfg);
+		if (!(cs.ratio > cfg.min_cleanable_ratio || cs.need_now))
+			continue;
+		/* A log past its max lag goes before the merely dirty ones [Kafka: the max compaction delay first]. */
+		double score = cs.ratio + (cs.need_now ? 2 : 0);
+		if (score > best_ratio) {
+			best = r;
+			best_ratio = score;
+		}
+	}
+	if (best) {
+		pthread_mutex_lock(&lm->lock);
+		if (best->cleaning)
+			best = NULL;
+		else
+			best->cleaning = true;
+		pthread_mutex_unlock(&lm->lock);
+	}
+	if (best)
+		log_ref_dup(best);
+	snapshot_put(s, n);
+	return best;
+}
+
+struct cleaner_arg {
+	struct log_manager *lm;
+	struct log_cleaner *c;
+	int id;
+};
+
+static void *cleaner_main(void *arg)
+{
+	struct cleaner_arg *a = arg;
+	struct log_manager *lm = a->lm;
+	while (!lm->cleaner_stop) {
+		struct log_ref *r = grab_filthiest(lm, wall_clock_ms());
+		if (!r) {
+			int64_t wake = wall_clock_ms() + (lm->cfg.cleaner_backoff_ms > 0 ? lm->cfg.cleaner_backoff_ms : 1);
+			struct timespec ts = { .tv_sec = wake / 1000, .tv_nsec = (long)(wake % 1000) * 1000000 };
+			pthread_mutex_lock(&lm->cleaner_lock);
+			if (!lm->cleaner_stop)
+				pthread_cond_timedwait(&lm->cleaner_cond, &lm->cleaner_lock, &ts);
+			pthread_mutex_unlock(&lm->cleaner_lock);
+			continue;
+		}
+		struct log_clean_stats st;
+		int64_t t0 = wall_clock_ms();
+		int err = log_clean(a->c, r->log, t0, &st);
+		bool corrupt = err == KERR_CORRUPT_MESSAGE;
+		if (err == KERR_NONE) {
+			log_info("Cleaner %d: cleaned log %s (%d segments) up to offset %lld in %lld ms: "
+				 "%lld of %lld records kept, %lld bytes read, %lld written", a->id, log_dir(r->log),
+				 st.segments_cleaned, (long long)st.map_end, (long long)(wall_clock_ms() - t0),
+				 (long long)st.records_kept, (long long)st.records_read, (long long)st.bytes_read,
+				 (long long)st.bytes_written);
+			write_cleaner_checkpoint(lm);
+		} else if (corrupt) {
+			log_error("Cleaner %d: log %s holds a corrupt batch; it is not cleaned again until restart",
+				  a->id, log_dir(r->log));
+		} else if (!lm->cleaner_stop) {
+			log_debug("Cleaner %d: cleaning %s stopped: %s", a->id, log_dir(r->log), kafka_error_name(err));
+		}
+		pthread_mutex_lock(&lm->lock);
+		r->cleaning = false;
+		r->uncleanable = r->uncleanable || corrupt;
+		pthread_mutex_unlock(&lm->lock);
+		log_ref_put(r);
+		/* A clean that changed nothing (or failed) waits like an idle pass, so no loop spins. */
+		if (err != KERR_NONE && !lm->cleaner_stop) {
+			int64_t wake = wall_clock_ms() + (lm->cfg.cleaner_backoff_ms > 0 ? lm->cfg.cleaner_backoff_ms : 1);
+			struct timespec ts = { .tv_sec = wake / 1000, .tv_nsec = (long)(wake % 1000) * 1000000 };
+			pthread_mutex_lock(&lm->cleaner_lock);
+			if (!lm->cleaner_stop)
+				pthread_cond_timedwait(&lm->cleaner_cond, &lm->cleaner_lock, &ts);
+			pthread_mutex_unlock(&lm->cleaner_lock);
+		}
+	}
+	free(a);
+	return NULL;
+}
+
+static void start_cleaners(struct log_manager *lm)
+{
+	int n = lm->cfg.cleaner_enable ? lm->cfg.cleaner_threads : 0;
+	if (n <= 0)
+		return;
+	lm->cleaners = xcalloc((size_t)n, sizeof *lm->cleaners);
+	lm->cleaner_state = xcalloc((size_t)n, sizeof *lm->cleaner_state);
+	int64_t dedupe = lm->cfg.cleaner_dedupe_buffer_size > 0 ? lm->cfg.cleaner_dedupe_buffer_size : 134217728;
+	double rate = lm->cfg.cleaner_io_max_bytes_per_second;
+	for (int i = 0; i < n; i++) {
+		struct log_cleaner *c = log_cleaner_new((size_t)(dedupe / n), lm->cfg.cleaner_io_buffer_load_factor,
+							rate > 0 && rate < 1e300 ? rate / n : 0,
+							&lm->cleaner_stop);
+		if (!c)
+			break;
+		struct cleaner_arg *a = xmalloc(sizeof *a);
+		*a = (struct cleaner_arg){ lm, c, i };
+		if (pthread_create(&lm->cleaners[lm->n_cleaners], NULL, cleaner_main, a) != 0) {
+			log_error("Cannot start log cleaner thread %d", i);
+			log_cleaner_free(c);
+			free(a);
+			break;
+		}
+		lm->cleaner_state[lm->n_cleaners++] = c;
+	}
+	log_info("Started %d log cleaner threads", lm->n_cleaners);
+}
+
+static void stop_cleaners(struct log_manager *lm)
+{
+	if (lm->n_cleaners == 0)
+		return;
+	pthread_mutex_lock(&lm->cleaner_lock);
+	lm->cleaner_stop = true;
+	pthread_cond_broadcast(&lm->cleaner_cond);
+	pthread_mutex_unlock(&lm->cleaner_lock);
+	for (int i = 0; i < lm->n_cleaners; i++) {
+		void *ret;
+		pthread_join(lm->cleaners[i], &ret);
+		log_cleaner_free(lm->cleaner_state[i]);
+	}
+	free(lm->cleaners);
+	free(lm->cleaner_state);
+	lm->cleaners = NULL;
+	lm->cleaner_state = NULL;
+	lm->n_cleaners = 0;
 }
 
 /* ------------------------------------------------------------------ scheduler */
@@ -1062,10 +1271,13 @@ void log_manager_start(struct log_manager *lm)
 		lm->scheduler_running = true;
 	else
 		log_error("Cannot start the log scheduler thread");
+	start_cleaners(lm);
 }
 
 void log_manager_stop_scheduler(struct log_manager *lm)
 {
+	if (lm)
+		stop_cleaners(lm);
 	if (!lm || !lm->scheduler_running || lm->scheduler_joined)
 		return;
 	pthread_mutex_lock(&lm->sched_lock);
@@ -1114,6 +1326,9 @@ void log_manager_shutdown(struct log_manager *lm)
 	free(lm->refs);
 	pthread_cond_destroy(&lm->sched_cond);
 	pthread_mutex_destroy(&lm->sched_lock);
+	pthread_cond_destroy(&lm->cleaner_cond);
+	pthread_mutex_destroy(&lm->cleaner_lock);
+	pthread_mutex_destroy(&lm->cleaner_ck_lock);
 	pthread_mutex_destroy(&lm->lock);
 	free(lm);
 }

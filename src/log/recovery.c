@@ -246,7 +246,8 @@ static void complete_swaps(const char *dir, char **swaps, size_t nswaps, int64_t
 		int64_t next = file_next_offset(from, base);
 		size_t k = 0;
 		for (size_t j = 0; j < *nbases; j++) {
-			if (bases[j] >= base && bases[j] < next) {
+			/* An emptied swap still replaces the segment of its own base. */
+			if (bases[j] >= base && (bases[j] < next || bases[j] == base)) {
 				remove_segment_files(dir, bases[j]);
 				continue;
 			}

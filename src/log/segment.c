@@ -161,9 +161,67 @@ bool segment_scan_next(struct segment_scan *sc, struct segment_batch *b)
 
 /* --- open / close ------------------------------------------------------------- */
 
+/* "<dir>/<base><ext><suffix>". */
+static char *suffixed_path(const char *dir, int64_t base_offset, const char *ext, const char *suffix)
+{
+	char *p = segment_file_path(dir, base_offset, ext);
+	if (!*suffix)
+		return p;
+	char *q = xasprintf("%s%s", p, suffix);
+	free(p);
+	return q;
+}
+
+static int open_impl(const char *dir, int64_t base_offset, const char *suffix,
+    const struct segment_config *cfg, bool create, int64_t now_ms, int64_t roll_jitter_ms,
+    struct segment **out, bool *index_missing);
+
 int segment_open(const char *dir, int64_t base_offset, const struct segment_config *cfg,
     bool create, int64_t now_ms, int64_t roll_jitter_ms, struct segment **out,
     bool *index_missing)
+{
+	return open_impl(dir, base_offset, "", cfg, create, now_ms, roll_jitter_ms, out,
+	    index_missing);
+}
+
+int segment_create_suffixed(const char *dir, int64_t base_offset, const char *suffix,
+    const struct segment_config *cfg, int64_t now_ms, struct segment **out)
+{
+	struct segment_config c = *cfg;
+	c.preallocate = false;
+	return open_impl(dir, base_offset, suffix, &c, true, now_ms, 0, out, NULL);
+}
+
+int segment_set_suffix(struct segment *s, const char *suffix)
+{
+	int err = KERR_NONE;
+	/* The .log goes last: recovery goes by the .log's name, and index files
+	 * under either name are rebuilt or dropped if the .log's is not theirs. */
+	char *to = suffixed_path(s->dir, s->base_offset, SEGMENT_INDEX_SUFFIX, suffix);
+	if (offset_index_rename(&s->oidx, to) != KERR_NONE)
+		err = KERR_KAFKA_STORAGE_ERROR;
+	free(to);
+	to = suffixed_path(s->dir, s->base_offset, SEGMENT_TIMEINDEX_SUFFIX, suffix);
+	if (time_index_rename(&s->tidx, to) != KERR_NONE)
+		err = KERR_KAFKA_STORAGE_ERROR;
+	free(to);
+	to = suffixed_path(s->dir, s->base_offset, SEGMENT_LOG_SUFFIX, suffix);
+	if (err == KERR_NONE && rename(s->log_path, to) < 0) {
+		log_error("cannot rename %s to %s: %s", s->log_path, to, strerror(errno));
+		err = KERR_KAFKA_STORAGE_ERROR;
+	}
+	if (err == KERR_NONE) {
+		free(s->log_path);
+		s->log_path = to;
+	} else {
+		free(to);
+	}
+	return err;
+}
+
+static int open_impl(const char *dir, int64_t base_offset, const char *suffix,
+    const struct segment_config *cfg, bool create, int64_t now_ms, int64_t roll_jitter_ms,
+    struct segment **out, bool *index_missing)
 {
 	struct segment *s = xcalloc(1, sizeof *s);
 	struct stat st;
@@ -173,7 +231,7 @@ int segment_open(const char *dir, int64_t base_offset, const struct segment_conf
 	*out = NULL;
 	s->base_offset = base_offset;
 	s->dir = xstrdup(dir);
-	s->log_path = segment_file_path(dir, base_offset, SEGMENT_LOG_SUFFIX);
+	s->log_path = suffixed_path(dir, base_offset, SEGMENT_LOG_SUFFIX, suffix);
 	s->cfg = *cfg;
 	s->refs = 1;
 	s->max_timestamp = -1;
@@ -203,8 +261,8 @@ int segment_open(const char *dir, int64_t base_offset, const struct segment_conf
 			log_warn("cannot preallocate %s: %s", s->log_path, strerror(r));
 	}
 
-	char *ipath = segment_file_path(dir, base_offset, SEGMENT_INDEX_SUFFIX);
-	char *tpath = segment_file_path(dir, base_offset, SEGMENT_TIMEINDEX_SUFFIX);
+	char *ipath = suffixed_path(dir, base_offset, SEGMENT_INDEX_SUFFIX, suffix);
+	char *tpath = suffixed_path(dir, base_offset, SEGMENT_TIMEINDEX_SUFFIX, suffix);
 	if (create) {
 		unlink(ipath);
 		unlink(tpath);

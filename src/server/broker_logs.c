@@ -58,6 +58,12 @@ int broker_open_logs(struct broker *b)
 		.flush_start_offset_checkpoint_interval_ms =
 			config_int(b->config, "log.flush.start.offset.checkpoint.interval.ms"),
 		.hw_checkpoint_interval_ms = bc->replica_high_watermark_checkpoint_interval_ms,
+		.cleaner_enable = bc->log_cleaner_enable,
+		.cleaner_threads = config_int(b->config, "log.cleaner.threads"),
+		.cleaner_dedupe_buffer_size = config_long(b->config, "log.cleaner.dedupe.buffer.size"),
+		.cleaner_io_buffer_load_factor = config_double(b->config, "log.cleaner.io.buffer.load.factor"),
+		.cleaner_io_max_bytes_per_second = config_double(b->config, "log.cleaner.io.max.bytes.per.second"),
+		.cleaner_backoff_ms = config_long(b->config, "log.cleaner.backoff.ms"),
 		.dir_failed = on_dir_failed,
 		.dir_failed_arg = b,
 	};

@@ -89,6 +89,10 @@ void topic_config_defaults(const struct config *cfg, struct log_config *c)
 		if (!config_is_set(cfg, "log.message.timestamp.after.max.ms"))
 			c->timestamp_after_max_ms = diff;
 	}
+	c->delete_retention_ms = config_long(cfg, "log.cleaner.delete.retention.ms");
+	c->min_compaction_lag_ms = config_long(cfg, "log.cleaner.min.compaction.lag.ms");
+	c->max_compaction_lag_ms = config_long(cfg, "log.cleaner.max.compaction.lag.ms");
+	c->min_cleanable_ratio = config_double(cfg, "log.cleaner.min.cleanable.ratio");
 	int n = 0;
 	char **policy = config_list(cfg, "log.cleanup.policy", &n);
 	c->cleanup_delete = policy == NULL;
@@ -142,6 +146,14 @@ static void set_key(struct log_config *c, struct levels *lv, const char *key, co
 		c->min_insync_replicas = (int32_t)as_long(v);
 	else if (!strcmp(key, "unclean.leader.election.enable"))
 		c->unclean_leader_election = as_bool(v);
+	else if (!strcmp(key, "delete.retention.ms"))
+		c->delete_retention_ms = as_long(v);
+	else if (!strcmp(key, "min.compaction.lag.ms"))
+		c->min_compaction_lag_ms = as_long(v);
+	else if (!strcmp(key, "max.compaction.lag.ms"))
+		c->max_compaction_lag_ms = as_long(v);
+	else if (!strcmp(key, "min.cleanable.dirty.ratio"))
+		c->min_cleanable_ratio = strtod(v, NULL);
 	else if (!strcmp(key, "message.downconversion.enable"))
 		c->message_downconversion = as_bool(v);
 	else if (!strcmp(key, "message.timestamp.type"))

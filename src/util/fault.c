@@ -2,6 +2,7 @@
 #include "samsa/util/fault.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,4 +43,25 @@ void fault_append_stall(const char *log_dir)
 	while (access(stall_gate, F_OK) == 0)
 		nanosleep(&ts, NULL);
 	log_warn("Fault injection: the append to %s goes on", stall_dir);
+}
+
+static pthread_once_t crash_once = PTHREAD_ONCE_INIT;
+static const char *crash_at; /* NULL when off */
+
+static void crash_init(void)
+{
+	const char *v = getenv("SAMSA_FAULT_CRASH_AT");
+	if (v && *v) {
+		crash_at = v;
+		log_warn("Fault injection on: the broker kills itself at %s", v);
+	}
+}
+
+void fault_crash_point(const char *point)
+{
+	pthread_once(&crash_once, crash_init);
+	if (!crash_at || strcmp(crash_at, point) != 0)
+		return;
+	log_warn("Fault injection: killed at %s", point);
+	raise(SIGKILL);
 }

@@ -116,7 +116,6 @@ PENDING = {
 	"0055": "idempotent and transactional producer cases (InitProducerId)",
 	"0061": "transactional producer (InitProducerId, read_committed lag)",
 	"0076": "idempotent producer cases (InitProducerId)",
-	"0077": "log compaction (cleanup.policy=compact; issue 15)",
 	"0081": "dynamic broker configs (AlterConfigs of a BROKER resource); its topic, partition, config and "
 		"ACL cases pass up to there",
 	"0086": "idempotent producer cases (InitProducerId)",

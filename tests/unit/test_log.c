@@ -1290,6 +1290,347 @@ static void test_recovery_of_crashed_active_segment(void **state)
 	free(g);
 }
 
+/* --- compaction ----------------------------------------------------------------------------- */
+
+struct kv {
+	int64_t offset;
+	char key[16];
+	char value[32];
+	bool tombstone;
+	bool delete_horizon;
+};
+
+/* Every record of the log, in order, read as a consumer would (log_read). */
+static struct kv *read_all_records(struct log *l, size_t *n_out)
+{
+	struct kv *v = NULL;
+	size_t n = 0, cap = 0;
+	int64_t off = log_start_offset(l), leo = log_end_offset(l), prev = -1;
+	struct wbuf plain;
+	wbuf_init(&plain);
+	while (off < leo) {
+		struct log_read_result r;
+		assert_int_equal(log_read(l, off, 1 << 20, LOG_READ_MAX_LEO, true, &r), KERR_NONE);
+		assert_true(r.length > 0);
+		uint8_t *buf = xmalloc(r.length);
+		assert_int_equal(pread(r.fd, buf, r.length, r.position), (ssize_t)r.length);
+		log_read_release(&r);
+		for (size_t pos = 0; pos < r.length;) {
+			struct record_batch b;
+			assert_int_equal(record_batch_parse(buf + pos, r.length - pos, &b), KERR_NONE);
+			assert_true(record_batch_crc_ok(&b));
+			const uint8_t *recs = record_batch_records(&b);
+			size_t len = record_batch_records_len(&b);
+			if (record_batch_codec(&b) != COMPRESSION_NONE) {
+				wbuf_reset(&plain);
+				assert_int_equal(compression_decompress(record_batch_codec(&b), recs, len, &plain, 1 << 24),
+				    KERR_NONE);
+				recs = plain.data;
+				len = plain.len;
+			}
+			struct record_iter it;
+			struct record rec;
+			record_iter_init(&it, recs, len, b.record_count);
+			while (record_iter_next(&it, &rec)) {
+				int64_t o = b.base_offset + rec.offset_delta;
+				assert_true(o > prev);
+				prev = o;
+				if (o < off)
+					continue;
+				if (n == cap) {
+					cap = cap ? cap * 2 : 256;
+					v = xrealloc(v, cap * sizeof *v);
+				}
+				memset(&v[n], 0, sizeof v[n]);
+				v[n].offset = o;
+				snprintf(v[n].key, sizeof v[n].key, "%.*s", (int)rec.key.len, (const char *)rec.key.ptr);
+				if (rec.value.ptr)
+					snprintf(v[n].value, sizeof v[n].value, "%.*s", (int)rec.value.len,
+					    (const char *)rec.value.ptr);
+				v[n].tombstone = rec.value.ptr == NULL;
+				v[n].delete_horizon = (b.attributes & RB_ATTR_DELETE_HORIZON) != 0;
+				n++;
+			}
+			assert_int_equal(it.err, 0);
+			pos += b.size;
+			off = record_batch_next_offset(&b);
+		}
+		free(buf);
+	}
+	wbuf_free(&plain);
+	*n_out = n;
+	return v;
+}
+
+/* The latest write of each key k0..k2047, as append_keyed made them (offset -1 = never written). */
+#define MAX_KEYS 2048
+static struct {
+	int64_t offset;
+	bool tombstone;
+	int i;
+} latest[MAX_KEYS];
+
+static void latest_reset(void)
+{
+	for (int j = 0; j < MAX_KEYS; j++)
+		latest[j].offset = -1;
+}
+
+/* Append batches of 5 records, keys k<i % nkeys>, every other batch gzip'd; a NULL value for tombstone_key. */
+static void append_keyed(struct log *l, int first, int batches, int nkeys, int tombstone_key)
+{
+	for (int b = 0; b < batches; b++) {
+		struct wbuf w;
+		struct batch_builder bb;
+		struct batch_builder_opts o;
+		wbuf_init(&w);
+		batch_builder_opts_init(&o);
+		o.codec = b % 2 ? COMPRESSION_GZIP : COMPRESSION_NONE;
+		batch_builder_begin(&bb, &w, &o);
+		int64_t base = log_end_offset(l);
+		for (int r = 0; r < 5; r++) {
+			int i = first + b * 5 + r;
+			char key[16], value[32];
+			snprintf(key, sizeof key, "k%d", i % nkeys);
+			snprintf(value, sizeof value, "v%d", i);
+			struct kbytes kb = { (const uint8_t *)key, (int32_t)strlen(key) };
+			struct kbytes vb = { (const uint8_t *)value, (int32_t)strlen(value) };
+			if (i % nkeys == tombstone_key)
+				vb.ptr = NULL, vb.len = -1;
+			batch_builder_add(&bb, T + i, kb, vb, NULL, 0);
+			latest[i % nkeys].offset = base + r;
+			latest[i % nkeys].tombstone = vb.ptr == NULL;
+			latest[i % nkeys].i = i;
+		}
+		size_t size = batch_builder_finish(&bb);
+		assert_int_not_equal(size, 0);
+		struct log_append_info info;
+		assert_int_equal(log_append_as_leader(l, w.data, size, 1, NOW, &info), KERR_NONE);
+		wbuf_free(&w);
+	}
+}
+
+/* Exactly the latest record of each key; tombstones only if tombstones_expected. */
+static void check_compacted(const struct kv *v, size_t n, bool tombstones_expected)
+{
+	size_t seen = 0;
+	for (int j = 0; j < MAX_KEYS; j++) {
+		if (latest[j].offset < 0)
+			continue;
+		char key[16], value[32];
+		snprintf(key, sizeof key, "k%d", j);
+		snprintf(value, sizeof value, "v%d", latest[j].i);
+		int found = 0;
+		for (size_t k = 0; k < n; k++) {
+			if (strcmp(v[k].key, key) != 0)
+				continue;
+			found++;
+			assert_int_equal(v[k].offset, latest[j].offset);
+			if (latest[j].tombstone)
+				assert_true(v[k].tombstone);
+			else
+				assert_string_equal(v[k].value, value);
+		}
+		assert_int_equal(found, latest[j].tombstone && !tombstones_expected ? 0 : 1);
+		seen += (size_t)found;
+	}
+	assert_int_equal(seen, n);
+}
+
+static void test_clean_keeps_latest_per_key(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	golden_config(&c);
+	c.segment_bytes = 4096;
+	c.index_max_bytes = 4096;
+	c.index_interval_bytes = 256;
+	c.cleanup_compact = true;
+	c.cleanup_delete = false;
+	c.delete_retention_ms = 1000;
+	struct log *l = open_log(f, &c, true, 0, 0);
+	latest_reset();
+	append_keyed(l, 0, 200, 20, 3); /* 1000 records over 20 keys, k3 always a tombstone */
+	assert_int_equal(log_roll(l, NOW), KERR_NONE);
+	log_set_high_watermark(l, log_end_offset(l));
+	int segs_before = log_segment_count(l);
+	int64_t size_before = log_size_bytes(l);
+
+	struct log_cleaner *cl = log_cleaner_new(1 << 20, 0.9, 0, NULL);
+	struct log_cleanable cs;
+	assert_true(log_cleanable_state(l, NOW, &cs));
+	assert_int_equal(cs.first_dirty, 0);
+	assert_int_equal(cs.first_uncleanable, 1000);
+	struct log_clean_stats st;
+	assert_int_equal(log_clean(cl, l, NOW, &st), KERR_NONE);
+	assert_int_equal(st.map_end, 1000);
+	assert_int_equal(log_cleaner_offset(l), 1000);
+	assert_true(log_segment_count(l) <= segs_before); /* each group fits one old segment: merging comes next pass */
+	assert_true(log_size_bytes(l) < size_before / 10);
+	assert_int_equal(log_end_offset(l), 1000);
+
+	size_t n;
+	struct kv *v = read_all_records(l, &n);
+	check_compacted(v, n, true);
+	for (size_t k = 0; k < n; k++)
+		if (v[k].tombstone)
+			assert_true(v[k].delete_horizon);
+	free(v);
+	/* Nothing dirty: nothing to do. */
+	assert_false(log_cleanable_state(l, NOW, &cs));
+
+	/* More writes (of k0..k2 only); past delete.retention.ms the tombstone goes. */
+	append_keyed(l, 1000, 40, 3, -1);
+	assert_int_equal(log_roll(l, NOW), KERR_NONE);
+	log_set_high_watermark(l, log_end_offset(l));
+	assert_int_equal(log_clean(cl, l, NOW + 2000, &st), KERR_NONE);
+	v = read_all_records(l, &n);
+	check_compacted(v, n, false);
+	free(v);
+
+	/* A restart after a crash (no clean shutdown) recovers the same log. */
+	log_close(l);
+	l = open_log(f, &c, false, 0, 0);
+	assert_int_equal(log_end_offset(l), 1200);
+	v = read_all_records(l, &n);
+	check_compacted(v, n, false);
+	free(v);
+	log_cleaner_free(cl);
+	log_close(l);
+}
+
+/* A swap cut short after the old segments went to .deleted: recovery completes it. */
+static void test_clean_swap_recovery(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	golden_config(&c);
+	c.segment_bytes = 4096;
+	c.index_max_bytes = 4096;
+	c.cleanup_compact = true;
+	c.cleanup_delete = false;
+	struct log *l = open_log(f, &c, true, 0, 0);
+	latest_reset();
+	append_keyed(l, 0, 100, 10, -1);
+	assert_int_equal(log_roll(l, NOW), KERR_NONE);
+	log_set_high_watermark(l, log_end_offset(l));
+	struct log_cleaner *cl = log_cleaner_new(1 << 20, 0.9, 0, NULL);
+	struct log_clean_stats st;
+	assert_int_equal(log_clean(cl, l, NOW, &st), KERR_NONE);
+	log_cleaner_free(cl);
+	log_close(l);
+	/* Put the state of a crash between the steps back by hand: the clean
+	 * segment renamed to .swap, a stale copy of an old one beside it. */
+	char *from = part_file(f, "00000000000000000000.log");
+	char *to = part_file(f, "00000000000000000000.log.swap");
+	assert_int_equal(rename(from, to), 0);
+	char *idx = part_file(f, "00000000000000000000.index");
+	unlink(idx);
+	free(idx);
+	char *cleaned = part_file(f, "00000000000000000000.log.cleaned");
+	FILE *junk = fopen(cleaned, "w");
+	fputs("partial", junk);
+	fclose(junk);
+	l = open_log(f, &c, false, 0, 0);
+	assert_int_equal(log_end_offset(l), 500);
+	size_t n;
+	struct kv *v = read_all_records(l, &n);
+	check_compacted(v, n, true);
+	free(v);
+	struct stat sb;
+	assert_int_not_equal(stat(to, &sb), 0);
+	assert_int_not_equal(stat(cleaned, &sb), 0);
+	free(cleaned);
+	free(from);
+	free(to);
+	log_close(l);
+}
+
+/* A dedupe buffer too small for the dirty part: each pass maps what fits and the next goes on from there. */
+static void test_clean_with_a_full_offset_map(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	golden_config(&c);
+	c.segment_bytes = 8192;
+	c.index_max_bytes = 4096;
+	c.cleanup_compact = true;
+	c.cleanup_delete = false;
+	struct log *l = open_log(f, &c, true, 0, 0);
+	latest_reset();
+	append_keyed(l, 0, 600, 1500, -1); /* 3000 records over 1500 keys */
+	assert_int_equal(log_roll(l, NOW), KERR_NONE);
+	log_set_high_watermark(l, 3000);
+	/* 1024 slots, 921 keys at the 0.9 load factor. */
+	struct log_cleaner *cl = log_cleaner_new(1024 * 24, 0.9, 0, NULL);
+	struct log_clean_stats st;
+	int64_t prev = 0;
+	for (int pass = 0; pass < 10 && log_cleaner_offset(l) < 3000; pass++) {
+		assert_int_equal(log_clean(cl, l, NOW, &st), KERR_NONE);
+		assert_true(st.map_end > prev);
+		assert_true(pass > 0 || st.map_end < 3000);
+		prev = st.map_end;
+		size_t n;
+		struct kv *v = read_all_records(l, &n);
+		/* Every key's latest record is still there, whatever else is. */
+		for (int j = 0; j < 1500; j++) {
+			char key[16];
+			snprintf(key, sizeof key, "k%d", j);
+			bool found = false;
+			for (size_t k = 0; k < n && !found; k++)
+				found = v[k].offset == latest[j].offset && strcmp(v[k].key, key) == 0;
+			assert_true(found);
+		}
+		free(v);
+	}
+	assert_int_equal(log_cleaner_offset(l), 3000);
+	size_t n;
+	struct kv *v = read_all_records(l, &n);
+	check_compacted(v, n, true);
+	free(v);
+	log_cleaner_free(cl);
+	log_close(l);
+}
+
+/* min.compaction.lag.ms keeps young segments out of the dirty part; max.compaction.lag.ms makes a log due. */
+static void test_clean_compaction_lags(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	golden_config(&c);
+	c.segment_bytes = 4096;
+	c.index_max_bytes = 4096;
+	c.cleanup_compact = true;
+	c.cleanup_delete = false;
+	struct log *l = open_log(f, &c, true, 0, 0);
+	latest_reset();
+	append_keyed(l, 0, 200, 20, -1); /* timestamps T .. T + 999 */
+	assert_int_equal(log_roll(l, NOW), KERR_NONE);
+	log_set_high_watermark(l, log_end_offset(l));
+	struct log_cleanable cs;
+	assert_true(log_cleanable_state(l, NOW, &cs));
+	assert_int_equal(cs.first_uncleanable, 1000);
+	assert_false(cs.need_now);
+	/* Only segments whose newest record is older than NOW - lag = T + 500. */
+	c.min_compaction_lag_ms = NOW - (T + 500);
+	log_set_config(l, &c);
+	assert_true(log_cleanable_state(l, NOW, &cs));
+	assert_true(cs.first_uncleanable > 0 && cs.first_uncleanable <= 500);
+	c.min_compaction_lag_ms = NOW - T + 1;
+	log_set_config(l, &c);
+	assert_false(log_cleanable_state(l, NOW, &cs));
+	c.min_compaction_lag_ms = 0;
+	c.max_compaction_lag_ms = 1000;
+	log_set_config(l, &c);
+	assert_true(log_cleanable_state(l, NOW, &cs));
+	assert_true(cs.need_now);
+	/* And the policy: a delete-only log is never cleanable. */
+	c.cleanup_compact = false;
+	log_set_config(l, &c);
+	assert_false(log_cleanable_state(l, NOW, &cs));
+	log_close(l);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -1310,6 +1651,10 @@ int main(void)
 		T_(test_recovery_after_flipped_byte),
 		T_(test_recovery_deletes_later_segments),
 		T_(test_recovery_of_crashed_active_segment),
+		T_(test_clean_keeps_latest_per_key),
+		T_(test_clean_swap_recovery),
+		T_(test_clean_with_a_full_offset_map),
+		T_(test_clean_compaction_lags),
 	};
 #undef T_
 	return cmocka_run_group_tests(tests, NULL, NULL);
