@@ -6,6 +6,9 @@
 
 void handle_api_versions(struct request *req);
 void handle_produce(struct request *req);
+/* The partition side of transactions: markers and producer state (write_txn_markers.c, describe_producers.c). */
+void handle_write_txn_markers(struct request *req);
+void handle_describe_producers(struct request *req);
 void handle_fetch(struct request *req);
 /* What Fetch v0-v3 down-converted since the broker started (all partitions). */
 struct fetch_down_conversion_stats {

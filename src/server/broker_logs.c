@@ -58,6 +58,7 @@ int broker_open_logs(struct broker *b)
 		.flush_start_offset_checkpoint_interval_ms =
 			config_int(b->config, "log.flush.start.offset.checkpoint.interval.ms"),
 		.hw_checkpoint_interval_ms = bc->replica_high_watermark_checkpoint_interval_ms,
+		.producer_id_expiration_ms = bc->producer_id_expiration_ms,
 		.dir_failed = on_dir_failed,
 		.dir_failed_arg = b,
 	};

@@ -214,6 +214,7 @@ append:;
 		pr->error_code = err;
 		goto out;
 	}
+	/* A duplicate is answered with the original's offsets, as if written now [UnifiedLog.append]. */
 	pr->base_offset = ai.first_offset;
 	pr->log_append_time_ms = ai.log_append_time;
 	pr->log_start_offset = ai.log_start_offset;
@@ -299,9 +300,6 @@ void handle_produce(struct request *req)
 				pr->error_code = KERR_INVALID_REQUIRED_ACKS;
 			else if (!td->name.ptr)
 				pr->error_code = KERR_INVALID_TOPIC_EXCEPTION;
-			else if (pq->transactional_id.ptr && pq->transactional_id.len > 0)
-				/* No transaction coordinator yet: a transactional producer cannot be served. */
-				pr->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 			else
 				append_partition(req, td->name, td->partition_data[j].records, pr, &appended,
 						 acks ? &acks[n_acks] : NULL);
