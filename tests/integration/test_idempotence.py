@@ -280,6 +280,13 @@ class SequenceRules(h.ClusterTestCase):
 		entry = decode_snapshot(snaps[-1])[pid]
 		self.assertEqual(entry, dict(epoch=0, last_seq=23, last_offset=23, offset_delta=2,
 				timestamp=entry["timestamp"], coordinator_epoch=-1, txn_first=-1))
+		# samsa dump-log shows the producer in the log and in the snapshot.
+		p = h.samsa_cli("dump-log", "--files", partition_dir(self.b, "idem", 0))
+		self.assertEqual(p.returncode, 0, p.stderr)
+		self.assertIn("baseOffset: 21 lastOffset: 23 count: 3 baseSequence: 21 lastSequence: 23 producerId: %d "
+				"producerEpoch: 0" % pid, p.stdout)
+		self.assertRegex(p.stdout, r"producerId: %d producerEpoch: 0 coordinatorEpoch: -1 currentTxnFirstOffset: "
+				r"none lastTimestamp: \d+ firstSequence: 21 lastSequence: 23 lastOffset: 23 offsetDelta: 2" % pid)
 		self.b.start()
 		h.wait_leaders(self.b.address, "idem", 1, 1)
 		self.reconnect()
@@ -371,6 +378,12 @@ class Transactions(h.ClusterTestCase):
 		idx = glob.glob(os.path.join(partition_dir(self.b, t, p), "*.txnindex"))
 		self.assertEqual(len(idx), 1)
 		self.assertEqual(decode_txnindex(idx[0]), [(3000, 3, 13, 14), (3000, 14, 17, 18)])
+		out = h.samsa_cli("dump-log", "--print-data-log", "--files", partition_dir(self.b, t, p))
+		self.assertEqual(out.returncode, 0, out.stderr)
+		self.assertIn("version: 0 producerId: 3000 firstOffset: 3 lastOffset: 13 lastStableOffset: 14", out.stdout)
+		self.assertRegex(out.stdout, r"\| offset: 13 CreateTime: \d+ keySize: 4 valueSize: 6 sequence: -1 "
+				r"controlType: ABORT\(0\) coordinatorEpoch: 5")
+		self.assertRegex(out.stdout, r"isTransactional: true isControl: true")
 
 	def test_markers_survive_restart(self):
 		t, p = "txn", 1
