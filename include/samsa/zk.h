@@ -161,6 +161,27 @@ int kafka_zk_get_consumer_offset(struct zk *zk, const char *group, size_t group_
 				 size_t topic_len, int32_t partition, int64_t *offset);
 
 /*
+ * Producer ids [Kafka's ProducerIdBlockZNode, ZkProducerIdManager]:
+ * /latest_producer_id_block holds the last block claimed,
+ * {"version":1,"broker":<id>,"block_start":"<first>","block_end":"<last>"}.
+ */
+#define KAFKA_PRODUCER_ID_BLOCK_SIZE 1000
+struct kafka_producer_id_block {
+	int32_t broker;
+	int64_t first, last; /* inclusive */
+};
+void kafka_zk_producer_id_block_json(const struct kafka_producer_id_block *blk, struct wbuf *w);
+/* 0, or -1 when the payload is not that shape. */
+int kafka_zk_parse_producer_id_block(const char *json, int len, struct kafka_producer_id_block *out);
+/*
+ * Claims the block after the znode's one for broker_id (the first, 0-999, when
+ * it is null or absent) with a setData conditional on the version read,
+ * reading again when another broker won.  ZOK with *out, KAFKA_ZK_MALFORMED
+ * (unreadable znode, ids exhausted) or a ZooKeeper code.  Blocks on ZooKeeper.
+ */
+int kafka_zk_claim_producer_id_block(struct zk *zk, int32_t broker_id, struct kafka_producer_id_block *out);
+
+/*
  * Topic znodes [Kafka's TopicZNode, TopicPartitionStateZNode, ConfigEntityZNode,
  * DeleteTopicsTopicZNode]: replica assignments, partition leader/ISR state,
  * topic configs and deletion markers, with Kafka's JSON.

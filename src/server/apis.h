@@ -54,6 +54,8 @@ void handle_describe_groups(struct request *req);
 void handle_list_groups(struct request *req);
 void handle_delete_groups(struct request *req);
 void handle_offset_delete(struct request *req);
+/* Producer ids and transactions (init_producer_id.c). */
+void handle_init_producer_id(struct request *req);
 
 /*
  * Creates `name` the way Kafka's AutoTopicCreationManager does, with the settings

@@ -24,6 +24,7 @@
 #include "samsa/replica.h"
 #include "samsa/config.h"
 #include "server/group_apis.h"
+#include "server/producer_ids.h"
 #include "samsa/metadata.h"
 #include "server/replication.h"
 #include "server/request.h"
@@ -233,6 +234,7 @@ int broker_start(struct broker *b)
 	if (broker_inter_broker_security(b) != 0)
 		return -1;
 	b->admin = admin_executor_start();
+	b->producer_ids = producer_ids_new(b->zk, b->id);
 	/* Logs load (and recover) before we register: a broker is only listed once it can serve. */
 	if (broker_open_logs(b) != 0)
 		return -1;
@@ -309,6 +311,8 @@ void broker_shutdown(struct broker *b)
 	b->config_changes = NULL;
 	admin_executor_free(b->admin);
 	b->admin = NULL;
+	producer_ids_free(b->producer_ids);
+	b->producer_ids = NULL;
 	controller_free(b->controller);
 	b->controller = NULL;
 	for (int i = 0; i < b->n_listeners; i++) {

@@ -22,6 +22,7 @@ struct purgatory;
 struct fetch_session_cache;
 
 struct client_security;
+struct producer_ids;
 
 struct broker {
 	struct config *config;
@@ -46,6 +47,7 @@ struct broker {
 	/* How our connections to other brokers are secured (NULL: plaintext) and what backs it. */
 	struct client_security *inter_broker_security;
 	struct config_changes *config_changes; /* applies /config/changes to live logs */
+	struct producer_ids *producer_ids; /* blocks of producer ids claimed in ZooKeeper */
 	volatile int stopping;
 };
 

@@ -71,6 +71,7 @@ static const api_handler_fn handlers[] = {
 	[API_DESCRIBE_CONFIGS] = handle_describe_configs,
 	[API_ALTER_CONFIGS] = handle_alter_configs,
 	[API_INCREMENTAL_ALTER_CONFIGS] = handle_incremental_alter_configs,
+	[API_INIT_PRODUCER_ID] = handle_init_producer_id,
 };
 
 api_handler_fn api_handler(int16_t api_key)

@@ -193,6 +193,29 @@ static void test_uuid(void **state)
 	assert_int_equal(uuid_from_base64("Wz2bqF9gT7+Q2y0cT3JbDw", back), -1); /* '+' is not base64url */
 }
 
+static void test_producer_id_block_json(void **state)
+{
+	(void)state;
+	struct kafka_producer_id_block blk = { .broker = 2, .first = 3000, .last = 3999 }, back;
+	struct wbuf w;
+	wbuf_init(&w);
+	kafka_zk_producer_id_block_json(&blk, &w);
+	const char *want = "{\"version\":1,\"broker\":2,\"block_start\":\"3000\",\"block_end\":\"3999\"}";
+	assert_int_equal(w.len, strlen(want));
+	assert_memory_equal(w.data, want, w.len);
+	assert_int_equal(kafka_zk_parse_producer_id_block((const char *)w.data, (int)w.len, &back), 0);
+	assert_int_equal(back.broker, 2);
+	assert_true(back.first == 3000 && back.last == 3999);
+	wbuf_free(&w);
+	/* Numbers instead of strings, a block that ends before it starts, garbage: refused. */
+	const char *bad[] = { "{\"version\":1,\"broker\":2,\"block_start\":3000,\"block_end\":\"3999\"}",
+			      "{\"version\":1,\"broker\":2,\"block_start\":\"5\",\"block_end\":\"4\"}",
+			      "{\"version\":1,\"broker\":2,\"block_start\":\"5x\",\"block_end\":\"9\"}",
+			      "{\"version\":1", "" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(kafka_zk_parse_producer_id_block(bad[i], (int)strlen(bad[i]), &back), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_json_reader),
 		cmocka_unit_test(test_json_writer_escapes),
 		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_producer_id_block_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
