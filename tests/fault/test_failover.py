@@ -57,6 +57,38 @@ class Failover(h.ClusterTestCase):
 		topic = "failover"
 		self.create(topic)
 		chk = acked.Checker(self.c.bootstrap, topic, keyed=True)
+		got = self.kill_in_turn(topic, chk)
+		# Offsets are dense. Without idempotence a retried send may be written twice (as in
+		# Kafka), but never out of order: per partition, the acknowledged messages appear in
+		# the order they were sent (one request in flight per connection).
+		for part in range(PARTITIONS):
+			offs = sorted(o for p, o in got if p == part)
+			self.assertEqual(offs, list(range(len(offs))))
+			seqs = [int(chk.acked[(part, o)][2:]) for o in offs if (part, o) in chk.acked]
+			self.assertEqual(seqs, sorted(seqs), "partition %d out of order" % part)
+
+	def test_idempotent_producer_exactly_once(self):
+		"""The same kills under librdkafka's idempotent producer (five requests in flight):
+		the partitions' producer state answers every retry of a batch already written with
+		its original offsets, so every message is in the log exactly once, in send order."""
+		topic = "failover-idem"
+		self.create(topic)
+		chk = acked.Checker(self.c.bootstrap, topic, keyed=True, idempotent=True)
+		got = self.kill_in_turn(topic, chk)
+		self.assertEqual(chk.errors, [])
+		for part in range(PARTITIONS):
+			offs = sorted(o for p, o in got if p == part)
+			self.assertEqual(offs, list(range(len(offs))), "partition %d offsets not dense" % part)
+			values = [got[(part, o)] for o in offs]
+			self.assertEqual(len(values), len(set(values)), "partition %d holds a message twice" % part)
+			seqs = [int(v[2:]) for v in values]
+			self.assertEqual(seqs, sorted(seqs), "partition %d out of order" % part)
+		# Nothing in the log that was not acknowledged at its offset, and nothing acknowledged missing.
+		self.assertEqual(len(got), len(chk.acked))
+
+	def kill_in_turn(self, topic, chk):
+		"""SIGKILL each partition's leader in turn, then the controller, under chk's producer;
+		checks every acknowledged message is at its offset and returns what the topic holds."""
 		chk.start()
 		try:
 			time.sleep(2)
@@ -87,15 +119,7 @@ class Failover(h.ClusterTestCase):
 		got = self.read_all(topic)
 		missing = [k for k in chk.acked if got.get(k) != chk.acked[k]]
 		self.assertEqual(missing[:10], [], "%d acknowledged messages lost or changed" % len(missing))
-		# Offsets are dense. Without idempotence a retried send may be written twice (as in
-		# Kafka), but never out of order: per partition, the acknowledged messages appear in
-		# the order they were sent (one request in flight per connection).
-		for part in range(PARTITIONS):
-			offs = sorted(o for p, o in got if p == part)
-			self.assertEqual(offs, list(range(len(offs))))
-			seqs = [int(chk.acked[(part, o)][2:]) for o in offs if (part, o) in chk.acked]
-			self.assertEqual(seqs, sorted(seqs), "partition %d out of order" % part)
-
+		return got
 
 	def test_sigterm_producers_see_no_errors(self):
 		"""Controlled shutdown moves leaderships away before the broker stops: an acks=all
