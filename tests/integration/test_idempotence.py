@@ -385,6 +385,26 @@ class Transactions(h.ClusterTestCase):
 				r"controlType: ABORT\(0\) coordinatorEpoch: 5")
 		self.assertRegex(out.stdout, r"isTransactional: true isControl: true")
 
+	def test_bad_marker_requests(self):
+		raw = self.raw
+		h.create_topic(self.b.address, "txn-bad", 1, 1)
+		# A partition nobody hosts, an unknown topic: Kafka's errors for the partition.
+		self.assertEqual(raw.write_txn_markers("txn-bad", 7, 6000, 0, True, 0), 3)
+		self.assertEqual(raw.write_txn_markers("no-such-topic", 0, 6000, 0, False, 0), 3)
+		self.assertEqual(raw.describe_producers("no-such-topic", 0)[0], 3)
+		# A marker for a producer with no transaction is written (Kafka writes it too) and changes nothing else.
+		before = raw.fetch("txn-bad", 0, 0)[1]
+		self.assertEqual(raw.write_txn_markers("txn-bad", 0, 6001, 0, True, 3), NONE)
+		self.assertEqual(raw.fetch("txn-bad", 0, 0)[1], before + 1)
+		self.assertEqual(raw.list_offset_latest("txn-bad", 0, 1), (NONE, before + 1))
+		self.assertEqual(raw.describe_producers("txn-bad", 0)[1][6001][3], 3)
+		# A client may not write a control batch itself.
+		ctl = records.batch([(b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x00\x03")], producer_id=6001,
+				producer_epoch=0, attributes=0x30)
+		err, _ = raw.produce("txn-bad", 0, ctl)
+		self.assertNotEqual(err, NONE)
+		self.assertEqual(raw.fetch("txn-bad", 0, 0)[1], before + 1)
+
 	def test_markers_survive_restart(self):
 		t, p = "txn", 1
 		raw = self.raw
