@@ -225,9 +225,10 @@ bool ps_apply_batch(struct producer_state *ps, const struct record_batch *b, str
 	if (b->producer_id < 0)
 		return false;
 	struct ps_entry *e = get_or_add(ps, b->producer_id);
-	if (b->producer_epoch > e->epoch || e->epoch == NO_EPOCH) {
-		if (b->producer_epoch != e->epoch)
-			e->n = 0; /* a new epoch starts its sequences over [ProducerStateEntry.maybeUpdateProducerEpoch] */
+	if (b->producer_epoch != e->epoch) {
+		/* Another epoch starts its sequences over [ProducerStateEntry.maybeUpdateProducerEpoch]; only
+		 * replication can bring a lower one, which the leader wrote and so is taken as it is. */
+		e->n = 0;
 		e->epoch = b->producer_epoch;
 	}
 	if (record_batch_is_control(b)) {
