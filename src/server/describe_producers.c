@@ -9,6 +9,7 @@
 #include "samsa/proto.h"
 #include "samsa/replica.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 typedef struct describe_producers_response_partition_response part_resp;
@@ -56,13 +57,18 @@ void handle_describe_producers(struct request *req)
 		describe_producers_response_topic_response_init(tr);
 		tr->name = t->name;
 		int np = t->partition_indexes_count > 0 ? t->partition_indexes_count : 0;
+		/* [KafkaApis.handleDescribeProducersRequest]: READ on the topic. */
+		bool may_read = !t->name.ptr ||
+				request_authorize(req, ACL_OP_READ, ACL_RESOURCE_TOPIC, t->name.ptr, (size_t)t->name.len);
 		tr->partitions = arena_alloc(&req->arena, sizeof *tr->partitions * (size_t)(np ? np : 1));
 		tr->partitions_count = np;
 		for (int j = 0; j < np; j++) {
 			part_resp *pr = &tr->partitions[j];
 			describe_producers_response_partition_response_init(pr);
 			pr->partition_index = t->partition_indexes[j];
-			if (!t->name.ptr)
+			if (!may_read)
+				pr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+			else if (!t->name.ptr)
 				pr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			else
 				describe_one(req, t->name, pr);

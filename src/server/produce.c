@@ -278,6 +278,10 @@ void handle_produce(struct request *req)
 	}
 
 	bool bad_acks = pq->acks != 0 && pq->acks != 1 && pq->acks != -1;
+	/* A transactional producer needs WRITE on its transactional id [KafkaApis.handleProduceRequest]. */
+	bool txn_denied = pq->transactional_id.ptr &&
+			  !request_authorize(req, ACL_OP_WRITE, ACL_RESOURCE_TRANSACTIONAL_ID, pq->transactional_id.ptr,
+					     (size_t)pq->transactional_id.len);
 	bool appended = false;
 	int nt = pq->topic_data_count > 0 ? pq->topic_data_count : 0;
 	resp.responses = arena_alloc(&req->arena, sizeof *resp.responses * (size_t)(nt ? nt : 1));
@@ -302,6 +306,8 @@ void handle_produce(struct request *req)
 			pr->log_start_offset = -1;
 			if (bad_acks)
 				pr->error_code = KERR_INVALID_REQUIRED_ACKS;
+			else if (txn_denied)
+				pr->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 			else if (!may_write)
 				pr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
 			else if (!td->name.ptr)

@@ -18,6 +18,7 @@
 #include "samsa/util/clock.h"
 #include "samsa/util/log.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 typedef struct write_txn_markers_response_writable_txn_marker_partition_result part_result;
@@ -114,6 +115,8 @@ void handle_write_txn_markers(struct request *req)
 	struct marker_ack *acks = arena_alloc(&req->arena, sizeof *acks * (size_t)(total ? total : 1));
 	memset(acks, 0, sizeof *acks * (size_t)(total ? total : 1));
 	int n_acks = 0;
+	/* Only brokers send markers [KafkaApis: CLUSTER_ACTION on the cluster, else every partition refused]. */
+	bool allowed = request_authorize(req, ACL_OP_CLUSTER_ACTION, ACL_RESOURCE_CLUSTER, NULL, 0);
 	resp->markers = arena_alloc(&req->arena, sizeof *resp->markers * (size_t)(nm ? nm : 1));
 	resp->markers_count = nm;
 	for (int i = 0; i < nm; i++) {
@@ -136,6 +139,10 @@ void handle_write_txn_markers(struct request *req)
 				part_result *pr = &tr->partitions[k];
 				write_txn_markers_response_writable_txn_marker_partition_result_init(pr);
 				pr->partition_index = mt->partition_indexes[k];
+				if (!allowed) {
+					pr->error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+					continue;
+				}
 				if (!mt->name.ptr) {
 					pr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 					continue;
