@@ -121,6 +121,16 @@ void group_coordinator_on_leadership(struct group_coordinator *gc, int32_t parti
  */
 void group_coordinator_set_topic_partitions(struct group_coordinator *gc, int32_t n);
 
+/*
+ * A COMMIT or ABORT marker of producer_id was written to __consumer_offsets
+ * partition `partition` (WriteTxnMarkers on its leader): the offsets the
+ * producer committed in that transaction (TxnOffsetCommit) become visible or
+ * are dropped [GroupCoordinator.scheduleHandleTxnCompletion].  Called after
+ * the marker is in the log, with no partition lock held.
+ */
+void group_coordinator_on_txn_marker(struct group_coordinator *gc, int32_t partition, int64_t producer_id,
+				     int16_t producer_epoch, bool commit);
+
 /* The __consumer_offsets partition a group id maps to [Kafka's partitionFor]. */
 int32_t group_coordinator_partition_for(const struct group_coordinator *gc, const char *group, size_t len);
 /* offsets.topic.num.partitions: the partition count a new __consumer_offsets is created with. */

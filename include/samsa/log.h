@@ -639,6 +639,33 @@ struct log_append_info {
 	int64_t record_count;
 	size_t bytes;
 	bool rolled; /* a new segment was started for this append */
+	/* A producer's retry of one of its last five batches: nothing was written, the offsets are the
+	 * original's [UnifiedLog.analyzeAndValidateProducerState]. */
+	bool duplicate;
+};
+
+/* Who appends, for the producer-state checks [Kafka's AppendOrigin]. */
+enum log_append_origin {
+	LOG_APPEND_CLIENT,      /* Produce: sequence and epoch rules apply, duplicates are answered */
+	LOG_APPEND_COORDINATOR, /* a coordinator's records and txn markers: epoch rules, no sequences */
+};
+
+/* One transaction aborted by an ABORT marker (a .txnindex entry, DISK-FORMAT.md section 6). */
+struct log_aborted_txn {
+	int64_t producer_id;
+	int64_t first_offset;
+	int64_t last_offset; /* the ABORT marker's offset */
+	int64_t last_stable_offset;
+};
+
+/* One producer as DescribeProducers shows it. */
+struct log_producer_info {
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t last_sequence;
+	int64_t last_timestamp;
+	int32_t coordinator_epoch;
+	int64_t current_txn_start_offset;
 };
 
 /*
@@ -653,6 +680,32 @@ struct log_append_info {
 int log_append_as_leader(struct log *l, uint8_t *records, size_t len, int32_t leader_epoch,
     int64_t now_ms, struct log_append_info *info);
 /*
+ * The same with the origin's producer-state checks: batches with a producer
+ * id are checked against the producer state under the log's lock (a hash
+ * lookup per batch) and refused with INVALID_PRODUCER_EPOCH,
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_TXN_STATE or
+ * TRANSACTION_COORDINATOR_FENCED before anything is written; a duplicate
+ * sets info->duplicate.  log_append_as_leader is origin CLIENT.
+ */
+int log_append_as_leader_from(struct log *l, uint8_t *records, size_t len, int32_t leader_epoch,
+    enum log_append_origin origin, int64_t now_ms, struct log_append_info *info);
+
+/* The last stable offset: the HW, or the first offset of a transaction not yet complete below it. */
+int64_t log_last_stable_offset(struct log *l);
+/*
+ * Aborted transactions a read_committed fetch of [from, upper) must know:
+ * marker at or past from, first offset below upper [TransactionIndex.collectAbortedTxns].
+ * Up to max into out; returns how many there are.
+ */
+size_t log_collect_aborted_txns(struct log *l, int64_t from, int64_t upper, struct log_aborted_txn *out,
+    size_t max);
+/* The producers known (up to max into out); returns how many there are. */
+size_t log_producers(struct log *l, struct log_producer_info *out, size_t max);
+/* producer.id.expiration.ms: forget idle producers without an open transaction; returns how many. */
+int log_expire_producers(struct log *l, int64_t now_ms, int64_t expiration_ms);
+/* Write a producer snapshot at the LEO now (clean shutdown). */
+int log_write_producer_snapshot(struct log *l);
+/*
  * Append as a follower: offsets stay as the leader assigned them and must
  * not go backwards (KERR_OFFSET_OUT_OF_RANGE if the first is below the
  * LEO, KERR_CORRUPT_MESSAGE if they are not increasing).  Epochs found in
@@ -664,6 +717,7 @@ int log_append_as_follower(struct log *l, uint8_t *records, size_t len, int64_t 
 /* Upper bounds for log_read's max_offset. */
 #define LOG_READ_MAX_LEO (-1)  /* followers: everything */
 #define LOG_READ_MAX_HW (-2)   /* consumers: up to the high watermark */
+#define LOG_READ_MAX_LSO (-3)  /* read_committed consumers: up to the last stable offset */
 
 struct log_read_result {
 	struct segment *segment; /* referenced (log_read_release), NULL when empty */
@@ -675,6 +729,7 @@ struct log_read_result {
 	int64_t high_watermark;
 	int64_t log_start_offset;
 	int64_t log_end_offset;
+	int64_t last_stable_offset;
 };
 
 /*
@@ -890,6 +945,7 @@ struct log_manager_config {
 	double cleaner_io_buffer_load_factor;     /* log.cleaner.io.buffer.load.factor */
 	double cleaner_io_max_bytes_per_second;   /* log.cleaner.io.max.bytes.per.second, shared by the threads */
 	int64_t cleaner_backoff_ms;               /* log.cleaner.backoff.ms */
+	int64_t producer_id_expiration_ms;        /* producer.id.expiration.ms; checked with retention */
 	/*
 	 * A log dir went offline after an I/O error (see log_manager_fail_dir):
 	 * called once per dir with no log manager lock held; logs are the

@@ -203,6 +203,29 @@ int16_t partition_swap_in_future(struct partition *p, struct log_manager *lm, st
  */
 int16_t partition_append_as_leader(struct partition *p, uint8_t *records, size_t len, int16_t required_acks,
 				   int64_t now_ms, struct log_append_info *info, int64_t *wait_offset);
+/* The same for a coordinator's records (group, transaction state): producer epochs are checked,
+ * sequences are not [AppendOrigin.COORDINATOR]. */
+int16_t partition_append_from_coordinator(struct partition *p, uint8_t *records, size_t len,
+					  int16_t required_acks, int64_t now_ms, struct log_append_info *info,
+					  int64_t *wait_offset);
+/*
+ * WriteTxnMarkers on the leader: append a COMMIT or ABORT control batch for the
+ * producer (acks=all, so *wait_offset as for a produce).  The producer state
+ * ends its transaction, moves the last stable offset and, for an abort, adds
+ * the .txnindex entry.  Errors as for an append, plus INVALID_PRODUCER_EPOCH
+ * (an older epoch than the partition knows) and TRANSACTION_COORDINATOR_FENCED
+ * (an older coordinator epoch); then nothing is written.
+ */
+int16_t partition_write_txn_marker(struct partition *p, int64_t producer_id, int16_t producer_epoch,
+				   int32_t coordinator_epoch, bool commit, int64_t now_ms, struct log_append_info *info,
+				   int64_t *wait_offset);
+/* Aborted transactions for a read_committed fetch of [from, upper) (see log_collect_aborted_txns). */
+struct log_aborted_txn;
+size_t partition_aborted_txns(struct partition *p, int64_t from, int64_t upper, struct log_aborted_txn *out,
+			      size_t max);
+/* DescribeProducers on the leader: the producers, in a malloc'd array the caller frees. */
+struct log_producer_info;
+int16_t partition_producers(struct partition *p, struct log_producer_info **out, size_t *n);
 
 /* The topic config of a partition we lead (for validation before the append). */
 int16_t partition_leader_config(struct partition *p, struct log_config *out);
@@ -215,6 +238,7 @@ struct partition_fetch {
 	int32_t replica_id;           /* a follower's broker id, or -1 for a consumer */
 	int32_t last_fetched_epoch;   /* a follower's, for KIP-320; -1 if none */
 	bool to_log_end;              /* not a follower but read up to the LEO (a coordinator loading its state) */
+	bool read_committed;          /* a consumer with isolation_level=1: up to the last stable offset */
 };
 
 /*

@@ -63,6 +63,22 @@ int32_t group_partition_for(const struct group_coordinator *gc, const char *id, 
 	return (int32_t)(((uint32_t)java_string_hash(id, len) & 0x7fffffffu) % n);
 }
 
+void group_coordinator_on_txn_marker(struct group_coordinator *gc, int32_t partition, int64_t producer_id,
+				     int16_t producer_epoch, bool commit)
+{
+	/*
+	 * Nothing to do until TxnOffsetCommit keeps pending transactional offsets
+	 * (the transaction coordinator's work): then a COMMIT moves the producer's
+	 * pending offsets of this partition's groups into the committed ones and
+	 * an ABORT drops them.
+	 */
+	(void)gc;
+	(void)partition;
+	(void)producer_id;
+	(void)producer_epoch;
+	(void)commit;
+}
+
 int32_t group_coordinator_partition_for(const struct group_coordinator *gc, const char *group, size_t len)
 {
 	return group_partition_for(gc, group, len);

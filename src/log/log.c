@@ -17,6 +17,7 @@
 #include "log/recovery.h"
 #include "samsa/log.h"
 #include "samsa/proto.h"
+#include "samsa/util/endian.h"
 #include "samsa/util/fault.h"
 #include "samsa/util/log.h"
 #include "samsa/util/xalloc.h"
@@ -189,10 +190,16 @@ int log_open(const struct log_open_args *a, struct log **out)
 	l->cfg = *a->config;
 	l->cleaner_offset = -1;
 	l->last_flush_ms = a->now_ms;
+	ps_init(&l->ps);
 	int err = leader_epoch_open(&l->epochs, l->dir);
 	if (err == KERR_NONE)
 		err = recovery_load(l, a->clean_shutdown, a->recovery_point, a->log_start_offset,
 		    a->now_ms);
+	if (err == KERR_NONE) {
+		pthread_mutex_lock(&l->lock);
+		err = log_rebuild_producer_state(l);
+		pthread_mutex_unlock(&l->lock);
+	}
 	if (err != KERR_NONE) {
 		log_close(l);
 		return err;
@@ -216,6 +223,7 @@ void log_close(struct log *l)
 	pthread_mutex_destroy(&l->lock);
 	pthread_mutex_destroy(&l->append_lock);
 	leader_epoch_close(&l->epochs);
+	ps_free(&l->ps);
 	free(l->segs);
 	free(l->pending);
 	free(l->dir);
@@ -274,6 +282,9 @@ static int roll_locked(struct log *l, int64_t base, int64_t now_ms)
 	}
 	segment_on_become_inactive(active);
 	log_add_segment(l, s);
+	/* [UnifiedLog.roll]: the producer state up to the new segment's base, so a restart replays little. */
+	if (l->ps_ready && base == l->log_end_offset)
+		ps_write_snapshot(&l->ps, l->dir, base);
 	log_debug("log %s: rolled new segment at offset %" PRId64, l->dir, base);
 	return KERR_NONE;
 }
@@ -290,9 +301,43 @@ int log_roll(struct log *l, int64_t now_ms)
 
 /* --- append --------------------------------------------------------------------------- */
 
-static int append_locked(struct log *l, uint8_t *records, size_t len, bool assign,
-    int32_t leader_epoch, int64_t now_ms, struct log_append_info *info)
+/* A duplicate's answer: the original batch's offsets [UnifiedLog.append]. */
+static void answer_duplicate(struct log *l, const struct ps_batch *d, struct log_append_info *info)
 {
+	info->duplicate = true;
+	info->first_offset = d->first_offset;
+	info->last_offset = d->last_offset;
+	info->log_append_time = d->timestamp;
+	info->max_timestamp = d->timestamp;
+	info->offset_of_max_timestamp = d->last_offset;
+	log_debug("log %s: duplicate batch at offsets %" PRId64 "-%" PRId64 " answered, not written", l->dir,
+	    d->first_offset, d->last_offset);
+}
+
+/* The written batches change the producer state; an ABORT goes into the aborted list and .txnindex. */
+static void apply_producer_state(struct log *l, const uint8_t *records, size_t len)
+{
+	for (size_t pos = 0; pos < len;) {
+		struct record_batch b;
+		if (record_batch_parse(records + pos, len - pos, &b) != KERR_NONE)
+			break;
+		pos += b.size;
+		struct ps_completed done;
+		if (b.producer_id < 0 || !ps_apply_batch(&l->ps, &b, &done) || !done.aborted)
+			continue;
+		struct log_aborted_txn t = { done.pid, done.first_offset, done.last_offset, done.lso };
+		ps_add_aborted(&l->ps, &t);
+		/* Aborts are rare: one small append to the marker's segment's .txnindex. */
+		if (txn_index_append(l->dir, log_active(l)->base_offset, &t) != KERR_NONE)
+			l->failed = true;
+	}
+}
+
+static int append_locked(struct log *l, uint8_t *records, size_t len, bool assign,
+    int32_t leader_epoch, enum log_append_origin origin, int64_t now_ms, struct log_append_info *info)
+{
+	struct record_batch prev;
+	bool have_prev = false;
 	bool log_append_time = assign && l->cfg.message_timestamp_type == LOG_TIMESTAMP_LOG_APPEND_TIME;
 	int64_t next = l->log_end_offset;
 	int64_t first = -1, last = -1;
@@ -312,6 +357,19 @@ static int append_locked(struct log *l, uint8_t *records, size_t len, bool assig
 		uint8_t *p = records + pos;
 		if (record_batch_parse(p, len - pos, &b) != KERR_NONE)
 			return KERR_CORRUPT_MESSAGE;
+		if (assign && b.producer_id >= 0) {
+			const struct ps_batch *dup;
+			int perr = ps_check_batch(&l->ps, &b, have_prev ? &prev : NULL,
+			    origin == LOG_APPEND_CLIENT ? PS_ORIGIN_CLIENT : PS_ORIGIN_COORDINATOR, &dup);
+			if (perr != KERR_NONE)
+				return perr;
+			if (dup) {
+				answer_duplicate(l, dup, info);
+				return KERR_NONE;
+			}
+			prev = b;
+			have_prev = true;
+		}
 		int64_t base;
 		if (assign) {
 			base = next;
@@ -384,6 +442,7 @@ static int append_locked(struct log *l, uint8_t *records, size_t len, bool assig
 	segment_unref(seg);
 	l->log_end_offset = last + 1;
 
+	apply_producer_state(l, records, len);
 	/* Epoch start offsets, as Kafka records them batch by batch. */
 	if (assign) {
 		if (leader_epoch >= 0)
@@ -408,7 +467,7 @@ static int append_locked(struct log *l, uint8_t *records, size_t len, bool assig
 }
 
 static int append(struct log *l, uint8_t *records, size_t len, bool assign, int32_t leader_epoch,
-    int64_t now_ms, struct log_append_info *info)
+    enum log_append_origin origin, int64_t now_ms, struct log_append_info *info)
 {
 	memset(info, 0, sizeof *info);
 	info->first_offset = -1;
@@ -419,7 +478,7 @@ static int append(struct log *l, uint8_t *records, size_t len, bool assign, int3
 
 	pthread_mutex_lock(&l->append_lock);
 	pthread_mutex_lock(&l->lock);
-	int err = append_locked(l, records, len, assign, leader_epoch, now_ms, info);
+	int err = append_locked(l, records, len, assign, leader_epoch, origin, now_ms, info);
 	bool flush = err == KERR_NONE &&
 	    l->log_end_offset - l->recovery_point >= l->cfg.flush_interval_messages;
 	info->log_start_offset = l->log_start_offset;
@@ -433,13 +492,19 @@ static int append(struct log *l, uint8_t *records, size_t len, bool assign, int3
 int log_append_as_leader(struct log *l, uint8_t *records, size_t len, int32_t leader_epoch,
     int64_t now_ms, struct log_append_info *info)
 {
-	return append(l, records, len, true, leader_epoch, now_ms, info);
+	return append(l, records, len, true, leader_epoch, LOG_APPEND_CLIENT, now_ms, info);
+}
+
+int log_append_as_leader_from(struct log *l, uint8_t *records, size_t len, int32_t leader_epoch,
+    enum log_append_origin origin, int64_t now_ms, struct log_append_info *info)
+{
+	return append(l, records, len, true, leader_epoch, origin, now_ms, info);
 }
 
 int log_append_as_follower(struct log *l, uint8_t *records, size_t len, int64_t now_ms,
     struct log_append_info *info)
 {
-	return append(l, records, len, false, -1, now_ms, info);
+	return append(l, records, len, false, -1, LOG_APPEND_CLIENT, now_ms, info);
 }
 
 /* --- read ----------------------------------------------------------------------------- */
@@ -478,6 +543,12 @@ static int position_of(struct log *l, int64_t offset, size_t *seg, uint32_t *pos
 	return KERR_NONE;
 }
 
+static int64_t lso_locked(const struct log *l)
+{
+	int64_t u = ps_first_unstable_offset(&l->ps);
+	return u >= 0 && u < l->high_watermark ? u : l->high_watermark;
+}
+
 int log_read(struct log *l, int64_t offset, size_t max_bytes, int64_t max_offset, bool min_one,
     struct log_read_result *out)
 {
@@ -490,12 +561,15 @@ int log_read(struct log *l, int64_t offset, size_t max_bytes, int64_t max_offset
 	out->high_watermark = l->high_watermark;
 	out->log_start_offset = l->log_start_offset;
 	out->log_end_offset = l->log_end_offset;
+	out->last_stable_offset = lso_locked(l);
 	if (offset < l->log_start_offset || offset > l->log_end_offset) {
 		err = KERR_OFFSET_OUT_OF_RANGE;
 		goto out;
 	}
 	if (max_offset == LOG_READ_MAX_HW)
 		max_offset = l->high_watermark;
+	else if (max_offset == LOG_READ_MAX_LSO)
+		max_offset = lso_locked(l);
 	if (max_offset < 0 || max_offset > l->log_end_offset)
 		max_offset = l->log_end_offset;
 	if (offset >= max_offset)
@@ -634,6 +708,8 @@ static int truncate_fully_locked(struct log *l, int64_t offset, int64_t now_ms)
 	l->hw_pos_valid = false;
 	l->truncations++;
 	leader_epoch_clear(&l->epochs);
+	ps_clear(&l->ps);
+	ps_delete_snapshots_below(l->dir, INT64_MAX);
 	return KERR_NONE;
 }
 
@@ -686,6 +762,8 @@ int log_truncate_to(struct log *l, int64_t target, int64_t now_ms, bool *truncat
 	l->hw_pos_valid = false;
 	l->truncations++;
 	leader_epoch_truncate_from_end(&l->epochs, l->log_end_offset);
+	/* [UnifiedLog.truncateTo -> loadProducerState]: back to a snapshot at or below the new end, then replay. */
+	err = log_rebuild_producer_state(l);
 	log_info("log %s: truncated to offset %" PRId64 " (%" PRIu32 " bytes of the active segment)",
 	    l->dir, l->log_end_offset, bytes);
 out:
@@ -703,6 +781,7 @@ int log_delete_records(struct log *l, int64_t offset, int64_t *low_watermark)
 	} else if (offset > l->log_start_offset) {
 		l->log_start_offset = offset;
 		leader_epoch_truncate_from_start(&l->epochs, offset);
+		ps_on_log_start(&l->ps, offset);
 	}
 	*low_watermark = l->log_start_offset;
 	pthread_mutex_unlock(&l->lock);
@@ -780,6 +859,10 @@ static int delete_old_segments(struct log *l, retention_pred pred, struct retent
 		l->log_start_offset = l->segs[0]->base_offset;
 		leader_epoch_truncate_from_start(&l->epochs, l->log_start_offset);
 	}
+	/* [onLogStartOffsetIncremented, deleteSnapshotsBefore]: producers, aborted txns and snapshots of the removed segments go. */
+	ps_on_log_start(&l->ps, l->log_start_offset);
+	ps_drop_aborted_below(&l->ps, l->segs[0]->base_offset);
+	ps_delete_snapshots_below(l->dir, l->segs[0]->base_offset);
 	return (int)k;
 }
 
@@ -915,7 +998,138 @@ void log_set_high_watermark(struct log *l, int64_t hw)
 	if (hw > l->log_end_offset)
 		hw = l->log_end_offset;
 	l->high_watermark = hw;
+	ps_on_high_watermark(&l->ps, hw);
 	pthread_mutex_unlock(&l->lock);
+}
+
+int64_t log_last_stable_offset(struct log *l)
+{
+	pthread_mutex_lock(&l->lock);
+	int64_t v = lso_locked(l);
+	pthread_mutex_unlock(&l->lock);
+	return v;
+}
+
+size_t log_collect_aborted_txns(struct log *l, int64_t from, int64_t upper, struct log_aborted_txn *out,
+    size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < l->ps.n_aborted; i++) {
+		const struct log_aborted_txn *t = &l->ps.aborted[i];
+		if (t->last_offset < from || t->first_offset >= upper)
+			continue;
+		if (n < max)
+			out[n] = *t;
+		n++;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
+size_t log_producers(struct log *l, struct log_producer_info *out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < l->ps.nbuckets; i++)
+		for (const struct ps_entry *e = l->ps.buckets[i]; e; e = e->next) {
+			if (n < max)
+				out[n] = (struct log_producer_info){
+					.producer_id = e->pid,
+					.producer_epoch = e->epoch,
+					.last_sequence = e->n ? e->b[e->n - 1].last_seq : -1,
+					.last_timestamp = e->last_timestamp,
+					.coordinator_epoch = e->coordinator_epoch,
+					.current_txn_start_offset = e->current_txn_first_offset,
+				};
+			n++;
+		}
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
+int log_expire_producers(struct log *l, int64_t now_ms, int64_t expiration_ms)
+{
+	pthread_mutex_lock(&l->lock);
+	int n = ps_expire(&l->ps, now_ms, expiration_ms);
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
+int log_write_producer_snapshot(struct log *l)
+{
+	pthread_mutex_lock(&l->append_lock);
+	pthread_mutex_lock(&l->lock);
+	int err = l->ps_ready && !l->failed ? ps_write_snapshot(&l->ps, l->dir, l->log_end_offset) : KERR_NONE;
+	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->append_lock);
+	return err;
+}
+
+/* The batch at pos of s, read whole into *buf (grown as needed). */
+static bool read_batch_at(struct segment *s, uint32_t pos, uint32_t size, uint8_t **buf, size_t *cap)
+{
+	if (size > *cap) {
+		*cap = size;
+		*buf = xrealloc(*buf, size);
+	}
+	return pread(s->fd, *buf, size, pos) == (ssize_t)size;
+}
+
+int log_rebuild_producer_state(struct log *l)
+{
+	ps_clear(&l->ps);
+	int64_t snap;
+	ps_load_snapshot(&l->ps, l->dir, l->log_end_offset, &snap);
+	int64_t from = snap >= 0 ? snap : l->segs[0]->base_offset;
+	for (size_t i = 0; i < l->nsegs; i++)
+		txn_index_load(&l->ps, l->dir, l->segs[i]->base_offset, from);
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int err = KERR_NONE;
+	int64_t batches = 0;
+	for (size_t i = floor_segment(l, from); i < l->nsegs && err == KERR_NONE; i++) {
+		struct segment *s = l->segs[i];
+		struct segment_scan *sc = xmalloc(sizeof *sc);
+		struct segment_batch sb;
+		segment_scan_init(sc, s, 0, s->size);
+		while (segment_scan_next(sc, &sb)) {
+			if (sb.last_offset < from || sb.magic != RB_MAGIC_V2)
+				continue;
+			uint8_t hdr[RB_HEADER_SIZE];
+			if (pread(s->fd, hdr, sizeof hdr, sb.position) != (ssize_t)sizeof hdr) {
+				err = KERR_KAFKA_STORAGE_ERROR;
+				break;
+			}
+			if ((int64_t)be64_load(hdr + RB_OFF_PRODUCER_ID) < 0)
+				continue;
+			if (!read_batch_at(s, sb.position, sb.size, &buf, &cap)) {
+				err = KERR_KAFKA_STORAGE_ERROR;
+				break;
+			}
+			struct record_batch b;
+			if (record_batch_parse(buf, sb.size, &b) != KERR_NONE)
+				continue;
+			struct ps_completed done;
+			batches++;
+			if (ps_apply_batch(&l->ps, &b, &done) && done.aborted) {
+				struct log_aborted_txn t = { done.pid, done.first_offset, done.last_offset, done.lso };
+				ps_add_aborted(&l->ps, &t);
+				txn_index_append(l->dir, s->base_offset, &t);
+			}
+		}
+		free(sc);
+	}
+	free(buf);
+	ps_on_high_watermark(&l->ps, l->high_watermark);
+	if (l->log_start_offset > 0)
+		ps_on_log_start(&l->ps, l->log_start_offset);
+	l->ps_ready = true;
+	if (batches > 0 || snap >= 0)
+		log_info("log %s: producer state of %zu producers from %s%" PRId64 " and %" PRId64
+		    " batches after it", l->dir, l->ps.count, snap >= 0 ? "the snapshot at " : "the log start ",
+		    from, batches);
+	return err;
 }
 
 #define GETTER(type, name, expr)                 \

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "log/leader_epoch.h"
+#include "log/producer_state.h"
 #include "samsa/log.h"
 
 struct pending_delete {
@@ -48,6 +49,9 @@ struct log {
 	uint32_t hw_pos_position;
 
 	struct leader_epoch_cache epochs;
+	/* Under lock; changed only by writers holding append_lock too. */
+	struct producer_state ps;
+	bool ps_ready; /* loaded (a snapshot may be written at close) */
 
 	struct pending_delete *pending;
 	size_t npending, pending_cap;
@@ -67,5 +71,7 @@ void log_add_segment(struct log *l, struct segment *s);
 /* Remove segment i from the list and schedule its files for deletion
  * (takes over the list's reference). */
 void log_remove_segment_at(struct log *l, size_t i, int64_t now_ms);
+/* Rebuild the producer state from the newest snapshot and the log after it (lock held). */
+int log_rebuild_producer_state(struct log *l);
 
 #endif

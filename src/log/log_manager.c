@@ -1186,6 +1186,8 @@ static void run_retention(struct log_manager *lm, int64_t now)
 		int deleted = 0;
 		if (log_enforce_retention(s[i]->log, now, &deleted) == KERR_NONE)
 			total += deleted;
+		if (lm->cfg.producer_id_expiration_ms > 0)
+			log_expire_producers(s[i]->log, now, lm->cfg.producer_id_expiration_ms);
 	}
 	if (total)
 		log_info("Retention removed %d segments", total);
@@ -1295,9 +1297,13 @@ void log_manager_shutdown(struct log_manager *lm)
 	log_manager_stop_scheduler(lm);
 	bool clean = true;
 	int64_t now = wall_clock_ms();
-	for (int i = 0; i < lm->n; i++)
+	for (int i = 0; i < lm->n; i++) {
 		if (log_flush(lm->refs[i]->log, now) != KERR_NONE)
 			clean = false;
+		/* [ProducerStateManager.takeSnapshot at close]: the next start replays nothing. */
+		else if (log_write_producer_snapshot(lm->refs[i]->log) != KERR_NONE)
+			clean = false;
+	}
 	if (lm->scheduler_running)
 		log_manager_checkpoint(lm);
 	for (int i = 0; i < lm->n; i++) {

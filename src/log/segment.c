@@ -266,6 +266,9 @@ static int open_impl(const char *dir, int64_t base_offset, const char *suffix,
 	if (create) {
 		unlink(ipath);
 		unlink(tpath);
+		char *xpath = segment_file_path(dir, base_offset, SEGMENT_TXNINDEX_SUFFIX);
+		unlink(xpath); /* a new segment has aborted no transaction yet */
+		free(xpath);
 	}
 	err = offset_index_open(&s->oidx, ipath, base_offset, cfg->index_max_bytes, &oidx_created);
 	if (err == KERR_NONE)

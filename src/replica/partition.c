@@ -12,6 +12,7 @@
 #include "samsa/log.h"
 #include "samsa/proto.h"
 #include "samsa/util/clock.h"
+#include "samsa/util/endian.h"
 #include "samsa/util/log.h"
 #include "samsa/util/metrics.h"
 #include "samsa/util/xalloc.h"
@@ -458,8 +459,100 @@ int16_t partition_leader_config(struct partition *p, struct log_config *out)
 	return err;
 }
 
+static int16_t append_as_leader(struct partition *p, uint8_t *records, size_t len, int16_t required_acks,
+				enum log_append_origin origin, int64_t now_ms, struct log_append_info *info,
+				int64_t *wait_offset);
+
 int16_t partition_append_as_leader(struct partition *p, uint8_t *records, size_t len, int16_t required_acks,
 				   int64_t now_ms, struct log_append_info *info, int64_t *wait_offset)
+{
+	return append_as_leader(p, records, len, required_acks, LOG_APPEND_CLIENT, now_ms, info, wait_offset);
+}
+
+int16_t partition_append_from_coordinator(struct partition *p, uint8_t *records, size_t len,
+					  int16_t required_acks, int64_t now_ms, struct log_append_info *info,
+					  int64_t *wait_offset)
+{
+	return append_as_leader(p, records, len, required_acks, LOG_APPEND_COORDINATOR, now_ms, info, wait_offset);
+}
+
+/* A COMMIT or ABORT control batch [EndTransactionMarker]: one record, key (version 0, type), value
+ * (version 0, coordinator epoch); the log sets its offset and leader epoch. */
+#define MARKER_BATCH_SIZE 78
+static void build_marker(uint8_t *b, int64_t pid, int16_t epoch, int32_t coordinator_epoch, bool commit,
+			 int64_t now_ms)
+{
+	memset(b, 0, MARKER_BATCH_SIZE);
+	be32_store(b + RB_OFF_LENGTH, MARKER_BATCH_SIZE - RB_LOG_OVERHEAD);
+	be32_store(b + RB_OFF_LEADER_EPOCH, (uint32_t)-1);
+	b[RB_MAGIC_OFFSET] = RB_MAGIC_V2;
+	be16_store(b + RB_OFF_ATTRIBUTES, RB_ATTR_TRANSACTIONAL | RB_ATTR_CONTROL);
+	be32_store(b + RB_OFF_LAST_OFFSET_DELTA, 0);
+	be64_store(b + RB_OFF_BASE_TIMESTAMP, (uint64_t)now_ms);
+	be64_store(b + RB_OFF_MAX_TIMESTAMP, (uint64_t)now_ms);
+	be64_store(b + RB_OFF_PRODUCER_ID, (uint64_t)pid);
+	be16_store(b + RB_OFF_PRODUCER_EPOCH, (uint16_t)epoch);
+	be32_store(b + RB_OFF_BASE_SEQUENCE, (uint32_t)-1);
+	be32_store(b + RB_OFF_RECORD_COUNT, 1);
+	uint8_t *r = b + RB_OFF_RECORDS;
+	*r++ = 32; /* length 16, zigzag */
+	*r++ = 0;  /* attributes */
+	*r++ = 0;  /* timestamp delta */
+	*r++ = 0;  /* offset delta */
+	*r++ = 8;  /* key length 4 */
+	be16_store(r, 0);
+	be16_store(r + 2, commit ? 1 : 0);
+	r += 4;
+	*r++ = 12; /* value length 6 */
+	be16_store(r, 0);
+	be32_store(r + 2, (uint32_t)coordinator_epoch);
+	r += 6;
+	*r++ = 0; /* no headers */
+	record_batch_update_crc(b, MARKER_BATCH_SIZE);
+}
+
+int16_t partition_write_txn_marker(struct partition *p, int64_t producer_id, int16_t producer_epoch,
+				   int32_t coordinator_epoch, bool commit, int64_t now_ms, struct log_append_info *info,
+				   int64_t *wait_offset)
+{
+	uint8_t batch[MARKER_BATCH_SIZE];
+	build_marker(batch, producer_id, producer_epoch, coordinator_epoch, commit, now_ms);
+	/* Markers are written with acks=all [ReplicaManager.appendRecords from handleWriteTxnMarkersRequest]. */
+	return append_as_leader(p, batch, sizeof batch, -1, LOG_APPEND_COORDINATOR, now_ms, info, wait_offset);
+}
+
+size_t partition_aborted_txns(struct partition *p, int64_t from, int64_t upper, struct log_aborted_txn *out,
+			      size_t max)
+{
+	size_t n = 0;
+	pthread_rwlock_rdlock(&p->leader_isr_lock);
+	if (!p->stopped && p->log)
+		n = log_collect_aborted_txns(log_ref_log(p->log), from, upper, out, max);
+	pthread_rwlock_unlock(&p->leader_isr_lock);
+	return n;
+}
+
+int16_t partition_producers(struct partition *p, struct log_producer_info **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	pthread_rwlock_rdlock(&p->leader_isr_lock);
+	int16_t err = check_leader_locked(p, -1);
+	if (err == KERR_NONE) {
+		struct log *l = log_ref_log(p->log);
+		size_t want = log_producers(l, NULL, 0);
+		*out = xcalloc(want ? want : 1, sizeof **out);
+		*n = log_producers(l, *out, want);
+		if (*n > want)
+			*n = want;
+	}
+	pthread_rwlock_unlock(&p->leader_isr_lock);
+	return err;
+}
+
+static int16_t append_as_leader(struct partition *p, uint8_t *records, size_t len, int16_t required_acks,
+				enum log_append_origin origin, int64_t now_ms, struct log_append_info *info,
+				int64_t *wait_offset)
 {
 	*wait_offset = -1;
 	pthread_rwlock_rdlock(&p->leader_isr_lock);
@@ -478,7 +571,7 @@ int16_t partition_append_as_leader(struct partition *p, uint8_t *records, size_t
 			return KERR_NOT_ENOUGH_REPLICAS;
 		}
 	}
-	err = (int16_t)log_append_as_leader(l, records, len, p->leader_epoch, now_ms, info);
+	err = (int16_t)log_append_as_leader_from(l, records, len, p->leader_epoch, origin, now_ms, info);
 	if (err == KERR_NONE) {
 		/* Kafka counts every leader append, the coordinators' own included [ReplicaManager.appendToLocalLog]. */
 		metrics_add(&p->messages_in, (uint64_t)info->record_count);
@@ -567,7 +660,7 @@ int16_t partition_read(struct partition *p, const struct partition_fetch *f, str
 	memset(out, 0, sizeof *out);
 	out->fd = -1;
 	out->first_batch_offset = -1;
-	out->high_watermark = out->log_start_offset = out->log_end_offset = -1;
+	out->high_watermark = out->log_start_offset = out->log_end_offset = out->last_stable_offset = -1;
 	*diverging_epoch = -1;
 	*diverging_end_offset = -1;
 	bool hw_moved = false;
@@ -589,7 +682,9 @@ int16_t partition_read(struct partition *p, const struct partition_fetch *f, str
 			return err;
 		}
 	}
-	int64_t max_offset = f->replica_id >= 0 || f->to_log_end ? LOG_READ_MAX_LEO : LOG_READ_MAX_HW;
+	int64_t max_offset = f->replica_id >= 0 || f->to_log_end ? LOG_READ_MAX_LEO
+				: f->read_committed			   ? LOG_READ_MAX_LSO
+									   : LOG_READ_MAX_HW;
 	err = (int16_t)log_read(l, f->fetch_offset, f->max_bytes, max_offset, f->min_one, out);
 	pthread_rwlock_unlock(&p->leader_isr_lock);
 	if (hw_moved)

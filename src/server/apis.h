@@ -7,6 +7,9 @@
 
 void handle_api_versions(struct request *req);
 void handle_produce(struct request *req);
+/* The partition side of transactions: markers and producer state (write_txn_markers.c, describe_producers.c). */
+void handle_write_txn_markers(struct request *req);
+void handle_describe_producers(struct request *req);
 void handle_fetch(struct request *req);
 /* The try function delayed fetches park with: the metrics count the purgatory's fetches by it. */
 delayed_try_fn fetch_delayed_try_fn(void);

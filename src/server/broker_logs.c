@@ -64,6 +64,7 @@ int broker_open_logs(struct broker *b)
 		.cleaner_io_buffer_load_factor = config_double(b->config, "log.cleaner.io.buffer.load.factor"),
 		.cleaner_io_max_bytes_per_second = config_double(b->config, "log.cleaner.io.max.bytes.per.second"),
 		.cleaner_backoff_ms = config_long(b->config, "log.cleaner.backoff.ms"),
+		.producer_id_expiration_ms = bc->producer_id_expiration_ms,
 		.dir_failed = on_dir_failed,
 		.dir_failed_arg = b,
 	};

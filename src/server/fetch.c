@@ -47,6 +47,8 @@ struct part_read {
 	int32_t diverging_epoch; /* KIP-320, for a follower whose log went another way; -1 none */
 	int64_t diverging_end_offset;
 	struct partition *part;  /* referenced while the read is held, for its byte counters */
+	struct log_aborted_txn *aborted; /* read_committed: in the request's arena */
+	size_t n_aborted;
 };
 
 typedef struct fetch_response_partition_data part_data;
@@ -104,7 +106,7 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 		struct fetch_target *t = &op->plan.parts[i];
 		struct part_read *pr = &reads[i];
 		memset(pr, 0, sizeof *pr);
-		pr->r.high_watermark = pr->r.log_start_offset = pr->r.log_end_offset = -1;
+		pr->r.high_watermark = pr->r.log_start_offset = pr->r.log_end_offset = pr->r.last_stable_offset = -1;
 		pr->diverging_epoch = -1;
 		pr->diverging_end_offset = -1;
 		if (!t->topic.ptr || t->topic.len <= 0) {
@@ -131,9 +133,21 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 			.current_leader_epoch = t->current_leader_epoch,
 			.replica_id = op->follower ? op->replica_id : -1,
 			.last_fetched_epoch = t->last_fetched_epoch,
+			.read_committed = !op->follower && fq->isolation_level == READ_COMMITTED,
 		};
 		/* A follower's position is recorded (ISR, high watermark) by the read itself. */
 		pr->error = partition_read(part, &pf, &pr->r, &pr->diverging_epoch, &pr->diverging_end_offset);
+		if (pr->error == KERR_NONE && pf.read_committed && pr->r.length > 0) {
+			/* [LocalLog.collectAbortedTransactions]: those overlapping what is sent, up to the LSO. */
+			size_t want = partition_aborted_txns(part, t->fetch_offset, pr->r.last_stable_offset, NULL, 0);
+			if (want > 0) {
+				pr->aborted = arena_alloc(&op->req->arena, sizeof *pr->aborted * want);
+				pr->n_aborted = partition_aborted_txns(part, t->fetch_offset, pr->r.last_stable_offset,
+								       pr->aborted, want);
+				if (pr->n_aborted > want)
+					pr->n_aborted = want;
+			}
+		}
 		if (pr->error != KERR_NONE || pr->diverging_end_offset >= 0) {
 			partition_unref(part);
 			log_read_release(&pr->r);
@@ -256,16 +270,23 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 		pd->partition_index = t->partition;
 		pd->error_code = pr->error;
 		pd->high_watermark = pr->r.high_watermark;
-		/* No transactions yet: everything below the high watermark is stable. */
-		pd->last_stable_offset = pr->r.high_watermark;
+		pd->last_stable_offset = pr->r.last_stable_offset;
 		pd->log_start_offset = pr->r.log_start_offset;
 		pd->preferred_read_replica = -1;
 		pd->diverging_epoch.epoch = pr->diverging_epoch;
 		pd->diverging_epoch.end_offset = pr->diverging_end_offset;
 		pd->aborted_transactions = NULL;
 		pd->aborted_transactions_count = fq->isolation_level == READ_COMMITTED ? 0 : -1;
-		if (pd->aborted_transactions_count == 0)
-			pd->aborted_transactions = arena_alloc(a, sizeof *pd->aborted_transactions);
+		if (pd->aborted_transactions_count == 0) {
+			pd->aborted_transactions =
+				arena_alloc(a, sizeof *pd->aborted_transactions * (pr->n_aborted ? pr->n_aborted : 1));
+			for (size_t k = 0; k < pr->n_aborted; k++) {
+				fetch_response_aborted_transaction_init(&pd->aborted_transactions[k]);
+				pd->aborted_transactions[k].producer_id = pr->aborted[k].producer_id;
+				pd->aborted_transactions[k].first_offset = pr->aborted[k].first_offset;
+			}
+			pd->aborted_transactions_count = (int32_t)pr->n_aborted;
+		}
 		if (convert && pr->r.length > 0) {
 			if (!down_conversion_enabled(b, t)) {
 				log_info("Fetch v%d from %s: %.*s-%d: message.downconversion.enable is false", version,

@@ -35,8 +35,10 @@ static void list_one(struct request *req, struct kstr topic, const struct list_o
 	if (pr->error_code != KERR_NONE)
 		return;
 	bool consumer = lq->replica_id == CONSUMER_REPLICA_ID;
-	/* Without transactions the last stable offset is the high watermark. */
-	int64_t fetchable = consumer ? log_high_watermark(ll.log) : log_end_offset(ll.log);
+	/* [Partition.fetchOffsetForTimestamp]: read_committed consumers see up to the LSO, others the HW. */
+	int64_t fetchable = !consumer			  ? log_end_offset(ll.log)
+			    : version >= 2 && lq->isolation_level == 1 ? log_last_stable_offset(ll.log)
+								      : log_high_watermark(ll.log);
 	struct log_timestamp_offset to;
 	int16_t err = (int16_t)log_offset_for_timestamp(ll.log, lp->timestamp, &to);
 	if (err != KERR_NONE) {

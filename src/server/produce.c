@@ -215,6 +215,7 @@ append:;
 		pr->error_code = err;
 		goto out;
 	}
+	/* A duplicate is answered with the original's offsets, as if written now [UnifiedLog.append]. */
 	pr->base_offset = ai.first_offset;
 	pr->log_append_time_ms = ai.log_append_time;
 	pr->log_start_offset = ai.log_start_offset;
@@ -277,6 +278,10 @@ void handle_produce(struct request *req)
 	}
 
 	bool bad_acks = pq->acks != 0 && pq->acks != 1 && pq->acks != -1;
+	/* A transactional producer needs WRITE on its transactional id [KafkaApis.handleProduceRequest]. */
+	bool txn_denied = pq->transactional_id.ptr &&
+			  !request_authorize(req, ACL_OP_WRITE, ACL_RESOURCE_TRANSACTIONAL_ID, pq->transactional_id.ptr,
+					     (size_t)pq->transactional_id.len);
 	bool appended = false;
 	int nt = pq->topic_data_count > 0 ? pq->topic_data_count : 0;
 	resp.responses = arena_alloc(&req->arena, sizeof *resp.responses * (size_t)(nt ? nt : 1));
@@ -301,13 +306,12 @@ void handle_produce(struct request *req)
 			pr->log_start_offset = -1;
 			if (bad_acks)
 				pr->error_code = KERR_INVALID_REQUIRED_ACKS;
+			else if (txn_denied)
+				pr->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 			else if (!may_write)
 				pr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
 			else if (!td->name.ptr)
 				pr->error_code = KERR_INVALID_TOPIC_EXCEPTION;
-			else if (pq->transactional_id.ptr && pq->transactional_id.len > 0)
-				/* No transaction coordinator yet: a transactional producer cannot be served. */
-				pr->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 			else
 				append_partition(req, td->name, td->partition_data[j].records, pr, &appended,
 						 acks ? &acks[n_acks] : NULL);

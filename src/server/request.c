@@ -35,6 +35,8 @@ int16_t api_max_version(int16_t api_key)
 
 static const api_handler_fn handlers[] = {
 	[API_PRODUCE] = handle_produce,
+	[API_WRITE_TXN_MARKERS] = handle_write_txn_markers,
+	[API_DESCRIBE_PRODUCERS] = handle_describe_producers,
 	[API_FETCH] = handle_fetch,
 	[API_LIST_OFFSETS] = handle_list_offsets,
 	[API_METADATA] = handle_metadata,

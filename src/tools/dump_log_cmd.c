@@ -12,6 +12,10 @@
  *               the start of a batch of the sibling .log covering the offset.
  *   .timeindex  every entry; timestamps non-decreasing, offsets monotone and
  *               within the sibling .log.
+ *   .txnindex   every aborted transaction (producer, first offset, marker,
+ *               LSO); version 0, markers rising.
+ *   .snapshot   every producer of a producer-state snapshot; version, CRC-32C
+ *               and the entry count checked.
  *
  * A directory argument dumps every segment of a partition directory, in
  * offset order, and also checks offsets rise from one segment to the next.
@@ -39,6 +43,7 @@
 #include "samsa/log.h"
 #include "samsa/proto.h"
 #include "samsa/util/buf.h"
+#include "samsa/util/crc32c.h"
 #include "samsa/util/endian.h"
 #include "samsa/util/xalloc.h"
 
@@ -692,6 +697,90 @@ static void dump_time_index(struct dump_ctx *c, const char *path)
 	unmap_file(&m);
 }
 
+/* --- producer snapshots and transaction indexes -------------------------------------------- */
+
+#define SNAPSHOT_SUFFIX ".snapshot"
+#define SNAPSHOT_ENTRY_SIZE 46
+#define TXN_ENTRY_SIZE 34
+
+/* A .snapshot (DISK-FORMAT.md section 7): version, CRC-32C, then 46-byte producer entries. */
+static void dump_snapshot(struct dump_ctx *c, const char *path)
+{
+	struct mapped m;
+	if (!map_file(path, &m)) {
+		problem(c, path, 0, "cannot read: %s", strerror(errno));
+		return;
+	}
+	out(c, "Dumping %s\n", path);
+	if (m.len < 10) {
+		problem(c, path, 0, "%zu bytes: shorter than the 10-byte snapshot header", m.len);
+		unmap_file(&m);
+		return;
+	}
+	int16_t version = (int16_t)be16_load(m.p);
+	uint32_t crc = be32_load(m.p + 2);
+	int32_t n = (int32_t)be32_load(m.p + 6);
+	uint32_t computed = crc32c(0, m.p + 6, m.len - 6);
+	if (version != 1)
+		problem(c, path, 0, "snapshot version %d (1 expected)", version);
+	if (crc != computed)
+		problem(c, path, 2, "CRC mismatch (stored %" PRIu32 ", computed %" PRIu32 ")", crc, computed);
+	if (n < 0 || (size_t)n != (m.len - 10) / SNAPSHOT_ENTRY_SIZE || (m.len - 10) % SNAPSHOT_ENTRY_SIZE)
+		problem(c, path, 6, "%" PRId32 " entries claimed, %zu bytes of entries follow", n, m.len - 10);
+	size_t have = (m.len - 10) / SNAPSHOT_ENTRY_SIZE;
+	for (size_t i = 0; i < have; i++) {
+		const uint8_t *e = m.p + 10 + i * SNAPSHOT_ENTRY_SIZE;
+		int32_t last_seq = (int32_t)be32_load(e + 10);
+		int32_t delta = (int32_t)be32_load(e + 22);
+		int64_t txn = (int64_t)be64_load(e + 38);
+		char txn_s[24] = "none";
+		if (txn >= 0)
+			snprintf(txn_s, sizeof txn_s, "%" PRId64, txn);
+		out(c,
+		    "producerId: %" PRId64 " producerEpoch: %d coordinatorEpoch: %" PRId32 " currentTxnFirstOffset: %s"
+		    " lastTimestamp: %" PRId64 " firstSequence: %" PRId64 " lastSequence: %" PRId32
+		    " lastOffset: %" PRId64 " offsetDelta: %" PRId32 "\n",
+		    (int64_t)be64_load(e), (int16_t)be16_load(e + 8), (int32_t)be32_load(e + 34), txn_s,
+		    (int64_t)be64_load(e + 26), (int64_t)last_seq - delta, last_seq, (int64_t)be64_load(e + 14), delta);
+		c->index_entries++;
+	}
+	unmap_file(&m);
+}
+
+/* A .txnindex (DISK-FORMAT.md section 6): 34-byte aborted-transaction entries. */
+static void dump_txn_index(struct dump_ctx *c, const char *path)
+{
+	struct mapped m;
+	if (!map_file(path, &m)) {
+		problem(c, path, 0, "cannot read: %s", strerror(errno));
+		return;
+	}
+	out(c, "Dumping %s\n", path);
+	if (m.len % TXN_ENTRY_SIZE)
+		problem(c, path, m.len - m.len % TXN_ENTRY_SIZE, "%zu trailing bytes are not a whole %d-byte entry",
+		    m.len % TXN_ENTRY_SIZE, TXN_ENTRY_SIZE);
+	int64_t prev_last = INT64_MIN;
+	for (size_t i = 0; i < m.len / TXN_ENTRY_SIZE; i++) {
+		const uint8_t *e = m.p + i * TXN_ENTRY_SIZE;
+		int16_t version = (int16_t)be16_load(e);
+		int64_t first = (int64_t)be64_load(e + 10), last = (int64_t)be64_load(e + 18);
+		int64_t lso = (int64_t)be64_load(e + 26);
+		out(c, "version: %d producerId: %" PRId64 " firstOffset: %" PRId64 " lastOffset: %" PRId64
+		    " lastStableOffset: %" PRId64 "\n", version, (int64_t)be64_load(e + 2), first, last, lso);
+		if (version != 0)
+			problem(c, path, i * TXN_ENTRY_SIZE, "entry version %d (0 expected)", version);
+		if (first > last)
+			problem(c, path, i * TXN_ENTRY_SIZE, "first offset %" PRId64 " after the marker at %" PRId64,
+			    first, last);
+		if (prev_last != INT64_MIN && last <= prev_last)
+			problem(c, path, i * TXN_ENTRY_SIZE, "markers not increasing: %" PRId64 " after %" PRId64, last,
+			    prev_last);
+		prev_last = last;
+		c->index_entries++;
+	}
+	unmap_file(&m);
+}
+
 /* --- arguments ---------------------------------------------------------------------------- */
 
 static void dump_file(struct dump_ctx *c, const char *path)
@@ -702,8 +791,13 @@ static void dump_file(struct dump_ctx *c, const char *path)
 		dump_offset_index(c, path);
 	else if (has_suffix(path, SEGMENT_TIMEINDEX_SUFFIX))
 		dump_time_index(c, path);
+	else if (has_suffix(path, SEGMENT_TXNINDEX_SUFFIX))
+		dump_txn_index(c, path);
+	else if (has_suffix(path, SNAPSHOT_SUFFIX))
+		dump_snapshot(c, path);
 	else
-		fprintf(stderr, "%s: ignoring a file that is not .log, .index or .timeindex\n", path);
+		fprintf(stderr, "%s: ignoring a file that is not .log, .index, .timeindex, .txnindex or .snapshot\n",
+			path);
 }
 
 struct dir_file {
@@ -724,7 +818,7 @@ static int dir_file_cmp(const void *a, const void *b)
 static void dump_dir(struct dump_ctx *c, const char *dir)
 {
 	static const char *const suffixes[] = { SEGMENT_LOG_SUFFIX, SEGMENT_INDEX_SUFFIX,
-		SEGMENT_TIMEINDEX_SUFFIX };
+		SEGMENT_TIMEINDEX_SUFFIX, SEGMENT_TXNINDEX_SUFFIX, SNAPSHOT_SUFFIX };
 	DIR *d = opendir(dir);
 	struct dir_file *v = NULL;
 	size_t n = 0, cap = 0;
@@ -739,7 +833,7 @@ static void dump_dir(struct dump_ctx *c, const char *dir)
 		const char *suffix;
 		if (!segment_parse_file_name(de->d_name, &base, &suffix))
 			continue;
-		for (int r = 0; r < 3; r++) {
+		for (int r = 0; r < 5; r++) {
 			if (strcmp(suffix, suffixes[r]) != 0)
 				continue;
 			if (n == cap) {
@@ -780,7 +874,7 @@ static int usage_error(const char *why)
 	if (why)
 		fprintf(stderr, "samsa dump-log: %s\n", why);
 	fprintf(stderr, "usage: samsa dump-log --files F[,F...] [--files ...] [--print-data-log] [--verify]\n"
-			"  F is a .log, .index or .timeindex segment file or a partition directory\n");
+			"  F is a .log, .index, .timeindex, .txnindex or .snapshot file or a partition directory\n");
 	return 2;
 }
 

@@ -17,6 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import acked  # noqa: E402
+import nodejs  # noqa: E402,F401
 import cluster as h  # noqa: E402
 
 from confluent_kafka import Producer, TopicPartition  # noqa: E402
@@ -57,6 +58,53 @@ class Failover(h.ClusterTestCase):
 		topic = "failover"
 		self.create(topic)
 		chk = acked.Checker(self.c.bootstrap, topic, keyed=True)
+		got = self.kill_in_turn(topic, chk)
+		# Offsets are dense. Without idempotence a retried send may be written twice (as in
+		# Kafka), but never out of order: per partition, the acknowledged messages appear in
+		# the order they were sent (one request in flight per connection).
+		for part in range(PARTITIONS):
+			offs = sorted(o for p, o in got if p == part)
+			self.assertEqual(offs, list(range(len(offs))))
+			seqs = [int(chk.acked[(part, o)][2:]) for o in offs if (part, o) in chk.acked]
+			self.assertEqual(seqs, sorted(seqs), "partition %d out of order" % part)
+
+	def test_idempotent_producer_exactly_once(self):
+		"""The same kills under librdkafka's idempotent producer (five requests in flight):
+		the partitions' producer state answers every retry of a batch already written with
+		its original offsets, so every message is in the log exactly once, in send order."""
+		topic = "failover-idem"
+		self.create(topic)
+		chk = acked.Checker(self.c.bootstrap, topic, keyed=True, idempotent=True)
+		got = self.kill_in_turn(topic, chk)
+		self.assertEqual(chk.errors, [])
+		for part in range(PARTITIONS):
+			offs = sorted(o for p, o in got if p == part)
+			self.assertEqual(offs, list(range(len(offs))), "partition %d offsets not dense" % part)
+			values = [got[(part, o)] for o in offs]
+			self.assertEqual(len(values), len(set(values)), "partition %d holds a message twice" % part)
+			seqs = [int(v[2:]) for v in values]
+			self.assertEqual(seqs, sorted(seqs), "partition %d out of order" % part)
+		# Nothing in the log that was not acknowledged at its offset, and nothing acknowledged missing.
+		self.assertEqual(len(got), len(chk.acked))
+
+	def test_kafkajs_idempotent_producer_exactly_once(self):
+		"""KafkaJS's idempotent producer (maxInFlightRequests 5) through the same kills."""
+		topic = "failover-js"
+		self.create(topic)
+		chk = JsChecker(self.c.bootstrap, topic, os.path.join(self.c.dir, "js-stop"))
+		got = self.kill_in_turn(topic, chk)
+		self.assertEqual(chk.errors, [])
+		for part in range(PARTITIONS):
+			offs = sorted(o for p, o in got if p == part)
+			self.assertEqual(offs, list(range(len(offs))), "partition %d offsets not dense" % part)
+			values = [got[(part, o)] for o in offs]
+			self.assertEqual(len(values), len(set(values)), "partition %d holds a message twice" % part)
+			seqs = [int(v.rsplit(b"-", 1)[1]) for v in values]
+			self.assertEqual(seqs, sorted(seqs), "partition %d out of order" % part)
+
+	def kill_in_turn(self, topic, chk):
+		"""SIGKILL each partition's leader in turn, then the controller, under chk's producer;
+		checks every acknowledged message is at its offset and returns what the topic holds."""
 		chk.start()
 		try:
 			time.sleep(2)
@@ -87,15 +135,7 @@ class Failover(h.ClusterTestCase):
 		got = self.read_all(topic)
 		missing = [k for k in chk.acked if got.get(k) != chk.acked[k]]
 		self.assertEqual(missing[:10], [], "%d acknowledged messages lost or changed" % len(missing))
-		# Offsets are dense. Without idempotence a retried send may be written twice (as in
-		# Kafka), but never out of order: per partition, the acknowledged messages appear in
-		# the order they were sent (one request in flight per connection).
-		for part in range(PARTITIONS):
-			offs = sorted(o for p, o in got if p == part)
-			self.assertEqual(offs, list(range(len(offs))))
-			seqs = [int(chk.acked[(part, o)][2:]) for o in offs if (part, o) in chk.acked]
-			self.assertEqual(seqs, sorted(seqs), "partition %d out of order" % part)
-
+		return got
 
 	def test_sigterm_producers_see_no_errors(self):
 		"""Controlled shutdown moves leaderships away before the broker stops: an acks=all
@@ -125,6 +165,39 @@ class Failover(h.ClusterTestCase):
 		got = self.read_all(topic)
 		missing = [k for k in chk.acked if got.get(k) != chk.acked[k]]
 		self.assertEqual(missing[:10], [], "%d acknowledged messages lost or changed" % len(missing))
+
+
+class JsChecker:
+	"""acked.Checker's interface over tests/js/idempotent_run.js."""
+
+	def __init__(self, bootstrap, topic, stop_file):
+		import nodejs
+		self.js_dir = os.path.join(h.REPO, "tests", "js")
+		node, _ = nodejs.tools()
+		self.cmd = [node, os.path.join(self.js_dir, "idempotent_run.js"), bootstrap, topic, str(PARTITIONS), stop_file]
+		self.env = dict(os.environ, NODE_PATH=nodejs.modules(self.js_dir, "kafkajs"))
+		self.stop_file = stop_file
+		self.acked = {}
+		self.errors = []
+
+	def start(self):
+		import subprocess
+		self.err = open(self.stop_file + ".stderr", "w")
+		self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=self.err, env=self.env, cwd=self.js_dir)
+
+	def finish(self):
+		import json
+		open(self.stop_file, "w").close()
+		out, _ = self.proc.communicate(timeout=180)
+		self.err.close()
+		if self.proc.returncode != 0:
+			raise AssertionError("idempotent_run.js failed (%s):\n%s" % (self.proc.returncode,
+					h.tail(self.stop_file + ".stderr")))
+		res = json.loads(out.decode().strip().splitlines()[-1])
+		for p, o, v in res["acked"]:
+			assert (p, o) not in self.acked, "offset %s acknowledged twice" % ((p, o),)
+			self.acked[(p, o)] = v.encode()
+		self.errors = res["errors"]
 
 
 class Diverge(h.ClusterTestCase):

@@ -437,6 +437,26 @@ class Acls(h.ClusterTestCase):
 			a.close()
 		self.assertIsNone(self.c.zk.exists(self.c.zpath("/kafka-acl/Topic/kp-topic")))
 
+	def test_txn_partition_apis_need_their_acls(self):
+		"""WriteTxnMarkers needs ClusterAction on the cluster, DescribeProducers Read on the
+		topic: an anonymous plaintext client gets Kafka's errors and nothing is written."""
+		c = kproto.Conn("127.0.0.1", self.c.broker(1).port, timeout=20)
+		try:
+			body = struct.pack(">iqhb", 1, 77, 0, 1) + i32(1) + string("acl-wr") + i32(1) + i32(0) + i32(0)
+			r = c.request(27, 0, body)
+			self.assertEqual(r.i32(), 1)
+			r.take(8)
+			self.assertEqual((r.i32(), r.string(), r.i32(), r.i32(), r.i16()), (1, "acl-wr", 1, 0, 31))
+			body = kproto.compact_array([kproto.compact_string("acl-wr") + kproto.compact_int32s([0]) +
+					kproto.TAGS]) + kproto.TAGS
+			r = c.request(61, 0, body, flexible_header=True)
+			r.skip_tags()
+			r.i32()
+			self.assertEqual((r.uvarint(), r.compact_string(), r.uvarint(), r.i32(), r.i16()),
+					(2, "acl-wr", 2, 0, 29))
+		finally:
+			c.close()
+
 
 class NoAuthorizer(h.ClusterTestCase):
 	"""Without authorizer.class.name every request is allowed and the ACL APIs answer

@@ -14,7 +14,7 @@ class Checker:
 	what was acknowledged. One request in flight per connection keeps per-partition
 	send order; retries are unbounded, so only non-retriable errors reach `errors`."""
 
-	def __init__(self, bootstrap, topic, keyed=False, pause_every=200, pause_s=0.01):
+	def __init__(self, bootstrap, topic, keyed=False, pause_every=200, pause_s=0.01, idempotent=False):
 		self.topic = topic
 		self.keyed = keyed
 		self.pause_every = pause_every
@@ -22,9 +22,12 @@ class Checker:
 		self.acked = {}
 		self.errors = []
 		self.stop = threading.Event()
+		# idempotent: librdkafka's idempotent producer with five requests in flight, which keeps
+		# order and writes each message once through the broker's sequence checks.
 		self.p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2,
-				"enable.idempotence": False, "retries": 1000000, "retry.backoff.ms": 100,
-				"message.timeout.ms": 120000, "max.in.flight.requests.per.connection": 1})
+				"enable.idempotence": idempotent, "retries": 1000000, "retry.backoff.ms": 100,
+				"message.timeout.ms": 120000,
+				"max.in.flight.requests.per.connection": 5 if idempotent else 1})
 		self.t = threading.Thread(target=self.run, daemon=True)
 		self.sent = 0
 

@@ -24,6 +24,7 @@
 #include "samsa/log.h"
 #include "samsa/proto.h"
 #include "samsa/util/buf.h"
+#include "samsa/util/crc32c.h"
 #include "samsa/util/endian.h"
 #include "samsa/util/log.h"
 #include "samsa/util/xalloc.h"
@@ -106,6 +107,10 @@ static char *list_dir(const char *dir)
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		/* Producer snapshots come with every roll; tests/integration/test_idempotence.py checks them. */
+		size_t len = strlen(de->d_name);
+		if (len > 9 && strcmp(de->d_name + len - 9, ".snapshot") == 0)
 			continue;
 		assert_true(n < 256);
 		names[n++] = xstrdup(de->d_name);
@@ -1438,6 +1443,32 @@ static void check_compacted(const struct kv *v, size_t n, bool tombstones_expect
 }
 
 static void test_clean_keeps_latest_per_key(void **state)
+/* --- producer state ------------------------------------------------------------------ */
+
+/* Append n records from producer pid (epoch, first sequence seq) as the leader; returns the error. */
+static int append_idem(struct log *l, int64_t pid, int16_t epoch, int32_t seq, int n, bool txn,
+    struct log_append_info *info)
+{
+	struct wbuf w;
+	wbuf_init(&w);
+	struct batch_builder_opts o;
+	batch_builder_opts_init(&o);
+	o.producer_id = pid;
+	o.producer_epoch = epoch;
+	o.base_sequence = seq;
+	o.transactional = txn;
+	struct batch_builder b;
+	batch_builder_begin(&b, &w, &o);
+	for (int i = 0; i < n; i++)
+		batch_builder_add(&b, NOW, (struct kbytes){ NULL, 0 }, (struct kbytes){ (const uint8_t *)"v", 1 }, NULL,
+		    0);
+	assert_true(batch_builder_finish(&b) > 0);
+	int err = log_append_as_leader(l, w.data, w.len, 0, NOW, info);
+	wbuf_free(&w);
+	return err;
+}
+
+static void test_producer_state_rules_and_truncation(void **state)
 {
 	struct fixture *f = *state;
 	struct log_config c;
@@ -1628,6 +1659,77 @@ static void test_clean_compaction_lags(void **state)
 	c.cleanup_compact = false;
 	log_set_config(l, &c);
 	assert_false(log_cleanable_state(l, NOW, &cs));
+	struct log *l = open_log(f, &c, true, 0, 0);
+	struct log_append_info ai;
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(append_idem(l, 7, 0, 2 * k, 2, false, &ai), KERR_NONE);
+		assert_false(ai.duplicate);
+		assert_int_equal(ai.first_offset, 2 * k);
+	}
+	/* A retry: the original offsets, nothing written. */
+	assert_int_equal(append_idem(l, 7, 0, 2, 2, false, &ai), KERR_NONE);
+	assert_true(ai.duplicate);
+	assert_int_equal(ai.first_offset, 2);
+	assert_int_equal(ai.last_offset, 3);
+	assert_int_equal(log_end_offset(l), 8);
+	assert_int_equal(append_idem(l, 7, 0, 9, 1, false, &ai), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+	assert_int_equal(append_idem(l, 7, 1, 3, 1, false, &ai), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+	/* A transaction: the LSO stays at its start until the high watermark passes it... */
+	assert_int_equal(append_idem(l, 9, 0, 0, 3, true, &ai), KERR_NONE);
+	assert_int_equal(append_idem(l, 9, 0, 3, 1, false, &ai), KERR_INVALID_TXN_STATE);
+	log_set_high_watermark(l, 11);
+	assert_int_equal(log_last_stable_offset(l), 8);
+	/* ...and a follower's truncation below it forgets the transaction and the cut batches. */
+	bool truncated;
+	assert_int_equal(log_truncate_to(l, 6, NOW, &truncated), KERR_NONE);
+	assert_true(truncated);
+	log_set_high_watermark(l, 6);
+	assert_int_equal(log_last_stable_offset(l), 6);
+	/* Batch 6-7 is gone, so its retry is not a duplicate but the next in sequence. */
+	assert_int_equal(append_idem(l, 7, 0, 6, 2, false, &ai), KERR_NONE);
+	assert_false(ai.duplicate);
+	assert_int_equal(ai.first_offset, 6);
+	struct log_producer_info ps[4];
+	assert_int_equal(log_producers(l, ps, 4), 1);
+	assert_int_equal(ps[0].producer_id, 7);
+	assert_int_equal(ps[0].last_sequence, 7);
+	/* Expiry forgets an idle producer. */
+	assert_int_equal(log_expire_producers(l, NOW + 1000, 500), 1);
+	assert_int_equal(log_producers(l, ps, 4), 0);
+	log_close(l);
+}
+
+static void test_producer_snapshot_at_roll_and_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	golden_config(&c);
+	struct log *l = open_log(f, &c, true, 0, 0);
+	struct log_append_info ai;
+	assert_int_equal(append_idem(l, 5, 2, 0, 3, false, &ai), KERR_NONE);
+	assert_int_equal(log_roll(l, NOW), KERR_NONE);
+	char *snap = part_file(f, "00000000000000000003.snapshot");
+	size_t len;
+	uint8_t *p = slurp(snap, &len);
+	/* version 1, CRC-32C of the rest, one 46-byte entry. */
+	assert_int_equal(len, 10 + 46);
+	assert_int_equal(be16_load(p), 1);
+	assert_int_equal(be32_load(p + 2), crc32c(0, p + 6, len - 6));
+	assert_int_equal(be32_load(p + 6), 1);
+	assert_int_equal((int64_t)be64_load(p + 10), 5);
+	assert_int_equal(be16_load(p + 18), 2);
+	assert_int_equal(be32_load(p + 20), 2);         /* last sequence */
+	assert_int_equal((int64_t)be64_load(p + 24), 2); /* last offset */
+	free(p);
+	free(snap);
+	assert_int_equal(append_idem(l, 5, 2, 3, 1, false, &ai), KERR_NONE);
+	log_close(l);
+	/* Reopened as after a crash: the snapshot at 3 and the batch after it. */
+	l = open_log(f, &c, false, 0, 0);
+	assert_int_equal(append_idem(l, 5, 2, 3, 1, false, &ai), KERR_NONE);
+	assert_true(ai.duplicate);
+	assert_int_equal(ai.first_offset, 3);
+	assert_int_equal(append_idem(l, 5, 1, 0, 1, false, &ai), KERR_INVALID_PRODUCER_EPOCH);
 	log_close(l);
 }
 
@@ -1655,6 +1757,8 @@ int main(void)
 		T_(test_clean_swap_recovery),
 		T_(test_clean_with_a_full_offset_map),
 		T_(test_clean_compaction_lags),
+		T_(test_producer_state_rules_and_truncation),
+		T_(test_producer_snapshot_at_roll_and_reopen),
 	};
 #undef T_
 	return cmocka_run_group_tests(tests, NULL, NULL);
