@@ -70,6 +70,11 @@ static const api_handler_fn handlers[] = {
 	[API_ALTER_CONFIGS] = handle_alter_configs,
 	[API_INCREMENTAL_ALTER_CONFIGS] = handle_incremental_alter_configs,
 	[API_INIT_PRODUCER_ID] = handle_init_producer_id,
+	[API_ADD_PARTITIONS_TO_TXN] = handle_add_partitions_to_txn,
+	[API_ADD_OFFSETS_TO_TXN] = handle_add_offsets_to_txn,
+	[API_END_TXN] = handle_end_txn,
+	[API_DESCRIBE_TRANSACTIONS] = handle_describe_transactions,
+	[API_LIST_TRANSACTIONS] = handle_list_transactions,
 };
 
 api_handler_fn api_handler(int16_t api_key)
