@@ -176,7 +176,7 @@ class TxnCoordinator(h.ClusterTestCase):
 	def setUpClass(cls):
 		c = cls.start_shared_cluster(brokers=2, first_id=1, props={
 			"transaction.state.log.num.partitions": str(TXN_PARTS),
-			"transaction.state.log.replication.factor": "1",
+			"transaction.state.log.replication.factor": "2",
 			"transaction.state.log.min.isr": "1",
 			"transaction.abort.timed.out.transaction.cleanup.interval.ms": "500",
 			"transaction.max.timeout.ms": "120000",
@@ -376,6 +376,37 @@ class TxnCoordinator(h.ClusterTestCase):
 		p2.init_transactions(60)
 		self.assertEqual(describe(port, "tx-ck")["epoch"], 1)
 		del p, p2
+
+	def test_9_failover(self):
+		"""The new leader of a __transaction_state partition loads it and takes up every
+		transaction left in Prepare*."""
+		port, node = self.coordinator("tx-fo")
+		err, pid, epoch = init_pid(port, "tx-fo")
+		self.assertEqual(err, NONE)
+		self.assertEqual(add_partitions(port, "tx-fo", pid, epoch, {TOPIC: [0, 1]}), {(TOPIC, 0): NONE, (TOPIC, 1): NONE})
+		self.assertEqual(end_txn(port, "tx-fo", pid, epoch, False), NONE)
+		old = self.shared.broker(node)
+		old.terminate()
+		try:
+			survivor = 2 if node == 1 else 1
+			def moved():
+				err, n = find_txn_coordinator(self.shared.broker(survivor).port, "tx-fo")
+				return err == NONE and n == survivor
+			h.wait_until(moved, 60, "the coordinator moving to broker %d" % survivor)
+			sport = self.shared.broker(survivor).port
+			h.wait_until(lambda: describe(sport, "tx-fo")["error"] == NONE, 30, "tx-fo loaded")
+			d = describe(sport, "tx-fo")
+			self.assertEqual((d["pid"], d["epoch"]), (pid, epoch))
+			self.assertIn(d["state"], ("PrepareAbort", "CompleteAbort"))
+			log = self.shared.broker(survivor).log_text()
+			self.assertRegex(log, r"loaded \d+ transactional ids from __transaction_state-%d .*[1-9]\d* to complete"
+				% java_partition("tx-fo", TXN_PARTS))
+			if self.markers_served:
+				h.wait_until(lambda: describe(sport, "tx-fo")["state"] == "CompleteAbort", 60, "CompleteAbort")
+			else:
+				self.assertEqual(end_txn(sport, "tx-fo", pid, epoch, False), CONCURRENT_TRANSACTIONS)
+		finally:
+			old.start()
 
 
 if __name__ == "__main__":
