@@ -42,6 +42,8 @@ static void usage(FILE *out)
 		     "         --describe [--entity-name U]               SCRAM users, like kafka-configs.sh\n"
 		     "  log-dirs --bootstrap-server HOST:PORT --describe [--broker-list ID,...]\n"
 		     "         [--topic-list T,...]                       log dirs as JSON, like kafka-log-dirs.sh\n"
+		     "  transactions --bootstrap-server HOST:PORT list | describe --transactional-id ID\n"
+		     "                                                    like kafka-transactions.sh\n"
 		     "  dump-log --files F[,F...] [--print-data-log] [--verify]\n"
 		     "                                                    print and check segment files or\n"
 		     "                                                    partition dirs, like kafka-dump-log.sh\n"
@@ -166,6 +168,8 @@ int main(int argc, char **argv)
 		return cmd_log_dirs(argc, argv);
 	if (strcmp(cmd, "dump-log") == 0)
 		return cmd_dump_log(argc, argv);
+	if (strcmp(cmd, "transactions") == 0)
+		return cmd_transactions(argc, argv);
 	if (strcmp(cmd, "cluster") == 0 || strcmp(cmd, "broker-api-versions") == 0) {
 		const char *bs = bootstrap_arg(argc, argv);
 		if (!bs) {

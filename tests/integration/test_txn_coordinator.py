@@ -377,6 +377,35 @@ class TxnCoordinator(h.ClusterTestCase):
 		self.assertEqual(describe(port, "tx-ck")["epoch"], 1)
 		del p, p2
 
+	def test_8_cli(self):
+		"""samsa transactions list / describe, laid out as kafka-transactions.sh prints them."""
+		port, node = self.coordinator("tx-c")
+		out = h.samsa_cli("transactions", "--bootstrap-server", self.shared.bootstrap, "list")
+		self.assertEqual(out.returncode, 0, out.stderr)
+		lines = out.stdout.splitlines()
+		self.assertEqual(lines[0].split(), ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"])
+		rows = {l.split()[0]: l.split()[1:] for l in lines[1:]}
+		self.assertEqual(rows["tx-c"][0], str(node))
+		self.assertIn(rows["tx-c"][2], ("PrepareCommit", "CompleteCommit"))
+		self.assertIn("tx-a", rows)
+		out = h.samsa_cli("transactions", "--bootstrap-server", self.shared.bootstrap, "describe",
+			"--transactional-id", "tx-c")
+		self.assertEqual(out.returncode, 0, out.stderr)
+		head, row = out.stdout.splitlines()
+		self.assertEqual(head.split(), ["CoordinatorId", "TransactionalId", "ProducerId", "ProducerEpoch",
+			"TransactionState", "TransactionTimeoutMs", "CurrentTransactionStartTimeMs", "TransactionDurationMs",
+			"TopicPartitions"])
+		f = row.split()
+		self.assertEqual((f[0], f[1], f[5]), (str(node), "tx-c", "60000"))
+		if f[4] == "PrepareCommit":
+			self.assertEqual(set(f[8].split(",")), {TOPIC + "-0", TOPIC + "-1",
+				"__consumer_offsets-%d" % java_partition("txn-group", 50)})
+		out = h.samsa_cli("transactions", "--bootstrap-server", self.shared.bootstrap, "describe",
+			"--transactional-id", "tx-never")
+		self.assertEqual(out.returncode, 1)
+		self.assertIn("TRANSACTIONAL_ID_NOT_FOUND", out.stderr)
+		self.assertEqual(h.samsa_cli("transactions", "--bootstrap-server", self.shared.bootstrap).returncode, 2)
+
 	def test_9_failover(self):
 		"""The new leader of a __transaction_state partition loads it and takes up every
 		transaction left in Prepare*."""
