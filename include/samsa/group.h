@@ -131,5 +131,18 @@ void group_handle_offset_delete(struct group_coordinator *gc, struct group_reque
 void group_handle_describe_groups(struct group_coordinator *gc, struct group_request *req);
 void group_handle_list_groups(struct group_coordinator *gc, struct group_request *req);
 void group_handle_delete_groups(struct group_coordinator *gc, struct group_request *req);
+/* TxnOffsetCommit: the offsets are written in a transactional batch and stay pending until
+ * group_coordinator_on_txn_marker settles them. */
+void group_handle_txn_offset_commit(struct group_coordinator *gc, struct group_request *req);
+
+/*
+ * A transaction marker for producer_id was written to __consumer_offsets-<partition>
+ * [Kafka's GroupCoordinator.scheduleHandleTxnCompletion]: the producer's pending
+ * transactional offsets of the groups on that partition become their committed offsets
+ * (commit) or are dropped (abort).  Called by the partition leader's WriteTxnMarkers
+ * handler once the marker is appended.
+ */
+void group_coordinator_on_txn_marker(struct group_coordinator *gc, int32_t partition, int64_t producer_id,
+				     bool commit);
 
 #endif

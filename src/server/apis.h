@@ -57,6 +57,8 @@ void handle_init_producer_id(struct request *req);
 void handle_add_partitions_to_txn(struct request *req);
 void handle_add_offsets_to_txn(struct request *req);
 void handle_end_txn(struct request *req);
+/* TxnOffsetCommit goes to the group coordinator (group_apis.c). */
+void handle_txn_offset_commit(struct request *req);
 void handle_describe_transactions(struct request *req);
 void handle_list_transactions(struct request *req);
 

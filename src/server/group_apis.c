@@ -49,6 +49,10 @@ void handle_offset_delete(struct request *req) { group_handle_offset_delete(req-
 void handle_describe_groups(struct request *req) { group_handle_describe_groups(req->broker->groups, wrap(req)); }
 void handle_list_groups(struct request *req) { group_handle_list_groups(req->broker->groups, wrap(req)); }
 void handle_delete_groups(struct request *req) { group_handle_delete_groups(req->broker->groups, wrap(req)); }
+void handle_txn_offset_commit(struct request *req)
+{
+	group_handle_txn_offset_commit(req->broker->groups, wrap(req));
+}
 
 void handle_offset_commit(struct request *req)
 {

@@ -73,6 +73,7 @@ static const api_handler_fn handlers[] = {
 	[API_ADD_PARTITIONS_TO_TXN] = handle_add_partitions_to_txn,
 	[API_ADD_OFFSETS_TO_TXN] = handle_add_offsets_to_txn,
 	[API_END_TXN] = handle_end_txn,
+	[API_TXN_OFFSET_COMMIT] = handle_txn_offset_commit,
 	[API_DESCRIBE_TRANSACTIONS] = handle_describe_transactions,
 	[API_LIST_TRANSACTIONS] = handle_list_transactions,
 };

@@ -72,8 +72,8 @@ def call(port, api, version, body, flex=False):
 		return r
 
 
-def find_txn_coordinator(port, txn_id):
-	r = call(port, 10, 1, string(txn_id) + i8(1))
+def find_txn_coordinator(port, txn_id, key_type=1):
+	r = call(port, 10, 1, string(txn_id) + i8(key_type))
 	r.i32()
 	err = r.i16()
 	r.string()
@@ -105,6 +105,54 @@ def add_offsets(port, txn_id, pid, epoch, group):
 	r = call(port, 25, 1, string(txn_id) + i64(pid) + i16(epoch) + string(group))
 	r.i32()
 	return r.i16()
+
+
+def txn_offset_commit(port, txn_id, group, pid, epoch, offsets, version=0, generation=-1, member=""):
+	"""offsets: {topic: [(partition, offset)]} -> {(topic, partition): error}."""
+	if version < 3:
+		body = string(txn_id) + string(group) + i64(pid) + i16(epoch) + i32(len(offsets))
+		for t, ps in offsets.items():
+			body += string(t) + i32(len(ps)) + b"".join(i32(p) + i64(o) + string(None) for p, o in ps)
+		r = call(port, 28, version, body)
+		r.i32()
+		out = {}
+		for _ in range(r.i32()):
+			name = r.string()
+			for _ in range(r.i32()):
+				p = r.i32()
+				out[(name, p)] = r.i16()
+		return out
+	body = compact_string(txn_id) + compact_string(group) + i64(pid) + i16(epoch) + i32(generation) + \
+		compact_string(member) + compact_string(None)
+	body += compact_array([compact_string(t) + compact_array([i32(p) + i64(o) + i32(-1) + compact_string("") +
+		uvarint(0) for p, o in ps]) + uvarint(0) for t, ps in offsets.items()]) + uvarint(0)
+	r = call(port, 28, version, body, flex=True)
+	r.i32()
+	out = {}
+
+	def topic():
+		name = r.compact_string()
+
+		def part():
+			p = r.i32()
+			out[(name, p)] = r.i16()
+			r.skip_tags()
+		r.compact_array(part)
+		r.skip_tags()
+	r.compact_array(topic)
+	return out
+
+
+def offset_fetch(port, group, topic, partition):
+	"""OffsetFetch v1: (offset, error)."""
+	r = call(port, 9, 1, string(group) + i32(1) + string(topic) + i32(1) + i32(partition))
+	r.i32()
+	r.string()
+	r.i32()
+	r.i32()
+	off = r_i64(r)
+	r.string()
+	return off, r.i16()
 
 
 def end_txn(port, txn_id, pid, epoch, commit):
@@ -180,6 +228,7 @@ class TxnCoordinator(h.ClusterTestCase):
 			"transaction.state.log.min.isr": "1",
 			"transaction.abort.timed.out.transaction.cleanup.interval.ms": "500",
 			"transaction.max.timeout.ms": "120000",
+			"offsets.topic.replication.factor": "1",
 		})
 		a = AdminClient({"bootstrap.servers": c.bootstrap})
 		for _, f in a.create_topics([NewTopic(TOPIC, 2, 1)], request_timeout=20).items():
@@ -317,6 +366,44 @@ class TxnCoordinator(h.ClusterTestCase):
 		if self.markers_served:
 			self.assertEqual(states[4:], ["CompleteCommit"])
 			self.assertEqual(recs[4]["partitions"], [])
+
+	def test_3b_txn_offset_commit(self):
+		"""TxnOffsetCommit: written in a transactional batch, invisible until the commit marker."""
+		group = "txn-og"
+		gport, gnode = None, None
+		def gc():
+			err, node = find_txn_coordinator(self.shared.broker(1).port, group, key_type=0)
+			self.__dict__["gnode"] = node
+			return err == NONE
+		h.wait_until(gc, 90, "a group coordinator")
+		gnode = self.__dict__["gnode"]
+		gport = self.shared.broker(gnode).port
+		port, node = self.coordinator("tx-o")
+		err, pid, epoch = init_pid(port, "tx-o")
+		self.assertEqual(err, NONE)
+		self.assertEqual(add_offsets(port, "tx-o", pid, epoch, group), NONE)
+		self.assertEqual(txn_offset_commit(gport, "tx-o", group, pid, epoch, {TOPIC: [(0, 42)]}), {(TOPIC, 0): NONE})
+		self.assertEqual(offset_fetch(gport, group, TOPIC, 0), (-1, NONE))  # pending
+		# v3's member checks against the (empty) group; unknown partitions.
+		self.assertEqual(txn_offset_commit(gport, "tx-o", group, pid, epoch, {TOPIC: [(1, 7)]}, version=3,
+			generation=5), {(TOPIC, 1): 22})  # ILLEGAL_GENERATION
+		self.assertEqual(txn_offset_commit(gport, "tx-o", group, pid, epoch, {TOPIC: [(1, 7)]}, version=3,
+			member="nobody"), {(TOPIC, 1): 25})  # UNKNOWN_MEMBER_ID
+		self.assertEqual(txn_offset_commit(gport, "tx-o", group, pid, epoch, {"no-such": [(0, 1)]}),
+			{("no-such", 0): UNKNOWN_TOPIC_OR_PARTITION})
+		self.assertEqual(txn_offset_commit(gport, "tx-o", "", pid, epoch, {TOPIC: [(0, 1)]}), {(TOPIC, 0): 24})
+		# On disk: a transactional batch with the producer's id and epoch.
+		gp = java_partition(group, 50)
+		d = os.path.join(self.shared.broker(gnode).data_dir, "__consumer_offsets-%d" % gp)
+		out = h.samsa_cli("dump-log", "--files", os.path.join(d, "00000000000000000000.log"))
+		self.assertIn("producerId: %d producerEpoch: %d" % (pid, epoch), out.stdout)
+		self.assertIn("isTransactional: true", out.stdout)
+		self.assertEqual(end_txn(port, "tx-o", pid, epoch, True), NONE)
+		if self.markers_served:
+			h.wait_until(lambda: offset_fetch(gport, group, TOPIC, 0) == (42, NONE), 60, "the committed offset")
+		else:
+			time.sleep(1)
+			self.assertEqual(offset_fetch(gport, group, TOPIC, 0), (-1, NONE))
 
 	def test_4_fencing(self):
 		port, node = self.coordinator("tx-f")
