@@ -711,7 +711,8 @@ void txn_handle_list_transactions(struct txn_coordinator *tc, struct txn_request
 			if (!hit)
 				continue;
 		}
-		if (lq->duration_filter >= 0 && (m->cur.state != TXN_ONGOING || now - m->cur.start_ts < lq->duration_filter))
+		/* v1: only transactions that started more than duration_filter ms ago. */
+		if (m->cur.state == TXN_DEAD || (lq->duration_filter >= 0 && now - m->cur.start_ts <= lq->duration_filter))
 			continue;
 		struct list_transactions_response_transaction_state *s =
 		    &resp.transaction_states[resp.transaction_states_count++];

@@ -1,0 +1,140 @@
+"""confluent-kafka's transactional producer end to end on three brokers with
+the transaction log's defaults (replication factor 3, min ISR 2): commit and
+abort across partitions seen through read_committed and read_uncommitted
+consumers, offsets sent to the transaction (TxnOffsetCommit) committed with
+it, and a zombie producer fenced by a second one with the same
+transactional.id.
+
+This needs the partition leaders' side of transactions (WriteTxnMarkers,
+transactional produce): the test skips while the broker does not offer
+WriteTxnMarkers."""
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import cluster as h  # noqa: E402
+import kproto  # noqa: E402
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+TOPIC = "txn-e2e"
+SOURCE = "txn-src"
+
+
+def consume_all(bootstrap, topic, isolation, expect, timeout=60):
+	c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader-%s-%f" % (isolation, time.time()),
+		"enable.auto.commit": False, "isolation.level": isolation, "auto.offset.reset": "earliest"})
+	c.assign([TopicPartition(topic, 0, 0), TopicPartition(topic, 1, 0)])
+	got = []
+	end = time.time() + timeout
+	idle = 0
+	while time.time() < end:
+		m = c.poll(0.5)
+		if m is None:
+			idle += 1
+			if len(got) >= expect and idle > 4:
+				break
+			continue
+		idle = 0
+		if not m.error():
+			got.append(m.value().decode())
+	c.close()
+	return got
+
+
+class Transactions(h.ClusterTestCase):
+	@classmethod
+	def setUpClass(cls):
+		c = cls.start_shared_cluster(brokers=3, first_id=1, props={
+			"transaction.state.log.num.partitions": "5",
+			"offsets.topic.num.partitions": "5",
+		})
+		with kproto.Conn(h.HOST, c.broker(1).port) as conn:
+			_, apis = conn.api_versions()
+		if 27 not in apis:
+			raise unittest.SkipTest("the broker does not serve WriteTxnMarkers yet (partition side of transactions)")
+		a = AdminClient({"bootstrap.servers": c.bootstrap})
+		for _, f in a.create_topics([NewTopic(TOPIC, 2, 3), NewTopic(SOURCE, 1, 3)], request_timeout=30).items():
+			f.result(60)
+
+		def led():
+			md = a.list_topics(timeout=10).topics
+			return all(t in md and all(p.leader >= 0 for p in md[t].partitions.values()) for t in (TOPIC, SOURCE))
+		h.wait_until(led, 60, "leaders")
+
+	def producer(self, txn_id):
+		p = Producer({"bootstrap.servers": self.shared.bootstrap, "transactional.id": txn_id, "linger.ms": 5})
+		p.init_transactions(60)
+		return p
+
+	def test_1_commit_and_abort(self):
+		p = self.producer("e2e-1")
+		p.begin_transaction()
+		for i in range(20):
+			p.produce(TOPIC, ("c%d" % i).encode(), partition=i % 2)
+		p.commit_transaction(60)
+		p.begin_transaction()
+		for i in range(6):
+			p.produce(TOPIC, ("a%d" % i).encode(), partition=i % 2)
+		p.flush(30)
+		p.abort_transaction(60)
+		p.begin_transaction()
+		p.produce(TOPIC, b"last", partition=0)
+		p.commit_transaction(60)
+		committed = consume_all(self.shared.bootstrap, TOPIC, "read_committed", 21)
+		self.assertEqual(sorted(committed), sorted(["c%d" % i for i in range(20)] + ["last"]))
+		everything = consume_all(self.shared.bootstrap, TOPIC, "read_uncommitted", 27)
+		self.assertEqual(sorted(everything), sorted(["c%d" % i for i in range(20)] + ["a%d" % i for i in range(6)] +
+			["last"]))
+
+	def test_2_offsets_in_transaction(self):
+		src = Producer({"bootstrap.servers": self.shared.bootstrap})
+		for i in range(5):
+			src.produce(SOURCE, ("s%d" % i).encode(), partition=0)
+		src.flush(30)
+		group = "e2e-group"
+		cons = Consumer({"bootstrap.servers": self.shared.bootstrap, "group.id": group, "enable.auto.commit": False,
+			"auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+		cons.assign([TopicPartition(SOURCE, 0, 0)])
+		n = 0
+		end = time.time() + 60
+		while n < 5 and time.time() < end:
+			m = cons.poll(1.0)
+			if m is not None and not m.error():
+				n += 1
+		self.assertEqual(n, 5)
+		p = self.producer("e2e-2")
+		p.begin_transaction()
+		p.produce(TOPIC, b"copied", partition=1)
+		p.send_offsets_to_transaction([TopicPartition(SOURCE, 0, 5)], cons.consumer_group_metadata(), 30)
+		p.commit_transaction(60)
+
+		def committed():
+			return cons.committed([TopicPartition(SOURCE, 0)], timeout=10)[0].offset == 5
+		h.wait_until(committed, 60, "the transaction's offsets committed")
+		cons.close()
+
+	def test_3_zombie_fenced(self):
+		p1 = self.producer("e2e-3")
+		p1.begin_transaction()
+		p1.produce(TOPIC, b"zombie", partition=0)
+		p1.flush(30)
+		p2 = self.producer("e2e-3")
+		with self.assertRaises(KafkaException) as cm:
+			p1.commit_transaction(30)
+		err = cm.exception.args[0]
+		self.assertIn(err.code(), (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH))
+		p2.begin_transaction()
+		p2.produce(TOPIC, b"survivor", partition=0)
+		p2.commit_transaction(60)
+		got = consume_all(self.shared.bootstrap, TOPIC, "read_committed", 1)
+		self.assertIn("survivor", got)
+		self.assertNotIn("zombie", got)
+
+
+if __name__ == "__main__":
+	unittest.main()
