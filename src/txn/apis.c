@@ -167,6 +167,8 @@ void txn_write_finish(struct txn_write *w, int16_t err)
 		case W_INIT: answer_init(w->req, err, pid, epoch); break;
 		case W_FENCE_ABORT: answer_init(w->req, err != KERR_NONE ? err : KERR_CONCURRENT_TRANSACTIONS, -1, -1); break;
 		case W_ADD_PARTITIONS: {
+			if (w->batch)
+				break;
 			struct add_partitions_to_txn_response *resp = w->resp;
 			set_topic_errors(resp->results_by_topic_v3_and_below, resp->results_by_topic_v3_and_below_count, err);
 			w->req->respond(w->req, resp);
@@ -176,6 +178,12 @@ void txn_write_finish(struct txn_write *w, int16_t err)
 		case W_END: answer_error(w->req, W_END, err); break;
 		default: break;
 		}
+	}
+	if (w->batch) {
+		set_topic_errors(w->topic_results, w->n_topic_results, err);
+		struct txn_add_batch *batch = w->batch;
+		if (__atomic_sub_fetch(&batch->remaining, 1, __ATOMIC_ACQ_REL) == 0)
+			batch->req->respond(batch->req, batch->resp);
 	}
 	write_free(w);
 }
@@ -420,11 +428,12 @@ void txn_handle_add_partitions(struct txn_coordinator *tc, struct txn_request *r
 		req->respond(req, resp);
 		return;
 	}
-	/*
-	 * v4+: brokers' batched form.  Additions are written and answered without waiting
-	 * for replication (brokers of Kafka 3.9 send only verify_only entries).
-	 */
+	/* v4+: brokers' batched form, answered once every transaction's write is replicated. */
 	int nt = ap->transactions_count > 0 ? ap->transactions_count : 0;
+	struct txn_add_batch *batch = arena_alloc(req->arena, sizeof *batch);
+	*batch = (struct txn_add_batch){ .remaining = 1, .req = req, .resp = resp };
+	struct txn_write **ws = arena_alloc(req->arena, sizeof *ws * (size_t)(nt ? nt : 1));
+	int n_ws = 0;
 	resp->results_by_transaction = arena_alloc(req->arena, sizeof *resp->results_by_transaction * (size_t)(nt ? nt : 1));
 	resp->results_by_transaction_count = nt;
 	for (int i = 0; i < nt; i++) {
@@ -440,10 +449,18 @@ void txn_handle_add_partitions(struct txn_coordinator *tc, struct txn_request *r
 		(void)add_partitions_locked(tc, t->transactional_id, t->producer_id, t->producer_epoch, t->topics, n,
 					    t->verify_only, r->topic_results, &w, NULL);
 		pthread_mutex_unlock(&tc->lock);
-		if (w)
-			txn_write_finish(w, KERR_NONE);
+		if (w) {
+			w->batch = batch;
+			w->topic_results = r->topic_results;
+			w->n_topic_results = n;
+			__atomic_add_fetch(&batch->remaining, 1, __ATOMIC_ACQ_REL);
+			ws[n_ws++] = w;
+		}
 	}
-	req->respond(req, resp);
+	for (int i = 0; i < n_ws; i++)
+		txn_write_start(ws[i]);
+	if (__atomic_sub_fetch(&batch->remaining, 1, __ATOMIC_ACQ_REL) == 0)
+		req->respond(req, resp);
 }
 
 void txn_handle_add_offsets(struct txn_coordinator *tc, struct txn_request *req)

@@ -23,6 +23,16 @@ struct txn_write {
 	int32_t partition, coordinator_epoch;
 	struct txn_transit t;    /* the state written (owned) */
 	int64_t required;
+	/* AddPartitionsToTxn v4+: one transaction of a batched request; the answer goes when all are done. */
+	struct txn_add_batch *batch;
+	void *topic_results;
+	int n_topic_results;
+};
+
+struct txn_add_batch {
+	int remaining; /* atomic: writes in flight, plus one for the handler */
+	struct txn_request *req;
+	void *resp;
 };
 
 int16_t txn_owner_error(struct txn_coordinator *tc, const char *id, size_t len, int32_t *partition,

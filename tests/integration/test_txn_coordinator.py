@@ -101,6 +101,37 @@ def add_partitions(port, txn_id, pid, epoch, topics):
 	return out
 
 
+def add_partitions_v4(port, txns):
+	"""txns: [(id, pid, epoch, verify_only, {topic: [p]})] -> (error, {id: {(topic, p): error}})."""
+	def txn(t):
+		tid, pid, epoch, verify, topics = t
+		return compact_string(tid) + i64(pid) + i16(epoch) + i8(1 if verify else 0) + compact_array(
+			[compact_string(n) + compact_array([i32(p) for p in ps]) + uvarint(0) for n, ps in topics.items()]) + \
+			uvarint(0)
+	r = call(port, 24, 4, compact_array([txn(t) for t in txns]) + uvarint(0), flex=True)
+	r.i32()
+	err = r.i16()
+	out = {}
+
+	def result():
+		tid = r.compact_string()
+		res = out.setdefault(tid, {})
+
+		def topic():
+			name = r.compact_string()
+
+			def part():
+				p = r.i32()
+				res[(name, p)] = r.i16()
+				r.skip_tags()
+			r.compact_array(part)
+			r.skip_tags()
+		r.compact_array(topic)
+		r.skip_tags()
+	r.compact_array(result)
+	return err, out
+
+
 def add_offsets(port, txn_id, pid, epoch, group):
 	r = call(port, 25, 1, string(txn_id) + i64(pid) + i16(epoch) + string(group))
 	r.i32()
@@ -327,6 +358,22 @@ class TxnCoordinator(h.ClusterTestCase):
 		self.assertEqual(describe(port, "tx-none")["error"] in (TRANSACTIONAL_ID_NOT_FOUND, NOT_COORDINATOR), True)
 		# Only the init record was written.
 		self.assertEqual([r["state"] for r in self.txn_records("tx-bad")], ["Empty"])
+
+	def test_2b_add_partitions_v4(self):
+		"""v4's batched form: additions written, verify_only answered from the transaction."""
+		port, node = self.coordinator("tx-v4a")
+		err, pa, ea = init_pid(port, "tx-v4a")
+		self.assertEqual(err, NONE)
+		err, out = add_partitions_v4(port, [("tx-v4a", pa, ea, False, {TOPIC: [0]})])
+		self.assertEqual((err, out), (NONE, {"tx-v4a": {(TOPIC, 0): NONE}}))
+		self.assertEqual(describe(port, "tx-v4a")["topics"], {TOPIC: [0]})
+		err, out = add_partitions_v4(port, [("tx-v4a", pa, ea, True, {TOPIC: [0, 1]}),
+			("tx-v4a-unknown", 1, 0, True, {TOPIC: [0]})])
+		self.assertEqual(err, NONE)
+		self.assertEqual(out["tx-v4a"], {(TOPIC, 0): NONE, (TOPIC, 1): INVALID_TXN_STATE})
+		self.assertIn(out["tx-v4a-unknown"][(TOPIC, 0)], (INVALID_PRODUCER_ID_MAPPING, NOT_COORDINATOR))
+		self.assertEqual([r["state"] for r in self.txn_records("tx-v4a")], ["Empty", "Ongoing"])
+		self.assertEqual(end_txn(port, "tx-v4a", pa, ea, False), NONE)
 
 	def test_3_commit(self):
 		port, node = self.coordinator("tx-c")
