@@ -143,6 +143,6 @@ void group_handle_txn_offset_commit(struct group_coordinator *gc, struct group_r
  * handler once the marker is appended.
  */
 void group_coordinator_on_txn_marker(struct group_coordinator *gc, int32_t partition, int64_t producer_id,
-				     bool commit);
+				     int16_t producer_epoch, bool commit);
 
 #endif

@@ -69,8 +69,9 @@ bool group_txn_offsets_complete(struct group *g, int64_t producer_id, bool commi
 }
 
 void group_coordinator_on_txn_marker(struct group_coordinator *gc, int32_t partition, int64_t producer_id,
-				     bool commit)
+				     int16_t producer_epoch, bool commit)
 {
+	(void)producer_epoch; /* the marker was fenced by epoch on the partition already */
 	if (!gc)
 		return;
 	pthread_mutex_lock(&gc->lock);
