@@ -135,6 +135,42 @@ class Transactions(h.ClusterTestCase):
 		self.assertIn("survivor", got)
 		self.assertNotIn("zombie", got)
 
+	def test_4_cli_hung_transaction(self):
+		"""samsa transactions describe-producers, find-hanging and abort on a producer that never ends."""
+		p = Producer({"bootstrap.servers": self.shared.bootstrap, "transactional.id": "e2e-4", "linger.ms": 0})
+		p.init_transactions(60)
+		p.begin_transaction()
+		p.produce(TOPIC, b"hung", partition=1)
+		p.flush(30)
+		bs = self.shared.bootstrap
+		out = h.samsa_cli("transactions", "--bootstrap-server", bs, "describe-producers", "--topic", TOPIC,
+			"--partition", "1")
+		self.assertEqual(out.returncode, 0, out.stderr)
+		rows = [l.split() for l in out.stdout.splitlines()[1:]]
+		open_rows = [r for r in rows if r[5] != "None"]
+		self.assertEqual(len(open_rows), 1, out.stdout)
+		start = open_rows[0][5]
+		# Its coordinator has it Ongoing: not hanging.
+		a = AdminClient({"bootstrap.servers": bs})
+		leader = a.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions[1].leader
+		out = h.samsa_cli("transactions", "--bootstrap-server", bs, "find-hanging", "--broker-id", str(leader),
+			"--max-transaction-timeout", "0")
+		self.assertEqual(out.returncode, 0, out.stderr)
+		self.assertEqual(out.stdout.splitlines()[1:], [])
+		out = h.samsa_cli("transactions", "--bootstrap-server", bs, "abort", "--topic", TOPIC, "--partition", "1",
+			"--start-offset", start)
+		self.assertEqual(out.returncode, 0, out.stderr)
+		out = h.samsa_cli("transactions", "--bootstrap-server", bs, "describe-producers", "--topic", TOPIC,
+			"--partition", "1")
+		self.assertTrue(all(l.split()[5] == "None" for l in out.stdout.splitlines()[1:]), out.stdout)
+		out = h.samsa_cli("transactions", "--bootstrap-server", bs, "abort", "--topic", TOPIC, "--partition", "1",
+			"--start-offset", start)
+		self.assertEqual(out.returncode, 1)
+		# The aborted records stay invisible to read_committed, and the partition is readable past them.
+		got = consume_all(bs, TOPIC, "read_committed", 1)
+		self.assertNotIn("hung", got)
+		del p
+
 
 if __name__ == "__main__":
 	unittest.main()
