@@ -758,7 +758,9 @@ void txn_coordinator_set_topic_partitions(struct txn_coordinator *tc, int32_t n)
 		grow_parts(tc, n);
 		__atomic_store_n(&tc->n_partitions, n, __ATOMIC_RELEASE);
 		__atomic_store_n(&tc->partitions_known, true, __ATOMIC_RELEASE);
-	} else if (n != tc->n_partitions) {
+	} else if (n != tc->n_partitions && !tc->count_change_logged) {
+		/* Remapping ids would lose transactions: Kafka too keeps its count until a restart. */
+		tc->count_change_logged = true;
 		log_warn("Transaction coordinator: %s now has %d partitions; ids keep mapping onto %d until a restart",
 			 TXN_STATE_TOPIC, n, tc->n_partitions);
 	}

@@ -78,6 +78,7 @@ struct txn_coordinator {
 	} cfg;
 	int32_t n_partitions;       /* what ids map onto */
 	bool partitions_known;
+	bool count_change_logged;   /* warned once that the topic's count changed */
 	struct txn_part *parts;
 	int32_t n_parts;
 	struct txn_meta **txns;
