@@ -265,14 +265,18 @@ static int logged_states(const char *id, int *out, int cap)
 	return n;
 }
 
-static struct config *test_config(void)
+static struct config *test_config_with(const char *extra)
 {
 	char *err = NULL;
-	struct config *c = config_load_string("zookeeper.connect=127.0.0.1:2181\nbroker.id=1\n"
-					      "transaction.max.timeout.ms=60000\n", NULL, 0, &err);
+	char text[512];
+	snprintf(text, sizeof text, "zookeeper.connect=127.0.0.1:2181\nbroker.id=1\ntransaction.max.timeout.ms=60000\n%s",
+		 extra);
+	struct config *c = config_load_string(text, NULL, 0, &err);
 	assert_non_null(c);
 	return c;
 }
+
+static struct config *test_config(void) { return test_config_with(""); }
 
 static struct txn_coordinator *coordinator(struct config *c, int32_t epoch)
 {
@@ -395,6 +399,52 @@ static void test_fence_ongoing(void **state)
 		wbuf_free(&fake.log[p]);
 }
 
+static void fake_reset(int64_t next_pid)
+{
+	memset(&fake, 0, sizeof fake);
+	pthread_mutex_init(&fake.m, NULL);
+	for (int p = 0; p < N_PARTS; p++)
+		wbuf_init(&fake.log[p]);
+	fake.next_pid = next_pid;
+}
+
+/* A hung transaction is aborted with a bumped epoch at its timeout; an idle id expires with a tombstone. */
+static void test_timeout_and_expiry(void **state)
+{
+	(void)state;
+	fake_reset(50);
+	struct config *c = test_config_with("transaction.abort.timed.out.transaction.cleanup.interval.ms=50\n"
+					    "transactional.id.expiration.ms=400\n"
+					    "transaction.remove.expired.transaction.cleanup.interval.ms=50\n");
+	struct txn_coordinator *tc = coordinator(c, 3);
+	assert_int_equal(init_pid(tc, "hung", 100), KERR_NONE);
+	int64_t pid = got.pid;
+	add_parts(tc, "hung", pid, 0, "t");
+	assert_true(wait_state(tc, "hung", "CompleteAbort"));
+	assert_int_equal(got.epoch, 1);
+	assert_false(fake.last_marker_commit);
+	assert_int_equal(end_txn(tc, "hung", pid, 0, true), KERR_PRODUCER_FENCED);
+	/* Idle now: expired after transactional.id.expiration.ms. */
+	for (int i = 0; i < 200; i++) {
+		describe(tc, "hung");
+		if (got.error == KERR_TRANSACTIONAL_ID_NOT_FOUND)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(got.error, KERR_TRANSACTIONAL_ID_NOT_FOUND);
+	int st[16];
+	int n = logged_states("hung", st, 16);
+	int want[] = { TXN_EMPTY, TXN_ONGOING, TXN_PREPARE_ABORT, TXN_COMPLETE_ABORT, TXN_DEAD };
+	assert_int_equal(n, 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(st[i], want[i]);
+	txn_coordinator_stop(tc);
+	txn_coordinator_free(tc);
+	config_free(c);
+	for (int p = 0; p < N_PARTS; p++)
+		wbuf_free(&fake.log[p]);
+}
+
 static void test_java_hash(void **state)
 {
 	(void)state;
@@ -410,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_java_hash),
 		cmocka_unit_test(test_commit_and_failover),
 		cmocka_unit_test(test_fence_ongoing),
+		cmocka_unit_test(test_timeout_and_expiry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
