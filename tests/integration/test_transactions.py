@@ -113,9 +113,22 @@ class Transactions(h.ClusterTestCase):
 		p.send_offsets_to_transaction([TopicPartition(SOURCE, 0, 5)], cons.consumer_group_metadata(), 30)
 		p.commit_transaction(60)
 
-		def committed():
-			return cons.committed([TopicPartition(SOURCE, 0)], timeout=10)[0].offset == 5
-		h.wait_until(committed, 60, "the transaction's offsets committed")
+		def committed(n):
+			return lambda: cons.committed([TopicPartition(SOURCE, 0)], timeout=10)[0].offset == n
+		h.wait_until(committed(5), 60, "the transaction's offsets committed")
+		# Again, and once more aborted: each TxnOffsetCommit batch starts at sequence 0, as
+		# Kafka's coordinator writes it, and must not be refused as out of order.
+		for commit, off in ((True, 7), (False, 9)):
+			p.begin_transaction()
+			p.produce(TOPIC, b"copied-again", partition=1)
+			p.send_offsets_to_transaction([TopicPartition(SOURCE, 0, off)], cons.consumer_group_metadata(), 30)
+			if commit:
+				p.commit_transaction(60)
+			else:
+				p.abort_transaction(60)
+		h.wait_until(committed(7), 60, "the second transaction's offsets committed")
+		time.sleep(1)
+		self.assertEqual(cons.committed([TopicPartition(SOURCE, 0)], timeout=10)[0].offset, 7)  # the abort's dropped
 		cons.close()
 
 	def test_3_zombie_fenced(self):
