@@ -7,7 +7,10 @@ transactional.id.
 
 This needs the partition leaders' side of transactions (WriteTxnMarkers,
 transactional produce): the test skips while the broker does not offer
-WriteTxnMarkers."""
+WriteTxnMarkers. With it, the coordinators' own appends (TxnOffsetCommit's
+batches start at sequence 0 each time, as Kafka's do) must take the
+partition's coordinator origin, without sequence checks; test 2 fails
+otherwise."""
 
 import os
 import sys
