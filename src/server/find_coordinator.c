@@ -15,6 +15,7 @@
 #include "samsa/txn.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/request.h"
 
@@ -33,6 +34,18 @@ static struct found lookup(struct request *req, const struct metadata_snapshot *
 {
 	struct broker *b = req->broker;
 	struct found f = { KERR_COORDINATOR_NOT_AVAILABLE, -1, kstr_c(""), -1 };
+	/* Kafka: Describe on the group or the transactional id the key names. */
+	if (key_type == KEY_TYPE_GROUP &&
+	    !request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_GROUP, key.ptr ? key.ptr : "", key.ptr ? (size_t)key.len : 0)) {
+		f.error = KERR_GROUP_AUTHORIZATION_FAILED;
+		return f;
+	}
+	if (key_type == KEY_TYPE_TRANSACTION &&
+	    !request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TRANSACTIONAL_ID, key.ptr ? key.ptr : "",
+			       key.ptr ? (size_t)key.len : 0)) {
+		f.error = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+		return f;
+	}
 	if (key_type != KEY_TYPE_GROUP && key_type != KEY_TYPE_TRANSACTION) {
 		f.error = KERR_INVALID_REQUEST;
 		return f;
