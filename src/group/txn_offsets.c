@@ -144,7 +144,19 @@ void group_handle_txn_offset_commit(struct group_coordinator *gc, struct group_r
 		}
 	}
 	int16_t err = KERR_NONE;
-	if (!kstr_nonempty(tq->group_id))
+	/* [KafkaApis.handleTxnOffsetCommitRequest] Write on the transactional id, Read on the group,
+	 * then Read on each topic (the others go on). */
+	if (!group_authorized(req, ACL_OP_WRITE, ACL_RESOURCE_TRANSACTIONAL_ID, tq->transactional_id))
+		err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	else if (!group_authorized(req, ACL_OP_READ, ACL_RESOURCE_GROUP, tq->group_id))
+		err = KERR_GROUP_AUTHORIZATION_FAILED;
+	for (int i = 0; i < nt && err == KERR_NONE; i++)
+		if (!group_authorized(req, ACL_OP_READ, ACL_RESOURCE_TOPIC, tq->topics[i].name))
+			for (int j = 0; j < resp->topics[i].partitions_count; j++)
+				resp->topics[i].partitions[j].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+	if (err != KERR_NONE)
+		;
+	else if (!kstr_nonempty(tq->group_id))
 		err = KERR_INVALID_GROUP_ID;
 	else if (!kstr_nonempty(tq->transactional_id) || tq->producer_id < 0 || tq->producer_epoch < 0)
 		err = KERR_INVALID_REQUEST;
@@ -194,6 +206,8 @@ void group_handle_txn_offset_commit(struct group_coordinator *gc, struct group_r
 		for (int j = 0; j < resp->topics[i].partitions_count; j++) {
 			const struct txn_offset_commit_request_txn_offset_commit_request_partition *p = &t->partitions[j];
 			int16_t *perr = &resp->topics[i].partitions[j].error_code;
+			if (*perr != KERR_NONE)
+				continue;
 			if (!gc->host.has_partition(gc->host.arg, t->name, p->partition_index)) {
 				*perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;

@@ -25,6 +25,7 @@
 #include "samsa/util/log.h"
 #include "samsa/util/xalloc.h"
 #include "server/admin_executor.h"
+#include "server/authorizer.h"
 #include "server/apis.h"
 #include "server/broker.h"
 #include "server/producer_ids.h"
@@ -49,14 +50,190 @@ static struct txn_request *wrap(struct request *req)
 	return tr;
 }
 
-void handle_add_partitions_to_txn(struct request *req) { txn_handle_add_partitions(req->broker->txns, wrap(req)); }
-void handle_add_offsets_to_txn(struct request *req) { txn_handle_add_offsets(req->broker->txns, wrap(req)); }
-void handle_end_txn(struct request *req) { txn_handle_end_txn(req->broker->txns, wrap(req)); }
+static bool may_write_txn(struct request *req, struct kstr id)
+{
+	return request_authorize(req, ACL_OP_WRITE, ACL_RESOURCE_TRANSACTIONAL_ID, id.ptr ? id.ptr : "",
+				 id.ptr ? (size_t)id.len : 0);
+}
+
+/*
+ * [KafkaApis.handleAddPartitionsToTxnRequest] v0-v3: Write on the transactional id
+ * (every partition TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then Write on each topic
+ * (TOPIC_AUTHORIZATION_FAILED, the others OPERATION_NOT_ATTEMPTED); v4+, brokers'
+ * requests: ClusterAction on the cluster.
+ */
+void handle_add_partitions_to_txn(struct request *req)
+{
+	const struct add_partitions_to_txn_request *ap = req->body;
+	if (req->header.api_version >= 4) {
+		if (!request_authorize(req, ACL_OP_CLUSTER_ACTION, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+			struct add_partitions_to_txn_response resp;
+			add_partitions_to_txn_response_init(&resp);
+			resp.error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+			resp.results_by_transaction_count = 0;
+			request_respond(req, &resp);
+			return;
+		}
+		txn_handle_add_partitions(req->broker->txns, wrap(req));
+		return;
+	}
+	int n = ap->v3_and_below_topics_count > 0 ? ap->v3_and_below_topics_count : 0;
+	bool txn_ok = may_write_txn(req, ap->v3_and_below_transactional_id);
+	bool *topic_ok = arena_alloc(&req->arena, sizeof *topic_ok * (size_t)(n ? n : 1));
+	bool all = txn_ok;
+	for (int i = 0; i < n && txn_ok; i++) {
+		struct kstr t = ap->v3_and_below_topics[i].name;
+		topic_ok[i] = request_authorize(req, ACL_OP_WRITE, ACL_RESOURCE_TOPIC, t.ptr ? t.ptr : "",
+						t.ptr ? (size_t)t.len : 0);
+		all &= topic_ok[i];
+	}
+	if (all) {
+		txn_handle_add_partitions(req->broker->txns, wrap(req));
+		return;
+	}
+	struct add_partitions_to_txn_response resp;
+	add_partitions_to_txn_response_init(&resp);
+	resp.results_by_topic_v3_and_below = arena_alloc(&req->arena, sizeof *resp.results_by_topic_v3_and_below * (size_t)(n ? n : 1));
+	resp.results_by_topic_v3_and_below_count = n;
+	for (int i = 0; i < n; i++) {
+		const struct add_partitions_to_txn_request_add_partitions_to_txn_topic *t = &ap->v3_and_below_topics[i];
+		struct add_partitions_to_txn_response_add_partitions_to_txn_topic_result *tr =
+		    &resp.results_by_topic_v3_and_below[i];
+		add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(tr);
+		tr->name = t->name;
+		int np = t->partitions_count > 0 ? t->partitions_count : 0;
+		tr->results_by_partition = arena_alloc(&req->arena, sizeof *tr->results_by_partition * (size_t)(np ? np : 1));
+		tr->results_by_partition_count = np;
+		int16_t err = !txn_ok ? KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+				      : topic_ok[i] ? KERR_OPERATION_NOT_ATTEMPTED : KERR_TOPIC_AUTHORIZATION_FAILED;
+		for (int j = 0; j < np; j++) {
+			tr->results_by_partition[j].partition_index = t->partitions[j];
+			tr->results_by_partition[j].partition_error_code = err;
+		}
+	}
+	request_respond(req, &resp);
+}
+
+/* Write on the transactional id, Read on the group. */
+void handle_add_offsets_to_txn(struct request *req)
+{
+	const struct add_offsets_to_txn_request *ao = req->body;
+	int16_t err = KERR_NONE;
+	if (!may_write_txn(req, ao->transactional_id))
+		err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	else if (!request_authorize(req, ACL_OP_READ, ACL_RESOURCE_GROUP, ao->group_id.ptr ? ao->group_id.ptr : "",
+				    ao->group_id.ptr ? (size_t)ao->group_id.len : 0))
+		err = KERR_GROUP_AUTHORIZATION_FAILED;
+	if (err != KERR_NONE) {
+		struct add_offsets_to_txn_response resp;
+		add_offsets_to_txn_response_init(&resp);
+		resp.error_code = err;
+		request_respond(req, &resp);
+		return;
+	}
+	txn_handle_add_offsets(req->broker->txns, wrap(req));
+}
+
+void handle_end_txn(struct request *req)
+{
+	const struct end_txn_request *et = req->body;
+	if (!may_write_txn(req, et->transactional_id)) {
+		struct end_txn_response resp;
+		end_txn_response_init(&resp);
+		resp.error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+		request_respond(req, &resp);
+		return;
+	}
+	txn_handle_end_txn(req->broker->txns, wrap(req));
+}
+
+/*
+ * Describe on each transactional id: the ids the principal may not describe get
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED.  The coordinator answers a copy of the
+ * request without them, and the answer is put back together in the request's order.
+ */
+struct describe_wrap {
+	struct request *req;
+	bool *allowed;
+	int n;
+};
+
+static void describe_respond(struct txn_request *tr, const void *r)
+{
+	struct describe_wrap *dw = tr->token;
+	const struct describe_transactions_response *got = r;
+	struct describe_transactions_response resp = *got;
+	resp.transaction_states = arena_alloc(&dw->req->arena, sizeof *resp.transaction_states * (size_t)(dw->n ? dw->n : 1));
+	resp.transaction_states_count = dw->n;
+	const struct describe_transactions_request *dq = dw->req->body;
+	int k = 0;
+	for (int i = 0; i < dw->n; i++) {
+		if (dw->allowed[i] && k < got->transaction_states_count) {
+			resp.transaction_states[i] = got->transaction_states[k++];
+			continue;
+		}
+		struct describe_transactions_response_transaction_state *s = &resp.transaction_states[i];
+		describe_transactions_response_transaction_state_init(s);
+		s->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+		s->transactional_id = dq->transactional_ids[i];
+		s->transaction_state = kstr_c("");
+		s->producer_id = -1;
+		s->producer_epoch = -1;
+		s->transaction_start_time_ms = -1;
+		s->topics_count = 0;
+	}
+	request_respond(dw->req, &resp);
+}
+
 void handle_describe_transactions(struct request *req)
 {
-	txn_handle_describe_transactions(req->broker->txns, wrap(req));
+	const struct describe_transactions_request *dq = req->body;
+	int n = dq->transactional_ids_count > 0 ? dq->transactional_ids_count : 0;
+	struct describe_wrap *dw = arena_alloc(&req->arena, sizeof *dw);
+	dw->req = req;
+	dw->n = n;
+	dw->allowed = arena_alloc(&req->arena, sizeof *dw->allowed * (size_t)(n ? n : 1));
+	struct describe_transactions_request *sub = arena_alloc(&req->arena, sizeof *sub);
+	*sub = *dq;
+	sub->transactional_ids = arena_alloc(&req->arena, sizeof *sub->transactional_ids * (size_t)(n ? n : 1));
+	sub->transactional_ids_count = 0;
+	for (int i = 0; i < n; i++) {
+		struct kstr id = dq->transactional_ids[i];
+		dw->allowed[i] = request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TRANSACTIONAL_ID, id.ptr ? id.ptr : "",
+						   id.ptr ? (size_t)id.len : 0);
+		if (dw->allowed[i])
+			sub->transactional_ids[sub->transactional_ids_count++] = id;
+	}
+	struct txn_request *tr = wrap(req);
+	tr->body = sub;
+	tr->respond = describe_respond;
+	tr->token = dw;
+	txn_handle_describe_transactions(req->broker->txns, tr);
 }
-void handle_list_transactions(struct request *req) { txn_handle_list_transactions(req->broker->txns, wrap(req)); }
+
+/* Only the ids the principal may describe are listed [KafkaApis.handleListTransactionsRequest]. */
+static void list_respond(struct txn_request *tr, const void *r)
+{
+	struct request *req = tr->token;
+	struct list_transactions_response resp = *(const struct list_transactions_response *)r;
+	int k = 0;
+	for (int i = 0; i < resp.transaction_states_count; i++) {
+		struct kstr id = resp.transaction_states[i].transactional_id;
+		if (request_authorize_quiet(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TRANSACTIONAL_ID, id.ptr ? id.ptr : "",
+					    id.ptr ? (size_t)id.len : 0))
+			resp.transaction_states[k++] = resp.transaction_states[i];
+	}
+	resp.transaction_states_count = k;
+	request_respond(req, &resp);
+}
+
+void handle_list_transactions(struct request *req)
+{
+	struct txn_request *tr = wrap(req);
+	tr->respond = list_respond;
+	tr->token = req;
+	txn_handle_list_transactions(req->broker->txns, tr);
+}
 
 void txn_init_producer_id(struct request *req) { txn_handle_init_producer_id(req->broker->txns, wrap(req)); }
 
