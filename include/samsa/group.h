@@ -121,16 +121,6 @@ void group_coordinator_on_leadership(struct group_coordinator *gc, int32_t parti
  */
 void group_coordinator_set_topic_partitions(struct group_coordinator *gc, int32_t n);
 
-/*
- * A COMMIT or ABORT marker of producer_id was written to __consumer_offsets
- * partition `partition` (WriteTxnMarkers on its leader): the offsets the
- * producer committed in that transaction (TxnOffsetCommit) become visible or
- * are dropped [GroupCoordinator.scheduleHandleTxnCompletion].  Called after
- * the marker is in the log, with no partition lock held.
- */
-void group_coordinator_on_txn_marker(struct group_coordinator *gc, int32_t partition, int64_t producer_id,
-				     int16_t producer_epoch, bool commit);
-
 /* The __consumer_offsets partition a group id maps to [Kafka's partitionFor]. */
 int32_t group_coordinator_partition_for(const struct group_coordinator *gc, const char *group, size_t len);
 /* offsets.topic.num.partitions: the partition count a new __consumer_offsets is created with. */
@@ -168,5 +158,18 @@ void group_handle_offset_delete(struct group_coordinator *gc, struct group_reque
 void group_handle_describe_groups(struct group_coordinator *gc, struct group_request *req);
 void group_handle_list_groups(struct group_coordinator *gc, struct group_request *req);
 void group_handle_delete_groups(struct group_coordinator *gc, struct group_request *req);
+/* TxnOffsetCommit: the offsets are written in a transactional batch and stay pending until
+ * group_coordinator_on_txn_marker settles them. */
+void group_handle_txn_offset_commit(struct group_coordinator *gc, struct group_request *req);
+
+/*
+ * A transaction marker for producer_id was written to __consumer_offsets-<partition>
+ * [Kafka's GroupCoordinator.scheduleHandleTxnCompletion]: the producer's pending
+ * transactional offsets of the groups on that partition become their committed offsets
+ * (commit) or are dropped (abort).  Called by the partition leader's WriteTxnMarkers
+ * handler once the marker is appended.
+ */
+void group_coordinator_on_txn_marker(struct group_coordinator *gc, int32_t partition, int64_t producer_id,
+				     int16_t producer_epoch, bool commit);
 
 #endif

@@ -63,22 +63,6 @@ int32_t group_partition_for(const struct group_coordinator *gc, const char *id, 
 	return (int32_t)(((uint32_t)java_string_hash(id, len) & 0x7fffffffu) % n);
 }
 
-void group_coordinator_on_txn_marker(struct group_coordinator *gc, int32_t partition, int64_t producer_id,
-				     int16_t producer_epoch, bool commit)
-{
-	/*
-	 * Nothing to do until TxnOffsetCommit keeps pending transactional offsets
-	 * (the transaction coordinator's work): then a COMMIT moves the producer's
-	 * pending offsets of this partition's groups into the committed ones and
-	 * an ABORT drops them.
-	 */
-	(void)gc;
-	(void)partition;
-	(void)producer_id;
-	(void)producer_epoch;
-	(void)commit;
-}
-
 int32_t group_coordinator_partition_for(const struct group_coordinator *gc, const char *group, size_t len)
 {
 	return group_partition_for(gc, group, len);
@@ -168,6 +152,7 @@ struct loaded {
 	struct group **groups;
 	int n, cap;
 	int32_t partition;
+	int64_t txn_pid; /* the batch being read is this producer's transactional one (-1: not) */
 };
 
 static struct group *loaded_group(struct loaded *ld, const char *id, bool create)
@@ -193,6 +178,16 @@ static void on_offset(void *arg, const char *group, const char *topic, int32_t p
 		      const struct committed_offset *o)
 {
 	struct loaded *ld = arg;
+	if (ld->txn_pid >= 0) {
+		/* A transactional commit: pending until its producer's marker follows in the log. */
+		struct group *tg = o ? loaded_group(ld, group, true) : NULL;
+		if (tg) {
+			struct committed_offset copy = *o;
+			copy.topic = (char *)topic;
+			group_txn_offset_put(tg, ld->txn_pid, &copy);
+		}
+		return;
+	}
 	struct group *g = loaded_group(ld, group, o != NULL);
 	if (!g)
 		return;
@@ -232,18 +227,43 @@ static void on_group(void *arg, const char *id, const struct group *rec)
 	fresh->n_offsets = g->n_offsets;
 	g->offsets = NULL;
 	g->n_offsets = 0;
+	fresh->txn_offsets = g->txn_offsets;
+	fresh->n_txn_offsets = g->n_txn_offsets;
+	g->txn_offsets = NULL;
+	g->n_txn_offsets = 0;
 	for (int i = 0; i < ld->n; i++)
 		if (ld->groups[i] == g)
 			ld->groups[i] = fresh;
 	group_free(g);
 }
 
-/* Every record of one batch into the sink; control batches are skipped. */
+/* A control batch: its transaction marker settles the producer's pending offsets. */
+static void load_control(const struct record_batch *b, struct loaded *ld)
+{
+	struct record_iter it;
+	struct record rec;
+	record_iter_init(&it, record_batch_records(b), record_batch_records_len(b), b->record_count);
+	if (!record_iter_next(&it, &rec) || !rec.key.ptr || rec.key.len < 4)
+		return;
+	int16_t type = (int16_t)(rec.key.ptr[2] << 8 | rec.key.ptr[3]);
+	if (type != 0 && type != 1)
+		return;
+	for (int i = 0; i < ld->n; i++)
+		(void)group_txn_offsets_complete(ld->groups[i], b->producer_id, type == 1);
+}
+
+/* Every record of one batch into the sink; control batches settle transactional offsets. */
 static void load_batch(const uint8_t *p, uint32_t size, struct wbuf *plain, const struct group_record_sink *sink)
 {
 	struct record_batch b;
-	if (record_batch_parse(p, size, &b) != KERR_NONE || record_batch_is_control(&b))
+	struct loaded *ld = sink->arg;
+	if (record_batch_parse(p, size, &b) != KERR_NONE)
 		return;
+	if (record_batch_is_control(&b)) {
+		load_control(&b, ld);
+		return;
+	}
+	ld->txn_pid = record_batch_is_transactional(&b) ? b.producer_id : -1;
 	const uint8_t *recs = record_batch_records(&b);
 	size_t len = record_batch_records_len(&b);
 	if (record_batch_codec(&b) != COMPRESSION_NONE) {
@@ -259,6 +279,7 @@ static void load_batch(const uint8_t *p, uint32_t size, struct wbuf *plain, cons
 	record_iter_init(&it, recs, len, b.record_count);
 	while (record_iter_next(&it, &rec))
 		records_decode(rec.key.ptr, rec.key.len, rec.value.ptr, rec.value.len, sink);
+	ld->txn_pid = -1;
 }
 
 /* Read the whole partition log (we lead it, so it is ours to read) into ld. */
@@ -309,7 +330,7 @@ static void install(struct group_coordinator *gc, struct loaded *ld, int64_t now
 	for (int i = 0; i < ld->n; i++) {
 		struct group *g = ld->groups[i];
 		ld->groups[i] = NULL;
-		if (g->n_members == 0 && g->n_offsets == 0 && g->generation == 0) {
+		if (g->n_members == 0 && g->n_offsets == 0 && g->generation == 0 && g->n_txn_offsets == 0) {
 			group_free(g);
 			continue;
 		}
@@ -367,7 +388,7 @@ static void run_job(struct group_coordinator *gc, struct load_job job, struct re
 		return;
 	pthread_mutex_unlock(&gc->lock);
 	int64_t t0 = wall_clock_ms();
-	struct loaded ld = { .partition = job.partition };
+	struct loaded ld = { .partition = job.partition, .txn_pid = -1 };
 	int err = load_partition(gc, job.partition, &ld);
 	pthread_mutex_lock(&gc->lock);
 	if (op->state != PART_LOADING || op->leader_epoch != job.epoch) {

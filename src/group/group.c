@@ -124,6 +124,11 @@ void group_free(struct group *g)
 		free(g->offsets[i].metadata);
 	}
 	free(g->offsets);
+	for (int i = 0; i < g->n_txn_offsets; i++) {
+		free(g->txn_offsets[i].o.topic);
+		free(g->txn_offsets[i].o.metadata);
+	}
+	free(g->txn_offsets);
 	free(g->id);
 	free(g->protocol_type);
 	free(g->protocol);

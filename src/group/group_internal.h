@@ -68,6 +68,11 @@ struct committed_offset {
 	int64_t expire_ts; /* -1: governed by offsets.retention.minutes */
 };
 
+/* A transactional offset commit waiting for its transaction's marker (txn_offsets.c). */
+struct txn_pending_offset {
+	int64_t producer_id;
+	struct committed_offset o;
+};
 struct group {
 	char *id;
 	int32_t partition; /* of __consumer_offsets */
@@ -87,6 +92,8 @@ struct group {
 	int64_t sync_deadline;    /* members with sync_pending are removed then (CompletingRebalance or Stable) */
 	struct committed_offset *offsets; /* sorted by (topic, partition) */
 	int n_offsets;
+	struct txn_pending_offset *txn_offsets; /* TxnOffsetCommit's, until the marker */
+	int n_txn_offsets;
 };
 
 enum part_state { PART_NOT_OWNED, PART_LOADING, PART_OWNED };
@@ -177,6 +184,10 @@ struct committed_offset *group_offset(struct group *g, const char *topic, size_t
 				      bool create);
 void group_drop_offset(struct group *g, struct committed_offset *o);
 
+/* Transactional offsets (txn_offsets.c): keep one aside for producer_id (copied), or settle a
+ * producer's: commit makes them committed, abort drops them; true when it had any. */
+void group_txn_offset_put(struct group *g, int64_t producer_id, const struct committed_offset *o);
+bool group_txn_offsets_complete(struct group *g, int64_t producer_id, bool commit);
 /* --- coordinator plumbing (coordinator.c) ---------------------------------------------- */
 int32_t group_partition_for(const struct group_coordinator *gc, const char *id, size_t len);
 /* NONE when this broker owns the group's partition and has loaded it. */

@@ -59,6 +59,14 @@ void handle_delete_groups(struct request *req);
 void handle_offset_delete(struct request *req);
 /* Producer ids and transactions (init_producer_id.c). */
 void handle_init_producer_id(struct request *req);
+/* The transaction coordinator's APIs (txn_apis.c hands them to src/txn/). */
+void handle_add_partitions_to_txn(struct request *req);
+void handle_add_offsets_to_txn(struct request *req);
+void handle_end_txn(struct request *req);
+/* TxnOffsetCommit goes to the group coordinator (group_apis.c). */
+void handle_txn_offset_commit(struct request *req);
+void handle_describe_transactions(struct request *req);
+void handle_list_transactions(struct request *req);
 
 /*
  * Creates `name` the way Kafka's AutoTopicCreationManager does, with the settings

@@ -27,6 +27,8 @@
 #include "samsa/config.h"
 #include "server/group_apis.h"
 #include "server/producer_ids.h"
+#include "server/txn_apis.h"
+#include "samsa/txn.h"
 #include "samsa/metadata.h"
 #include "server/replication.h"
 #include "server/request.h"
@@ -49,6 +51,8 @@ static void on_leadership(void *arg, const char *topic, size_t topic_len, int32_
 	struct broker *b = arg;
 	if (topic_len == strlen(GROUP_OFFSETS_TOPIC) && memcmp(topic, GROUP_OFFSETS_TOPIC, topic_len) == 0)
 		group_coordinator_on_leadership(b->groups, partition, leader, leader_epoch);
+	else if (topic_len == strlen(TXN_STATE_TOPIC) && memcmp(topic, TXN_STATE_TOPIC, topic_len) == 0)
+		txn_coordinator_on_leadership(b->txns, partition, leader, leader_epoch);
 }
 
 /*
@@ -67,6 +71,12 @@ static void learn_offsets_partitions(struct broker *b)
 	else if (rc != ZOK && rc != ZNONODE)
 		log_warn("Cannot read /brokers/topics/%s (%d); its partition count will come from the controller",
 			 GROUP_OFFSETS_TOPIC, rc);
+	if (rc == ZOK)
+		topic_assignment_free(&asg);
+	memset(&asg, 0, sizeof asg);
+	rc = topic_zk_get_assignment(b->zk, TXN_STATE_TOPIC, &asg);
+	if (rc == ZOK && asg.n_partitions > 0)
+		txn_coordinator_set_topic_partitions(b->txns, asg.n_partitions);
 	if (rc == ZOK)
 		topic_assignment_free(&asg);
 }
@@ -246,9 +256,12 @@ int broker_start(struct broker *b)
 	replica_manager_set_topic_config(b->replicas, load_topic_config, b);
 	struct group_host gh = broker_group_host(b);
 	b->groups = group_coordinator_new(b->config, &gh);
+	struct txn_host th = broker_txn_host(b);
+	b->txns = txn_coordinator_new(b->config, &th);
 	learn_offsets_partitions(b);
 	replica_manager_set_leadership_listener(b->replicas, on_leadership, b);
 	group_coordinator_start(b->groups);
+	txn_coordinator_start(b->txns);
 	b->purgatory = purgatory_start();
 	broker_replication_start(b);
 	b->fetch_sessions = fetch_session_cache_new(config_int(b->config, "max.incremental.fetch.session.cache.slots"));
@@ -301,6 +314,7 @@ void broker_shutdown(struct broker *b)
 	 * connections are still there. */
 	purgatory_stop(b->purgatory);
 	group_coordinator_stop(b->groups);
+	txn_coordinator_stop(b->txns);
 	if (b->net) {
 		net_server_stop(b->net);
 		b->net = NULL;
@@ -336,6 +350,8 @@ void broker_shutdown(struct broker *b)
 	b->metadata = NULL;
 	group_coordinator_free(b->groups);
 	b->groups = NULL;
+	txn_coordinator_free(b->txns);
+	b->txns = NULL;
 	/* Partitions drop their log references first; then the logs are flushed and closed cleanly.
 	 * The scheduler stops before: its dir-failure hook uses the replica manager. */
 	log_manager_stop_scheduler(b->logs);

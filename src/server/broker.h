@@ -37,6 +37,7 @@ struct broker {
 	struct purgatory *purgatory;   /* delayed fetches */
 	struct fetch_session_cache *fetch_sessions;
 	struct group_coordinator *groups; /* consumer groups on __consumer_offsets */
+	struct txn_coordinator *txns;     /* transactions on __transaction_state */
 	struct fetcher_manager *fetchers;  /* replica fetcher threads */
 	struct zk *zk;
 	struct controller *controller;

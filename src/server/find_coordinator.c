@@ -4,14 +4,15 @@
  * by its endpoint on the listener the request came in on.  The first lookup
  * creates __consumer_offsets (compacted, offsets.topic.* settings) and
  * answers COORDINATOR_NOT_AVAILABLE until it has leaders, as Kafka does.
- * Transaction coordinators do not exist yet: key type 1 gets
- * COORDINATOR_NOT_AVAILABLE.
+ * A transactional id's (key type 1) is the leader of its __transaction_state
+ * partition, found and created the same way.
  */
 #include <string.h>
 
 #include "samsa/group.h"
 #include "samsa/metadata.h"
 #include "samsa/proto.h"
+#include "samsa/txn.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
 #include "server/authorizer.h"
@@ -45,14 +46,20 @@ static struct found lookup(struct request *req, const struct metadata_snapshot *
 		f.error = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 		return f;
 	}
-	if (key_type == KEY_TYPE_TRANSACTION)
-		return f;
-	if (key_type != KEY_TYPE_GROUP) {
+	if (key_type != KEY_TYPE_GROUP && key_type != KEY_TYPE_TRANSACTION) {
 		f.error = KERR_INVALID_REQUEST;
 		return f;
 	}
-	int32_t p = group_coordinator_partition_for(b->groups, key.ptr ? key.ptr : "", key.ptr ? (size_t)key.len : 0);
-	const struct mc_topic *t = metadata_snapshot_find_topic(s, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC));
+	bool txn = key_type == KEY_TYPE_TRANSACTION;
+	const char *topic = txn ? TXN_STATE_TOPIC : GROUP_OFFSETS_TOPIC;
+	if (txn && (!key.ptr || key.len == 0)) {
+		/* Kafka refuses an empty transactional id. */
+		f.error = KERR_INVALID_REQUEST;
+		return f;
+	}
+	int32_t p = txn ? txn_coordinator_partition_for(b->txns, key.ptr, (size_t)key.len)
+			: group_coordinator_partition_for(b->groups, key.ptr ? key.ptr : "", key.ptr ? (size_t)key.len : 0);
+	const struct mc_topic *t = metadata_snapshot_find_topic(s, topic, strlen(topic));
 	if (!t) {
 		*missing_topic = true;
 		return f;
@@ -104,16 +111,24 @@ static void answer(struct request *req, bool *missing_topic)
 	request_respond(req, &resp);
 }
 
-/* On the admin executor: create __consumer_offsets, then answer (still COORDINATOR_NOT_AVAILABLE). */
+static const char *key_topic(struct request *req)
+{
+	const struct find_coordinator_request *fq = req->body;
+	return req->header.api_version >= 1 && fq->key_type == KEY_TYPE_TRANSACTION ? TXN_STATE_TOPIC
+										   : GROUP_OFFSETS_TOPIC;
+}
+
+/* On the admin executor: create the internal topic, then answer (still COORDINATOR_NOT_AVAILABLE). */
 static void create_then_answer(struct request *req)
 {
 	struct broker *b = req->broker;
+	const char *topic = key_topic(req);
 	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
-	bool exists = metadata_snapshot_find_topic(s, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC)) != NULL;
+	bool exists = metadata_snapshot_find_topic(s, topic, strlen(topic)) != NULL;
 	metadata_snapshot_release(s);
 	/* The same path as a Metadata request's auto-creation, so both make it alike. */
 	if (!exists)
-		(void)topic_auto_create(b, GROUP_OFFSETS_TOPIC);
+		(void)topic_auto_create(b, topic);
 	bool missing = false;
 	answer(req, &missing);
 }
@@ -125,9 +140,11 @@ void handle_find_coordinator(struct request *req)
 	bool missing = false;
 	/* Look first without answering: the topic may have to be created. */
 	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
-	if (!metadata_snapshot_find_topic(s, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC))) {
-		bool group_key = req->header.api_version == 0 || fq->key_type == KEY_TYPE_GROUP;
-		missing = group_key;
+	const char *topic = key_topic(req);
+	if (!metadata_snapshot_find_topic(s, topic, strlen(topic))) {
+		bool known_key = req->header.api_version == 0 || fq->key_type == KEY_TYPE_GROUP ||
+				 fq->key_type == KEY_TYPE_TRANSACTION;
+		missing = known_key;
 	}
 	metadata_snapshot_release(s);
 	if (missing) {

@@ -59,6 +59,10 @@ void handle_offset_delete(struct request *req) { group_handle_offset_delete(req-
 void handle_describe_groups(struct request *req) { group_handle_describe_groups(req->broker->groups, wrap(req)); }
 void handle_list_groups(struct request *req) { group_handle_list_groups(req->broker->groups, wrap(req)); }
 void handle_delete_groups(struct request *req) { group_handle_delete_groups(req->broker->groups, wrap(req)); }
+void handle_txn_offset_commit(struct request *req)
+{
+	group_handle_txn_offset_commit(req->broker->groups, wrap(req));
+}
 
 void handle_offset_commit(struct request *req)
 {
@@ -87,7 +91,7 @@ static int16_t host_append(void *arg, int32_t partition, uint8_t *records, size_
 	struct log_append_info ai;
 	/* acks=all as offsets.commit.required.acks asks: the append itself is acks=1, and the
 	 * min ISR is checked when the commit waits for its high watermark (host_replicated). */
-	int16_t err = partition_append_as_leader(part, records, len, 1, wall_clock_ms(), &ai, wait_offset);
+	int16_t err = partition_append_from_coordinator(part, records, len, 1, wall_clock_ms(), &ai, wait_offset);
 	partition_unref(part);
 	return err;
 }

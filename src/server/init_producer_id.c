@@ -13,6 +13,7 @@
 #include "server/broker.h"
 #include "server/producer_ids.h"
 #include "server/request.h"
+#include "server/txn_apis.h"
 
 static void answer(struct request *req, int16_t err, int64_t producer_id, int16_t epoch)
 {
@@ -39,7 +40,10 @@ static void refill_then_init(struct request *req)
 		answer(req, err, -1, -1);
 		return;
 	}
-	init_idempotent(req);
+	if (((const struct init_producer_id_request *)req->body)->transactional_id.ptr)
+		txn_init_producer_id(req);
+	else
+		init_idempotent(req);
 }
 
 void handle_init_producer_id(struct request *req)
@@ -64,14 +68,17 @@ void handle_init_producer_id(struct request *req)
 		answer(req, KERR_INVALID_REQUEST, -1, -1);
 		return;
 	}
-	if (ip->transactional_id.ptr) {
+	if (ip->transactional_id.ptr && ip->transactional_id.len == 0) {
 		/* An empty transactional id is refused as the producer client refuses it. */
-		answer(req, ip->transactional_id.len == 0 ? KERR_INVALID_REQUEST : KERR_NOT_COORDINATOR, -1, -1);
+		answer(req, KERR_INVALID_REQUEST, -1, -1);
 		return;
 	}
 	if (!producer_ids_available(b->producer_ids)) {
 		admin_executor_submit(b->admin, req, refill_then_init);
 		return;
 	}
-	init_idempotent(req);
+	if (ip->transactional_id.ptr)
+		txn_init_producer_id(req);
+	else
+		init_idempotent(req);
 }

@@ -77,6 +77,12 @@ static const api_handler_fn handlers[] = {
 	[API_CREATE_ACLS] = handle_create_acls,
 	[API_DELETE_ACLS] = handle_delete_acls,
 	[API_INIT_PRODUCER_ID] = handle_init_producer_id,
+	[API_ADD_PARTITIONS_TO_TXN] = handle_add_partitions_to_txn,
+	[API_ADD_OFFSETS_TO_TXN] = handle_add_offsets_to_txn,
+	[API_END_TXN] = handle_end_txn,
+	[API_TXN_OFFSET_COMMIT] = handle_txn_offset_commit,
+	[API_DESCRIBE_TRANSACTIONS] = handle_describe_transactions,
+	[API_LIST_TRANSACTIONS] = handle_list_transactions,
 };
 
 api_handler_fn api_handler(int16_t api_key)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "samsa/group.h"
+#include "samsa/txn.h"
 #include "samsa/metadata.h"
 #include "samsa/proto.h"
 #include "samsa/util/log.h"
@@ -151,6 +152,9 @@ void handle_update_metadata(struct request *req)
 	const struct mc_topic *offsets = metadata_snapshot_find_topic(s, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC));
 	if (offsets)
 		group_coordinator_set_topic_partitions(b->groups, offsets->n_partitions);
+	const struct mc_topic *txn_state = metadata_snapshot_find_topic(s, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
+	if (txn_state)
+		txn_coordinator_set_topic_partitions(b->txns, txn_state->n_partitions);
 	metadata_cache_install(b->metadata, s);
 	request_respond(req, &resp);
 }

@@ -18,6 +18,8 @@ int cmd_consumer_groups(int argc, char **argv);
 int cmd_log_dirs(int argc, char **argv);
 /* Users' SCRAM credentials, like kafka-configs.sh --entity-type users; 0 fine, 1 errors, 2 usage. */
 int cmd_configs(int argc, char **argv);
+/* List and describe transactions, like kafka-transactions.sh; 0 fine, 1 errors, 2 usage. */
+int cmd_transactions(int argc, char **argv);
 /* Add, remove and list ACLs, like kafka-acls.sh; 0 fine, 1 errors, 2 usage. */
 int cmd_acls(int argc, char **argv);
 

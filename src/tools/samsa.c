@@ -47,6 +47,11 @@ static void usage(FILE *out)
 		     "         --list [resource...] [--principal P]      ACLs, like kafka-acls.sh\n"
 		     "  log-dirs --bootstrap-server HOST:PORT --describe [--broker-list ID,...]\n"
 		     "         [--topic-list T,...]                       log dirs as JSON, like kafka-log-dirs.sh\n"
+		     "  transactions --bootstrap-server HOST:PORT list | describe --transactional-id ID |\n"
+		     "         describe-producers --topic T --partition P |\n"
+		     "         abort --topic T --partition P --start-offset O |\n"
+		     "         find-hanging --broker-id B [--max-transaction-timeout MIN]\n"
+		     "                                                    like kafka-transactions.sh\n"
 		     "  dump-log --files F[,F...] [--print-data-log] [--verify]\n"
 		     "                                                    print and check segment files or\n"
 		     "                                                    partition dirs, like kafka-dump-log.sh\n"
@@ -173,6 +178,8 @@ int main(int argc, char **argv)
 		return cmd_log_dirs(argc, argv);
 	if (strcmp(cmd, "dump-log") == 0)
 		return cmd_dump_log(argc, argv);
+	if (strcmp(cmd, "transactions") == 0)
+		return cmd_transactions(argc, argv);
 	if (strcmp(cmd, "cluster") == 0 || strcmp(cmd, "broker-api-versions") == 0) {
 		const char *bs = bootstrap_arg(argc, argv);
 		if (!bs) {

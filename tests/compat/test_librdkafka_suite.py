@@ -114,16 +114,13 @@ SKIP = {
 # Needs what samsa does not serve yet; counts from when that work lands.
 PENDING = {
 	"0055": "idempotent and transactional producer cases (InitProducerId)",
-	"0061": "transactional producer (InitProducerId, read_committed lag)",
 	"0076": "idempotent producer cases (InitProducerId)",
 	"0081": "dynamic broker configs (AlterConfigs of a BROKER resource); its topic, partition, config and "
 		"ACL cases pass up to there",
 	"0086": "idempotent producer cases (InitProducerId)",
 	"0090": "idempotent producer (InitProducerId)",
-	"0094": "idempotent producer (InitProducerId)",
 	"0098": "transactions",
 	"0103": "transactions",
-	"0129": "transactions (aborted messages)",
 }
 
 # Fail through a bug of librdkafka 2.0.2 itself: {test case: (reason, a pattern

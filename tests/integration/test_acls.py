@@ -410,6 +410,72 @@ class Acls(h.ClusterTestCase):
 			self.cli("--remove", "--force", "--topic", "an", "--resource-pattern-type", "prefixed")
 			self.cli("--remove", "--force", "--transactional-id", "acl-txn")
 
+	def test_transaction_api_checks(self):
+		"""AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit need Write on the transactional id
+		(and Write on each topic, Read on the group); DescribeTransactions Describe on it, ListTransactions
+		lists only those; AddPartitionsToTxn v4 (brokers) ClusterAction."""
+		TXN_AUTH = 53
+		port = self.c.broker(1).port
+		i64 = lambda v: struct.pack(">q", v)
+		i16 = lambda v: struct.pack(">h", v)
+
+		def call(api, version, body, flex=False):
+			with kproto.Conn("127.0.0.1", port) as conn:
+				r = conn.request(api, version, body, flexible_header=flex)
+				if flex:
+					r.skip_tags()
+				r.i32()
+				return r
+
+		def add_partitions(topic):
+			r = call(24, 1, string("acl-t2") + i64(1) + i16(0) + i32(1) + string(topic) + i32(1) + i32(0))
+			r.i32()
+			r.string()
+			r.i32()
+			r.i32()
+			return r.i16()
+
+		def end_txn():
+			return call(26, 1, string("acl-t2") + i64(1) + i16(0) + i8(1)).i16()
+
+		def add_offsets():
+			return call(25, 1, string("acl-t2") + i64(1) + i16(0) + string("acl-grp-t")).i16()
+
+		def txn_offset_commit():
+			r = call(28, 0, string("acl-t2") + string("acl-grp-t") + i64(1) + i16(0) + i32(1) + string("acl-wr") +
+				i32(1) + i32(0) + i64(3) + string(None))
+			r.i32()
+			r.string()
+			r.i32()
+			r.i32()
+			return r.i16()
+
+		def describe():
+			r = call(65, 0, kproto.compact_array([kproto.compact_string("acl-t2")]) + kproto.uvarint(0), flex=True)
+			r.uvarint()
+			return r.i16()
+
+		self.assertEqual(add_partitions("acl-wr"), TXN_AUTH)
+		self.assertEqual(end_txn(), TXN_AUTH)
+		self.assertEqual(add_offsets(), TXN_AUTH)
+		self.assertEqual(txn_offset_commit(), TXN_AUTH)
+		self.assertEqual(describe(), TXN_AUTH)
+		r = call(66, 0, kproto.compact_array([]) + kproto.compact_array([]) + kproto.uvarint(0), flex=True)
+		self.assertEqual(r.i16(), NONE)
+		r = call(24, 4, kproto.compact_array([kproto.compact_string("acl-t2") + i64(1) + i16(0) + i8(1) +
+			kproto.compact_array([]) + kproto.uvarint(0)]) + kproto.uvarint(0), flex=True)
+		self.assertEqual(r.i16(), CLUSTER_AUTH)
+		self.cli("--add", "--allow-principal", "User:ANONYMOUS", "--operation", "Write", "--transactional-id",
+			"acl-t2")
+		try:
+			h.wait_until(lambda: end_txn() != TXN_AUTH, 10, "Write on the transactional id")
+			self.assertEqual(add_partitions("acl-wr"), TOPIC_AUTH)  # no Write on the topic
+			self.assertEqual(add_offsets(), GROUP_AUTH)             # no Read on the group
+			self.assertEqual(txn_offset_commit(), GROUP_AUTH)
+			self.assertNotEqual(describe(), TXN_AUTH)               # Write implies Describe, as in Kafka
+		finally:
+			self.cli("--remove", "--force", "--transactional-id", "acl-t2")
+
 	def test_kafka_python_admin_acls(self):
 		from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, KafkaAdminClient,
 					ResourcePattern, ResourcePatternFilter, ResourceType)

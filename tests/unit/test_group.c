@@ -943,6 +943,33 @@ static void test_random_schedules(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* Transactional offsets stay aside per producer until their marker: commit keeps them, abort drops them. */
+static void test_txn_offsets_settle(void **state)
+{
+	(void)state;
+	struct group *g = group_new("g", 1, 0, 0);
+	struct committed_offset o = { .topic = "t", .partition = 0, .offset = 5, .leader_epoch = -1,
+				      .metadata = "m", .commit_ts = 1, .expire_ts = -1 };
+	group_txn_offset_put(g, 7, &o);
+	o.offset = 6; /* the same producer again: replaces */
+	group_txn_offset_put(g, 7, &o);
+	o.partition = 1;
+	o.offset = 9;
+	group_txn_offset_put(g, 8, &o);
+	assert_int_equal(g->n_txn_offsets, 2);
+	assert_null(group_offset(g, "t", 1, 0, false));
+	assert_false(group_txn_offsets_complete(g, 99, true));
+	assert_true(group_txn_offsets_complete(g, 8, false)); /* aborted: gone, nothing committed */
+	assert_null(group_offset(g, "t", 1, 1, false));
+	assert_true(group_txn_offsets_complete(g, 7, true));
+	struct committed_offset *c = group_offset(g, "t", 1, 0, false);
+	assert_non_null(c);
+	assert_int_equal(c->offset, 6);
+	assert_string_equal(c->metadata, "m");
+	assert_int_equal(g->n_txn_offsets, 0);
+	group_free(g);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -956,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_static_member_replaced),
 		cmocka_unit_test(test_three_consumers_last_joiner_leaves),
 		cmocka_unit_test(test_random_schedules),
+		cmocka_unit_test(test_txn_offsets_settle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
