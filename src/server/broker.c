@@ -16,6 +16,7 @@
 #include "server/broker_logs.h"
 #include "server/broker_tls.h"
 #include "server/config_changes.h"
+#include "server/quotas.h"
 #include "server/sasl.h"
 #include "samsa/util/tls.h"
 #include "server/fetch_session.h"
@@ -235,6 +236,8 @@ int broker_start(struct broker *b)
 		return -1;
 	b->admin = admin_executor_start();
 	b->producer_ids = producer_ids_new(b->zk, b->id);
+	b->quotas = quota_manager_new(b->config);
+	quota_manager_load(b->quotas, b->zk);
 	/* Logs load (and recover) before we register: a broker is only listed once it can serve. */
 	if (broker_open_logs(b) != 0)
 		return -1;
@@ -313,6 +316,8 @@ void broker_shutdown(struct broker *b)
 	b->admin = NULL;
 	producer_ids_free(b->producer_ids);
 	b->producer_ids = NULL;
+	quota_manager_free(b->quotas);
+	b->quotas = NULL;
 	controller_free(b->controller);
 	b->controller = NULL;
 	for (int i = 0; i < b->n_listeners; i++) {

@@ -48,6 +48,7 @@ struct broker {
 	struct client_security *inter_broker_security;
 	struct config_changes *config_changes; /* applies /config/changes to live logs */
 	struct producer_ids *producer_ids; /* blocks of producer ids claimed in ZooKeeper */
+	struct quota_manager *quotas;  /* client quotas from /config/users and /config/clients */
 	volatile int stopping;
 };
 

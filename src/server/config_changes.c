@@ -5,12 +5,14 @@
  * broker holds for the topic its new config, so retention, segment, message
  * size and the other topic keys change on live logs without a restart.
  * Notices already there at start are skipped: logs read their topic's config
- * when they are first hosted.  Users' notices need nothing here (SCRAM
- * credentials are read at each authentication).
+ * when they are first hosted.  A user's or client's notice reloads that
+ * entity's client quotas (quotas.c); SCRAM credentials in users' znodes need
+ * nothing here, they are read at each authentication.
  */
 #include "server/config_changes.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,7 @@
 #include "samsa/util/xalloc.h"
 #include "samsa/zk.h"
 #include "server/broker.h"
+#include "server/quotas.h"
 #include "server/topic_config.h"
 
 #define NOTICE_PREFIX "config_change_"
@@ -92,6 +95,13 @@ static void process_notice(struct broker *b, const char *name)
 		apply_topic(b, entity_path + 7);
 	else if (type && ename && !strcmp(type, "topics"))
 		apply_topic(b, ename);
+	else if (entity_path && (!strncmp(entity_path, "users/", 6) || !strncmp(entity_path, "clients/", 8)))
+		quota_manager_reload(b->quotas, b->zk, entity_path);
+	else if (type && ename && (!strcmp(type, "users") || !strcmp(type, "clients"))) {
+		char ep[1100];
+		snprintf(ep, sizeof ep, "%s/%s", type, ename);
+		quota_manager_reload(b->quotas, b->zk, ep);
+	}
 	arena_free(&a);
 	free(data);
 }

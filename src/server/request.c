@@ -70,6 +70,8 @@ static const api_handler_fn handlers[] = {
 	[API_ALTER_CONFIGS] = handle_alter_configs,
 	[API_INCREMENTAL_ALTER_CONFIGS] = handle_incremental_alter_configs,
 	[API_INIT_PRODUCER_ID] = handle_init_producer_id,
+	[API_DESCRIBE_CLIENT_QUOTAS] = handle_describe_client_quotas,
+	[API_ALTER_CLIENT_QUOTAS] = handle_alter_client_quotas,
 };
 
 api_handler_fn api_handler(int16_t api_key)
@@ -99,6 +101,7 @@ void request_dispatch(struct conn *c, const struct conn_info *info, const uint8_
 	req->broker = b;
 	req->conn = c;
 	req->info = *info;
+	req->frame_len = len; /* what quotas count */
 	arena_init(&req->arena);
 
 	if (request_header_decode(&r, &req->header) != 0) {
