@@ -180,6 +180,15 @@ class Quotas(h.ClusterTestCase):
 			cfg = self.znode("/config/users/alice")["config"]
 			self.assertEqual(set(cfg), {"consumer_byte_rate", "SCRAM-SHA-256"})
 
+			# The defaults would apply to every producer of the other tests: removed again.
+			res = alter(c, [([("user", None)], [("producer_byte_rate", None)]),
+					([("client-id", None)], [("controller_mutation_rate", None)])])
+			self.assertEqual([e for e, _ in res], [0, 0], res)
+			self.assertEqual(self.znode("/config/users/<default>"), {"version": 1, "config": {}})
+			err, found = describe(c, [("user", 1, None)])
+			self.assertEqual(found, {})
+			self.wait_applied("users/<default>", 2)
+
 	def test_cli(self):
 		r = h.samsa_cli("configs", "--bootstrap-server", self.b.address, "--entity-type", "clients",
 				"--entity-name", "cli-app", "--alter", "--add-config", "producer_byte_rate=777000,consumer_byte_rate=888000")
