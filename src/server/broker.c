@@ -16,6 +16,7 @@
 #include "server/broker_logs.h"
 #include "server/broker_tls.h"
 #include "server/config_changes.h"
+#include "server/broker_dynamic.h"
 #include "server/quotas.h"
 #include "server/sasl.h"
 #include "samsa/util/tls.h"
@@ -74,7 +75,7 @@ static void learn_offsets_partitions(struct broker *b)
 static int load_topic_config(void *arg, const char *topic, struct log_config *out)
 {
 	struct broker *b = arg;
-	return topic_config_load(b->zk, b->config, topic, out);
+	return topic_config_load(b->zk, broker_config_effective(b), topic, out);
 }
 
 static void build_registration(struct broker *b, struct kafka_broker_registration *reg)
@@ -238,6 +239,9 @@ int broker_start(struct broker *b)
 	b->producer_ids = producer_ids_new(b->zk, b->id);
 	b->quotas = quota_manager_new(b->config);
 	quota_manager_load(b->quotas, b->zk);
+	/* Before the logs open: their defaults include the dynamic broker configs. */
+	b->dynamic = broker_dynamic_new();
+	broker_dynamic_load(b);
 	/* Logs load (and recover) before we register: a broker is only listed once it can serve. */
 	if (broker_open_logs(b) != 0)
 		return -1;
@@ -318,6 +322,8 @@ void broker_shutdown(struct broker *b)
 	b->producer_ids = NULL;
 	quota_manager_free(b->quotas);
 	b->quotas = NULL;
+	broker_dynamic_free(b->dynamic);
+	b->dynamic = NULL;
 	controller_free(b->controller);
 	b->controller = NULL;
 	for (int i = 0; i < b->n_listeners; i++) {

@@ -49,6 +49,7 @@ struct broker {
 	struct config_changes *config_changes; /* applies /config/changes to live logs */
 	struct producer_ids *producer_ids; /* blocks of producer ids claimed in ZooKeeper */
 	struct quota_manager *quotas;  /* client quotas from /config/users and /config/clients */
+	struct broker_dynamic *dynamic; /* /config/brokers/<default> and /config/brokers/<id> */
 	volatile int stopping;
 };
 

@@ -23,6 +23,7 @@
 #include "samsa/util/xalloc.h"
 #include "samsa/zk.h"
 #include "server/broker.h"
+#include "server/broker_dynamic.h"
 #include "server/quotas.h"
 #include "server/topic_config.h"
 
@@ -57,7 +58,7 @@ static void on_watch(void *arg)
 static void apply_topic(struct broker *b, const char *topic)
 {
 	struct log_config cfg;
-	if (topic_config_load(b->zk, b->config, topic, &cfg) != 0) {
+	if (topic_config_load(b->zk, broker_config_effective(b), topic, &cfg) != 0) {
 		log_warn("Config change for topic %s: cannot read /config/topics/%s", topic, topic);
 		return;
 	}
@@ -78,6 +79,37 @@ static void apply_topic(struct broker *b, const char *topic)
 	log_info("Config change for topic %s applied to %d local log(s)", topic, changed);
 }
 
+/* After a dynamic broker config change: every local log's config is made again. */
+static void apply_all_topics(struct broker *b)
+{
+	int cap = 16, n_topics = 0;
+	char **topics = xcalloc((size_t)cap, sizeof *topics);
+	for (int d = 0; d < log_manager_dir_count(b->logs); d++) {
+		int n;
+		struct log_ref **logs = log_manager_dir_logs(b->logs, d, &n);
+		for (int i = 0; i < n; i++) {
+			size_t tl;
+			const char *t = log_ref_topic(logs[i], &tl);
+			bool seen = false;
+			for (int k = 0; k < n_topics && !seen; k++)
+				seen = strlen(topics[k]) == tl && !memcmp(topics[k], t, tl);
+			if (seen)
+				continue;
+			if (n_topics == cap) {
+				cap *= 2;
+				topics = xrealloc(topics, sizeof *topics * (size_t)cap);
+			}
+			topics[n_topics++] = xstrndup(t, tl);
+		}
+		log_manager_refs_put(logs, n);
+	}
+	for (int k = 0; k < n_topics; k++) {
+		apply_topic(b, topics[k]);
+		free(topics[k]);
+	}
+	free(topics);
+}
+
 /* The entity a notice names: version 2's entity_path, or version 1's type and name. */
 static void process_notice(struct broker *b, const char *name)
 {
@@ -95,7 +127,10 @@ static void process_notice(struct broker *b, const char *name)
 		apply_topic(b, entity_path + 7);
 	else if (type && ename && !strcmp(type, "topics"))
 		apply_topic(b, ename);
-	else if (entity_path && (!strncmp(entity_path, "users/", 6) || !strncmp(entity_path, "clients/", 8)))
+	else if (entity_path && !strncmp(entity_path, "brokers/", 8)) {
+		if (broker_dynamic_reload(b, entity_path))
+			apply_all_topics(b);
+	} else if (entity_path && (!strncmp(entity_path, "users/", 6) || !strncmp(entity_path, "clients/", 8)))
 		quota_manager_reload(b->quotas, b->zk, entity_path);
 	else if (type && ename && (!strcmp(type, "users") || !strcmp(type, "clients"))) {
 		char ep[1100];

@@ -4,6 +4,10 @@
  *
  *   samsa configs --bootstrap-server H:P --describe --entity-type topics --entity-name orders
  *   samsa configs --bootstrap-server H:P --describe --entity-type brokers --entity-name 1
+ *   samsa configs --bootstrap-server H:P --alter --entity-type brokers --entity-default \
+ *       --add-config log.retention.ms=3600000 (or --entity-name 1: that broker alone)
+ *   samsa configs --bootstrap-server H:P --alter --entity-type broker-loggers --entity-name 1 \
+ *       --add-config root=DEBUG
  *   samsa configs --bootstrap-server H:P --alter --entity-type topics --entity-name orders \
  *       --add-config retention.ms=3600000,max.message.bytes=2000000 [--delete-config segment.ms]
  *
@@ -56,8 +60,9 @@ static void usage(void)
 			"       samsa configs --bootstrap-server HOST:PORT --entity-type users|clients\n"
 			"         (--entity-name NAME | --entity-default) (--alter [--add-config producer_byte_rate=N,...]\n"
 			"          [--delete-config KEY,...] | --describe)\n"
-			"       samsa configs --bootstrap-server HOST:PORT --entity-type topics|brokers --entity-name NAME\n"
-			"         (--describe | --alter [--add-config k=v,...] [--delete-config k,...])  (topics only for --alter)\n");
+			"       samsa configs --bootstrap-server HOST:PORT --entity-type topics|brokers|broker-loggers\n"
+			"         (--entity-name NAME | --entity-default (brokers))\n"
+			"         (--describe | --alter [--add-config k=v,...] [--delete-config k,...])\n");
 }
 
 /* One failed resource, as kafka-configs.sh reports it. */
@@ -295,8 +300,11 @@ static int describe_entity(const struct configs_opts *o, int8_t type)
 				continue;
 			}
 			status = 0;
-			printf("%s configs for %s %s are:\n", type == 2 ? "All" : "All", type == 2 ? "topic" : "broker",
-			       o->entity_name ? o->entity_name : "");
+			if (type == 4 && !o->entity_name)
+				printf("Default configs for brokers in the cluster are:\n");
+			else
+				printf("All configs for %s %s are:\n", type == 2 ? "topic" : type == 4 ? "broker" : "broker-logger",
+				       o->entity_name ? o->entity_name : "");
 			static const char *const sources[] = { "UNKNOWN", "DYNAMIC_TOPIC_CONFIG", "DYNAMIC_BROKER_CONFIG",
 							       "DYNAMIC_DEFAULT_BROKER_CONFIG", "STATIC_BROKER_CONFIG",
 							       "DEFAULT_CONFIG", "DYNAMIC_BROKER_LOGGER_CONFIG" };
@@ -323,8 +331,12 @@ static int describe_entity(const struct configs_opts *o, int8_t type)
 	return status;
 }
 
-/* --entity-type topics --alter: IncrementalAlterConfigs SET for --add-config k=v,..., DELETE for --delete-config k,... */
-static int alter_topic(const struct configs_opts *o)
+/*
+ * --entity-type topics|brokers|broker-loggers --alter: IncrementalAlterConfigs
+ * SET for --add-config k=v,..., DELETE for --delete-config k,...; a broker is
+ * --entity-name ID or --entity-default (the cluster default, name "").
+ */
+static int alter_resource(const struct configs_opts *o, int8_t type)
 {
 	struct arena a;
 	arena_init(&a);
@@ -332,8 +344,8 @@ static int alter_topic(const struct configs_opts *o)
 	incremental_alter_configs_request_init(&req);
 	struct incremental_alter_configs_request_alter_configs_resource r;
 	incremental_alter_configs_request_alter_configs_resource_init(&r);
-	r.resource_type = 2;
-	r.resource_name = kstr_c(o->entity_name);
+	r.resource_type = type;
+	r.resource_name = kstr_c(o->entity_default ? "" : o->entity_name);
 	r.configs = arena_alloc(&a, sizeof *r.configs * 64);
 	for (int pass = 0; pass < 2; pass++) {
 		const char *spec = pass ? o->del : o->add;
@@ -374,8 +386,11 @@ static int alter_topic(const struct configs_opts *o)
 				print_config_error(resp->responses[i].error_code, resp->responses[i].error_message);
 				status = 1;
 			}
-		if (!status)
-			printf("Completed updating config for topic %s.\n", o->entity_name);
+		if (!status && o->entity_default)
+			printf("Completed updating default config for brokers in the cluster.\n");
+		else if (!status)
+			printf("Completed updating config for %s %s.\n", type == 2 ? "topic" : type == 4 ? "broker" : "broker-logger",
+			       o->entity_name);
 	} else {
 		fprintf(stderr, "samsa configs: IncrementalAlterConfigs failed\n");
 	}
@@ -559,19 +574,20 @@ int cmd_configs(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	if (!strcmp(o.entity_type, "topics") || !strcmp(o.entity_type, "brokers")) {
-		bool topics = !strcmp(o.entity_type, "topics");
-		if (o.describe)
-			return describe_entity(&o, topics ? 2 : 4);
-		if (!topics) {
-			fprintf(stderr, "samsa configs: broker configs cannot change without a restart yet\n");
-			return 1;
+	if (!strcmp(o.entity_type, "topics") || !strcmp(o.entity_type, "brokers") ||
+	    !strcmp(o.entity_type, "broker-loggers")) {
+		int8_t type = !strcmp(o.entity_type, "topics") ? 2 : !strcmp(o.entity_type, "brokers") ? 4 : 8;
+		if (o.entity_default && (type != 4 || o.entity_name)) {
+			fprintf(stderr, "samsa configs: --entity-default is for brokers, users and clients, without --entity-name\n");
+			return 2;
 		}
-		if (!o.entity_name || (!o.add && !o.del)) {
+		if (o.describe)
+			return describe_entity(&o, type);
+		if ((!o.entity_name && !o.entity_default) || (!o.add && !o.del)) {
 			usage();
 			return 2;
 		}
-		return alter_topic(&o);
+		return alter_resource(&o, type);
 	}
 	if (strcmp(o.entity_type, "users") && strcmp(o.entity_type, "clients")) {
 		fprintf(stderr, "samsa configs: --entity-type is topics, brokers, users or clients\n");
