@@ -143,6 +143,7 @@ void broker_dynamic_free(struct broker_dynamic *d)
 		return;
 	for (int i = 0; i < d->n_retired; i++)
 		config_free(d->retired[i]);
+	config_free((struct config *)d->effective);
 	free(d->retired);
 	arena_free(&d->per_broker.arena);
 	arena_free(&d->cluster.arena);

@@ -80,12 +80,14 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 		return [json.loads(self.c.zk.get(self.c.zpath("/config/changes/" + n))[0].decode())
 			for n in self.c.zk.get_children(self.c.zpath("/config/changes"))]
 
-	def wait_applied(self, broker, entity, count=1):
-		needle = "Dynamic broker config /config/%s applied" % entity
-		h.wait_until(lambda: self.c.broker(broker).log_text().count(needle) >= count, 30,
-				"broker %d applies %s" % (broker, entity))
+	def applied(self, broker, entity):
+		return self.c.broker(broker).log_text().count("Dynamic broker config /config/%s applied" % entity)
+
+	def wait_applied(self, broker, entity, before):
+		h.wait_until(lambda: self.applied(broker, entity) > before, 30, "broker %d applies %s" % (broker, entity))
 
 	def test_precedence_and_describe(self):
+		b1d, b2d, b1 = self.applied(1, "brokers/<default>"), self.applied(2, "brokers/<default>"), self.applied(1, "brokers/1")
 		self.assertEqual(self.incremental(1, [(BROKER, "", [("log.retention.ms", SET, "3600000")]),
 				(BROKER, "1", [("log.retention.ms", SET, "7200000")])]), [(0, None), (0, None)])
 		self.assertEqual(self.znode("/config/brokers/<default>"), {"version": 1, "config": {"log.retention.ms": "3600000"}})
@@ -93,9 +95,9 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 		notes = self.notices()
 		self.assertIn({"version": 2, "entity_path": "brokers/<default>"}, notes)
 		self.assertIn({"version": 2, "entity_path": "brokers/1"}, notes)
-		for b in (1, 2):
-			self.wait_applied(b, "brokers/<default>")
-		self.wait_applied(1, "brokers/1")
+		self.wait_applied(1, "brokers/<default>", b1d)
+		self.wait_applied(2, "brokers/<default>", b2d)
+		self.wait_applied(1, "brokers/1", b1)
 		one = self.describe(1, BROKER, "1")
 		v, src, ro, syn = one["log.retention.ms"]
 		self.assertEqual((v, src, ro), ("7200000", 2, False))
@@ -109,13 +111,15 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 		self.assertEqual(dflt["log.retention.ms"][:2], ("3600000", 3))
 		# Topic keys see the dynamic broker value as their synonym.
 		h.create_topic(self.c.broker(2).address, "dynret", 1, 1)
-		fs = self.admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "dynret")], request_timeout=20)
-		cfg = list(fs.values())[0].result(30)
-		self.assertEqual(cfg["retention.ms"].value, "7200000")  # broker 1 answers
-		self.assertEqual(cfg["retention.ms"].source, 2)
+		v, src, _ro, syn = self.describe(1, 2, "dynret")["retention.ms"]
+		self.assertEqual((v, src), ("7200000", 2))
+		self.assertEqual(syn[:3], [("log.retention.ms", "7200000", 2), ("log.retention.ms", "3600000", 3),
+				("log.retention.hours", "100", 4)])
+		self.assertEqual(self.describe(2, 2, "dynret")["retention.ms"][:2], ("3600000", 3))
 		# DELETE falls back to the next level.
+		b1 = self.applied(1, "brokers/1")
 		self.assertEqual(self.incremental(1, [(BROKER, "1", [("log.retention.ms", DELETE, None)])]), [(0, None)])
-		self.wait_applied(1, "brokers/1", 2)
+		self.wait_applied(1, "brokers/1", b1)
 		self.assertEqual(self.describe(1, BROKER, "1")["log.retention.ms"][:2], ("3600000", 3))
 		self.assertEqual(self.incremental(1, [(BROKER, "", [("log.retention.ms", DELETE, None)])]), [(0, None)])
 
@@ -134,11 +138,11 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 			p.flush(20)
 			return out[0]
 		self.assertIn("MSG_SIZE_TOO_LARGE", str(produce()))
-		before = self.c.broker(2).log_text().count("Dynamic broker config /config/brokers/<default> applied")
+		before = self.applied(2, "brokers/<default>")
 		r = h.samsa_cli("configs", "--bootstrap-server", self.c.broker(1).address, "--entity-type", "brokers",
 				"--entity-default", "--alter", "--add-config", "message.max.bytes=3000000")
 		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-		self.wait_applied(2, "brokers/<default>", before + 1)
+		self.wait_applied(2, "brokers/<default>", before)
 		self.assertIsNone(produce())
 		r = h.samsa_cli("configs", "--bootstrap-server", self.c.broker(1).address, "--entity-type", "brokers",
 				"--entity-default", "--describe")
@@ -147,7 +151,7 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 		r = h.samsa_cli("configs", "--bootstrap-server", self.c.broker(1).address, "--entity-type", "brokers",
 				"--entity-default", "--alter", "--delete-config", "message.max.bytes")
 		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-		self.wait_applied(2, "brokers/<default>", before + 2)
+		self.wait_applied(2, "brokers/<default>", before + 1)
 		self.assertIn("MSG_SIZE_TOO_LARGE", str(produce()))
 
 	def test_refusals(self):
@@ -169,17 +173,19 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 		self.assertIn("num.partitions", r.stdout + r.stderr)
 
 	def test_replication_throttle_rates_stored(self):
+		before = self.applied(2, "brokers/2")
 		self.assertEqual(self.incremental(2, [(BROKER, "2", [("leader.replication.throttled.rate", SET, "1000000"),
 				("follower.replication.throttled.rate", SET, "2000000")])]), [(0, None)])
 		self.assertEqual(self.znode("/config/brokers/2")["config"], {"leader.replication.throttled.rate": "1000000",
 				"follower.replication.throttled.rate": "2000000"})
-		self.wait_applied(2, "brokers/2")
+		self.wait_applied(2, "brokers/2", before)
 		d = self.describe(2, BROKER, "2")
 		self.assertEqual(d["leader.replication.throttled.rate"][:2], ("1000000", 2))
 
 	def test_malformed_znode_keeps_last_good(self):
+		before = self.applied(1, "brokers/1")
 		self.assertEqual(self.incremental(1, [(BROKER, "1", [("log.segment.bytes", SET, "2000000")])]), [(0, None)])
-		self.wait_applied(1, "brokers/1")
+		self.wait_applied(1, "brokers/1", before)
 		self.c.zk.set(self.c.zpath("/config/brokers/1"), b"{\"version\":1,\"config\":")
 		self.c.zk.create(self.c.zpath("/config/changes/config_change_"),
 				json.dumps({"version": 2, "entity_path": "brokers/1"}).encode(), sequence=True)
