@@ -280,7 +280,7 @@ bool partition_isr_write_begin(struct partition *p, int32_t leader_epoch, int32_
 void partition_isr_write_end(struct partition *p, int32_t leader_epoch, int rc, const int32_t *isr, int n_isr,
 			     int32_t new_zk_version);
 
-/* For tests: the ISR as this broker holds it (up to max ids), returns the count. */
+/* The ISR as this broker holds it (up to max ids), returns the count (tests, the replication throttle). */
 int partition_isr(struct partition *p, int32_t *out, int max);
 
 /*

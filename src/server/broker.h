@@ -51,6 +51,7 @@ struct broker {
 	struct producer_ids *producer_ids; /* blocks of producer ids claimed in ZooKeeper */
 	struct quota_manager *quotas;  /* client quotas from /config/users and /config/clients */
 	struct broker_dynamic *dynamic; /* /config/brokers/<default> and /config/brokers/<id> */
+	struct replication_quota *replication_quota; /* leader.replication.throttled.rate */
 	volatile int stopping;
 };
 

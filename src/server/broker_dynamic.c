@@ -14,7 +14,7 @@
  * config at once), and Kafka's broker quota keys
  * leader/follower.replication.throttled.rate and
  * replica.alter.log.dirs.io.max.bytes.per.second, which are stored and
- * described.  Keys Kafka refuses to change dynamically are refused with
+ * described (the leader's rate is applied: quotas.c).  Keys Kafka refuses to change dynamically are refused with
  * Kafka's message; keys Kafka changes dynamically but samsa cannot yet (thread
  * pools, listeners, SSL stores, connection limits) are refused saying so.
  */
@@ -32,6 +32,7 @@
 #include "samsa/util/xalloc.h"
 #include "samsa/zk.h"
 #include "server/broker.h"
+#include "server/quotas.h"
 
 #define DEFAULT_NAME "<default>"
 
@@ -50,7 +51,7 @@ struct broker_dynamic {
 };
 
 /* DynamicConfig.Broker's own keys (QuotaConfigs), not KafkaConfig keys. */
-static const char *const quota_keys[] = { "leader.replication.throttled.rate", "follower.replication.throttled.rate",
+static const char *const broker_quota_keys[] = { "leader.replication.throttled.rate", "follower.replication.throttled.rate",
 					  "replica.alter.log.dirs.io.max.bytes.per.second", NULL };
 
 /* Dynamic in Kafka (thread pools, listeners, connection quotas, cleaner, security, ...), not yet in samsa. */
@@ -78,7 +79,7 @@ static bool in_list(const char *const *l, const char *key)
 	return false;
 }
 
-bool broker_dynamic_is_quota_key(const char *key) { return in_list(quota_keys, key); }
+bool broker_dynamic_is_quota_key(const char *key) { return in_list(broker_quota_keys, key); }
 
 /* A broker key standing in for a topic key (Kafka's DynamicLogConfig.ReconfigurableConfigs). */
 static bool is_log_key(const char *key)
@@ -233,7 +234,14 @@ static bool install(struct broker *b, struct level *cluster, struct level *own)
 		d->retired = xrealloc(d->retired, sizeof *d->retired * (size_t)(d->n_retired + 1));
 		d->retired[d->n_retired++] = (struct config *)old;
 	}
+	/* Kafka's BrokerConfigHandler: the leader throttle rate is a per-broker value. */
+	double rate = 0;
+	for (int i = 0; i < d->per_broker.n; i++)
+		if (!strcmp(d->per_broker.e[i].key, "leader.replication.throttled.rate"))
+			rate = strtod(d->per_broker.e[i].value, NULL);
 	pthread_mutex_unlock(&d->lock);
+	if (b->replication_quota)
+		replication_quota_set_rate(b->replication_quota, rate);
 	return true;
 }
 

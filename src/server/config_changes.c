@@ -62,6 +62,10 @@ static void apply_topic(struct broker *b, const char *topic)
 		log_warn("Config change for topic %s: cannot read /config/topics/%s", topic, topic);
 		return;
 	}
+	char *throttled = NULL;
+	if (topic_zk_get_config(b->zk, topic, "leader.replication.throttled.replicas", &throttled) == ZOK)
+		replication_quota_set_topic(b->replication_quota, topic, throttled);
+	free(throttled);
 	int changed = 0;
 	for (int d = 0; d < log_manager_dir_count(b->logs); d++) {
 		int n;

@@ -33,6 +33,7 @@
 #include "samsa/util/xalloc.h"
 #include "server/apis.h"
 #include "server/broker.h"
+#include "server/quotas.h"
 #include "server/fetch_convert.h"
 #include "server/fetch_session.h"
 
@@ -126,8 +127,29 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 			.replica_id = op->follower ? op->replica_id : -1,
 			.last_fetched_epoch = t->last_fetched_epoch,
 		};
+		/*
+		 * Kafka's shouldLeaderThrottle: a follower out of the ISR fetching a
+		 * throttled partition while the leader's replication rate is over its
+		 * bound gets no records (its position is still recorded).
+		 */
+		bool throttled = op->follower &&
+				 replication_quota_throttled(b->replication_quota, t->topic.ptr, (size_t)t->topic.len,
+							     t->partition);
+		if (throttled && replication_quota_exceeded(b->replication_quota, wall_clock_ms())) {
+			int32_t isr[64];
+			int n_isr = partition_isr(part, isr, 64);
+			bool in_sync = false;
+			for (int k = 0; k < n_isr && k < 64; k++)
+				in_sync |= isr[k] == op->replica_id;
+			if (!in_sync) {
+				pf.max_bytes = 0;
+				pf.min_one = false;
+			}
+		}
 		/* A follower's position is recorded (ISR, high watermark) by the read itself. */
 		pr->error = partition_read(part, &pf, &pr->r, &pr->diverging_epoch, &pr->diverging_end_offset);
+		if (throttled && pr->error == KERR_NONE && pr->r.length > 0)
+			replication_quota_record(b->replication_quota, (double)pr->r.length, wall_clock_ms());
 		if (pr->error != KERR_NONE || pr->diverging_end_offset >= 0) {
 			partition_unref(part);
 			log_read_release(&pr->r);

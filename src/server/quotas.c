@@ -67,6 +67,10 @@ struct sensor {
 	struct sample s[MAX_SAMPLES];
 };
 
+struct quota_manager;
+static void sensor_record_w(int samples, int64_t window_ms, struct sensor *s, double value, int64_t now);
+static double sensor_rate_w(int samples, int64_t window_ms, struct sensor *s, int64_t now, int64_t *elapsed_out);
+
 struct quota_manager {
 	pthread_mutex_t lock; /* entities and sensors; never held across I/O */
 	int samples;
@@ -286,15 +290,25 @@ static struct sensor *sensor_get(struct quota_manager *qm, int type, const char 
 	return s;
 }
 
-/* Kafka's SampledStat.record: a sample is complete once it is a window old. */
 static void sensor_record(struct quota_manager *qm, struct sensor *s, double value, int64_t now)
+{
+	sensor_record_w(qm->samples, qm->window_ms, s, value, now);
+}
+
+static double sensor_rate(struct quota_manager *qm, struct sensor *s, int64_t now, int64_t *elapsed_out)
+{
+	return sensor_rate_w(qm->samples, qm->window_ms, s, now, elapsed_out);
+}
+
+/* Kafka's SampledStat.record: a sample is complete once it is a window old. */
+static void sensor_record_w(int samples, int64_t window_ms, struct sensor *s, double value, int64_t now)
 {
 	if (s->used == 0) {
 		s->used = 1;
 		s->current = 0;
 		s->s[0] = (struct sample){ now, 0 };
-	} else if (now - s->s[s->current].start_ms >= qm->window_ms) {
-		s->current = (s->current + 1) % qm->samples;
+	} else if (now - s->s[s->current].start_ms >= window_ms) {
+		s->current = (s->current + 1) % samples;
 		if (s->current >= s->used)
 			s->used++;
 		s->s[s->current] = (struct sample){ now, 0 };
@@ -303,9 +317,9 @@ static void sensor_record(struct quota_manager *qm, struct sensor *s, double val
 }
 
 /* Kafka's Rate.measure: per second, and the elapsed time it divided by. */
-static double sensor_rate(struct quota_manager *qm, struct sensor *s, int64_t now, int64_t *elapsed_out)
+static double sensor_rate_w(int samples, int64_t window_ms, struct sensor *s, int64_t now, int64_t *elapsed_out)
 {
-	int64_t expire = (int64_t)qm->samples * qm->window_ms;
+	int64_t expire = (int64_t)samples * window_ms;
 	double total = 0;
 	int64_t oldest = now;
 	for (int i = 0; i < s->used; i++) {
@@ -316,9 +330,9 @@ static double sensor_rate(struct quota_manager *qm, struct sensor *s, int64_t no
 			oldest = s->s[i].start_ms;
 	}
 	int64_t elapsed = now - oldest;
-	int64_t full = elapsed / qm->window_ms;
-	if (full < qm->samples - 1)
-		elapsed += (qm->samples - 1 - full) * qm->window_ms;
+	int64_t full = elapsed / window_ms;
+	if (full < samples - 1)
+		elapsed += (samples - 1 - full) * window_ms;
 	*elapsed_out = elapsed;
 	return total / ((double)elapsed / 1000.0);
 }
@@ -354,4 +368,156 @@ int32_t quota_record(struct quota_manager *qm, enum quota_type type, const char 
 	}
 	pthread_mutex_unlock(&qm->lock);
 	return throttle;
+}
+
+/* ---- the leader's replication throttle ---------------------------------------- */
+
+struct throttled_topic {
+	char *topic;
+	bool all;
+	int32_t *partitions;
+	int n;
+};
+
+struct replication_quota {
+	pthread_mutex_t lock;
+	int32_t broker_id;
+	int samples;
+	int64_t window_ms;
+	double bound; /* <= 0: none */
+	struct sensor sensor;
+	struct throttled_topic *topics;
+	int n_topics;
+};
+
+struct replication_quota *replication_quota_new(const struct config *cfg, int32_t broker_id)
+{
+	struct replication_quota *rq = xcalloc(1, sizeof *rq);
+	pthread_mutex_init(&rq->lock, NULL);
+	rq->broker_id = broker_id;
+	rq->samples = config_int(cfg, "replication.quota.window.num");
+	if (rq->samples < 1 || rq->samples > MAX_SAMPLES)
+		rq->samples = rq->samples < 1 ? 1 : MAX_SAMPLES;
+	rq->window_ms = (int64_t)config_int(cfg, "replication.quota.window.size.seconds") * 1000;
+	if (rq->window_ms <= 0)
+		rq->window_ms = 1000;
+	return rq;
+}
+
+void replication_quota_free(struct replication_quota *rq)
+{
+	if (!rq)
+		return;
+	for (int i = 0; i < rq->n_topics; i++) {
+		free(rq->topics[i].topic);
+		free(rq->topics[i].partitions);
+	}
+	free(rq->topics);
+	pthread_mutex_destroy(&rq->lock);
+	free(rq);
+}
+
+void replication_quota_set_rate(struct replication_quota *rq, double bytes_per_s)
+{
+	pthread_mutex_lock(&rq->lock);
+	if (rq->bound != bytes_per_s)
+		log_info("Leader replication throttle: %s", bytes_per_s > 0 ? "set" : "none");
+	rq->bound = bytes_per_s;
+	pthread_mutex_unlock(&rq->lock);
+}
+
+void replication_quota_set_topic(struct replication_quota *rq, const char *topic, const char *value)
+{
+	/* Kafka's parseThrottledPartitions: "*", or the partitions of entries naming this broker. */
+	bool all = false;
+	int32_t *parts = NULL;
+	int n = 0;
+	if (value && !strcmp(value, "*")) {
+		all = true;
+	} else if (value && *value) {
+		char *copy = xstrdup(value), *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			char *colon = strchr(t, ':');
+			if (!colon)
+				continue;
+			if (atoi(colon + 1) != rq->broker_id)
+				continue;
+			parts = xrealloc(parts, sizeof *parts * (size_t)(n + 1));
+			parts[n++] = (int32_t)atoi(t);
+		}
+		free(copy);
+	}
+	pthread_mutex_lock(&rq->lock);
+	int i = 0;
+	while (i < rq->n_topics && strcmp(rq->topics[i].topic, topic))
+		i++;
+	if (i == rq->n_topics && (all || n)) {
+		rq->topics = xrealloc(rq->topics, sizeof *rq->topics * (size_t)(rq->n_topics + 1));
+		rq->topics[rq->n_topics++] = (struct throttled_topic){ xstrdup(topic), false, NULL, 0 };
+	}
+	if (i < rq->n_topics) {
+		free(rq->topics[i].partitions);
+		if (all || n) {
+			rq->topics[i].all = all;
+			rq->topics[i].partitions = parts;
+			rq->topics[i].n = n;
+			parts = NULL;
+		} else {
+			free(rq->topics[i].topic);
+			rq->topics[i] = rq->topics[--rq->n_topics];
+		}
+	}
+	pthread_mutex_unlock(&rq->lock);
+	free(parts);
+}
+
+void replication_quota_load(struct replication_quota *rq, struct zk *zk)
+{
+	struct String_vector topics = { 0, NULL };
+	if (config_zk_children(zk, "topics", &topics) != ZOK)
+		return;
+	for (int i = 0; i < topics.count; i++) {
+		char *v = NULL;
+		if (topic_zk_get_config(zk, topics.data[i], "leader.replication.throttled.replicas", &v) == ZOK && v)
+			replication_quota_set_topic(rq, topics.data[i], v);
+		free(v);
+	}
+	deallocate_String_vector(&topics);
+}
+
+bool replication_quota_throttled(struct replication_quota *rq, const char *topic, size_t topic_len, int32_t partition)
+{
+	if (!rq || !__atomic_load_n(&rq->n_topics, __ATOMIC_RELAXED))
+		return false;
+	bool out = false;
+	pthread_mutex_lock(&rq->lock);
+	for (int i = 0; i < rq->n_topics && !out; i++) {
+		const struct throttled_topic *t = &rq->topics[i];
+		if (strlen(t->topic) != topic_len || memcmp(t->topic, topic, topic_len))
+			continue;
+		out = t->all;
+		for (int k = 0; k < t->n && !out; k++)
+			out = t->partitions[k] == partition;
+	}
+	pthread_mutex_unlock(&rq->lock);
+	return out;
+}
+
+bool replication_quota_exceeded(struct replication_quota *rq, int64_t now_ms)
+{
+	bool out = false;
+	pthread_mutex_lock(&rq->lock);
+	if (rq->bound > 0 && rq->sensor.used) {
+		int64_t elapsed;
+		out = sensor_rate_w(rq->samples, rq->window_ms, &rq->sensor, now_ms, &elapsed) > rq->bound;
+	}
+	pthread_mutex_unlock(&rq->lock);
+	return out;
+}
+
+void replication_quota_record(struct replication_quota *rq, double bytes, int64_t now_ms)
+{
+	pthread_mutex_lock(&rq->lock);
+	sensor_record_w(rq->samples, rq->window_ms, &rq->sensor, bytes, now_ms);
+	pthread_mutex_unlock(&rq->lock);
 }

@@ -46,4 +46,28 @@ void quota_manager_reload(struct quota_manager *qm, struct zk *zk, const char *e
 int32_t quota_record(struct quota_manager *qm, enum quota_type type, const char *principal, const char *client_id,
 		     size_t client_id_len, double value, int64_t now_ms);
 
+/*
+ * The leader's replication throttle [Kafka's ReplicationQuotaManager for
+ * LeaderReplication]: one rate for all throttled partitions this broker
+ * leads, bounded by its leader.replication.throttled.rate (per-broker dynamic
+ * config; unset: no bound), over replication.quota.window.num samples of
+ * replication.quota.window.size.seconds.  Which partitions are throttled comes
+ * from each topic's leader.replication.throttled.replicas ("*", or
+ * partition:broker entries naming this broker).
+ */
+struct replication_quota;
+
+struct replication_quota *replication_quota_new(const struct config *cfg, int32_t broker_id);
+void replication_quota_free(struct replication_quota *rq);
+/* bytes_per_s <= 0: no bound. */
+void replication_quota_set_rate(struct replication_quota *rq, double bytes_per_s);
+/* The topic's leader.replication.throttled.replicas value (NULL or "": none). */
+void replication_quota_set_topic(struct replication_quota *rq, const char *topic, const char *value);
+/* Every topic's value from /config/topics (at start). */
+void replication_quota_load(struct replication_quota *rq, struct zk *zk);
+bool replication_quota_throttled(struct replication_quota *rq, const char *topic, size_t topic_len, int32_t partition);
+/* Kafka's isQuotaExceeded: the measured rate is over the bound now. */
+bool replication_quota_exceeded(struct replication_quota *rq, int64_t now_ms);
+void replication_quota_record(struct replication_quota *rq, double bytes, int64_t now_ms);
+
 #endif

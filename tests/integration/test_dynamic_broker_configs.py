@@ -182,6 +182,47 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 		d = self.describe(2, BROKER, "2")
 		self.assertEqual(d["leader.replication.throttled.rate"][:2], ("1000000", 2))
 
+	def reassign_seconds(self, topic, throttle=False):
+		"""Fill topic (on broker 1 alone) with 12 MB, add broker 2 as a replica; seconds until 2 is in the ISR.
+		throttle: first mark the leader's replica throttled, as kafka-reassign-partitions.sh --throttle does."""
+		import time
+		for _, f in self.admin.create_topics([NewTopic(topic, 1, replica_assignment=[[1]])],
+				request_timeout=20).items():
+			f.result(30)
+		h.wait_leaders(self.c.bootstrap, topic, 1, 1)
+		p = Producer({"bootstrap.servers": self.c.broker(1).address, "linger.ms": 20, "acks": 1})
+		for _ in range(1200):
+			p.produce(topic, b"r" * 10000, partition=0)
+			p.poll(0)
+		self.assertEqual(p.flush(60), 0)
+		if throttle:
+			self.assertEqual(self.incremental(1, [(2, topic, [("leader.replication.throttled.replicas", SET, "0:1")])]),
+					[(0, None)])
+			h.wait_until(lambda: ("Config change for topic %s applied" % topic) in self.c.broker(1).log_text(), 30,
+					"broker 1 to apply the topic's throttle")
+		t0 = time.monotonic()
+		self.c.zk.create(self.c.zpath("/admin/reassign_partitions"), json.dumps({"version": 1, "partitions": [
+			{"topic": topic, "partition": 0, "replicas": [1, 2]}]}).encode())
+		h.wait_until(lambda: 2 in self.c.partition_state(topic, 0)["isr"], 180, "broker 2 to join the ISR of " + topic)
+		took = time.monotonic() - t0
+		h.wait_until(lambda: self.c.zk.exists(self.c.zpath("/admin/reassign_partitions")) is None, 60,
+				"the reassignment to finish")
+		return took
+
+	def test_replication_throttle_slows_reassignment(self):
+		free = self.reassign_seconds("rfree")
+		# Kafka's reassignment throttle: the leader's rate on broker 1, its replica of partition 0 throttled.
+		before = self.applied(1, "brokers/1")
+		self.assertEqual(self.incremental(1, [(BROKER, "1", [("leader.replication.throttled.rate", SET, "500000")])]),
+				[(0, None)])
+		self.wait_applied(1, "brokers/1", before)
+		throttled = self.reassign_seconds("rthr", throttle=True)
+		h.log("reassignment of 12 MB: %.1f s free, %.1f s throttled at 500 kB/s" % (free, throttled))
+		self.assertGreater(throttled, 8.0)
+		self.assertGreater(throttled, 3 * free)
+		self.assertEqual(self.incremental(1, [(BROKER, "1", [("leader.replication.throttled.rate", DELETE, None)])]),
+				[(0, None)])
+
 	def test_malformed_znode_keeps_last_good(self):
 		before = self.applied(1, "brokers/1")
 		self.assertEqual(self.incremental(1, [(BROKER, "1", [("log.segment.bytes", SET, "2000000")])]), [(0, None)])
