@@ -240,8 +240,10 @@ int broker_start(struct broker *b)
 	b->producer_ids = producer_ids_new(b->zk, b->id);
 	b->quotas = quota_manager_new(b->config);
 	quota_manager_load(b->quotas, b->zk);
-	b->replication_quota = replication_quota_new(b->config, b->id);
+	b->replication_quota = replication_quota_new(b->config, b->id, false);
 	replication_quota_load(b->replication_quota, b->zk);
+	b->follower_quota = replication_quota_new(b->config, b->id, true);
+	replication_quota_load(b->follower_quota, b->zk);
 	/* Before the logs open: their defaults include the dynamic broker configs. */
 	b->dynamic = broker_dynamic_new();
 	broker_dynamic_load(b);
@@ -335,6 +337,8 @@ void broker_shutdown(struct broker *b)
 	b->dynamic = NULL;
 	replication_quota_free(b->replication_quota);
 	b->replication_quota = NULL;
+	replication_quota_free(b->follower_quota);
+	b->follower_quota = NULL;
 	controller_free(b->controller);
 	b->controller = NULL;
 	for (int i = 0; i < b->n_listeners; i++) {

@@ -52,6 +52,7 @@ struct broker {
 	struct quota_manager *quotas;  /* client quotas from /config/users and /config/clients */
 	struct broker_dynamic *dynamic; /* /config/brokers/<default> and /config/brokers/<id> */
 	struct replication_quota *replication_quota; /* leader.replication.throttled.rate */
+	struct replication_quota *follower_quota;    /* follower.replication.throttled.rate */
 	volatile int stopping;
 };
 

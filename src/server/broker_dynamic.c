@@ -14,7 +14,7 @@
  * config at once), and Kafka's broker quota keys
  * leader/follower.replication.throttled.rate and
  * replica.alter.log.dirs.io.max.bytes.per.second, which are stored and
- * described (the leader's rate is applied: quotas.c).  Keys Kafka refuses to change dynamically are refused with
+ * described (the two replication rates are applied: quotas.c).  Keys Kafka refuses to change dynamically are refused with
  * Kafka's message; keys Kafka changes dynamically but samsa cannot yet (thread
  * pools, listeners, SSL stores, connection limits) are refused saying so.
  */
@@ -234,14 +234,19 @@ static bool install(struct broker *b, struct level *cluster, struct level *own)
 		d->retired = xrealloc(d->retired, sizeof *d->retired * (size_t)(d->n_retired + 1));
 		d->retired[d->n_retired++] = (struct config *)old;
 	}
-	/* Kafka's BrokerConfigHandler: the leader throttle rate is a per-broker value. */
-	double rate = 0;
-	for (int i = 0; i < d->per_broker.n; i++)
+	/* Kafka's BrokerConfigHandler: the throttle rates are per-broker values. */
+	double rate = 0, follower_rate = 0;
+	for (int i = 0; i < d->per_broker.n; i++) {
 		if (!strcmp(d->per_broker.e[i].key, "leader.replication.throttled.rate"))
 			rate = strtod(d->per_broker.e[i].value, NULL);
+		if (!strcmp(d->per_broker.e[i].key, "follower.replication.throttled.rate"))
+			follower_rate = strtod(d->per_broker.e[i].value, NULL);
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (b->replication_quota)
 		replication_quota_set_rate(b->replication_quota, rate);
+	if (b->follower_quota)
+		replication_quota_set_rate(b->follower_quota, follower_rate);
 	return true;
 }
 
@@ -299,7 +304,7 @@ bool broker_dynamic_reload(struct broker *b, const char *entity)
 		arena_free(&other.arena);
 		return false;
 	}
-	log_info("Dynamic broker config /config/%s applied (%d key(s))", entity, fresh.n);
+	log_info("Dynamic broker config /config/%s read (%d key(s))", entity, fresh.n);
 	return true;
 }
 

@@ -62,10 +62,13 @@ static void apply_topic(struct broker *b, const char *topic)
 		log_warn("Config change for topic %s: cannot read /config/topics/%s", topic, topic);
 		return;
 	}
-	char *throttled = NULL;
-	if (topic_zk_get_config(b->zk, topic, "leader.replication.throttled.replicas", &throttled) == ZOK)
-		replication_quota_set_topic(b->replication_quota, topic, throttled);
-	free(throttled);
+	struct replication_quota *sides[2] = { b->replication_quota, b->follower_quota };
+	for (int i = 0; i < 2; i++) {
+		char *throttled = NULL;
+		if (sides[i] && topic_zk_get_config(b->zk, topic, replication_quota_topic_key(sides[i]), &throttled) == ZOK)
+			replication_quota_set_topic(sides[i], topic, throttled);
+		free(throttled);
+	}
 	int changed = 0;
 	for (int d = 0; d < log_manager_dir_count(b->logs); d++) {
 		int n;
@@ -132,8 +135,10 @@ static void process_notice(struct broker *b, const char *name)
 	else if (type && ename && !strcmp(type, "topics"))
 		apply_topic(b, ename);
 	else if (entity_path && !strncmp(entity_path, "brokers/", 8)) {
-		if (broker_dynamic_reload(b, entity_path))
+		if (broker_dynamic_reload(b, entity_path)) {
 			apply_all_topics(b);
+			log_info("Dynamic broker config /config/%s applied", entity_path);
+		}
 	} else if (entity_path && (!strncmp(entity_path, "users/", 6) || !strncmp(entity_path, "clients/", 8)))
 		quota_manager_reload(b->quotas, b->zk, entity_path);
 	else if (type && ename && (!strcmp(type, "users") || !strcmp(type, "clients"))) {

@@ -382,6 +382,7 @@ struct throttled_topic {
 struct replication_quota {
 	pthread_mutex_t lock;
 	int32_t broker_id;
+	const char *key; /* the topic key naming the throttled replicas */
 	int samples;
 	int64_t window_ms;
 	double bound; /* <= 0: none */
@@ -390,11 +391,12 @@ struct replication_quota {
 	int n_topics;
 };
 
-struct replication_quota *replication_quota_new(const struct config *cfg, int32_t broker_id)
+struct replication_quota *replication_quota_new(const struct config *cfg, int32_t broker_id, bool follower)
 {
 	struct replication_quota *rq = xcalloc(1, sizeof *rq);
 	pthread_mutex_init(&rq->lock, NULL);
 	rq->broker_id = broker_id;
+	rq->key = follower ? "follower.replication.throttled.replicas" : "leader.replication.throttled.replicas";
 	rq->samples = config_int(cfg, "replication.quota.window.num");
 	if (rq->samples < 1 || rq->samples > MAX_SAMPLES)
 		rq->samples = rq->samples < 1 ? 1 : MAX_SAMPLES;
@@ -421,7 +423,7 @@ void replication_quota_set_rate(struct replication_quota *rq, double bytes_per_s
 {
 	pthread_mutex_lock(&rq->lock);
 	if (rq->bound != bytes_per_s)
-		log_info("Leader replication throttle: %s", bytes_per_s > 0 ? "set" : "none");
+		log_info("Replication throttle (%s): %.0f bytes/s", rq->key, bytes_per_s > 0 ? bytes_per_s : 0);
 	rq->bound = bytes_per_s;
 	pthread_mutex_unlock(&rq->lock);
 }
@@ -478,7 +480,7 @@ void replication_quota_load(struct replication_quota *rq, struct zk *zk)
 		return;
 	for (int i = 0; i < topics.count; i++) {
 		char *v = NULL;
-		if (topic_zk_get_config(zk, topics.data[i], "leader.replication.throttled.replicas", &v) == ZOK && v)
+		if (topic_zk_get_config(zk, topics.data[i], rq->key, &v) == ZOK && v)
 			replication_quota_set_topic(rq, topics.data[i], v);
 		free(v);
 	}
@@ -521,3 +523,5 @@ void replication_quota_record(struct replication_quota *rq, double bytes, int64_
 	sensor_record_w(rq->samples, rq->window_ms, &rq->sensor, bytes, now_ms);
 	pthread_mutex_unlock(&rq->lock);
 }
+
+const char *replication_quota_topic_key(const struct replication_quota *rq) { return rq->key; }

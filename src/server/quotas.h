@@ -57,14 +57,16 @@ int32_t quota_record(struct quota_manager *qm, enum quota_type type, const char 
  */
 struct replication_quota;
 
-struct replication_quota *replication_quota_new(const struct config *cfg, int32_t broker_id);
+/* The same on the follower side (follower: follower.replication.throttled.*, applied by the fetchers). */
+struct replication_quota *replication_quota_new(const struct config *cfg, int32_t broker_id, bool follower);
 void replication_quota_free(struct replication_quota *rq);
 /* bytes_per_s <= 0: no bound. */
 void replication_quota_set_rate(struct replication_quota *rq, double bytes_per_s);
-/* The topic's leader.replication.throttled.replicas value (NULL or "": none). */
+/* The topic's leader/follower.replication.throttled.replicas value (NULL or "": none). */
 void replication_quota_set_topic(struct replication_quota *rq, const char *topic, const char *value);
 /* Every topic's value from /config/topics (at start). */
 void replication_quota_load(struct replication_quota *rq, struct zk *zk);
+const char *replication_quota_topic_key(const struct replication_quota *rq);
 bool replication_quota_throttled(struct replication_quota *rq, const char *topic, size_t topic_len, int32_t partition);
 /* Kafka's isQuotaExceeded: the measured rate is over the bound now. */
 bool replication_quota_exceeded(struct replication_quota *rq, int64_t now_ms);

@@ -182,7 +182,7 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 		d = self.describe(2, BROKER, "2")
 		self.assertEqual(d["leader.replication.throttled.rate"][:2], ("1000000", 2))
 
-	def reassign_seconds(self, topic, throttle=False):
+	def reassign_seconds(self, topic, throttle=None):
 		"""Fill topic (on broker 1 alone) with 12 MB, add broker 2 as a replica; seconds until 2 is in the ISR.
 		throttle: first mark the leader's replica throttled, as kafka-reassign-partitions.sh --throttle does."""
 		import time
@@ -196,10 +196,10 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 			p.poll(0)
 		self.assertEqual(p.flush(60), 0)
 		if throttle:
-			self.assertEqual(self.incremental(1, [(2, topic, [("leader.replication.throttled.replicas", SET, "0:1")])]),
-					[(0, None)])
-			h.wait_until(lambda: ("Config change for topic %s applied" % topic) in self.c.broker(1).log_text(), 30,
-					"broker 1 to apply the topic's throttle")
+			key, value, broker = throttle
+			self.assertEqual(self.incremental(1, [(2, topic, [(key, SET, value)])]), [(0, None)])
+			h.wait_until(lambda: ("Config change for topic %s applied" % topic) in self.c.broker(broker).log_text(),
+					30, "broker %d to apply the topic's throttle" % broker)
 		t0 = time.monotonic()
 		self.c.zk.create(self.c.zpath("/admin/reassign_partitions"), json.dumps({"version": 1, "partitions": [
 			{"topic": topic, "partition": 0, "replicas": [1, 2]}]}).encode())
@@ -216,11 +216,24 @@ class DynamicBrokerConfigs(h.ClusterTestCase):
 		self.assertEqual(self.incremental(1, [(BROKER, "1", [("leader.replication.throttled.rate", SET, "500000")])]),
 				[(0, None)])
 		self.wait_applied(1, "brokers/1", before)
-		throttled = self.reassign_seconds("rthr", throttle=True)
+		throttled = self.reassign_seconds("rthr", ("leader.replication.throttled.replicas", "0:1", 1))
 		h.log("reassignment of 12 MB: %.1f s free, %.1f s throttled at 500 kB/s" % (free, throttled))
 		self.assertGreater(throttled, 8.0)
 		self.assertGreater(throttled, 3 * free)
 		self.assertEqual(self.incremental(1, [(BROKER, "1", [("leader.replication.throttled.rate", DELETE, None)])]),
+				[(0, None)])
+
+	def test_follower_replication_throttle_slows_reassignment(self):
+		free = self.reassign_seconds("ffree")
+		before = self.applied(2, "brokers/2")
+		self.assertEqual(self.incremental(2, [(BROKER, "2", [("follower.replication.throttled.rate", SET, "500000")])]),
+				[(0, None)])
+		self.wait_applied(2, "brokers/2", before)
+		throttled = self.reassign_seconds("fthr", ("follower.replication.throttled.replicas", "0:2", 2))
+		h.log("reassignment of 12 MB: %.1f s free, %.1f s with the follower throttled at 500 kB/s" % (free, throttled))
+		self.assertGreater(throttled, 8.0)
+		self.assertGreater(throttled, 3 * free)
+		self.assertEqual(self.incremental(2, [(BROKER, "2", [("follower.replication.throttled.rate", DELETE, None)])]),
 				[(0, None)])
 
 	def test_malformed_znode_keeps_last_good(self):
