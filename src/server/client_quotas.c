@@ -21,6 +21,7 @@
 #include "samsa/zk.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/quotas.h"
 
@@ -222,10 +223,15 @@ static void alter_job(struct request *req)
 	int n = q->entries_count > 0 ? q->entries_count : 0;
 	resp.entries = arena_alloc(&req->arena, sizeof *resp.entries * (size_t)(n ? n : 1));
 	resp.entries_count = n;
+	/* Kafka: AlterConfigs on the cluster. */
+	bool allowed = request_authorize(req, ACL_OP_ALTER_CONFIGS, ACL_RESOURCE_CLUSTER, NULL, 0);
 	for (int i = 0; i < n; i++) {
 		const struct alter_client_quotas_request_entry_data *en = &q->entries[i];
 		struct outcome o = { 0, "" };
-		alter_entry(req, en, q->validate_only, &o);
+		if (allowed)
+			alter_entry(req, en, q->validate_only, &o);
+		else
+			FAIL(&o, KERR_CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
 		struct alter_client_quotas_response_entry_data *r = &resp.entries[i];
 		alter_client_quotas_response_entry_data_init(r);
 		r->error_code = o.error;
@@ -342,6 +348,13 @@ static void describe_job(struct request *req)
 	struct describe_client_quotas_response resp;
 	describe_client_quotas_response_init(&resp);
 	resp.error_message = (struct kstr){ NULL, -1 };
+	/* Kafka: DescribeConfigs on the cluster. */
+	if (!request_authorize(req, ACL_OP_DESCRIBE_CONFIGS, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		resp.error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+		resp.error_message = ks(a, "Cluster authorization failed.");
+		request_respond(req, &resp);
+		return;
+	}
 	const struct describe_client_quotas_request_component_data *cu = NULL, *cc = NULL;
 	bool ip = false;
 	int nc = q->components_count > 0 ? q->components_count : 0;

@@ -18,5 +18,7 @@ int cmd_consumer_groups(int argc, char **argv);
 int cmd_log_dirs(int argc, char **argv);
 /* Users' SCRAM credentials, like kafka-configs.sh --entity-type users; 0 fine, 1 errors, 2 usage. */
 int cmd_configs(int argc, char **argv);
+/* Add, remove and list ACLs, like kafka-acls.sh; 0 fine, 1 errors, 2 usage. */
+int cmd_acls(int argc, char **argv);
 
 #endif
