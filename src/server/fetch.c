@@ -249,6 +249,33 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 	fetch_response_init(&resp);
 	resp.session_id = op->plan.session_id;
 	resp.responses = arena_alloc(a, sizeof *resp.responses * (n ? n : 1));
+	/*
+	 * The consumer_byte_rate quota, as Kafka's handleFetchRequest: the answer's
+	 * records are recorded; over the quota the usage is taken back and the
+	 * consumer gets an empty answer with throttle_time_ms, its connection muted
+	 * that long.  Followers are not client-quota'd (replication throttles are).
+	 */
+	if (!op->follower && b->quotas) {
+		size_t bytes = 0;
+		for (size_t i = 0; i < n; i++)
+			bytes += reads[i].r.length;
+		int64_t now = wall_clock_ms();
+		size_t cl = req->header.client_id.len > 0 ? (size_t)req->header.client_id.len : 0;
+		int32_t ms = quota_record(b->quotas, QUOTA_FETCH, req->info.principal, req->header.client_id.ptr, cl,
+					  (double)bytes, now);
+		if (ms > 0) {
+			quota_record(b->quotas, QUOTA_FETCH, req->info.principal, req->header.client_id.ptr, cl,
+				     -(double)bytes, now);
+			resp.throttle_time_ms = ms;
+			net_conn_throttle(req->conn, ms);
+			if (b->fetch_sessions)
+				fetch_session_commit(b->fetch_sessions, op->plan.session_id, op->plan.parts, n);
+			request_respond_spliced(req, &resp, NULL, 0);
+			release_reads(reads, n);
+			free(reads);
+			return;
+		}
+	}
 	struct net_file_range *files = arena_alloc(a, sizeof *files * (n ? n : 1));
 	size_t n_files = 0;
 	struct fetch_response_fetchable_topic_response *tr = NULL;

@@ -54,6 +54,28 @@ print(json.dumps({"bytes": in_time * len(value), "seconds": dur, "throttles": le
 		"max_throttle_s": max(throttles) if throttles else 0}))
 '''
 
+CONSUMER = r'''
+import json, sys, time
+from confluent_kafka import Consumer
+bootstrap, client_id, topic, dur = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+throttles = []
+c = Consumer({"bootstrap.servers": bootstrap, "client.id": client_id, "group.id": "g-" + client_id,
+		"auto.offset.reset": "earliest", "enable.auto.commit": False,
+		"throttle_cb": lambda ev: throttles.append(ev.throttle_time)})
+c.subscribe([topic])
+got = 0
+t0 = None
+while t0 is None or time.monotonic() - t0 < dur:
+	m = c.poll(0.2)
+	if m is None or m.error():
+		continue
+	if t0 is None:
+		t0 = time.monotonic()
+	got += len(m.value())
+c.close()
+print(json.dumps({"bytes": got, "seconds": dur, "throttles": len(throttles)}))
+'''
+
 
 def entity(parts):
 	return i32(len(parts)) + b"".join(string(t) + string(n) for t, n in parts)
@@ -101,7 +123,7 @@ class Quotas(h.ClusterTestCase):
 		c = cls.start_shared_cluster(brokers=1, first_id=1)
 		cls.c = c
 		cls.b = c.broker(1)
-		for t in ("qfast", "qslow", "qmal"):
+		for t in ("qfast", "qslow", "qmal", "qcons"):
 			h.create_topic(cls.b.address, t, 1, 1)
 
 	def conn(self):
@@ -212,8 +234,8 @@ class Quotas(h.ClusterTestCase):
 		self.assertNotEqual(r.returncode, 0)
 		self.assertIn("no_such_quota", r.stdout + r.stderr)
 
-	def run_producers(self, specs, seconds):
-		procs = [subprocess.Popen(["/usr/bin/python3", "-c", PRODUCER, self.b.address, cid, topic, str(seconds)],
+	def run_producers(self, specs, seconds, script=PRODUCER):
+		procs = [subprocess.Popen(["/usr/bin/python3", "-c", script, self.b.address, cid, topic, str(seconds)],
 				stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for cid, topic in specs]
 		out = []
 		for p in procs:
@@ -234,6 +256,30 @@ class Quotas(h.ClusterTestCase):
 		self.assertLessEqual(rate, 1.2 * MIB, slow)
 		self.assertEqual(fast["throttles"], 0)
 		self.assertGreater(fast["bytes"] / fast["seconds"], 2.5 * MIB, fast)
+
+	def test_consumer_throttled_to_quota(self):
+		from confluent_kafka import Producer
+		p = Producer({"bootstrap.servers": self.b.address, "client.id": "loader", "linger.ms": 20})
+		for _ in range(3000):
+			while True:
+				try:
+					p.produce("qcons", b"c" * 10000)
+					break
+				except BufferError:
+					p.poll(0.1)
+			p.poll(0)
+		self.assertEqual(p.flush(60), 0)
+		with self.conn() as c:
+			self.assertEqual(alter(c, [([("client-id", "slowc")], [("consumer_byte_rate", float(MIB))])])[0][0], 0)
+		self.wait_applied("clients/slowc")
+		slow, fast = self.run_producers([("slowc", "qcons"), ("fastc", "qcons")], 25, CONSUMER)
+		h.log("throttled consumer: %s; unthrottled: %s" % (slow, fast))
+		rate = slow["bytes"] / slow["seconds"]
+		self.assertGreater(slow["throttles"], 0, slow)
+		self.assertLessEqual(rate, 1.3 * MIB, slow)
+		self.assertGreaterEqual(rate, 0.6 * MIB, slow)
+		self.assertEqual(fast["throttles"], 0, fast)
+		self.assertEqual(fast["bytes"], 30000000, fast)
 
 	def test_malformed_znode_keeps_last_good_quota(self):
 		with self.conn() as c:
