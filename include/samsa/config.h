@@ -78,6 +78,12 @@ struct config *config_load(const char *path, char **overrides, int n_overrides, 
 /* Same, from properties text in memory (tests, dynamic configs). */
 struct config *config_load_string(const char *text, char **overrides, int n_overrides, char **err);
 void config_free(struct config *cfg);
+/*
+ * A new config: what the user gave base, with overrides ("key=value") on top
+ * (dynamic broker configs layered over server.properties).  NULL and *err as
+ * config_load when the result does not load.
+ */
+struct config *config_with_overrides(const struct config *base, char **overrides, int n_overrides, char **err);
 
 /*
  * Typed getters.  `key` must be a known broker key of a matching type, or the

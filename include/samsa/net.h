@@ -131,6 +131,12 @@ struct net_file_range {
  * not have file gaps.  Takes the bytes (the wbuf is left empty); lazy sources are
  * released in every case. */
 void net_respond_spliced(struct conn *c, struct wbuf *frame, const struct net_file_range *files);
+/*
+ * Quota throttling: once the current frame is answered, the connection reads
+ * no further request for ms milliseconds (Kafka mutes a throttled channel).
+ * Call before answering.
+ */
+void net_conn_throttle(struct conn *c, int32_t ms);
 /* Close the connection (after flushing what is already queued). */
 void net_close(struct conn *c);
 /* Answer the current frame, then close once that answer is written (SASL failures). */

@@ -24,6 +24,19 @@ struct fetcher_manager;
 
 struct client_security;
 
+/*
+ * The follower's replication throttle [Kafka's shouldFollowerThrottle], given
+ * by the server (all NULL: none): a partition the quota throttles is left out
+ * of the fetch while the rate is over and the replica is behind its leader's
+ * high watermark; what throttled partitions fetch is recorded.
+ */
+struct fetcher_throttle {
+	bool (*throttled)(void *arg, const char *topic, size_t topic_len, int32_t partition);
+	bool (*exceeded)(void *arg, int64_t now_ms);
+	void (*record)(void *arg, double bytes, int64_t now_ms);
+	void *arg;
+};
+
 struct fetcher_config {
 	int32_t broker_id;
 	int32_t num_fetchers;        /* num.replica.fetchers: threads per leader broker */
@@ -39,6 +52,7 @@ struct fetcher_config {
 	/* How to secure the connections to leaders (the inter-broker listener's TLS and
 	 * SASL, see samsa/util/client_security.h); NULL for plaintext. */
 	const struct client_security *security;
+	struct fetcher_throttle throttle;
 };
 
 struct fetcher_manager *fetcher_manager_new(const struct fetcher_config *cfg);
@@ -304,7 +318,7 @@ bool partition_isr_write_begin(struct partition *p, int32_t leader_epoch, int32_
 void partition_isr_write_end(struct partition *p, int32_t leader_epoch, int rc, const int32_t *isr, int n_isr,
 			     int32_t new_zk_version);
 
-/* For tests: the ISR as this broker holds it (up to max ids), returns the count. */
+/* The ISR as this broker holds it (up to max ids), returns the count (tests, the replication throttle). */
 int partition_isr(struct partition *p, int32_t *out, int max);
 
 /*

@@ -335,6 +335,17 @@ int config_zk_get(struct zk *zk, const char *type, const char *name, struct aren
 /* Write the entries: created when expected_version < 0, else set conditionally (ZBADVERSION). */
 int config_zk_set(struct zk *zk, const char *type, const char *name, const struct topic_config_entry *e, int n,
 		  int32_t expected_version);
+/*
+ * The same by entity path, already sanitized, relative to /config: "users/alice",
+ * "users/<default>/clients/app1", "clients/<default>", "brokers/1".  set creates
+ * missing parents; children lists /config/<entity_dir> (no watch).
+ */
+int config_zk_get_entity(struct zk *zk, const char *entity, struct arena *a, struct topic_config_entry **out, int *n,
+			 int32_t *version);
+int config_zk_set_entity(struct zk *zk, const char *entity, const struct topic_config_entry *e, int n,
+			 int32_t expected_version);
+int config_zk_notify_entity(struct zk *zk, const char *entity);
+int config_zk_children(struct zk *zk, const char *entity_dir, struct String_vector *out);
 int config_zk_notify(struct zk *zk, const char *type, const char *name);
 /* The notices under /config/changes (with a children watch), and one notice's payload (malloc'd). */
 int config_zk_list_changes(struct zk *zk, zk_watch_fn watch, void *arg, struct String_vector *out);

@@ -247,6 +247,16 @@ struct config *config_load_string(const char *text, char **overrides, int n_over
 	return load(&p, err);
 }
 
+struct config *config_with_overrides(const struct config *base, char **overrides, int n_overrides, char **err)
+{
+	struct props p = { 0 };
+	*err = NULL;
+	for (int i = 0; i < base->user.n; i++)
+		props_put(&p, base->user.v[i].key, base->user.v[i].value);
+	apply_overrides(&p, overrides, n_overrides);
+	return load(&p, err);
+}
+
 struct config *config_load(const char *path, char **overrides, int n_overrides, char **err)
 {
 	struct props p = { 0 };

@@ -133,6 +133,8 @@ struct conn {
 	size_t frame_total;          /* 4 + size of the frame with the handler */
 	struct event *resume;        /* deferred delivery of already-buffered frames */
 	struct lazy_tail *tail;      /* an answer still being made (the connection stays muted) */
+	int32_t throttle_ms;         /* net_conn_throttle: stay muted this long after the answer */
+	struct event *unthrottle;    /* ends that mute */
 	bool tls;                    /* bev is an OpenSSL bufferevent: reads come through it, not recv */
 	const struct listener *listener;
 	bool handshake_done;
@@ -198,6 +200,9 @@ static void conn_destroy(struct conn *c)
 	c->bev = NULL;
 	event_free(c->resume);
 	c->resume = NULL;
+	if (c->unthrottle)
+		event_free(c->unthrottle);
+	c->unthrottle = NULL;
 	lazy_tail_free(c->tail);
 	c->tail = NULL;
 	if (c->prev)
@@ -219,6 +224,47 @@ static void close_after_flush(struct conn *c)
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_destroy(c);
 	/* else the write callback destroys it once the output drains */
+}
+
+/*
+ * Quota throttling [Kafka's SocketServer throttling, KIP-219]: the answer goes
+ * out at once, carrying throttle_time_ms, and then the connection reads no
+ * request until that time has passed.  This is the one place it happens.
+ */
+static void unthrottle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	if (c->dead || c->closing || !c->muted)
+		return;
+	c->muted = false;
+	watch_readable(c);
+	event_active(c->resume, EV_READ, 0);
+}
+
+/* After an answer: true when the connection stays muted for its throttle time. */
+static bool throttle_mute(struct conn *c)
+{
+	int32_t ms = __atomic_exchange_n(&c->throttle_ms, 0, __ATOMIC_ACQ_REL);
+	if (ms <= 0)
+		return false;
+	if (!c->unthrottle)
+		c->unthrottle = evtimer_new(c->t->base, unthrottle_cb, c);
+	if (!c->unthrottle)
+		return false;
+	c->muted = true; /* with no frame at the handler: frame_total stays 0 */
+	if (c->readable)
+		event_del(c->readable);
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+	evtimer_add(c->unthrottle, &tv);
+	return true;
+}
+
+void net_conn_throttle(struct conn *c, int32_t ms)
+{
+	if (ms > 0)
+		__atomic_store_n(&c->throttle_ms, ms, __ATOMIC_RELEASE);
 }
 
 /* The handler answered the current frame (on the owning thread). */
@@ -243,6 +289,8 @@ static void finish_frame(struct conn *c, struct evbuffer *out)
 		c->frame_total = 0;
 	}
 	if (c->closing)
+		return;
+	if (throttle_mute(c))
 		return;
 	watch_readable(c);
 	if (!c->delivering)

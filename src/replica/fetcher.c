@@ -38,6 +38,7 @@ struct fpart {
 	int32_t leader_epoch;
 	struct partition *part; /* referenced */
 	int64_t backoff_until;
+	int64_t lag;            /* leader's high watermark minus our log end after the last fetch; -1 unknown */
 };
 
 struct fthread {
@@ -169,10 +170,17 @@ static bool fetch_round(struct fthread *t, struct kclient *kc)
 	struct fetch_request_fetch_topic *topics = arena_alloc(&a, sizeof *topics * (size_t)cap);
 	struct fpart *snap = arena_alloc(&a, sizeof *snap * (size_t)cap);
 	int64_t *from = arena_alloc(&a, sizeof *from * (size_t)cap);
+	const struct fetcher_throttle *th = &fm->cfg.throttle;
+	bool over = th->exceeded && th->exceeded(th->arg, now);
 	for (int i = 0; i < t->n; i++) {
 		struct fpart *p = &t->parts[i];
 		if (p->backoff_until > now)
 			continue;
+		if (over && p->lag != 0 && th->throttled(th->arg, p->topic, p->topic_len, p->partition)) {
+			/* Kafka leaves it out of this fetch; the thread waits replica.fetch.backoff.ms when none is left. */
+			p->backoff_until = now + fm->cfg.backoff_ms;
+			continue;
+		}
 		struct partition_lease lease;
 		if (partition_lease_follower(p->part, p->leader_epoch, &lease) != KERR_NONE)
 			continue; /* LeaderAndIsr moved it; the fetcher list follows shortly */
@@ -234,7 +242,12 @@ static bool fetch_round(struct fthread *t, struct kclient *kc)
 			if (partition_lease_follower(snap[q].part, snap[q].leader_epoch, &lease) != KERR_NONE)
 				continue; /* moved away while the fetch was out */
 			snap[q].backoff_until = apply_partition(t, &snap[q], &lease, pd, from[q]);
+			int64_t leo = log_end_offset(lease.log);
+			snap[q].lag = pd->high_watermark > leo ? pd->high_watermark - leo : 0;
 			partition_lease_release(&lease);
+			if (th->record && pd->records.len > 0 &&
+			    th->throttled(th->arg, snap[q].topic, snap[q].topic_len, snap[q].partition))
+				th->record(th->arg, (double)pd->records.len, wall_clock_ms());
 		}
 	}
 	if (resp && resp->error_code != KERR_NONE)
@@ -244,9 +257,11 @@ static bool fetch_round(struct fthread *t, struct kclient *kc)
 	pthread_mutex_lock(&fm->lock);
 	for (int q = 0; q < n; q++) {
 		int k = find_part(t, snap[q].topic, snap[q].topic_len, snap[q].partition);
-		if (k >= 0 && t->parts[k].part == snap[q].part && t->parts[k].leader_epoch == snap[q].leader_epoch &&
-		    snap[q].backoff_until > t->parts[k].backoff_until)
+		if (k < 0 || t->parts[k].part != snap[q].part || t->parts[k].leader_epoch != snap[q].leader_epoch)
+			continue;
+		if (snap[q].backoff_until > t->parts[k].backoff_until)
 			t->parts[k].backoff_until = snap[q].backoff_until;
+		t->parts[k].lag = snap[q].lag;
 	}
 	pthread_mutex_unlock(&fm->lock);
 	for (int q = 0; q < n; q++)
@@ -379,6 +394,7 @@ void fetcher_manager_add(struct fetcher_manager *fm, const char *topic, size_t t
 		.leader_epoch = leader_epoch,
 		.part = part,
 		.backoff_until = 0,
+		.lag = -1,
 	};
 	pthread_cond_signal(&t->wake);
 	pthread_mutex_unlock(&fm->lock);

@@ -8,6 +8,7 @@
  * validate_only checks without writing.  Broker resources are refused: samsa
  * has no dynamic broker configs yet.  Runs on the admin thread.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "server/apis.h"
 #include "server/authorizer.h"
 #include "server/broker.h"
+#include "server/broker_dynamic.h"
 
 #define RESOURCE_TOPIC 2
 #define RESOURCE_BROKER 4
@@ -139,6 +141,152 @@ static void alter_topic(struct request *req, const char *topic, struct change *c
 	log_info("Configs of topic %s changed by %s (%d keys now)", topic, req->info.peer, m);
 }
 
+/*
+ * A broker's loggers [Kafka's Log4jController through IncrementalAlterConfigs]:
+ * samsa has one logger, "root"; SET changes its level at once (TRACE reads as
+ * DEBUG, FATAL and OFF as ERROR), DELETE of the root logger is refused as
+ * Kafka refuses it.  AlterConfigs cannot (Kafka's rule).  Not persisted.
+ */
+static void alter_logger(struct request *req, const char *name, struct change *ch, int n, bool replace,
+			 bool validate_only, struct outcome *o)
+{
+	char own[16];
+	snprintf(own, sizeof own, "%d", req->broker->id);
+	if (strcmp(name, own)) {
+		FAIL(o, KERR_INVALID_REQUEST, "Unexpected broker id, expected %s, but received %.40s", own, name);
+		return;
+	}
+	if (replace) {
+		FAIL(o, KERR_INVALID_REQUEST, "AlterConfigs does not support the BROKER_LOGGER resource type; use "
+					      "IncrementalAlterConfigs");
+		return;
+	}
+	enum log_level levels[64];
+	for (int i = 0; i < n && i < 64; i++) {
+		if (!ch[i].key || strcmp(ch[i].key, "root")) {
+			FAIL(o, KERR_INVALID_CONFIG, "Logger %s does not exist (samsa has the root logger only)",
+			     ch[i].key ? ch[i].key : "null");
+			return;
+		}
+		if (ch[i].op == OP_DELETE) {
+			FAIL(o, KERR_INVALID_REQUEST, "Removing the log level of the root logger is not allowed");
+			return;
+		}
+		if (ch[i].op != OP_SET) {
+			FAIL(o, KERR_INVALID_REQUEST, "APPEND and SUBTRACT are not supported for BROKER_LOGGER resources");
+			return;
+		}
+		const char *v = ch[i].value ? ch[i].value : "";
+		if (!strcmp(v, "TRACE"))
+			levels[i] = LOG_DEBUG;
+		else if (!strcmp(v, "FATAL") || !strcmp(v, "OFF"))
+			levels[i] = LOG_ERROR;
+		else if (!strcmp(v, "DEBUG") || !strcmp(v, "INFO") || !strcmp(v, "WARN") || !strcmp(v, "ERROR"))
+			log_parse_level(v, &levels[i]);
+		else {
+			FAIL(o, KERR_INVALID_CONFIG, "Cannot set the log level of root to %s as it is not a supported log "
+						     "level. Valid log levels are DEBUG, ERROR, FATAL, INFO, TRACE, WARN", v);
+			return;
+		}
+	}
+	if (validate_only)
+		return;
+	for (int i = 0; i < n && i < 64; i++) {
+		log_set_level(levels[i]);
+		broker_logger_level_set(ch[i].value);
+		log_info("Log level of root set to %s by %s", ch[i].value, req->info.peer);
+	}
+}
+
+/*
+ * A broker resource [ZkAdminManager's broker branch]: name "" is the cluster
+ * default (/config/brokers/<default>), else a broker id (/config/brokers/<id>);
+ * each key must be one Kafka updates dynamically (broker_dynamic.c).
+ */
+static void alter_broker(struct request *req, const char *name, struct change *ch, int n, bool replace,
+			 bool validate_only, struct outcome *o)
+{
+	struct broker *b = req->broker;
+	struct arena *a = &req->arena;
+	bool per_broker = *name != 0;
+	char entity[64];
+	if (per_broker) {
+		char *end = NULL;
+		long id = strtol(name, &end, 10);
+		if (end == name || *end || id < 0 || id > INT32_MAX) {
+			FAIL(o, KERR_INVALID_REQUEST, "Broker id must be an integer, but it is: %.100s", name);
+			return;
+		}
+		snprintf(entity, sizeof entity, "brokers/%ld", id);
+	} else {
+		snprintf(entity, sizeof entity, "brokers/<default>");
+	}
+	struct topic_config_entry *cur = NULL;
+	int n_cur = 0;
+	int32_t version = -1;
+	int rc = config_zk_get_entity(b->zk, entity, a, &cur, &n_cur, &version);
+	if (rc != ZOK && rc != ZNONODE && rc != TOPIC_ZK_MALFORMED) {
+		FAIL(o, KERR_UNKNOWN_SERVER_ERROR, "cannot read /config/%s", entity);
+		return;
+	}
+	if (rc == TOPIC_ZK_MALFORMED)
+		n_cur = 0; /* rewritten whole: what was there is not Kafka's JSON */
+	struct topic_config_entry *next = arena_alloc(a, sizeof *next * (size_t)(n_cur + n + 1));
+	int m = 0;
+	if (!replace)
+		for (int i = 0; i < n_cur; i++)
+			if (cur[i].value)
+				next[m++] = cur[i];
+	for (int i = 0; i < n; i++) {
+		if (!ch[i].key) {
+			FAIL(o, KERR_INVALID_REQUEST, "A config name is null");
+			return;
+		}
+		int k = 0;
+		while (k < m && strcmp(next[k].key, ch[i].key))
+			k++;
+		const char *value = ch[i].value;
+		const struct config_def *def = config_def_find(ch[i].key);
+		if (ch[i].op == OP_DELETE) {
+			if (k < m)
+				next[k] = next[--m];
+			continue;
+		}
+		if (ch[i].op == OP_APPEND || ch[i].op == OP_SUBTRACT) {
+			if (!def || def->type != CONFIG_LIST) {
+				FAIL(o, KERR_INVALID_CONFIG, "Config value append/subtract is not allowed for config key %s",
+				     ch[i].key);
+				return;
+			}
+			const char *base = k < m ? next[k].value : config_get_raw(broker_config_effective(b), ch[i].key);
+			value = list_edit(a, base, ch[i].value ? ch[i].value : "", ch[i].op == OP_APPEND);
+		} else if (ch[i].op != OP_SET) {
+			FAIL(o, KERR_INVALID_REQUEST, "Unknown config operation for %s", ch[i].key);
+			return;
+		}
+		char msg[256];
+		int16_t err = broker_dynamic_check(ch[i].key, value, per_broker, msg, sizeof msg);
+		if (err) {
+			FAIL(o, err, "Invalid config value for resource ConfigResource(type=BROKER, name='%.40s'): %.180s", name, msg);
+			return;
+		}
+		if (k == m)
+			m++;
+		next[k].key = ch[i].key;
+		next[k].value = value;
+	}
+	if (validate_only)
+		return;
+	rc = config_zk_set_entity(b->zk, entity, next, m, rc == ZNONODE ? -1 : version);
+	if (rc != ZOK) {
+		FAIL(o, KERR_UNKNOWN_SERVER_ERROR, "/config/%s changed meanwhile or cannot be written; retry", entity);
+		return;
+	}
+	if (config_zk_notify_entity(b->zk, entity) != ZOK)
+		log_warn("AlterConfigs: cannot write the /config/changes notice for %s", entity);
+	log_info("Dynamic broker configs /config/%s changed by %s (%d keys now)", entity, req->info.peer, m);
+}
+
 /* One resource of either request. */
 static void alter_resource(struct request *req, int8_t type, struct kstr name, struct change *ch, int n, bool replace,
 			   bool validate_only, struct outcome *o)
@@ -153,8 +301,10 @@ static void alter_resource(struct request *req, int8_t type, struct kstr name, s
 		FAIL(o, KERR_CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
 	else if (type == RESOURCE_TOPIC)
 		alter_topic(req, s, ch, n, replace, validate_only, o);
-	else if (type == RESOURCE_BROKER || type == RESOURCE_BROKER_LOGGER)
-		FAIL(o, KERR_INVALID_REQUEST, "samsa cannot change broker configs without a restart yet (broker %s)", s);
+	else if (type == RESOURCE_BROKER)
+		alter_broker(req, s, ch, n, replace, validate_only, o);
+	else if (type == RESOURCE_BROKER_LOGGER)
+		alter_logger(req, s, ch, n, replace, validate_only, o);
 	else
 		FAIL(o, KERR_INVALID_REQUEST, "Unsupported resource type");
 	free(s);

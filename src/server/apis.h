@@ -27,6 +27,12 @@ void handle_describe_user_scram_credentials(struct request *req);
 void handle_describe_configs(struct request *req);
 void handle_alter_configs(struct request *req);
 void handle_incremental_alter_configs(struct request *req);
+/* The root logger's level as Kafka names it (DescribeConfigs BROKER_LOGGER; set by IncrementalAlterConfigs). */
+const char *broker_logger_level_get(void);
+void broker_logger_level_set(const char *kafka_level);
+/* Client quotas in /config/users and /config/clients (client_quotas.c). */
+void handle_describe_client_quotas(struct request *req);
+void handle_alter_client_quotas(struct request *req);
 void handle_offset_for_leader_epoch(struct request *req);
 void handle_metadata(struct request *req);
 void handle_leader_and_isr(struct request *req);

@@ -17,7 +17,9 @@
 #include "server/authorizer.h"
 #include "server/broker_tls.h"
 #include "server/config_changes.h"
+#include "server/broker_dynamic.h"
 #include "server/metrics_http.h"
+#include "server/quotas.h"
 #include "server/sasl.h"
 #include "samsa/util/tls.h"
 #include "server/fetch_session.h"
@@ -85,7 +87,7 @@ static void learn_offsets_partitions(struct broker *b)
 static int load_topic_config(void *arg, const char *topic, struct log_config *out)
 {
 	struct broker *b = arg;
-	return topic_config_load(b->zk, b->config, topic, out);
+	return topic_config_load(b->zk, broker_config_effective(b), topic, out);
 }
 
 static void build_registration(struct broker *b, struct kafka_broker_registration *reg)
@@ -246,6 +248,15 @@ int broker_start(struct broker *b)
 		return -1;
 	b->admin = admin_executor_start();
 	b->producer_ids = producer_ids_new(b->zk, b->id);
+	b->quotas = quota_manager_new(b->config);
+	quota_manager_load(b->quotas, b->zk);
+	b->replication_quota = replication_quota_new(b->config, b->id, false);
+	replication_quota_load(b->replication_quota, b->zk);
+	b->follower_quota = replication_quota_new(b->config, b->id, true);
+	replication_quota_load(b->follower_quota, b->zk);
+	/* Before the logs open: their defaults include the dynamic broker configs. */
+	b->dynamic = broker_dynamic_new();
+	broker_dynamic_load(b);
 	/* Logs load (and recover) before we register: a broker is only listed once it can serve. */
 	if (broker_open_logs(b) != 0)
 		return -1;
@@ -337,6 +348,14 @@ void broker_shutdown(struct broker *b)
 	b->admin = NULL;
 	producer_ids_free(b->producer_ids);
 	b->producer_ids = NULL;
+	quota_manager_free(b->quotas);
+	b->quotas = NULL;
+	broker_dynamic_free(b->dynamic);
+	b->dynamic = NULL;
+	replication_quota_free(b->replication_quota);
+	b->replication_quota = NULL;
+	replication_quota_free(b->follower_quota);
+	b->follower_quota = NULL;
 	controller_free(b->controller);
 	b->controller = NULL;
 	for (int i = 0; i < b->n_listeners; i++) {

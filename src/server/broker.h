@@ -51,6 +51,10 @@ struct broker {
 	struct authorizer *authorizer; /* the ZooKeeper ACL authorizer; NULL: everything is allowed */
 	struct metrics_http *metrics_http; /* samsa.metrics.listener, NULL when off */
 	struct producer_ids *producer_ids; /* blocks of producer ids claimed in ZooKeeper */
+	struct quota_manager *quotas;  /* client quotas from /config/users and /config/clients */
+	struct broker_dynamic *dynamic; /* /config/brokers/<default> and /config/brokers/<id> */
+	struct replication_quota *replication_quota; /* leader.replication.throttled.rate */
+	struct replication_quota *follower_quota;    /* follower.replication.throttled.rate */
 	volatile int stopping;
 };
 

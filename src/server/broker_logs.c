@@ -14,6 +14,7 @@
 #include "samsa/replica.h"
 #include "samsa/util/log.h"
 #include "samsa/zk.h"
+#include "server/broker_dynamic.h"
 #include "server/broker.h"
 #include "server/topic_config.h"
 
@@ -68,7 +69,7 @@ int broker_open_logs(struct broker *b)
 		.dir_failed = on_dir_failed,
 		.dir_failed_arg = b,
 	};
-	topic_config_defaults(b->config, &lc.defaults);
+	topic_config_defaults(broker_config_effective(b), &lc.defaults);
 	b->logs = log_manager_open(&lc);
 	if (!b->logs)
 		return -1;

@@ -5,12 +5,14 @@
  * broker holds for the topic its new config, so retention, segment, message
  * size and the other topic keys change on live logs without a restart.
  * Notices already there at start are skipped: logs read their topic's config
- * when they are first hosted.  Users' notices need nothing here (SCRAM
- * credentials are read at each authentication).
+ * when they are first hosted.  A user's or client's notice reloads that
+ * entity's client quotas (quotas.c); SCRAM credentials in users' znodes need
+ * nothing here, they are read at each authentication.
  */
 #include "server/config_changes.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,8 @@
 #include "samsa/util/xalloc.h"
 #include "samsa/zk.h"
 #include "server/broker.h"
+#include "server/broker_dynamic.h"
+#include "server/quotas.h"
 #include "server/topic_config.h"
 
 #define NOTICE_PREFIX "config_change_"
@@ -54,9 +58,16 @@ static void on_watch(void *arg)
 static void apply_topic(struct broker *b, const char *topic)
 {
 	struct log_config cfg;
-	if (topic_config_load(b->zk, b->config, topic, &cfg) != 0) {
+	if (topic_config_load(b->zk, broker_config_effective(b), topic, &cfg) != 0) {
 		log_warn("Config change for topic %s: cannot read /config/topics/%s", topic, topic);
 		return;
+	}
+	struct replication_quota *sides[2] = { b->replication_quota, b->follower_quota };
+	for (int i = 0; i < 2; i++) {
+		char *throttled = NULL;
+		if (sides[i] && topic_zk_get_config(b->zk, topic, replication_quota_topic_key(sides[i]), &throttled) == ZOK)
+			replication_quota_set_topic(sides[i], topic, throttled);
+		free(throttled);
 	}
 	int changed = 0;
 	for (int d = 0; d < log_manager_dir_count(b->logs); d++) {
@@ -73,6 +84,37 @@ static void apply_topic(struct broker *b, const char *topic)
 		log_manager_refs_put(logs, n);
 	}
 	log_info("Config change for topic %s applied to %d local log(s)", topic, changed);
+}
+
+/* After a dynamic broker config change: every local log's config is made again. */
+static void apply_all_topics(struct broker *b)
+{
+	int cap = 16, n_topics = 0;
+	char **topics = xcalloc((size_t)cap, sizeof *topics);
+	for (int d = 0; d < log_manager_dir_count(b->logs); d++) {
+		int n;
+		struct log_ref **logs = log_manager_dir_logs(b->logs, d, &n);
+		for (int i = 0; i < n; i++) {
+			size_t tl;
+			const char *t = log_ref_topic(logs[i], &tl);
+			bool seen = false;
+			for (int k = 0; k < n_topics && !seen; k++)
+				seen = strlen(topics[k]) == tl && !memcmp(topics[k], t, tl);
+			if (seen)
+				continue;
+			if (n_topics == cap) {
+				cap *= 2;
+				topics = xrealloc(topics, sizeof *topics * (size_t)cap);
+			}
+			topics[n_topics++] = xstrndup(t, tl);
+		}
+		log_manager_refs_put(logs, n);
+	}
+	for (int k = 0; k < n_topics; k++) {
+		apply_topic(b, topics[k]);
+		free(topics[k]);
+	}
+	free(topics);
 }
 
 /* The entity a notice names: version 2's entity_path, or version 1's type and name. */
@@ -92,6 +134,18 @@ static void process_notice(struct broker *b, const char *name)
 		apply_topic(b, entity_path + 7);
 	else if (type && ename && !strcmp(type, "topics"))
 		apply_topic(b, ename);
+	else if (entity_path && !strncmp(entity_path, "brokers/", 8)) {
+		if (broker_dynamic_reload(b, entity_path)) {
+			apply_all_topics(b);
+			log_info("Dynamic broker config /config/%s applied", entity_path);
+		}
+	} else if (entity_path && (!strncmp(entity_path, "users/", 6) || !strncmp(entity_path, "clients/", 8)))
+		quota_manager_reload(b->quotas, b->zk, entity_path);
+	else if (type && ename && (!strcmp(type, "users") || !strcmp(type, "clients"))) {
+		char ep[1100];
+		snprintf(ep, sizeof ep, "%s/%s", type, ename);
+		quota_manager_reload(b->quotas, b->zk, ep);
+	}
 	arena_free(&a);
 	free(data);
 }

@@ -21,13 +21,21 @@
 #include "server/apis.h"
 #include "server/authorizer.h"
 #include "server/broker.h"
+#include "server/broker_dynamic.h"
 
 #define RESOURCE_TOPIC 2
 #define RESOURCE_BROKER 4
 #define RESOURCE_BROKER_LOGGER 8
 
 /* Kafka's ConfigSource. */
-enum { SOURCE_TOPIC = 1, SOURCE_STATIC_BROKER = 4, SOURCE_DEFAULT = 5 };
+enum {
+	SOURCE_TOPIC = 1,
+	SOURCE_DYNAMIC_BROKER = 2,
+	SOURCE_DYNAMIC_DEFAULT = 3,
+	SOURCE_STATIC_BROKER = 4,
+	SOURCE_DEFAULT = 5,
+	SOURCE_BROKER_LOGGER = 6,
+};
 
 typedef struct describe_configs_response_describe_configs_result result_t;
 typedef struct describe_configs_response_describe_configs_resource_result entry_t;
@@ -100,7 +108,7 @@ static void topic_entry(struct request *req, const struct config_def *d, const s
 	int n_syn = 0;
 	while (syn && syn[n_syn])
 		n_syn++;
-	synonym_t *s = arena_alloc(a, sizeof *s * (size_t)(n_syn + 1));
+	synonym_t *s = arena_alloc(a, sizeof *s * (size_t)(3 * n_syn + 1));
 	int k = 0;
 	const char *value = NULL;
 	int source = 0;
@@ -113,7 +121,22 @@ static void topic_entry(struct request *req, const struct config_def *d, const s
 			s[k].value = ks(a, value);
 			s[k++].source = SOURCE_TOPIC;
 		}
+	const struct config *eff = broker_config_effective(req->broker);
 	for (int i = 0; i < n_syn; i++) {
+		for (int lvl = 0; lvl < 2; lvl++) {
+			const char *dyn = broker_dynamic_get(req->broker, lvl == 0, syn[i], a);
+			if (!dyn)
+				continue;
+			int src = lvl == 0 ? SOURCE_DYNAMIC_BROKER : SOURCE_DYNAMIC_DEFAULT;
+			if (!source) {
+				value = from_broker(a, eff, d->name, syn[i]);
+				source = src;
+			}
+			describe_configs_response_describe_configs_synonym_init(&s[k]);
+			s[k].name = ks(a, syn[i]);
+			s[k].value = ks(a, dyn);
+			s[k++].source = (int8_t)src;
+		}
 		bool set = config_is_set(cfg, syn[i]);
 		const char *raw = config_get_raw(cfg, syn[i]);
 		if (!set && !raw)
@@ -171,61 +194,140 @@ static void describe_topic(struct request *req, const struct describe_configs_re
 			topic_entry(req, &config_topic_defs[i], over, n_over, synonyms, &res->configs[res->configs_count++]);
 }
 
+static synonym_t synonym(struct arena *a, const char *name, const char *value, int source, bool sensitive)
+{
+	synonym_t y;
+	describe_configs_response_describe_configs_synonym_init(&y);
+	y.name = ks(a, name);
+	y.value = sensitive ? (struct kstr){ NULL, -1 } : ks(a, value);
+	y.source = (int8_t)source;
+	return y;
+}
+
+/* One broker key with Kafka's precedence: per-broker, dynamic default, static, default (own: this broker's). */
+static void broker_entry(struct request *req, const char *name, enum config_type type, bool sensitive,
+			 const char *default_value, bool own, bool synonyms, entry_t *e)
+{
+	struct arena *a = &req->arena;
+	const struct config *cfg = req->broker->config;
+	describe_configs_response_describe_configs_resource_result_init(e);
+	e->name = ks(a, name);
+	e->is_sensitive = sensitive;
+	e->config_type = config_type_code(type);
+	e->documentation = (struct kstr){ NULL, -1 };
+	char msg[200];
+	e->read_only = broker_dynamic_check(name, NULL, own, msg, sizeof msg) != KERR_NONE;
+	synonym_t *s = arena_alloc(a, sizeof *s * 4);
+	int k = 0;
+	const char *per = own ? broker_dynamic_get(req->broker, true, name, a) : NULL;
+	const char *dflt = broker_dynamic_get(req->broker, false, name, a);
+	bool set = config_def_find(name) && config_is_set(cfg, name);
+	if (per)
+		s[k++] = synonym(a, name, per, SOURCE_DYNAMIC_BROKER, sensitive);
+	if (dflt)
+		s[k++] = synonym(a, name, dflt, SOURCE_DYNAMIC_DEFAULT, sensitive);
+	if (set)
+		s[k++] = synonym(a, name, config_get_raw(cfg, name), SOURCE_STATIC_BROKER, sensitive);
+	if (default_value)
+		s[k++] = synonym(a, name, default_value, SOURCE_DEFAULT, sensitive);
+	const char *value = per ? per : dflt ? dflt : set ? config_get_raw(cfg, name) : default_value;
+	e->config_source = per ? SOURCE_DYNAMIC_BROKER : dflt ? SOURCE_DYNAMIC_DEFAULT : set ? SOURCE_STATIC_BROKER
+												: SOURCE_DEFAULT;
+	e->is_default = e->config_source == SOURCE_DEFAULT;
+	e->value = sensitive ? (struct kstr){ NULL, -1 } : ks(a, value);
+	if (synonyms) {
+		e->synonyms = s;
+		e->synonyms_count = k;
+	}
+}
+
+static bool own_broker(struct request *req, const struct describe_configs_request_describe_configs_resource *r,
+		       result_t *res)
+{
+	char own[16];
+	snprintf(own, sizeof own, "%d", req->broker->id);
+	if ((size_t)r->resource_name.len == strlen(own) && !memcmp(r->resource_name.ptr, own, strlen(own)))
+		return true;
+	res->error_code = KERR_INVALID_REQUEST;
+	char msg[160];
+	snprintf(msg, sizeof msg, "Unexpected broker id, expected %s or empty string, but received %.*s", own,
+		 r->resource_name.len > 0 && r->resource_name.len < 64 ? r->resource_name.len : 0,
+		 r->resource_name.ptr ? r->resource_name.ptr : "");
+	res->error_message = ks(&req->arena, msg);
+	return false;
+}
+
 static void describe_broker(struct request *req, const struct describe_configs_request_describe_configs_resource *r,
 			    bool synonyms, result_t *res)
 {
 	struct arena *a = &req->arena;
-	const struct config *cfg = req->broker->config;
-	char own[16];
-	snprintf(own, sizeof own, "%d", req->broker->id);
 	bool cluster_default = r->resource_name.len <= 0;
-	if (!cluster_default && ((size_t)r->resource_name.len != strlen(own) ||
-				 memcmp(r->resource_name.ptr, own, strlen(own)))) {
-		res->error_code = KERR_INVALID_REQUEST;
-		char msg[160];
-		snprintf(msg, sizeof msg, "Unexpected broker id, expected %s or empty string, but received %.*s", own,
-			 r->resource_name.len > 0 && r->resource_name.len < 64 ? r->resource_name.len : 0,
-			 r->resource_name.ptr ? r->resource_name.ptr : "");
-		res->error_message = ks(a, msg);
+	if (!cluster_default && !own_broker(req, r, res))
+		return;
+	if (cluster_default) {
+		/* The cluster-wide resource shows the dynamic defaults alone, as Kafka does. */
+		struct topic_config_entry *e = NULL;
+		int n = 0;
+		broker_dynamic_entries(req->broker, false, a, &e, &n);
+		res->configs = arena_alloc(a, sizeof *res->configs * (size_t)(n ? n : 1));
+		for (int i = 0; i < n; i++) {
+			if (!wanted(r, e[i].key))
+				continue;
+			const struct config_def *d = config_def_find(e[i].key);
+			broker_entry(req, e[i].key, d ? d->type : CONFIG_LONG, d && d->type == CONFIG_PASSWORD, NULL, false,
+				     synonyms, &res->configs[res->configs_count++]);
+		}
 		return;
 	}
-	if (cluster_default)
-		return; /* the dynamic cluster-wide defaults: samsa has none */
-	res->configs = arena_alloc(a, sizeof *res->configs * (size_t)config_broker_defs_count);
+	res->configs = arena_alloc(a, sizeof *res->configs * (size_t)(config_broker_defs_count + 3));
 	for (int i = 0; i < config_broker_defs_count; i++) {
 		const struct config_def *d = &config_broker_defs[i];
 		if (d->internal || d->kraft_only || !wanted(r, d->name))
 			continue;
-		entry_t *e = &res->configs[res->configs_count++];
-		describe_configs_response_describe_configs_resource_result_init(e);
-		e->name = ks(a, d->name);
-		bool set = config_is_set(cfg, d->name);
-		e->is_sensitive = d->type == CONFIG_PASSWORD;
-		e->value = e->is_sensitive ? (struct kstr){ NULL, -1 } : ks(a, config_get_raw(cfg, d->name));
-		e->config_source = set ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
-		e->is_default = !set;
-		e->read_only = true;
-		e->config_type = config_type_code(d->type);
-		e->documentation = (struct kstr){ NULL, -1 };
-		if (synonyms) {
-			synonym_t *s = arena_alloc(a, sizeof *s * 2);
-			int k = 0;
-			if (set) {
-				describe_configs_response_describe_configs_synonym_init(&s[k]);
-				s[k].name = e->name;
-				s[k].value = e->value;
-				s[k++].source = SOURCE_STATIC_BROKER;
-			}
-			if (d->default_value) {
-				describe_configs_response_describe_configs_synonym_init(&s[k]);
-				s[k].name = e->name;
-				s[k].value = e->is_sensitive ? (struct kstr){ NULL, -1 } : ks(a, d->default_value);
-				s[k++].source = SOURCE_DEFAULT;
-			}
-			e->synonyms = s;
-			e->synonyms_count = k;
-		}
+		broker_entry(req, d->name, d->type, d->type == CONFIG_PASSWORD, d->default_value, true, synonyms,
+			     &res->configs[res->configs_count++]);
 	}
+	/* DynamicConfig.Broker's own keys, when set. */
+	static const char *const quota[] = { "leader.replication.throttled.rate", "follower.replication.throttled.rate",
+					     "replica.alter.log.dirs.io.max.bytes.per.second" };
+	for (size_t i = 0; i < sizeof quota / sizeof quota[0]; i++)
+		if (wanted(r, quota[i]) && (broker_dynamic_get(req->broker, true, quota[i], a) ||
+					    broker_dynamic_get(req->broker, false, quota[i], a)))
+			broker_entry(req, quota[i], CONFIG_LONG, false, "9223372036854775807", true, synonyms,
+				     &res->configs[res->configs_count++]);
+}
+
+/* Kafka's level names, as Log4jController reports them. */
+static int logger_level = 2; /* INFO */
+static const char *const logger_levels[] = { "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF" };
+
+const char *broker_logger_level_get(void) { return logger_levels[__atomic_load_n(&logger_level, __ATOMIC_RELAXED)]; }
+
+void broker_logger_level_set(const char *kafka_level)
+{
+	for (int i = 0; i < 7; i++)
+		if (!strcmp(logger_levels[i], kafka_level))
+			__atomic_store_n(&logger_level, i, __ATOMIC_RELAXED);
+}
+
+/* BROKER_LOGGER [Kafka's Log4jController.loggers]: samsa's one logger, root. */
+static void describe_logger(struct request *req, const struct describe_configs_request_describe_configs_resource *r,
+			    result_t *res)
+{
+	if (!own_broker(req, r, res))
+		return;
+	res->configs = arena_alloc(&req->arena, sizeof *res->configs);
+	if (!wanted(r, "root"))
+		return;
+	entry_t *e = &res->configs[res->configs_count++];
+	describe_configs_response_describe_configs_resource_result_init(e);
+	e->name = ks(&req->arena, "root");
+	e->value = ks(&req->arena, broker_logger_level_get());
+	e->config_source = SOURCE_BROKER_LOGGER;
+	e->read_only = false;
+	e->is_default = false;
+	e->is_sensitive = false;
+	e->documentation = (struct kstr){ NULL, -1 };
 }
 
 static void describe_job(struct request *req)
@@ -257,11 +359,11 @@ static void describe_job(struct request *req)
 			describe_topic(req, r, synonyms, res);
 		} else if (r->resource_type == RESOURCE_BROKER) {
 			describe_broker(req, r, synonyms, res);
+		} else if (r->resource_type == RESOURCE_BROKER_LOGGER) {
+			describe_logger(req, r, res);
 		} else {
 			res->error_code = KERR_INVALID_REQUEST;
-			res->error_message = ks(&req->arena, r->resource_type == RESOURCE_BROKER_LOGGER
-								     ? "Broker loggers are not described by samsa yet"
-								     : "Unsupported resource type");
+			res->error_message = ks(&req->arena, "Unsupported resource type");
 		}
 	}
 	request_respond(req, &resp);

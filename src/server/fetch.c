@@ -34,6 +34,7 @@
 #include "server/apis.h"
 #include "server/authorizer.h"
 #include "server/broker.h"
+#include "server/quotas.h"
 #include "server/fetch_convert.h"
 #include "server/fetch_session.h"
 
@@ -135,6 +136,25 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 			.last_fetched_epoch = t->last_fetched_epoch,
 			.read_committed = !op->follower && fq->isolation_level == READ_COMMITTED,
 		};
+		/*
+		 * Kafka's shouldLeaderThrottle: a follower out of the ISR fetching a
+		 * throttled partition while the leader's replication rate is over its
+		 * bound gets no records (its position is still recorded).
+		 */
+		bool throttled = op->follower &&
+				 replication_quota_throttled(b->replication_quota, t->topic.ptr, (size_t)t->topic.len,
+							     t->partition);
+		if (throttled && replication_quota_exceeded(b->replication_quota, wall_clock_ms())) {
+			int32_t isr[64];
+			int n_isr = partition_isr(part, isr, 64);
+			bool in_sync = false;
+			for (int k = 0; k < n_isr && k < 64; k++)
+				in_sync |= isr[k] == op->replica_id;
+			if (!in_sync) {
+				pf.max_bytes = 0;
+				pf.min_one = false;
+			}
+		}
 		/* A follower's position is recorded (ISR, high watermark) by the read itself. */
 		pr->error = partition_read(part, &pf, &pr->r, &pr->diverging_epoch, &pr->diverging_end_offset);
 		if (pr->error == KERR_NONE && pf.read_committed && pr->r.length > 0) {
@@ -148,6 +168,8 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 					pr->n_aborted = want;
 			}
 		}
+		if (throttled && pr->error == KERR_NONE && pr->r.length > 0)
+			replication_quota_record(b->replication_quota, (double)pr->r.length, wall_clock_ms());
 		if (pr->error != KERR_NONE || pr->diverging_end_offset >= 0) {
 			partition_unref(part);
 			log_read_release(&pr->r);
@@ -241,6 +263,33 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 	fetch_response_init(&resp);
 	resp.session_id = op->plan.session_id;
 	resp.responses = arena_alloc(a, sizeof *resp.responses * (n ? n : 1));
+	/*
+	 * The consumer_byte_rate quota, as Kafka's handleFetchRequest: the answer's
+	 * records are recorded; over the quota the usage is taken back and the
+	 * consumer gets an empty answer with throttle_time_ms, its connection muted
+	 * that long.  Followers are not client-quota'd (replication throttles are).
+	 */
+	if (!op->follower && b->quotas) {
+		size_t bytes = 0;
+		for (size_t i = 0; i < n; i++)
+			bytes += reads[i].r.length;
+		int64_t now = wall_clock_ms();
+		size_t cl = req->header.client_id.len > 0 ? (size_t)req->header.client_id.len : 0;
+		int32_t ms = quota_record(b->quotas, QUOTA_FETCH, req->info.principal, req->header.client_id.ptr, cl,
+					  (double)bytes, now);
+		if (ms > 0) {
+			quota_record(b->quotas, QUOTA_FETCH, req->info.principal, req->header.client_id.ptr, cl,
+				     -(double)bytes, now);
+			resp.throttle_time_ms = ms;
+			net_conn_throttle(req->conn, ms);
+			if (b->fetch_sessions)
+				fetch_session_commit(b->fetch_sessions, op->plan.session_id, op->plan.parts, n);
+			request_respond_spliced(req, &resp, NULL, 0);
+			release_reads(reads, n);
+			free(reads);
+			return;
+		}
+	}
 	struct net_file_range *files = arena_alloc(a, sizeof *files * (n ? n : 1));
 	size_t n_files = 0;
 	struct fetch_response_fetchable_topic_response *tr = NULL;

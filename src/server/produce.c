@@ -21,6 +21,7 @@
 #include "server/apis.h"
 #include "server/authorizer.h"
 #include "server/broker.h"
+#include "server/quotas.h"
 #include "samsa/config.h"
 #include "samsa/purgatory.h"
 #include "samsa/util/log.h"
@@ -230,6 +231,22 @@ out:
 	partition_unref(part);
 }
 
+/*
+ * The producer_byte_rate quota, as Kafka's handleProduceRequest: the whole
+ * request's size is recorded when it is answered; a client over its quota gets
+ * throttle_time_ms in the answer and its connection muted that long.
+ */
+static void produce_throttle(struct request *req, struct produce_response *resp)
+{
+	int32_t ms = quota_record(req->broker->quotas, QUOTA_PRODUCE, req->info.principal, req->header.client_id.ptr,
+				  req->header.client_id.len > 0 ? (size_t)req->header.client_id.len : 0,
+				  (double)req->frame_len, wall_clock_ms());
+	if (ms > 0) {
+		resp->throttle_time_ms = ms;
+		net_conn_throttle(req->conn, ms);
+	}
+}
+
 /* One attempt to finish an acks=all produce: every partition's high watermark is far enough, or time is up. */
 static bool try_acks(void *arg, bool expired)
 {
@@ -256,6 +273,7 @@ static bool try_acks(void *arg, bool expired)
 	if (!all)
 		return false;
 	/* dp and its acks live in the request's arena: answering frees them. */
+	produce_throttle(dp->req, dp->resp);
 	request_respond(dp->req, dp->resp);
 	return true;
 }
@@ -344,8 +362,10 @@ void handle_produce(struct request *req)
 					request_close(req);
 					return;
 				}
+		produce_throttle(req, &resp);
 		request_respond_none(req);
 		return;
 	}
+	produce_throttle(req, &resp);
 	request_respond(req, &resp);
 }

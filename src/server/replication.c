@@ -16,6 +16,7 @@
 #include "samsa/util/log.h"
 #include "samsa/zk.h"
 #include "server/broker.h"
+#include "server/quotas.h"
 
 /* A leader's inter-broker endpoint, from the metadata the controller sent us. */
 static int leader_endpoint(void *arg, int32_t broker_id, char *out, size_t cap)
@@ -69,6 +70,26 @@ static void hw_moved(void *arg, const char *topic, size_t topic_len, int32_t par
 	}
 }
 
+/* The fetchers' follower throttle: b->follower_quota (quotas.c). */
+static bool follower_throttled(void *arg, const char *topic, size_t len, int32_t partition)
+{
+	struct broker *b = arg;
+	return replication_quota_throttled(b->follower_quota, topic, len, partition);
+}
+
+static bool follower_exceeded(void *arg, int64_t now_ms)
+{
+	struct broker *b = arg;
+	return b->follower_quota && replication_quota_exceeded(b->follower_quota, now_ms);
+}
+
+static void follower_record(void *arg, double bytes, int64_t now_ms)
+{
+	struct broker *b = arg;
+	if (b->follower_quota)
+		replication_quota_record(b->follower_quota, bytes, now_ms);
+}
+
 void broker_replication_start(struct broker *b)
 {
 	const struct config *c = b->config;
@@ -84,6 +105,7 @@ void broker_replication_start(struct broker *b)
 		.endpoint = leader_endpoint,
 		.arg = b,
 		.security = b->inter_broker_security,
+		.throttle = { follower_throttled, follower_exceeded, follower_record, b },
 	};
 	b->fetchers = fetcher_manager_new(&fc);
 	replica_manager_set_fetchers(b->replicas, b->fetchers);

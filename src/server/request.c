@@ -83,6 +83,8 @@ static const api_handler_fn handlers[] = {
 	[API_TXN_OFFSET_COMMIT] = handle_txn_offset_commit,
 	[API_DESCRIBE_TRANSACTIONS] = handle_describe_transactions,
 	[API_LIST_TRANSACTIONS] = handle_list_transactions,
+	[API_DESCRIBE_CLIENT_QUOTAS] = handle_describe_client_quotas,
+	[API_ALTER_CLIENT_QUOTAS] = handle_alter_client_quotas,
 };
 
 api_handler_fn api_handler(int16_t api_key)
@@ -115,6 +117,7 @@ void request_dispatch(struct conn *c, const struct conn_info *info, const uint8_
 	req->broker = b;
 	req->conn = c;
 	req->info = *info;
+	req->frame_len = len; /* what quotas count */
 	arena_init(&req->arena);
 
 	if (request_header_decode(&r, &req->header) != 0) {

@@ -4,6 +4,10 @@
  *
  *   samsa configs --bootstrap-server H:P --describe --entity-type topics --entity-name orders
  *   samsa configs --bootstrap-server H:P --describe --entity-type brokers --entity-name 1
+ *   samsa configs --bootstrap-server H:P --alter --entity-type brokers --entity-default \
+ *       --add-config log.retention.ms=3600000 (or --entity-name 1: that broker alone)
+ *   samsa configs --bootstrap-server H:P --alter --entity-type broker-loggers --entity-name 1 \
+ *       --add-config root=DEBUG
  *   samsa configs --bootstrap-server H:P --alter --entity-type topics --entity-name orders \
  *       --add-config retention.ms=3600000,max.message.bytes=2000000 [--delete-config segment.ms]
  *
@@ -13,11 +17,18 @@
  *       --delete-config SCRAM-SHA-512
  *   samsa configs --bootstrap-server H:P --describe --entity-type users [--entity-name alice]
  *
+ *   samsa configs --bootstrap-server H:P --alter --entity-type clients --entity-name app \
+ *       --add-config producer_byte_rate=1048576,consumer_byte_rate=2097152
+ *   samsa configs --bootstrap-server H:P --alter --entity-type users --entity-default \
+ *       --add-config request_percentage=200 [--delete-config producer_byte_rate]
+ *   samsa configs --bootstrap-server H:P --describe --entity-type clients [--entity-name app]
+ *
  * The salted password is made here, as Kafka's tool makes it (a random salt,
  * PBKDF2 with 4096 iterations unless told), and sent to the controller with
  * AlterUserScramCredentials; the password never leaves this process.  Topic
  * changes go through IncrementalAlterConfigs (SET for --add-config, DELETE
- * for --delete-config).
+ * for --delete-config); users' and clients' quota keys through
+ * AlterClientQuotas and DescribeClientQuotas.
  */
 #include "tools/commands.h"
 
@@ -38,7 +49,7 @@
 
 struct configs_opts {
 	const char *bootstrap, *entity_type, *entity_name, *add, *del;
-	bool alter, describe;
+	bool alter, describe, entity_default;
 };
 
 static void usage(void)
@@ -46,8 +57,12 @@ static void usage(void)
 	fprintf(stderr, "usage: samsa configs --bootstrap-server HOST:PORT --entity-type users\n"
 			"         (--alter --entity-name USER (--add-config 'SCRAM-SHA-512=[iterations=N,password=P]' |\n"
 			"          --delete-config SCRAM-SHA-512) | --describe [--entity-name USER])\n"
-			"       samsa configs --bootstrap-server HOST:PORT --entity-type topics|brokers --entity-name NAME\n"
-			"         (--describe | --alter [--add-config k=v,...] [--delete-config k,...])  (topics only for --alter)\n");
+			"       samsa configs --bootstrap-server HOST:PORT --entity-type users|clients\n"
+			"         (--entity-name NAME | --entity-default) (--alter [--add-config producer_byte_rate=N,...]\n"
+			"          [--delete-config KEY,...] | --describe)\n"
+			"       samsa configs --bootstrap-server HOST:PORT --entity-type topics|brokers|broker-loggers\n"
+			"         (--entity-name NAME | --entity-default (brokers))\n"
+			"         (--describe | --alter [--add-config k=v,...] [--delete-config k,...])\n");
 }
 
 /* One failed resource, as kafka-configs.sh reports it. */
@@ -285,8 +300,11 @@ static int describe_entity(const struct configs_opts *o, int8_t type)
 				continue;
 			}
 			status = 0;
-			printf("%s configs for %s %s are:\n", type == 2 ? "All" : "All", type == 2 ? "topic" : "broker",
-			       o->entity_name ? o->entity_name : "");
+			if (type == 4 && !o->entity_name)
+				printf("Default configs for brokers in the cluster are:\n");
+			else
+				printf("All configs for %s %s are:\n", type == 2 ? "topic" : type == 4 ? "broker" : "broker-logger",
+				       o->entity_name ? o->entity_name : "");
 			static const char *const sources[] = { "UNKNOWN", "DYNAMIC_TOPIC_CONFIG", "DYNAMIC_BROKER_CONFIG",
 							       "DYNAMIC_DEFAULT_BROKER_CONFIG", "STATIC_BROKER_CONFIG",
 							       "DEFAULT_CONFIG", "DYNAMIC_BROKER_LOGGER_CONFIG" };
@@ -313,8 +331,12 @@ static int describe_entity(const struct configs_opts *o, int8_t type)
 	return status;
 }
 
-/* --entity-type topics --alter: IncrementalAlterConfigs SET for --add-config k=v,..., DELETE for --delete-config k,... */
-static int alter_topic(const struct configs_opts *o)
+/*
+ * --entity-type topics|brokers|broker-loggers --alter: IncrementalAlterConfigs
+ * SET for --add-config k=v,..., DELETE for --delete-config k,...; a broker is
+ * --entity-name ID or --entity-default (the cluster default, name "").
+ */
+static int alter_resource(const struct configs_opts *o, int8_t type)
 {
 	struct arena a;
 	arena_init(&a);
@@ -322,8 +344,8 @@ static int alter_topic(const struct configs_opts *o)
 	incremental_alter_configs_request_init(&req);
 	struct incremental_alter_configs_request_alter_configs_resource r;
 	incremental_alter_configs_request_alter_configs_resource_init(&r);
-	r.resource_type = 2;
-	r.resource_name = kstr_c(o->entity_name);
+	r.resource_type = type;
+	r.resource_name = kstr_c(o->entity_default ? "" : o->entity_name);
 	r.configs = arena_alloc(&a, sizeof *r.configs * 64);
 	for (int pass = 0; pass < 2; pass++) {
 		const char *spec = pass ? o->del : o->add;
@@ -364,13 +386,162 @@ static int alter_topic(const struct configs_opts *o)
 				print_config_error(resp->responses[i].error_code, resp->responses[i].error_message);
 				status = 1;
 			}
-		if (!status)
-			printf("Completed updating config for topic %s.\n", o->entity_name);
+		if (!status && o->entity_default)
+			printf("Completed updating default config for brokers in the cluster.\n");
+		else if (!status)
+			printf("Completed updating config for %s %s.\n", type == 2 ? "topic" : type == 4 ? "broker" : "broker-logger",
+			       o->entity_name);
 	} else {
 		fprintf(stderr, "samsa configs: IncrementalAlterConfigs failed\n");
 	}
 	kclient_close(&kc);
 	arena_free(&a);
+	return status;
+}
+
+
+/* ---- client quotas: --entity-type users|clients with quota keys ------------------ */
+
+static bool is_scram_spec(const char *spec) { return spec && !strncmp(spec, "SCRAM-", 6); }
+
+/* The entity type's protocol name and how kafka-configs.sh names one in its output. */
+static const char *quota_entity_type(const struct configs_opts *o) { return !strcmp(o->entity_type, "users") ? "user" : "client-id"; }
+
+static void print_entity(const char *type, struct kstr name)
+{
+	const char *what = !strcmp(type, "user") ? "user-principal" : "client-id";
+	if (name.ptr)
+		printf("%s '%.*s'", what, name.len, name.ptr);
+	else
+		printf("the default %s", what);
+}
+
+/* AlterClientQuotas: --add-config k=v,... sets, --delete-config k,... removes. */
+static int alter_quotas(const struct configs_opts *o)
+{
+	struct arena a;
+	arena_init(&a);
+	struct alter_client_quotas_request req;
+	alter_client_quotas_request_init(&req);
+	struct alter_client_quotas_request_entry_data en;
+	alter_client_quotas_request_entry_data_init(&en);
+	struct alter_client_quotas_request_entity_data ent;
+	alter_client_quotas_request_entity_data_init(&ent);
+	ent.entity_type = kstr_c(quota_entity_type(o));
+	ent.entity_name = o->entity_default ? (struct kstr){ NULL, -1 } : kstr_c(o->entity_name);
+	en.entity = &ent;
+	en.entity_count = 1;
+	en.ops = arena_alloc(&a, sizeof *en.ops * 16);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *spec = pass ? o->del : o->add;
+		if (!spec)
+			continue;
+		char *copy = arena_strndup(&a, spec, strlen(spec)), *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t && en.ops_count < 16; t = strtok_r(NULL, ",", &save)) {
+			struct alter_client_quotas_request_op_data *op = &en.ops[en.ops_count++];
+			alter_client_quotas_request_op_data_init(op);
+			char *eq = pass ? NULL : strchr(t, '=');
+			if (!pass && !eq) {
+				fprintf(stderr, "samsa configs: --add-config takes key=value[,key=value...]\n");
+				arena_free(&a);
+				return 2;
+			}
+			if (eq) {
+				*eq = 0;
+				char *end = NULL;
+				op->value = strtod(eq + 1, &end);
+				if (end == eq + 1 || *end) {
+					fprintf(stderr, "samsa configs: the value of %s must be a number, not %s\n", t, eq + 1);
+					arena_free(&a);
+					return 2;
+				}
+			}
+			op->key = kstr_c(t);
+			op->remove = pass == 1;
+		}
+	}
+	req.entries = &en;
+	req.entries_count = 1;
+	struct kclient kc;
+	if (connect_any(&kc, o->bootstrap) != 0) {
+		fprintf(stderr, "samsa configs: cannot connect to %s\n", o->bootstrap);
+		arena_free(&a);
+		return 1;
+	}
+	void *out = NULL;
+	int status = 1;
+	if (kclient_call(&kc, API_ALTER_CLIENT_QUOTAS, 0, &req, &a, &out) == 0) {
+		const struct alter_client_quotas_response *r = out;
+		status = 0;
+		for (int i = 0; i < r->entries_count; i++)
+			if (r->entries[i].error_code) {
+				print_config_error(r->entries[i].error_code, r->entries[i].error_message);
+				status = 1;
+			}
+		if (!status) {
+			printf("Completed updating config for ");
+			print_entity(quota_entity_type(o), ent.entity_name);
+			printf(".\n");
+		}
+	} else {
+		fprintf(stderr, "samsa configs: AlterClientQuotas failed\n");
+	}
+	kclient_close(&kc);
+	arena_free(&a);
+	return status;
+}
+
+/* DescribeClientQuotas for the entity (or every entity of the type), printed as kafka-configs.sh does. */
+static int describe_quotas(const struct configs_opts *o)
+{
+	struct kclient kc;
+	if (connect_any(&kc, o->bootstrap) != 0) {
+		fprintf(stderr, "samsa configs: cannot connect to %s\n", o->bootstrap);
+		return 1;
+	}
+	struct arena a;
+	arena_init(&a);
+	struct describe_client_quotas_request req;
+	describe_client_quotas_request_init(&req);
+	struct describe_client_quotas_request_component_data comp;
+	describe_client_quotas_request_component_data_init(&comp);
+	comp.entity_type = kstr_c(quota_entity_type(o));
+	comp.match_type = o->entity_default ? 1 : o->entity_name ? 0 : 2;
+	comp.match = o->entity_name && !o->entity_default ? kstr_c(o->entity_name) : (struct kstr){ NULL, -1 };
+	req.components = &comp;
+	req.components_count = 1;
+	req.strict = true;
+	void *out = NULL;
+	int status = 1;
+	if (kclient_call(&kc, API_DESCRIBE_CLIENT_QUOTAS, 0, &req, &a, &out) == 0) {
+		const struct describe_client_quotas_response *r = out;
+		if (r->error_code) {
+			print_config_error(r->error_code, r->error_message);
+		} else {
+			status = 0;
+			for (int i = 0; i < r->entries_count; i++) {
+				const struct describe_client_quotas_response_entry_data *e = &r->entries[i];
+				printf("Quota configs for ");
+				for (int k = 0; k < e->entity_count; k++) {
+					char type[32];
+					snprintf(type, sizeof type, "%.*s", e->entity[k].entity_type.len > 0 &&
+						 e->entity[k].entity_type.len < 31 ? e->entity[k].entity_type.len : 0,
+						 e->entity[k].entity_type.ptr ? e->entity[k].entity_type.ptr : "");
+					printf("%s", k ? ", " : "");
+					print_entity(type, e->entity[k].entity_name);
+				}
+				printf(" are ");
+				for (int k = 0; k < e->values_count; k++)
+					printf("%s%.*s=%.1f", k ? ", " : "", e->values[k].key.len, e->values[k].key.ptr,
+					       e->values[k].value);
+				printf("\n");
+			}
+		}
+	} else {
+		fprintf(stderr, "samsa configs: DescribeClientQuotas failed\n");
+	}
+	arena_free(&a);
+	kclient_close(&kc);
 	return status;
 }
 
@@ -380,7 +551,8 @@ int cmd_configs(int argc, char **argv)
 		{ "bootstrap-server", required_argument, NULL, 'b' }, { "entity-type", required_argument, NULL, 't' },
 		{ "entity-name", required_argument, NULL, 'n' },      { "add-config", required_argument, NULL, 'a' },
 		{ "delete-config", required_argument, NULL, 'd' },    { "alter", no_argument, NULL, 'A' },
-		{ "describe", no_argument, NULL, 'D' },               { NULL, 0, NULL, 0 },
+		{ "describe", no_argument, NULL, 'D' },               { "entity-default", no_argument, NULL, 'E' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct configs_opts o = { 0 };
 	optind = 2;
@@ -394,6 +566,7 @@ int cmd_configs(int argc, char **argv)
 		case 'd': o.del = optarg; break;
 		case 'A': o.alter = true; break;
 		case 'D': o.describe = true; break;
+		case 'E': o.entity_default = true; break;
 		default: usage(); return 2;
 		}
 	}
@@ -401,27 +574,47 @@ int cmd_configs(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	if (!strcmp(o.entity_type, "topics") || !strcmp(o.entity_type, "brokers")) {
-		bool topics = !strcmp(o.entity_type, "topics");
-		if (o.describe)
-			return describe_entity(&o, topics ? 2 : 4);
-		if (!topics) {
-			fprintf(stderr, "samsa configs: broker configs cannot change without a restart yet\n");
-			return 1;
+	if (!strcmp(o.entity_type, "topics") || !strcmp(o.entity_type, "brokers") ||
+	    !strcmp(o.entity_type, "broker-loggers")) {
+		int8_t type = !strcmp(o.entity_type, "topics") ? 2 : !strcmp(o.entity_type, "brokers") ? 4 : 8;
+		if (o.entity_default && (type != 4 || o.entity_name)) {
+			fprintf(stderr, "samsa configs: --entity-default is for brokers, users and clients, without --entity-name\n");
+			return 2;
 		}
-		if (!o.entity_name || (!o.add && !o.del)) {
+		if (o.describe)
+			return describe_entity(&o, type);
+		if ((!o.entity_name && !o.entity_default) || (!o.add && !o.del)) {
 			usage();
 			return 2;
 		}
-		return alter_topic(&o);
+		return alter_resource(&o, type);
 	}
-	if (strcmp(o.entity_type, "users")) {
-		fprintf(stderr, "samsa configs: --entity-type is topics, brokers or users\n");
+	if (strcmp(o.entity_type, "users") && strcmp(o.entity_type, "clients")) {
+		fprintf(stderr, "samsa configs: --entity-type is topics, brokers, users or clients\n");
 		return 2;
 	}
-	if (o.alter && (!o.entity_name || (!o.add && !o.del))) {
+	bool users = !strcmp(o.entity_type, "users");
+	if (o.entity_default && o.entity_name) {
+		fprintf(stderr, "samsa configs: --entity-name and --entity-default exclude each other\n");
+		return 2;
+	}
+	if (o.alter && ((!o.entity_name && !o.entity_default) || (!o.add && !o.del))) {
 		usage();
 		return 2;
 	}
-	return o.alter ? do_alter(&o) : do_describe(&o);
+	if (o.describe) {
+		int st = describe_quotas(&o);
+		if (users && !o.entity_default)
+			st |= do_describe(&o);
+		return st;
+	}
+	/* SCRAM credentials through AlterUserScramCredentials, quota keys through AlterClientQuotas. */
+	if (users && (is_scram_spec(o.add) || is_scram_spec(o.del))) {
+		if (o.entity_default) {
+			fprintf(stderr, "samsa configs: SCRAM credentials need --entity-name\n");
+			return 2;
+		}
+		return do_alter(&o);
+	}
+	return alter_quotas(&o);
 }

@@ -43,11 +43,19 @@ static void entity_path(char *out, size_t cap, const char *type, const char *nam
 int config_zk_get(struct zk *zk, const char *type, const char *name, struct arena *a,
 		  struct topic_config_entry **out, int *n, int32_t *version)
 {
+	char path[1024];
+	entity_path(path, sizeof path, type, name);
+	return config_zk_get_entity(zk, path + strlen("/config/"), a, out, n, version);
+}
+
+int config_zk_get_entity(struct zk *zk, const char *entity, struct arena *a, struct topic_config_entry **out, int *n,
+			 int32_t *version)
+{
 	*out = NULL;
 	*n = 0;
 	*version = -1;
-	char path[1024];
-	entity_path(path, sizeof path, type, name);
+	char path[1100];
+	snprintf(path, sizeof path, "/config/%s", entity);
 	char *data = NULL;
 	int len = 0;
 	struct Stat st;
@@ -61,8 +69,23 @@ int config_zk_get(struct zk *zk, const char *type, const char *name, struct aren
 	return rc;
 }
 
+int config_zk_children(struct zk *zk, const char *entity_dir, struct String_vector *out)
+{
+	char path[1100];
+	snprintf(path, sizeof path, "/config/%s", entity_dir);
+	return zk_children(zk, path, NULL, NULL, out);
+}
+
 int config_zk_set(struct zk *zk, const char *type, const char *name, const struct topic_config_entry *e, int n,
 		  int32_t expected_version)
+{
+	char path[1024];
+	entity_path(path, sizeof path, type, name);
+	return config_zk_set_entity(zk, path + strlen("/config/"), e, n, expected_version);
+}
+
+int config_zk_set_entity(struct zk *zk, const char *entity, const struct topic_config_entry *e, int n,
+			 int32_t expected_version)
 {
 	struct wbuf w;
 	wbuf_init(&w);
@@ -75,15 +98,18 @@ int config_zk_set(struct zk *zk, const char *type, const char *name, const struc
 		json_write_string(&w, e[i].value);
 	}
 	json_write_raw(&w, "}}");
-	char path[1024];
-	entity_path(path, sizeof path, type, name);
+	char path[1100];
+	snprintf(path, sizeof path, "/config/%s", entity);
 	int rc;
 	if (expected_version < 0) {
 		rc = zk_create(zk, path, (const char *)w.data, (int)w.len, 0, NULL, NULL, 0);
 		if (rc == ZNONODE) {
-			/* /config/<type> itself is missing (made by kafka_zk_ensure_paths for the usual types). */
-			char parent[512];
-			snprintf(parent, sizeof parent, "/config/%s", type);
+			/* A parent is missing: /config/<type>, or /config/users/<u> above its clients. */
+			char parent[1100];
+			snprintf(parent, sizeof parent, "%s", path);
+			char *slash = strrchr(parent, '/');
+			if (slash)
+				*slash = 0;
 			zk_create_recursive(zk, parent, NULL, -1);
 			rc = zk_create(zk, path, (const char *)w.data, (int)w.len, 0, NULL, NULL, 0);
 		}
@@ -110,12 +136,17 @@ int config_zk_notify(struct zk *zk, const char *type, const char *name)
 {
 	char s[768];
 	config_zk_sanitize(name, s, sizeof s);
+	char ep[1024];
+	snprintf(ep, sizeof ep, "%s/%s", type, s);
+	return config_zk_notify_entity(zk, ep);
+}
+
+int config_zk_notify_entity(struct zk *zk, const char *entity)
+{
 	struct wbuf w;
 	wbuf_init(&w);
 	json_write_raw(&w, "{\"version\":2,\"entity_path\":");
-	char ep[1024];
-	snprintf(ep, sizeof ep, "%s/%s", type, s);
-	json_write_string(&w, ep);
+	json_write_string(&w, entity);
 	json_write_raw(&w, "}");
 	int rc = zk_create(zk, "/config/changes/config_change_", (const char *)w.data, (int)w.len, ZOO_SEQUENCE, NULL,
 			   NULL, 0);

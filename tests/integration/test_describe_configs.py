@@ -162,8 +162,8 @@ class AlterConfigs(h.ClusterTestCase):
 				[(0, "alter")])
 		self.assertEqual(incremental([(2, "alter", [("retention.ms", 0, "not-a-number")]),
 				(2, "no-such-topic", [("retention.ms", 0, "1")]), (2, "alter", [("no.such.key", 0, "1")]),
-				(2, "alter", [("retention.ms", 2, "5")]), (4, "1", [("log.retention.hours", 0, "1")])]),
-				[(40, "alter"), (3, "no-such-topic"), (40, "alter"), (40, "alter"), (42, "1")])
+				(2, "alter", [("retention.ms", 2, "5")]), (4, "1", [("broker.id", 0, "7")])]),
+				[(40, "alter"), (3, "no-such-topic"), (40, "alter"), (40, "alter"), (40, "1")])
 		data, _ = c.zk.get(c.zpath("/config/topics/alter"))
 		self.assertEqual(json.loads(data.decode())["config"], {"max.message.bytes": "3000000",
 				"cleanup.policy": "delete,compact"})
