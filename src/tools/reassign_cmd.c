@@ -340,6 +340,27 @@ static int reassigning_brokers(const struct plan *p, int32_t *ids)
 	return n;
 }
 
+static int str_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The strings sorted, without repeats, joined with commas; in a. */
+static const char *join_sorted(struct arena *a, char **items, int n)
+{
+	qsort(items, (size_t)n, sizeof *items, str_cmp);
+	size_t len = 1;
+	for (int i = 0; i < n; i++)
+		len += strlen(items[i]) + 1;
+	char *out = arena_alloc(a, len);
+	size_t k = 0;
+	out[0] = 0;
+	for (int i = 0; i < n; i++)
+		if (i == 0 || strcmp(items[i], items[i - 1]))
+			k += (size_t)snprintf(out + k, len - k, "%s%s", k ? "," : "", items[i]);
+	return out;
+}
+
 /* Kafka's throttles for a move: leaders throttle the current replicas, followers the ones being added. */
 static int set_throttles(struct admin *ad, const struct plan *p, int64_t rate, struct arena *a)
 {
@@ -348,36 +369,30 @@ static int set_throttles(struct admin *ad, const struct plan *p, int64_t rate, s
 	for (int i = 0; i < p->n; i++) {
 		if (i > 0 && !strcmp(p->m[i].topic, p->m[i - 1].topic))
 			continue;
-		struct wbuf lead, follow;
-		wbuf_init(&lead);
-		wbuf_init(&follow);
+		/* Kafka keeps each list as a sorted set of "partition:broker" strings. */
+		int cap = 0, nl = 0, nf = 0;
+		for (int j = i; j < p->n && !strcmp(p->m[j].topic, p->m[i].topic); j++)
+			cap += p->m[j].n_cur + p->m[j].n;
+		char **lead = arena_alloc(a, sizeof *lead * (size_t)(cap + 1)), **follow = arena_alloc(a, sizeof *follow * (size_t)(cap + 1));
 		for (int j = i; j < p->n && !strcmp(p->m[j].topic, p->m[i].topic); j++) {
 			const struct move *m = &p->m[j];
-			if (same_seq(m))
-				continue;
 			for (int k = 0; k < m->n_cur; k++) {
-				char one[32];
-				snprintf(one, sizeof one, "%s%d:%d", lead.len ? "," : "", m->partition, m->cur[k]);
-				wbuf_put(&lead, one, strlen(one));
+				lead[nl] = arena_alloc(a, 24);
+				snprintf(lead[nl++], 24, "%d:%d", m->partition, m->cur[k]);
 			}
 			for (int k = 0; k < m->n; k++) {
 				if (has(m->cur, m->n_cur, m->replicas[k]))
 					continue;
-				char one[32];
-				snprintf(one, sizeof one, "%s%d:%d", follow.len ? "," : "", m->partition, m->replicas[k]);
-				wbuf_put(&follow, one, strlen(one));
+				follow[nf] = arena_alloc(a, 24);
+				snprintf(follow[nf++], 24, "%d:%d", m->partition, m->replicas[k]);
 			}
 		}
-		if (lead.len || follow.len) {
-			ch[n] = (struct cfg_change){ .type = RESOURCE_TOPIC, .name = p->m[i].topic, .n = 2 };
-			ch[n].keys[0] = "leader.replication.throttled.replicas";
-			ch[n].values[0] = arena_strndup(a, lead.len ? (const char *)lead.data : "", lead.len);
-			ch[n].keys[1] = "follower.replication.throttled.replicas";
-			ch[n].values[1] = arena_strndup(a, follow.len ? (const char *)follow.data : "", follow.len);
-			n++;
-		}
-		wbuf_free(&lead);
-		wbuf_free(&follow);
+		ch[n] = (struct cfg_change){ .type = RESOURCE_TOPIC, .name = p->m[i].topic, .n = 2 };
+		ch[n].keys[0] = "leader.replication.throttled.replicas";
+		ch[n].values[0] = join_sorted(a, lead, nl);
+		ch[n].keys[1] = "follower.replication.throttled.replicas";
+		ch[n].values[1] = join_sorted(a, follow, nf);
+		n++;
 	}
 	if (alter_configs(ad, ch, n, a, "setting the topic-level throttles") != 0)
 		return -1;
@@ -408,8 +423,12 @@ static int clear_throttles(struct admin *ad, const struct plan *p, struct arena 
 	int nb = 0;
 	for (int i = 0; i < ad->n_nodes && nb < MAX_BROKERS; i++)
 		ids[nb++] = ad->nodes[i].id;
+	for (int i = 0; i < p->n; i++)
+		for (int k = 0; k < p->m[i].n; k++)
+			if (!has(ids, nb, p->m[i].replicas[k]) && nb < MAX_BROKERS)
+				ids[nb++] = p->m[i].replicas[k];
 	qsort(ids, (size_t)nb, sizeof *ids, admin_int32_cmp);
-	printf("Clearing broker-level throttles on brokers ");
+	printf("Clearing broker-level throttles on broker%s ", nb == 1 ? "" : "s");
 	print_ids(stdout, ids, nb);
 	printf("\n");
 	for (int i = 0; i < nb; i++) {
@@ -428,12 +447,15 @@ static int clear_throttles(struct admin *ad, const struct plan *p, struct arena 
 	for (int i = 0; i < p->n; i++) {
 		if (i > 0 && !strcmp(p->m[i].topic, p->m[i - 1].topic))
 			continue;
-		printf("Clearing topic-level throttles on topic %s\n", p->m[i].topic);
 		ch[n] = (struct cfg_change){ .type = RESOURCE_TOPIC, .name = p->m[i].topic, .n = 2 };
 		ch[n].keys[0] = "leader.replication.throttled.replicas";
 		ch[n].keys[1] = "follower.replication.throttled.replicas";
 		n++;
 	}
+	printf("Clearing topic-level throttles on topic%s ", n == 1 ? "" : "s");
+	for (int i = 0; i < n; i++)
+		printf("%s%s", i ? "," : "", ch[i].name);
+	printf("\n");
 	fflush(stdout);
 	if (alter_configs(ad, ch, n, a, "clearing the topic-level throttles") != 0)
 		rc = -1;
@@ -491,13 +513,16 @@ static int alter(struct admin *ad, struct plan *p, bool cancel, bool (*want)(con
 				    r->responses[t].partitions[k].partition_index == p->m[i].partition) {
 					errors[i] = r->responses[t].partitions[k].error_code;
 					if (errors[i]) {
-						refused++;
 						const struct kstr msg = r->responses[t].partitions[k].error_message;
-						fprintf(stderr, "Error reassigning partition(s):\n%s-%d: %s%s%.*s\n", p->m[i].topic,
+						if (refused++ == 0)
+							fprintf(stderr, "%s: Error %s partition(s):", PROG, cancel ? "cancelling" : "reassigning");
+						fprintf(stderr, "%s %s-%d: %s%s%.*s", refused > 1 ? ";" : "", p->m[i].topic,
 							p->m[i].partition, kafka_error_name(errors[i]), msg.ptr && msg.len > 0 ? ": " : "",
 							msg.ptr && msg.len > 0 ? msg.len : 0, msg.ptr ? msg.ptr : "");
 					}
 				}
+	if (refused)
+		fputc('\n', stderr);
 	return refused;
 }
 
@@ -507,8 +532,16 @@ static bool want_ongoing(const struct move *m) { return m->ongoing; }
 static int do_execute(struct admin *ad, struct plan *p, int64_t throttle, bool additional, int32_t timeout_ms,
 		      struct arena *a)
 {
-	if (load_current(ad, p, a, true) != 0)
+	const struct list_partition_reassignments_response *all = NULL;
+	if (load_ongoing(ad, NULL, a, &all) != 0)
 		return 1;
+	if (all->topics_count > 0 && !additional) {
+		admin_error(PROG, "Cannot execute because there is an existing partition assignment.  Use --additional to "
+				  "override this and create a new partition assignment in addition to the existing one. The "
+				  "--additional flag can also be used to change the throttle by resubmitting the current "
+				  "reassignment.");
+		return 1;
+	}
 	for (int i = 0; i < p->n; i++)
 		for (int k = 0; k < p->m[i].n; k++) {
 			bool known = false;
@@ -520,33 +553,26 @@ static int do_execute(struct admin *ad, struct plan *p, int64_t throttle, bool a
 				return 1;
 			}
 		}
-	const struct list_partition_reassignments_response *all = NULL;
-	if (load_ongoing(ad, NULL, a, &all) != 0)
+	if (load_current(ad, p, a, true) != 0)
 		return 1;
-	if (all->topics_count > 0 && !additional) {
-		admin_error(PROG, "Cannot execute because there is an existing partition assignment.  Use --additional to "
-				  "override this and create a new partition assignment in addition to the existing one.");
-		return 1;
-	}
 	printf("Current partition replica assignment\n\n");
 	print_json(p, true);
 	printf("\nSave this to use as the --reassignment-json-file option during rollback\n");
 	fflush(stdout);
 	if (throttle >= 0) {
-		if (set_throttles(ad, p, throttle, a) != 0)
-			return 1;
 		printf("Warning: You must run --verify periodically, until the reassignment completes, to ensure the "
 		       "throttle is removed.\n");
+		fflush(stdout);
+		if (set_throttles(ad, p, throttle, a) != 0)
+			return 1;
 		printf("The inter-broker throttle limit was set to %lld B/s\n", (long long)throttle);
 	}
 	int16_t *errors = arena_alloc(a, sizeof *errors * (size_t)p->n);
 	int refused = alter(ad, p, false, want_all, timeout_ms, a, errors);
 	if (refused < 0)
 		return 1;
-	if (refused) {
-		admin_error(PROG, "%d partition reassignment(s) were refused", refused);
+	if (refused)
 		return 1;
-	}
 	printf("Successfully started partition reassignment%s for ", p->n == 1 ? "" : "s");
 	print_tp_list(p, want_all);
 	printf("\n");
@@ -555,18 +581,16 @@ static int do_execute(struct admin *ad, struct plan *p, int64_t throttle, bool a
 
 static int do_verify(struct admin *ad, struct plan *p, bool preserve, struct arena *a)
 {
-	if (load_current(ad, p, a, false) != 0 || load_ongoing(ad, p, a, NULL) != 0)
+	const struct list_partition_reassignments_response *all = NULL;
+	if (load_current(ad, p, a, false) != 0 || load_ongoing(ad, p, a, &all) != 0)
 		return 1;
 	printf("Status of partition reassignment:\n");
-	bool done = true;
+	/* As Kafka: the throttles come off only when no reassignment at all is in progress. */
+	bool done = all->topics_count == 0;
 	for (int i = 0; i < p->n; i++) {
 		const struct move *m = &p->m[i];
 		if (m->ongoing) {
 			printf("Reassignment of partition %s-%d is still in progress.\n", m->topic, m->partition);
-			done = false;
-		} else if (!m->found) {
-			printf("There is no active reassignment of partition %s-%d, and the partition does not exist.\n",
-			       m->topic, m->partition);
 		} else if (same_seq(m)) {
 			printf("Reassignment of partition %s-%d is completed.\n", m->topic, m->partition);
 		} else {
@@ -577,6 +601,7 @@ static int do_verify(struct admin *ad, struct plan *p, bool preserve, struct are
 			printf(".\n");
 		}
 	}
+	printf("\n"); /* Kafka prints the (empty) log-dir move states here */
 	fflush(stdout);
 	if (done && !preserve && clear_throttles(ad, p, a) != 0)
 		return 1;
@@ -605,11 +630,10 @@ static int do_cancel(struct admin *ad, struct plan *p, bool preserve, int32_t ti
 			print_tp_list(p, want_ongoing);
 			printf("\n");
 		}
-		if (refused) {
-			admin_error(PROG, "%d partition reassignment(s) could not be cancelled", refused);
+		if (refused)
 			status = 1;
-		}
 	}
+	printf("None of the specified partition moves are active.\n");
 	fflush(stdout);
 	if (!preserve && load_current(ad, p, a, false) == 0 && clear_throttles(ad, p, a) != 0)
 		status = 1;
@@ -632,11 +656,18 @@ static int do_list(struct admin *ad, struct arena *a)
 				&r->topics[t].partitions[k];
 			printf("%.*s-%d: replicas: ", r->topics[t].name.len, r->topics[t].name.ptr, pr->partition_index);
 			print_ids(stdout, pr->replicas, pr->replicas_count);
-			printf(". adding: ");
-			print_ids(stdout, pr->adding_replicas, pr->adding_replicas_count);
-			printf(". removing: ");
-			print_ids(stdout, pr->removing_replicas, pr->removing_replicas_count);
-			printf(".\n");
+			printf(".");
+			if (pr->adding_replicas_count > 0) {
+				printf(" adding: ");
+				print_ids(stdout, pr->adding_replicas, pr->adding_replicas_count);
+				printf(".");
+			}
+			if (pr->removing_replicas_count > 0) {
+				printf(" removing: ");
+				print_ids(stdout, pr->removing_replicas, pr->removing_replicas_count);
+				printf(".");
+			}
+			printf("\n");
 		}
 	return 0;
 }
