@@ -274,7 +274,8 @@ static int alter_configs(struct admin *ad, struct cfg_change *ch, int n, struct 
 		res.configs_count = ch[i].n;
 		req.resources = &res;
 		req.resources_count = 1;
-		int32_t to = ch[i].type == RESOURCE_BROKER ? atoi(ch[i].name) : ad->nodes[0].id;
+		/* Topic configs: any broker writes them to ZooKeeper; broker configs: that broker. */
+		int32_t to = ch[i].type == RESOURCE_BROKER ? atoi(ch[i].name) : ad->n_nodes ? ad->nodes[0].id : -1;
 		void *out = NULL;
 		bool bad = false;
 		if (admin_call(ad, to, API_INCREMENTAL_ALTER_CONFIGS, 0, &req, a, &out) != 0) {

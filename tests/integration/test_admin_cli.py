@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import acked  # noqa: E402
@@ -135,6 +136,11 @@ class AdminCli(h.ClusterTestCase):
 		self.assertEqual(p.stdout, "offs:1:3\n", p.stderr)
 		p = cli("get-offsets", *self.bs(), "--topic", topic, "--partitions", "0")
 		self.assertEqual(p.stdout, "offs:0:7\n", p.stderr)
+		# A timestamp after the last record has no offset: the field is left empty, as Kafka's tool does.
+		p = cli("get-offsets", *self.bs(), "--topic", topic, "--time", str(int(time.time() * 1000) + 3600000))
+		self.assertEqual(p.stdout, "offs:0:\noffs:1:\n", p.stderr)
+		p = cli("get-offsets", *self.bs(), "--topic", topic, "--time", "0")
+		self.assertEqual(p.stdout, "offs:0:0\noffs:1:0\n", p.stderr)
 		p = cli("get-offsets", *self.bs(), "--topic", "no-such-topic-here")
 		self.one_line_error(p)
 
