@@ -267,6 +267,51 @@ class AdminCli(h.ClusterTestCase):
 		self.assertIn("Unknown broker id 9", p.stderr)
 		self.assertEqual(self.topic_znode(topic)["partitions"]["1"], [2, 3])
 
+	def test_reassign_list_and_cancel(self):
+		"""A move to a broker that is stopped (SIGSTOP) stays in progress: --list shows it
+		with Kafka's adding/removing, --verify says so and leaves the throttles alone,
+		--execute of another plan is refused without --additional, --cancel puts the
+		replicas back."""
+		topic = "cn"
+		ctl = self.c.controller_id()
+		paused = max(b for b in (1, 2, 3) if b != ctl)
+		a, b = [x for x in (1, 2, 3) if x != paused]
+		self.create(topic, [[a, b]])
+		plan = self.write("plan-cn.json", {"version": 1, "partitions": [
+			{"topic": topic, "partition": 0, "replicas": [b, paused]}]})
+		broker = self.c.broker(paused)
+		broker.pause()
+		try:
+			p = cli("reassign-partitions", *self.bs(), "--execute", "--reassignment-json-file", plan)
+			self.assertEqual(p.returncode, 0, p.stderr)
+			p = cli("reassign-partitions", *self.bs(), "--list")
+			self.assertEqual(p.returncode, 0, p.stderr)
+			self.assertEqual(p.stdout, "Current partition reassignments:\n"
+					"cn-0: replicas: %d,%d,%d. adding: %d. removing: %d.\n" % (b, paused, a, paused, a))
+			p = cli("reassign-partitions", *self.bs(), "--verify", "--reassignment-json-file", plan)
+			self.assertEqual(p.returncode, 0, p.stderr)
+			self.assertEqual(p.stdout, "Status of partition reassignment:\n"
+					"Reassignment of partition cn-0 is still in progress.\n\n")
+			other = self.write("plan-cn-other.json", {"version": 1, "partitions": [
+				{"topic": topic, "partition": 0, "replicas": [a, b]}]})
+			p = cli("reassign-partitions", *self.bs(), "--execute", "--reassignment-json-file", other)
+			self.one_line_error(p)
+			self.assertIn("Cannot execute because there is an existing partition assignment", p.stderr)
+			p = cli("reassign-partitions", *self.bs(), "--cancel", "--reassignment-json-file", plan)
+			self.assertEqual(p.returncode, 0, p.stderr)
+			self.assertTrue(p.stdout.startswith("Successfully cancelled partition reassignment for: cn-0\n"),
+					p.stdout)
+			# As in Kafka, the replicas go back in the order of the reassigning set minus
+			# the adding replicas: [b, paused, a] minus [paused].
+			h.wait_until(lambda: self.topic_znode(topic)["partitions"]["0"] == [b, a]
+					and not self.topic_znode(topic).get("adding_replicas"), 60, "cn-0 back on [%d,%d]" % (b, a))
+			p = cli("reassign-partitions", *self.bs(), "--list")
+			self.assertEqual(p.stdout, "No partition reassignments found.\n", p.stderr)
+		finally:
+			broker.resume()
+			h.wait_until(lambda: self.c.registered_ids() == [1, 2, 3], 60, "every broker registered")
+			self.c.wait_metadata(60)
+
 	def test_reassign_throttle(self):
 		"""--throttle sets the topic-level throttled replicas as Kafka does, then the
 		brokers' rates: samsa does not take dynamic broker configs yet, so the
