@@ -110,6 +110,14 @@ int16_t group_coordinator_replication_factor(const struct group_coordinator *gc)
 int32_t group_coordinator_segment_bytes(const struct group_coordinator *gc);
 
 /*
+ * Every offset committed to a group this coordinator serves: fn(arg, group,
+ * topic, partition, offset) for each, under the coordinator's lock (fn must
+ * only copy).  For the metrics endpoint's consumer lag.
+ */
+typedef void (*group_offset_fn)(void *arg, const char *group, const char *topic, int32_t partition, int64_t offset);
+void group_coordinator_committed_offsets(struct group_coordinator *gc, group_offset_fn fn, void *arg);
+
+/*
  * The OffsetCommit answer shaped like its request: every topic and partition
  * asked about, in order, with error NONE; allocated in `a`.  Both homes of
  * committed offsets answer through it (ZooKeeper for v0, the coordinator for v1+).

@@ -85,6 +85,11 @@ struct net_server;
  * Returns NULL and logs why on failure (e.g. port in use). */
 struct net_server *net_server_start(const struct net_config *cfg,
 				    struct listener_spec *listeners, int n_listeners);
+/*
+ * The CPU time (ns) each network thread has used so far, into out (up to max);
+ * returns the thread count.  The metrics' idle ratio is 1 - CPU / wall time.
+ */
+int net_server_thread_cpu_ns(struct net_server *s, int64_t *out, int max);
 /* Stops accepting, closes every connection, joins the threads. */
 void net_server_stop(struct net_server *s);
 

@@ -106,6 +106,8 @@ void purgatory_check_and_complete(struct purgatory *p, const struct purgatory_ke
 void purgatory_check_later(struct purgatory *p, const struct purgatory_key *key);
 /* How many operations wait (for tests and metrics). */
 int purgatory_size(struct purgatory *p);
+/* How many of them were parked with try_fn (the metrics' per-operation sizes); walks them all. */
+int purgatory_size_of(struct purgatory *p, delayed_try_fn try_fn);
 /* How many keys have a watcher list (for tests and metrics). */
 int purgatory_watched_keys(struct purgatory *p);
 

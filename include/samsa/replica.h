@@ -119,6 +119,24 @@ void partition_unref(struct partition *p);
 const char *partition_topic(const struct partition *p, size_t *len);
 int32_t partition_index(const struct partition *p);
 
+/* What the metrics endpoint shows of one partition [Kafka's Log and Partition gauges]. */
+struct partition_stats {
+	bool is_leader;
+	bool offline;
+	int n_isr, n_replicas;
+	bool has_log;
+	int64_t log_size_bytes;   /* kafka.log:type=Log,name=Size */
+	int64_t log_end_offset;   /* name=LogEndOffset */
+	int64_t log_start_offset; /* name=LogStartOffset */
+	int64_t high_watermark;
+	int segments;             /* name=NumLogSegments */
+	/* BrokerTopicMetrics counted here since this process began hosting it. */
+	uint64_t messages_in, bytes_in, bytes_out;
+};
+void partition_get_stats(struct partition *p, struct partition_stats *out);
+/* A Fetch answer carried bytes of this partition: BytesOut for consumers, ReplicationBytesOut for followers. */
+void partition_count_bytes_out(struct partition *p, uint64_t bytes, bool follower);
+
 /* A copy of the partition's leadership, for readers. */
 struct partition_info {
 	int32_t leader;
@@ -336,6 +354,9 @@ int16_t replica_manager_alter_log_dir(struct replica_manager *rm, const char *to
 bool replica_manager_get(struct replica_manager *rm, const char *topic, size_t topic_len, int32_t partition,
 			 struct partition_info *out);
 int replica_manager_count(struct replica_manager *rm);
+/* Every hosted partition, each with a reference for the caller (partition_unref
+ * each, then free the array); *n gets the count. */
+struct partition **replica_manager_snapshot(struct replica_manager *rm, int *n);
 
 /*
  * The hosted partition, with a reference for the caller (partition_unref),

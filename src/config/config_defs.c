@@ -261,6 +261,8 @@ const struct config_def config_broker_defs[] = {
 	{ .name = "replication.quota.window.size.seconds", .type = CONFIG_INT, .default_value = "1", .importance = CONFIG_LOW, .check = CHECK_RANGE, .has_min = true, .min = 1 },
 	{ .name = "request.timeout.ms", .type = CONFIG_INT, .default_value = "30000", .importance = CONFIG_HIGH },
 	{ .name = "reserved.broker.max.id", .type = CONFIG_INT, .default_value = "1000", .importance = CONFIG_MEDIUM, .check = CHECK_RANGE, .has_min = true, .min = 0 },
+	/* samsa's own, not Kafka's (internal: DescribeConfigs leaves it out): the Prometheus endpoint, http://HOST:PORT. */
+	{ .name = "samsa.metrics.listener", .type = CONFIG_STRING, .default_value = NULL, .importance = CONFIG_LOW, .internal = true },
 	{ .name = "sasl.client.callback.handler.class", .type = CONFIG_CLASS, .default_value = NULL, .importance = CONFIG_MEDIUM },
 	{ .name = "sasl.enabled.mechanisms", .type = CONFIG_LIST, .default_value = "GSSAPI", .importance = CONFIG_MEDIUM },
 	{ .name = "sasl.jaas.config", .type = CONFIG_PASSWORD, .default_value = NULL, .importance = CONFIG_MEDIUM },

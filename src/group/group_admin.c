@@ -137,6 +137,20 @@ void group_handle_list_groups(struct group_coordinator *gc, struct group_request
 	group_respond(req, &resp);
 }
 
+void group_coordinator_committed_offsets(struct group_coordinator *gc, group_offset_fn fn, void *arg)
+{
+	pthread_mutex_lock(&gc->lock);
+	for (int i = 0; i < gc->n_groups; i++) {
+		const struct group *g = gc->groups[i];
+		if (g->partition < 0 || g->partition >= gc->n_parts || gc->parts[g->partition].state != PART_OWNED ||
+		    g->state == GROUP_DEAD)
+			continue;
+		for (int j = 0; j < g->n_offsets; j++)
+			fn(arg, g->id, g->offsets[j].topic, g->offsets[j].partition, g->offsets[j].offset);
+	}
+	pthread_mutex_unlock(&gc->lock);
+}
+
 void group_handle_delete_groups(struct group_coordinator *gc, struct group_request *req)
 {
 	const struct delete_groups_request *dq = req->body;

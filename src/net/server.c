@@ -32,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -939,6 +940,18 @@ static void *thread_main(void *arg)
 	struct netthread *t = arg;
 	event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
+}
+
+int net_server_thread_cpu_ns(struct net_server *s, int64_t *out, int max)
+{
+	for (int i = 0; i < s->n_threads && i < max; i++) {
+		clockid_t id;
+		struct timespec ts;
+		out[i] = 0;
+		if (pthread_getcpuclockid(s->threads[i].tid, &id) == 0 && clock_gettime(id, &ts) == 0)
+			out[i] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	return s->n_threads;
 }
 
 static void set_buffer_sizes(const struct net_config *cfg, int fd)

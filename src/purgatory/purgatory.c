@@ -590,6 +590,17 @@ int purgatory_size(struct purgatory *p)
 	return n;
 }
 
+int purgatory_size_of(struct purgatory *p, delayed_try_fn try_fn)
+{
+	int n = 0;
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->n_heap; i++)
+		if (p->heap[i]->try_fn == try_fn)
+			n++;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
 int purgatory_watched_keys(struct purgatory *p)
 {
 	pthread_mutex_lock(&p->lock);

@@ -13,6 +13,7 @@
 #include "samsa/proto.h"
 #include "samsa/util/clock.h"
 #include "samsa/util/log.h"
+#include "samsa/util/metrics.h"
 #include "samsa/util/xalloc.h"
 
 /* Kafka's LeaderAndIsr.EpochDuringDelete and NoEpoch. */
@@ -56,6 +57,9 @@ struct partition {
 	struct follower *followers;
 	int n_followers;
 	bool isr_change_pending; /* a write of the ISR to ZooKeeper is queued */
+
+	/* BrokerTopicMetrics of this partition, relaxed atomics (no lock): summed per topic by a scrape. */
+	atomic_uint_fast64_t messages_in, bytes_in, bytes_out;
 };
 
 struct partition *partition_new(const struct partition_hooks *hooks, const char *topic, size_t topic_len,
@@ -476,6 +480,11 @@ int16_t partition_append_as_leader(struct partition *p, uint8_t *records, size_t
 	}
 	err = (int16_t)log_append_as_leader(l, records, len, p->leader_epoch, now_ms, info);
 	if (err == KERR_NONE) {
+		/* Kafka counts every leader append, the coordinators' own included [ReplicaManager.appendToLocalLog]. */
+		metrics_add(&p->messages_in, (uint64_t)info->record_count);
+		metrics_add(&p->bytes_in, info->bytes);
+		metrics_add(&metrics_global.messages_in, (uint64_t)info->record_count);
+		metrics_add(&metrics_global.bytes_in, info->bytes);
 		if (isr_alone(p)) {
 			log_set_high_watermark(l, log_end_offset(l));
 		} else {
@@ -666,7 +675,10 @@ void partition_lease_release(struct partition_lease *l)
 int16_t partition_append_as_follower(struct partition_lease *l, uint8_t *records, size_t len, int64_t now_ms,
 				     struct log_append_info *info)
 {
-	return (int16_t)log_append_as_follower(l->log, records, len, now_ms, info);
+	int16_t err = (int16_t)log_append_as_follower(l->log, records, len, now_ms, info);
+	if (err == KERR_NONE)
+		metrics_add(&metrics_global.replication_bytes_in, len);
+	return err;
 }
 
 /* --- the ISR --------------------------------------------------------------------------- */
@@ -727,6 +739,10 @@ void partition_isr_write_end(struct partition *p, int32_t leader_epoch, int rc, 
 		pthread_mutex_lock(&p->state_lock);
 		p->isr_change_pending = false;
 		if (rc == 0) {
+			if (n_isr < p->n_isr)
+				metrics_add(&metrics_global.isr_shrinks, 1);
+			else if (n_isr > p->n_isr)
+				metrics_add(&metrics_global.isr_expands, 1);
 			free(p->isr);
 			p->isr = dup_ids(isr, n_isr);
 			p->n_isr = n_isr;
@@ -756,4 +772,40 @@ int partition_isr(struct partition *p, int32_t *out, int max)
 		out[i] = p->isr[i];
 	pthread_rwlock_unlock(&p->leader_isr_lock);
 	return n;
+}
+
+/* --- metrics ----------------------------------------------------------------------------- */
+
+void partition_count_bytes_out(struct partition *p, uint64_t bytes, bool follower)
+{
+	if (follower) {
+		metrics_add(&metrics_global.replication_bytes_out, bytes);
+		return;
+	}
+	metrics_add(&p->bytes_out, bytes);
+	metrics_add(&metrics_global.bytes_out, bytes);
+}
+
+void partition_get_stats(struct partition *p, struct partition_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	out->log_end_offset = out->high_watermark = out->log_start_offset = -1;
+	pthread_rwlock_rdlock(&p->leader_isr_lock);
+	out->is_leader = !p->stopped && !p->offline && leads(p);
+	out->offline = p->offline;
+	out->n_isr = p->n_isr;
+	out->n_replicas = p->n_replicas;
+	if (p->log && !p->offline) {
+		struct log *l = log_ref_log(p->log);
+		out->has_log = true;
+		out->log_size_bytes = log_size_bytes(l);
+		out->log_end_offset = log_end_offset(l);
+		out->high_watermark = log_high_watermark(l);
+		out->log_start_offset = log_start_offset(l);
+		out->segments = log_segment_count(l);
+	}
+	pthread_rwlock_unlock(&p->leader_isr_lock);
+	out->messages_in = metrics_read(&p->messages_in);
+	out->bytes_in = metrics_read(&p->bytes_in);
+	out->bytes_out = metrics_read(&p->bytes_out);
 }

@@ -445,6 +445,8 @@ static struct partition **snapshot(struct replica_manager *rm, int *n)
 	return all;
 }
 
+struct partition **replica_manager_snapshot(struct replica_manager *rm, int *n) { return snapshot(rm, n); }
+
 /* Write one queued change to ZooKeeper, then install it if the partition is still ours at that epoch. */
 static void write_change(struct replica_manager *rm, struct isr_change *c)
 {

@@ -2,11 +2,14 @@
 #ifndef SAMSA_SERVER_APIS_H
 #define SAMSA_SERVER_APIS_H
 
+#include "samsa/purgatory.h"
 #include "server/request.h"
 
 void handle_api_versions(struct request *req);
 void handle_produce(struct request *req);
 void handle_fetch(struct request *req);
+/* The try function delayed fetches park with: the metrics count the purgatory's fetches by it. */
+delayed_try_fn fetch_delayed_try_fn(void);
 /* What Fetch v0-v3 down-converted since the broker started (all partitions). */
 struct fetch_down_conversion_stats {
 	int64_t messages, batches, bytes, partitions;

@@ -16,6 +16,7 @@
 #include "server/broker_logs.h"
 #include "server/broker_tls.h"
 #include "server/config_changes.h"
+#include "server/metrics_http.h"
 #include "server/sasl.h"
 #include "samsa/util/tls.h"
 #include "server/fetch_session.h"
@@ -272,6 +273,9 @@ int broker_start(struct broker *b)
 	controller_start(ctl);
 	/* Network threads read it (ControlledShutdown). */
 	__atomic_store_n(&b->controller, ctl, __ATOMIC_RELEASE);
+	const char *ml = config_string(b->config, "samsa.metrics.listener");
+	if (ml && *ml && !(b->metrics_http = metrics_http_start(b, ml)))
+		return -1;
 	log_info("[samsa-server id=%d] started", b->id);
 	return 0;
 }
@@ -279,6 +283,9 @@ int broker_start(struct broker *b)
 void broker_shutdown(struct broker *b)
 {
 	log_info("[samsa-server id=%d] shutting down", b->id);
+	/* The scraper reads every subsystem: it goes before any of them. */
+	metrics_http_stop(b->metrics_http);
+	b->metrics_http = NULL;
 	struct fetch_down_conversion_stats dcs;
 	fetch_down_conversion_stats(&dcs);
 	if (dcs.partitions > 0)

@@ -45,6 +45,7 @@ struct part_read {
 	bool has_read; /* r holds a segment reference */
 	int32_t diverging_epoch; /* KIP-320, for a follower whose log went another way; -1 none */
 	int64_t diverging_end_offset;
+	struct partition *part;  /* referenced while the read is held, for its byte counters */
 };
 
 typedef struct fetch_response_partition_data part_data;
@@ -127,11 +128,12 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 		};
 		/* A follower's position is recorded (ISR, high watermark) by the read itself. */
 		pr->error = partition_read(part, &pf, &pr->r, &pr->diverging_epoch, &pr->diverging_end_offset);
-		partition_unref(part);
 		if (pr->error != KERR_NONE || pr->diverging_end_offset >= 0) {
+			partition_unref(part);
 			log_read_release(&pr->r);
 			continue;
 		}
+		pr->part = part;
 		pr->has_read = pr->r.segment != NULL;
 		if (pr->r.length > 0) {
 			total += pr->r.length;
@@ -145,9 +147,13 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 
 static void release_reads(struct part_read *reads, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (reads[i].has_read)
 			log_read_release(&reads[i].r);
+		if (reads[i].part)
+			partition_unref(reads[i].part);
+		reads[i].part = NULL;
+	}
 }
 
 /* Whether an incremental session response must carry this partition. */
@@ -280,6 +286,8 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 					pd->records = (struct kbytes){ wbuf_external, (int32_t)declared };
 					files[n_files] = (struct net_file_range){ .fd = -1, .lazy = src };
 					n_files++;
+					if (pr->part)
+						partition_count_bytes_out(pr->part, declared, op->follower);
 					if (dc_first_time(t->topic)) {
 						struct fetch_down_conversion_stats st;
 						fetch_down_conversion_stats(&st);
@@ -294,6 +302,8 @@ static void answer(struct fetch_op *op, struct part_read *reads)
 			pd->records = (struct kbytes){ wbuf_external, (int32_t)pr->r.length };
 			files[n_files] = (struct net_file_range){ .fd = pr->r.fd, .offset = (off_t)pr->r.position };
 			n_files++;
+			if (pr->part)
+				partition_count_bytes_out(pr->part, pr->r.length, op->follower);
 		} else {
 			pd->records = (struct kbytes){ no_records, 0 };
 		}
@@ -426,3 +436,5 @@ void handle_fetch(struct request *req)
 								 (size_t)op->plan.parts[i].topic.len, op->plan.parts[i].partition);
 	purgatory_add(b->purgatory, op, wall_clock_ms() + fq->max_wait_ms, try_complete, keys, n_keys);
 }
+
+delayed_try_fn fetch_delayed_try_fn(void) { return try_complete; }

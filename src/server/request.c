@@ -10,6 +10,7 @@
 
 #include "samsa/proto.h"
 #include "samsa/util/log.h"
+#include "samsa/util/metrics.h"
 #include "samsa/util/xalloc.h"
 #include "server/apis.h"
 #include "server/broker.h"
@@ -81,6 +82,9 @@ api_handler_fn api_handler(int16_t api_key)
 
 void request_free(struct request *req)
 {
+	/* Kafka's TotalTimeMs: from the request's arrival to its answer being handed to the network. */
+	if (req->start_us > 0)
+		metrics_request_done(req->header.api_key, metrics_now_us() - req->start_us);
 	arena_free(&req->arena);
 	free(req);
 }
@@ -110,6 +114,10 @@ void request_dispatch(struct conn *c, const struct conn_info *info, const uint8_
 	const struct request_header *h = &req->header;
 	const struct proto_api *api = proto_api_get(h->api_key);
 	api_handler_fn fn = api_handler(h->api_key);
+	if (api && fn) {
+		req->start_us = metrics_now_us();
+		metrics_request_received(h->api_key, h->api_version);
+	}
 
 	if (!api || !fn) {
 		log_warn("Closing connection %s: unsupported API key %d (correlation id %d)", info->peer,

@@ -24,6 +24,7 @@ struct request {
 	struct arena arena;
 	uint8_t *frame;                /* owned copy of the frame (the body points into it) */
 	size_t frame_len;
+	int64_t start_us;              /* metrics_now_us() at arrival; 0 before the header is decoded */
 };
 
 /* Encode `response` (the API's response struct) at the request's version, send it, free the request. */

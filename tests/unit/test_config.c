@@ -722,7 +722,8 @@ static void test_metadata_versions(void **state)
 static void test_tables(void **state)
 {
 	(void)state;
-	assert_int_equal(config_broker_defs_count, 328);
+	/* Kafka 3.9's 328 broker keys and samsa's own samsa.metrics.listener. */
+	assert_int_equal(config_broker_defs_count, 329);
 	assert_int_equal(config_topic_defs_count, 36);
 	for (int i = 1; i < config_broker_defs_count; i++)
 		assert_true(strcmp(config_broker_defs[i - 1].name, config_broker_defs[i].name) < 0);
@@ -735,6 +736,7 @@ static void test_tables(void **state)
 	assert_false(config_def_find("broker.id")->kraft_only);
 	assert_int_equal(config_def_find("ssl.key.password")->type, CONFIG_PASSWORD);
 	assert_null(config_def_find("segment.bytes")); /* topic-level only */
+	assert_true(config_def_find("samsa.metrics.listener")->internal);
 
 	const struct config_def *t = config_topic_def_find("segment.bytes");
 	assert_non_null(t);
