@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "samsa/util/acl.h"
 #include "samsa/util/buf.h"
 
 /*
@@ -49,9 +50,27 @@ struct group_request {
 	const char *peer; /* the client's "host:port" */
 	void (*respond)(struct group_request *req, const void *resp);
 	void *token;      /* the broker's own request */
+	/* The broker's authorizer: may the request's principal do `op` (samsa/util/acl.h codes) on the
+	 * resource?  NULL: everything is allowed.  Quiet checks (filters) log no denial. */
+	bool (*authorize)(struct group_request *req, int op, int resource_type, const char *name, size_t len,
+			  bool quiet);
 };
 
 static inline void group_respond(struct group_request *req, const void *resp) { req->respond(req, resp); }
+
+/* Kafka's checks of the group APIs; a null name stands for the cluster resource. */
+static inline bool group_authorized(struct group_request *req, int op, int resource_type, struct kstr name)
+{
+	return !req->authorize ||
+	       req->authorize(req, op, resource_type, name.ptr ? name.ptr : "", name.ptr && name.len > 0 ? (size_t)name.len : 0,
+			      false);
+}
+static inline bool group_authorized_quiet(struct group_request *req, int op, int resource_type, struct kstr name)
+{
+	return !req->authorize ||
+	       req->authorize(req, op, resource_type, name.ptr ? name.ptr : "", name.ptr && name.len > 0 ? (size_t)name.len : 0,
+			      true);
+}
 
 /*
  * What the coordinator asks of the broker that hosts it [the ReplicaManager

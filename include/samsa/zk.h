@@ -382,4 +382,37 @@ int topic_zk_get_preferred_elections(struct zk *zk, zk_watch_fn watch, void *arg
 				     int *n);
 int topic_zk_delete_preferred_elections(struct zk *zk, int32_t epoch_zk_version);
 
+/*
+ * ACLs [Kafka's ZkAclStore / ZkAclChangeStore]: /kafka-acl/<Type>/<name>
+ * (literal) and /kafka-acl-extended/prefixed/<Type>/<name> hold
+ * {"version":1,"acls":[...]}; changes are announced by a sequential
+ * acl_changes_<seq> under /kafka-acl-changes ("<Type>:<name>") or
+ * /kafka-acl-extended-changes (JSON v1).  Types and patterns are the codes of
+ * samsa/util/acl.h.
+ */
+struct acl_entry;
+struct acl_resource;
+/* The root, per-type and change paths (KafkaZkClient.createAclPaths); 0 or -1. */
+int acl_zk_ensure_paths(struct zk *zk);
+void acl_zk_json(const struct acl_entry *e, int n, struct wbuf *w);
+/* The readable entries of a payload (malloc'd strings); 0, or -1 when it is not ACL JSON. */
+int acl_zk_parse(const char *text, int len, struct acl_entry **out, int *n);
+/* One pattern's entries and zkVersion (-1 and no entries when the znode is absent). */
+int acl_zk_get(struct zk *zk, int type, int pattern, const char *name, struct acl_resource *out);
+/* Write the entries conditionally: create when expected_version < 0 (ZBADVERSION if it appeared),
+ * set at that version, or delete when n == 0.  *new_version: the znode's version after (-1: gone). */
+int acl_zk_set(struct zk *zk, int type, int pattern, const char *name, const struct acl_entry *e, int n,
+	       int expected_version, int *new_version);
+/* The names that have ACLs of a type and pattern (LITERAL or PREFIXED). */
+int acl_zk_list(struct zk *zk, int type, int pattern, struct String_vector *out);
+/* Announce a change of that pattern to every broker. */
+int acl_zk_notify(struct zk *zk, int type, int pattern, const char *name);
+int acl_zk_list_changes(struct zk *zk, bool extended, zk_watch_fn watch, void *arg, struct String_vector *out);
+/* The sequence number of an acl_changes_<seq> child; -1 for any other name. */
+long long acl_zk_change_seq(const char *name);
+/* The pattern a change names (*name malloc'd) and when the notice was made. */
+int acl_zk_read_change(struct zk *zk, bool extended, const char *node, int *type, int *pattern, char **name,
+		       int64_t *ctime_ms);
+int acl_zk_delete_change(struct zk *zk, bool extended, const char *node);
+
 #endif

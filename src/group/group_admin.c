@@ -49,6 +49,19 @@ void group_handle_describe_groups(struct group_coordinator *gc, struct group_req
 		d->protocol_data = kstr_c("");
 		d->authorized_operations = dq->include_authorized_operations ? GROUP_AUTHORIZED_OPS : INT32_MIN;
 		struct kstr id = dq->groups[i];
+		if (!group_authorized(req, ACL_OP_DESCRIBE, ACL_RESOURCE_GROUP, id)) {
+			d->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+			d->authorized_operations = INT32_MIN;
+			continue;
+		}
+		if (dq->include_authorized_operations && req->authorize) {
+			/* The operations Kafka lists for a group, as far as the principal has them. */
+			static const int ops[] = { ACL_OP_READ, ACL_OP_DELETE, ACL_OP_DESCRIBE };
+			d->authorized_operations = 0;
+			for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+				if (group_authorized_quiet(req, ops[k], ACL_RESOURCE_GROUP, id))
+					d->authorized_operations |= 1 << ops[k];
+		}
 		if (!kstr_nonempty(id)) {
 			d->error_code = KERR_INVALID_GROUP_ID;
 			continue;
@@ -122,9 +135,13 @@ void group_handle_list_groups(struct group_coordinator *gc, struct group_request
 	resp.groups = arena_alloc(req->arena, sizeof *resp.groups * (size_t)(gc->n_groups ? gc->n_groups : 1));
 	resp.groups_count = 0;
 	bool types_ok = type_wanted(lq);
+	/* Kafka: Describe on the cluster lists every group, else only those the principal may describe. */
+	bool every = group_authorized_quiet(req, ACL_OP_DESCRIBE, ACL_RESOURCE_CLUSTER, (struct kstr){ NULL, -1 });
 	for (int i = 0; i < gc->n_groups && types_ok; i++) {
 		const struct group *g = gc->groups[i];
 		if (gc->parts[g->partition].state != PART_OWNED || g->state == GROUP_DEAD || !state_wanted(lq, g->state))
+			continue;
+		if (!every && !group_authorized_quiet(req, ACL_OP_DESCRIBE, ACL_RESOURCE_GROUP, kstr_c(g->id)))
 			continue;
 		struct list_groups_response_listed_group *lg = &resp.groups[resp.groups_count++];
 		list_groups_response_listed_group_init(lg);
@@ -166,6 +183,10 @@ void group_handle_delete_groups(struct group_coordinator *gc, struct group_reque
 		delete_groups_response_deletable_group_result_init(r);
 		struct kstr id = dq->groups_names[i];
 		r->group_id = id;
+		if (!group_authorized(req, ACL_OP_DELETE, ACL_RESOURCE_GROUP, id)) {
+			r->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+			continue;
+		}
 		if (!kstr_nonempty(id)) {
 			r->error_code = KERR_INVALID_GROUP_ID;
 			continue;

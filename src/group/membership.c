@@ -869,6 +869,13 @@ void group_handle_join_group(struct group_coordinator *gc, struct group_request 
 		q.rebalance_timeout_ms = q.session_timeout_ms;
 	jq = &q;
 
+	if (!group_authorized(req, ACL_OP_READ, ACL_RESOURCE_GROUP, jq->group_id)) {
+		struct join_group_response *r = join_response(req, KERR_GROUP_AUTHORIZATION_FAILED);
+		r->member_id = jq->member_id.ptr ? jq->member_id : kstr_c("");
+		env_reply(&env, req, r);
+		reply_send(&rl);
+		return;
+	}
 	if (!kstr_nonempty(jq->group_id)) {
 		join_error(&env, req, KERR_INVALID_GROUP_ID, NULL);
 		reply_send(&rl);
@@ -908,6 +915,11 @@ void group_handle_sync_group(struct group_coordinator *gc, struct group_request 
 	struct reply_list rl = { 0 };
 	struct coord_ctx c = { gc, &rl };
 	struct group_env env = coord_env(&c, wall_clock_ms());
+	if (!group_authorized(req, ACL_OP_READ, ACL_RESOURCE_GROUP, sq->group_id)) {
+		reply_add(&rl, req, sync_response(req, KERR_GROUP_AUTHORIZATION_FAILED));
+		reply_send(&rl);
+		return;
+	}
 	if (!kstr_nonempty(sq->group_id)) {
 		reply_add(&rl, req, sync_response(req, KERR_INVALID_GROUP_ID));
 		reply_send(&rl);
@@ -931,6 +943,11 @@ void group_handle_heartbeat(struct group_coordinator *gc, struct group_request *
 	const struct heartbeat_request *hq = req->body;
 	struct heartbeat_response resp;
 	heartbeat_response_init(&resp);
+	if (!group_authorized(req, ACL_OP_READ, ACL_RESOURCE_GROUP, hq->group_id)) {
+		resp.error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+		group_respond(req, &resp);
+		return;
+	}
 	if (!kstr_nonempty(hq->group_id)) {
 		resp.error_code = KERR_INVALID_GROUP_ID;
 		group_respond(req, &resp);
@@ -972,6 +989,12 @@ void group_handle_leave_group(struct group_coordinator *gc, struct group_request
 	}
 	resp->members = arena_alloc(req->arena, sizeof *resp->members * (size_t)(n ? n : 1));
 	resp->members_count = n;
+	if (!group_authorized(req, ACL_OP_READ, ACL_RESOURCE_GROUP, lq->group_id)) {
+		resp->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+		resp->members_count = 0;
+		group_respond(req, resp);
+		return;
+	}
 	if (!kstr_nonempty(lq->group_id)) {
 		resp->error_code = KERR_INVALID_GROUP_ID;
 		resp->members_count = 0;

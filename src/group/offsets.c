@@ -120,7 +120,9 @@ void group_handle_offset_commit(struct group_coordinator *gc, struct group_reque
 	int nt = resp.topics_count;
 
 	int16_t group_err = KERR_NONE;
-	if (!kstr_nonempty(oc->group_id))
+	if (!group_authorized(req, ACL_OP_READ, ACL_RESOURCE_GROUP, oc->group_id))
+		group_err = KERR_GROUP_AUTHORIZATION_FAILED;
+	else if (!kstr_nonempty(oc->group_id))
 		group_err = KERR_INVALID_GROUP_ID;
 	pthread_mutex_lock(&gc->lock);
 	struct group *g = NULL;
@@ -150,9 +152,14 @@ void group_handle_offset_commit(struct group_coordinator *gc, struct group_reque
 	int32_t partition = g ? g->partition : -1;
 	for (int i = 0; i < nt && group_err == KERR_NONE; i++) {
 		const struct offset_commit_request_offset_commit_request_topic *t = &oc->topics[i];
+		bool may_read = group_authorized(req, ACL_OP_READ, ACL_RESOURCE_TOPIC, t->name);
 		for (int j = 0; j < resp.topics[i].partitions_count; j++) {
 			const struct offset_commit_request_offset_commit_request_partition *p = &t->partitions[j];
 			int16_t *perr = &resp.topics[i].partitions[j].error_code;
+			if (!may_read) {
+				*perr = KERR_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
 			if (!gc->host.has_partition(gc->host.arg, t->name, p->partition_index)) {
 				*perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 				continue;
@@ -259,8 +266,9 @@ static int16_t fetch_group(struct group_coordinator *gc, struct group_request *r
 {
 	*out = NULL;
 	*n_out = 0;
-	int16_t err = kstr_nonempty(group_id) ? group_owner_error(gc, group_id.ptr, (size_t)group_id.len)
-					 : KERR_INVALID_GROUP_ID;
+	int16_t err = !group_authorized(req, ACL_OP_DESCRIBE, ACL_RESOURCE_GROUP, group_id) ? KERR_GROUP_AUTHORIZATION_FAILED
+		      : kstr_nonempty(group_id) ? group_owner_error(gc, group_id.ptr, (size_t)group_id.len)
+						: KERR_INVALID_GROUP_ID;
 	struct group *g = err == KERR_NONE ? group_find(gc, group_id.ptr, (size_t)group_id.len) : NULL;
 	if (n >= 0) {
 		/* The partitions asked for, each -1 unless committed (v1 also lists them on error). */
@@ -271,9 +279,12 @@ static int16_t fetch_group(struct group_coordinator *gc, struct group_request *r
 			int np = topics[i].partition_indexes_count > 0 ? topics[i].partition_indexes_count : 0;
 			ts[i].partitions = arena_alloc(req->arena, sizeof *ts[i].partitions * (size_t)(np ? np : 1));
 			ts[i].partitions_count = np;
+			bool may = err != KERR_NONE || group_authorized(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TOPIC, topics[i].name);
 			for (int j = 0; j < np; j++) {
 				offset_fetch_response_offset_fetch_response_partitions_init(&ts[i].partitions[j]);
-				fill_part(&ts[i].partitions[j], req, g, topics[i].name, topics[i].partition_indexes[j]);
+				fill_part(&ts[i].partitions[j], req, may ? g : NULL, topics[i].name, topics[i].partition_indexes[j]);
+				if (!may)
+					ts[i].partitions[j].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
 			}
 		}
 		*out = ts;
@@ -287,8 +298,16 @@ static int16_t fetch_group(struct group_coordinator *gc, struct group_request *r
 	/* Offsets are sorted by topic: one response topic per run. */
 	fetch_topic *ts = arena_alloc(req->arena, sizeof *ts * (size_t)g->n_offsets);
 	int nt = 0;
+	const char *skip = NULL; /* a topic the principal may not describe: left out silently */
 	for (int i = 0; i < g->n_offsets; i++) {
 		const struct committed_offset *o = &g->offsets[i];
+		if (skip && !strcmp(skip, o->topic))
+			continue;
+		if ((nt == 0 || strcmp(ts[nt - 1].name.ptr, o->topic) != 0) &&
+		    !group_authorized_quiet(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TOPIC, kstr_c(o->topic))) {
+			skip = o->topic;
+			continue;
+		}
 		if (nt == 0 || strcmp(ts[nt - 1].name.ptr, o->topic) != 0) {
 			offset_fetch_response_offset_fetch_response_topics_init(&ts[nt]);
 			ts[nt].name = kstr_c(arena_strndup(req->arena, o->topic, strlen(o->topic)));
@@ -407,6 +426,11 @@ void group_handle_offset_delete(struct group_coordinator *gc, struct group_reque
 	int nt = od->topics_count > 0 ? od->topics_count : 0;
 	resp.topics = arena_alloc(req->arena, sizeof *resp.topics * (size_t)(nt ? nt : 1));
 	resp.topics_count = 0;
+	if (!group_authorized(req, ACL_OP_DELETE, ACL_RESOURCE_GROUP, od->group_id)) {
+		resp.error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+		group_respond(req, &resp);
+		return;
+	}
 	if (!kstr_nonempty(od->group_id)) {
 		resp.error_code = KERR_INVALID_GROUP_ID;
 		group_respond(req, &resp);
@@ -440,9 +464,14 @@ void group_handle_offset_delete(struct group_coordinator *gc, struct group_reque
 		rt->partitions = arena_alloc(req->arena, sizeof *rt->partitions * (size_t)(np ? np : 1));
 		rt->partitions_count = np;
 		bool busy = g->state != GROUP_EMPTY && t->name.ptr && subscribed(g, t->name);
+		bool may_read = group_authorized(req, ACL_OP_READ, ACL_RESOURCE_TOPIC, t->name);
 		for (int j = 0; j < np; j++) {
 			offset_delete_response_offset_delete_response_partition_init(&rt->partitions[j]);
 			rt->partitions[j].partition_index = t->partitions[j].partition_index;
+			if (!may_read) {
+				rt->partitions[j].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
 			if (busy) {
 				rt->partitions[j].error_code = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
 				continue;

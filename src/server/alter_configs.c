@@ -19,6 +19,7 @@
 #include "samsa/zk.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 #define RESOURCE_TOPIC 2
@@ -144,7 +145,13 @@ static void alter_resource(struct request *req, int8_t type, struct kstr name, s
 {
 	memset(o, 0, sizeof *o);
 	char *s = xstrndup(name.ptr ? name.ptr : "", name.len > 0 ? (size_t)name.len : 0);
-	if (type == RESOURCE_TOPIC)
+	/* Kafka: AlterConfigs on the topic, or on the cluster for broker and broker-logger resources. */
+	if (type == RESOURCE_TOPIC && !request_authorize(req, ACL_OP_ALTER_CONFIGS, ACL_RESOURCE_TOPIC, s, strlen(s)))
+		FAIL(o, KERR_TOPIC_AUTHORIZATION_FAILED, "Topic authorization failed.");
+	else if ((type == RESOURCE_BROKER || type == RESOURCE_BROKER_LOGGER) &&
+		 !request_authorize(req, ACL_OP_ALTER_CONFIGS, ACL_RESOURCE_CLUSTER, NULL, 0))
+		FAIL(o, KERR_CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
+	else if (type == RESOURCE_TOPIC)
 		alter_topic(req, s, ch, n, replace, validate_only, o);
 	else if (type == RESOURCE_BROKER || type == RESOURCE_BROKER_LOGGER)
 		FAIL(o, KERR_INVALID_REQUEST, "samsa cannot change broker configs without a restart yet (broker %s)", s);

@@ -14,6 +14,7 @@
 #include "samsa/util/log.h"
 #include "samsa/util/xalloc.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 typedef struct alter_replica_log_dirs_response_alter_replica_log_dir_topic_result topic_result;
@@ -37,6 +38,8 @@ void handle_alter_replica_log_dirs(struct request *req)
 	for (int i = 0; i < q->dirs_count; i++)
 		nt += q->dirs[i].topics_count > 0 ? q->dirs[i].topics_count : 0;
 	resp.results = arena_alloc(&req->arena, sizeof *resp.results * (size_t)(nt ? nt : 1));
+	/* Kafka: Alter on the cluster, else every partition is refused. */
+	bool may = request_authorize(req, ACL_OP_ALTER, ACL_RESOURCE_CLUSTER, NULL, 0);
 	for (int i = 0; i < q->dirs_count; i++) {
 		const struct alter_replica_log_dirs_request_alter_replica_log_dir *dir = &q->dirs[i];
 		int d = -1;
@@ -57,7 +60,8 @@ void handle_alter_replica_log_dirs(struct request *req)
 				part_result *pr = &tr->partitions[k];
 				alter_replica_log_dirs_response_alter_replica_log_dir_partition_result_init(pr);
 				pr->partition_index = t->partitions[k];
-				pr->error_code = alter_one(req->broker, d, t->name, t->partitions[k]);
+				pr->error_code = may ? alter_one(req->broker, d, t->name, t->partitions[k])
+						     : KERR_CLUSTER_AUTHORIZATION_FAILED;
 				if (pr->error_code != KERR_NONE)
 					log_info("AlterReplicaLogDirs of %.*s-%d to %.*s from %s: %s", t->name.len,
 						 t->name.ptr ? t->name.ptr : "", t->partitions[k], dir->path.len,

@@ -14,6 +14,7 @@
 #include "samsa/log.h"
 #include "server/apis.h"
 #include "server/broker_logs.h"
+#include "server/authorizer.h"
 #include "server/broker_tls.h"
 #include "server/config_changes.h"
 #include "server/metrics_http.h"
@@ -172,12 +173,8 @@ static int start_network(struct broker *b)
  */
 static int refuse_unsupported_security(struct broker *b)
 {
-	const char *authz = config_get_raw(b->config, "authorizer.class.name");
-	if (authz && *authz) {
-		log_error("authorizer.class.name=%s: samsa has no authorizer yet, so ACLs would not be enforced; "
-			  "remove the setting to run without ACLs", authz);
+	if (authorizer_configured(b) < 0)
 		return -1;
-	}
 	const char *set_acl = config_get_raw(b->config, "zookeeper.set.acl");
 	if (set_acl && !strcasecmp(set_acl, "true")) {
 		log_error("zookeeper.set.acl=true: samsa's ZooKeeper client cannot authenticate (no JAAS login), so "
@@ -233,6 +230,9 @@ int broker_start(struct broker *b)
 		log_info("Generated broker.id %d", id);
 	}
 	if (broker_inter_broker_security(b) != 0)
+		return -1;
+	/* ACLs are loaded before any listener opens, as Kafka configures its authorizer first. */
+	if (authorizer_configured(b) > 0 && !(b->authorizer = authorizer_start(b)))
 		return -1;
 	b->admin = admin_executor_start();
 	b->producer_ids = producer_ids_new(b->zk, b->id);
@@ -308,6 +308,7 @@ void broker_shutdown(struct broker *b)
 	/* No handler runs any more: fetchers and the ISR thread can go (they hold log references). */
 	broker_replication_stop(b);
 	config_changes_stop(b->config_changes);
+	authorizer_stop(b->authorizer);
 	/* Closing the session removes our ephemeral znodes at once, so the
 	 * controller learns we are gone without waiting for the session timeout. */
 	if (b->zk) {
@@ -316,6 +317,8 @@ void broker_shutdown(struct broker *b)
 	}
 	config_changes_free(b->config_changes);
 	b->config_changes = NULL;
+	authorizer_free(b->authorizer);
+	b->authorizer = NULL;
 	admin_executor_free(b->admin);
 	b->admin = NULL;
 	producer_ids_free(b->producer_ids);

@@ -47,6 +47,7 @@ struct broker {
 	/* How our connections to other brokers are secured (NULL: plaintext) and what backs it. */
 	struct client_security *inter_broker_security;
 	struct config_changes *config_changes; /* applies /config/changes to live logs */
+	struct authorizer *authorizer; /* the ZooKeeper ACL authorizer; NULL: everything is allowed */
 	struct metrics_http *metrics_http; /* samsa.metrics.listener, NULL when off */
 	struct producer_ids *producer_ids; /* blocks of producer ids claimed in ZooKeeper */
 	volatile int stopping;

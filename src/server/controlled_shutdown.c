@@ -16,6 +16,7 @@
 #include "samsa/util/log.h"
 #include "samsa/zk.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 /* The version a 3.9 broker sends (inter.broker.protocol.version >= 2.4-IV1). */
@@ -48,6 +49,10 @@ void handle_controlled_shutdown(struct request *req)
 	/* v0 carries no broker epoch: Kafka's UNKNOWN_BROKER_EPOCH skips the check. */
 	int64_t epoch = req->header.api_version >= 2 ? cr->broker_epoch : -1;
 	struct controller *c = __atomic_load_n(&b->controller, __ATOMIC_ACQUIRE);
+	if (!request_authorize(req, ACL_OP_CLUSTER_ACTION, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		on_shutdown_done(req, KERR_CLUSTER_AUTHORIZATION_FAILED, NULL, 0);
+		return;
+	}
 	if (!c || !controller_is_active(c)) {
 		on_shutdown_done(req, KERR_NOT_CONTROLLER, NULL, 0);
 		return;

@@ -18,6 +18,7 @@
 #include "server/admin_executor.h"
 #include "server/admin_util.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/replica_assignment.h"
 
@@ -123,6 +124,10 @@ static void create_partitions_job(struct request *req)
 		r->name = t->name;
 		target[i] = -1;
 		char *name = arena_strndup(&req->arena, t->name.ptr ? t->name.ptr : "", t->name.ptr ? (size_t)t->name.len : 0);
+		if (!request_authorize(req, ACL_OP_ALTER, ACL_RESOURCE_TOPIC, name, strlen(name))) {
+			fail(req, r, KERR_TOPIC_AUTHORIZATION_FAILED, "Authorization failed.");
+			continue;
+		}
 		/* ZooKeeper decides, as in Kafka: a topic created a moment ago may not be in this
 		 * broker's metadata yet (librdkafka's 0081_admin creates, then adds partitions). */
 		struct topic_assignment asg;

@@ -23,6 +23,7 @@
 #include "server/admin_executor.h"
 #include "server/admin_util.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/replica_assignment.h"
 #include "server/topic_name.h"
@@ -185,6 +186,8 @@ static void create_topics_job(struct request *req)
 	resp.topics_count = n;
 	int *created_partitions = arena_alloc(&req->arena, sizeof(int) * (size_t)(n ? n : 1));
 	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
+	/* Kafka: Create on the cluster covers every topic, else Create on each. */
+	bool cluster_create = request_authorize_quiet(req, ACL_OP_CREATE, ACL_RESOURCE_CLUSTER, NULL, 0);
 
 	for (int i = 0; i < n; i++) {
 		const creatable_topic *t = &ct->topics[i];
@@ -193,6 +196,10 @@ static void create_topics_job(struct request *req)
 		r->name = t->name;
 		r->configs_count = -1;
 		created_partitions[i] = -1;
+		/* v5+: without DescribeConfigs on the topic its configs are withheld, and the result says why. */
+		if (t->name.ptr && !request_authorize_quiet(req, ACL_OP_DESCRIBE_CONFIGS, ACL_RESOURCE_TOPIC, t->name.ptr,
+							    (size_t)t->name.len))
+			r->topic_config_error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
 
 		/* A name given twice is refused, and answered once (Kafka keys results by name). */
 		bool dup = false, seen_before = false;
@@ -211,6 +218,11 @@ static void create_topics_job(struct request *req)
 		if (dup) {
 			set_error(req, r, KERR_INVALID_REQUEST, "Create topics request contains multiple entries for topic %.*s",
 				  t->name.len, t->name.ptr);
+			continue;
+		}
+		if (!cluster_create && !request_authorize(req, ACL_OP_CREATE, ACL_RESOURCE_TOPIC, t->name.ptr ? t->name.ptr : "",
+							  t->name.ptr ? (size_t)t->name.len : 0)) {
+			set_error(req, r, KERR_TOPIC_AUTHORIZATION_FAILED, "Authorization failed.");
 			continue;
 		}
 		const char *problem = t->name.ptr ? topic_name_problem(t->name.ptr, (size_t)t->name.len) : "Topic name is null";

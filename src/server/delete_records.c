@@ -8,6 +8,7 @@
 #include "samsa/replica.h"
 #include "samsa/util/log.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 typedef struct delete_records_response_delete_records_partition_result part_result;
@@ -51,11 +52,15 @@ void handle_delete_records(struct request *req)
 		int np = dt->partitions_count > 0 ? dt->partitions_count : 0;
 		tr->partitions = arena_alloc(&req->arena, sizeof *tr->partitions * (size_t)(np ? np : 1));
 		tr->partitions_count = np;
+		bool may = !dt->name.ptr ||
+			   request_authorize(req, ACL_OP_DELETE, ACL_RESOURCE_TOPIC, dt->name.ptr, (size_t)dt->name.len);
 		for (int j = 0; j < np; j++) {
 			part_result *pr = &tr->partitions[j];
 			delete_records_response_delete_records_partition_result_init(pr);
 			pr->partition_index = dt->partitions[j].partition_index;
-			if (!dt->name.ptr)
+			if (!may)
+				pr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+			else if (!dt->name.ptr)
 				pr->error_code = KERR_INVALID_TOPIC_EXCEPTION;
 			else
 				delete_one(req, dt->name, pr->partition_index, dt->partitions[j].offset, pr);

@@ -15,6 +15,7 @@
 #include "server/admin_executor.h"
 #include "server/admin_util.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 static bool gone(struct broker *b, const char *name, int n)
@@ -54,9 +55,19 @@ static void delete_topics_job(struct request *req)
 				r->error_code = KERR_UNKNOWN_TOPIC_ID;
 				continue;
 			}
+			if (!request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TOPIC, t->name, strlen(t->name)) ||
+			    !request_authorize(req, ACL_OP_DELETE, ACL_RESOURCE_TOPIC, t->name, strlen(t->name))) {
+				r->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
 		} else if (name.ptr) {
-			t = metadata_snapshot_find_topic(s, name.ptr, (size_t)name.len);
 			r->name = name;
+			/* Kafka checks Delete before looking the name up, so existence is not disclosed. */
+			if (!request_authorize(req, ACL_OP_DELETE, ACL_RESOURCE_TOPIC, name.ptr, (size_t)name.len)) {
+				r->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
+			t = metadata_snapshot_find_topic(s, name.ptr, (size_t)name.len);
 		}
 		if (!t) {
 			r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;

@@ -19,6 +19,7 @@
 #include "samsa/zk.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 #define RESOURCE_TOPIC 2
@@ -243,7 +244,16 @@ static void describe_job(struct request *req)
 		res->resource_type = r->resource_type;
 		res->resource_name = r->resource_name;
 		res->error_message = (struct kstr){ NULL, -1 };
-		if (r->resource_type == RESOURCE_TOPIC) {
+		if (r->resource_type == RESOURCE_TOPIC &&
+		    !request_authorize(req, ACL_OP_DESCRIBE_CONFIGS, ACL_RESOURCE_TOPIC, r->resource_name.ptr ? r->resource_name.ptr : "",
+				       r->resource_name.ptr ? (size_t)r->resource_name.len : 0)) {
+			res->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+			res->error_message = ks(&req->arena, "Topic authorization failed.");
+		} else if ((r->resource_type == RESOURCE_BROKER || r->resource_type == RESOURCE_BROKER_LOGGER) &&
+			   !request_authorize(req, ACL_OP_DESCRIBE_CONFIGS, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+			res->error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+			res->error_message = ks(&req->arena, "Cluster authorization failed.");
+		} else if (r->resource_type == RESOURCE_TOPIC) {
 			describe_topic(req, r, synonyms, res);
 		} else if (r->resource_type == RESOURCE_BROKER) {
 			describe_broker(req, r, synonyms, res);

@@ -13,6 +13,7 @@
 #include "samsa/log.h"
 #include "samsa/proto.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 typedef struct describe_log_dirs_response_describe_log_dirs_result dir_result;
@@ -100,6 +101,11 @@ void handle_describe_log_dirs(struct request *req)
 {
 	struct describe_log_dirs_response resp;
 	describe_log_dirs_response_init(&resp);
+	if (!request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		resp.error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+		request_respond(req, &resp);
+		return;
+	}
 	int nd = log_manager_dir_count(req->broker->logs);
 	resp.results = arena_alloc(&req->arena, sizeof *resp.results * (size_t)(nd ? nd : 1));
 	resp.results_count = nd;

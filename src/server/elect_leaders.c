@@ -11,6 +11,7 @@
 #include "samsa/controller.h"
 #include "samsa/proto.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 /* Runs on the controller thread (or at once when this broker cannot answer). */
@@ -21,6 +22,8 @@ static void on_elected(void *arg, int16_t error, const struct ctl_election_item 
 	bool all = er->topic_partitions_count < 0;
 	struct elect_leaders_response resp;
 	elect_leaders_response_init(&resp);
+	if (error == KERR_CLUSTER_AUTHORIZATION_FAILED)
+		resp.error_code = error;
 	resp.replica_election_results = arena_alloc(&req->arena, sizeof *resp.replica_election_results * (size_t)(n ? n : 1));
 	for (int i = 0; i < n; i++) {
 		int16_t e = error != KERR_NONE ? error : items[i].error;
@@ -69,6 +72,10 @@ void handle_elect_leaders(struct request *req)
 			for (int32_t j = 0; j < t->partitions_count; j++)
 				items[k++] = (struct ctl_election_item){ .topic = name, .partition = t->partitions[j] };
 		}
+	}
+	if (!request_authorize(req, ACL_OP_ALTER, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		on_elected(req, KERR_CLUSTER_AUTHORIZATION_FAILED, items, n < 0 ? 0 : n);
+		return;
 	}
 	if (!c || !controller_is_active(c)) {
 		on_elected(req, KERR_NOT_CONTROLLER, items, n < 0 ? 0 : n);

@@ -32,6 +32,7 @@
 #include "samsa/util/log.h"
 #include "samsa/util/xalloc.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/fetch_convert.h"
 #include "server/fetch_session.h"
@@ -58,6 +59,7 @@ struct fetch_op {
 	int32_t max_bytes;
 	bool follower;
 	int32_t replica_id;       /* the follower broker, when follower */
+	bool *denied;             /* per plan part: the authorizer refused it (NULL: none refused) */
 	struct part_read *reads; /* one per plan part, reused by every attempt */
 };
 
@@ -107,6 +109,10 @@ static size_t read_all(struct fetch_op *op, struct part_read *reads)
 		pr->diverging_end_offset = -1;
 		if (!t->topic.ptr || t->topic.len <= 0) {
 			pr->error = version >= 13 ? KERR_UNKNOWN_TOPIC_ID : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+			continue;
+		}
+		if (op->denied && op->denied[i]) {
+			pr->error = KERR_TOPIC_AUTHORIZATION_FAILED;
 			continue;
 		}
 		struct partition *part = replica_manager_partition(b->replicas, t->topic.ptr, (size_t)t->topic.len,
@@ -337,6 +343,38 @@ static bool try_complete(void *arg, bool expired)
 	return false;
 }
 
+/*
+ * Kafka's checks, once per request: a follower needs ClusterAction on the
+ * cluster (else every partition is TOPIC_AUTHORIZATION_FAILED), a consumer
+ * Read on each topic.
+ */
+static void authorize_parts(struct fetch_op *op)
+{
+	struct request *req = op->req;
+	if (!req->broker->authorizer || op->plan.n_parts == 0)
+		return;
+	bool cluster_ok = op->follower && request_authorize(req, ACL_OP_CLUSTER_ACTION, ACL_RESOURCE_CLUSTER, NULL, 0);
+	op->denied = arena_alloc(&req->arena, sizeof *op->denied * op->plan.n_parts);
+	struct kstr last = { NULL, -1 };
+	bool last_ok = false;
+	for (size_t i = 0; i < op->plan.n_parts; i++) {
+		struct kstr t = op->plan.parts[i].topic;
+		if (op->follower) {
+			op->denied[i] = !cluster_ok;
+			continue;
+		}
+		if (!t.ptr || t.len <= 0) {
+			op->denied[i] = false;
+			continue;
+		}
+		if (!last.ptr || last.len != t.len || memcmp(last.ptr, t.ptr, (size_t)t.len)) {
+			last_ok = request_authorize(req, ACL_OP_READ, ACL_RESOURCE_TOPIC, t.ptr, (size_t)t.len);
+			last = t;
+		}
+		op->denied[i] = !last_ok;
+	}
+}
+
 static void answer_error(struct request *req, int16_t error)
 {
 	struct fetch_response resp;
@@ -420,6 +458,7 @@ void handle_fetch(struct request *req)
 		answer_error(req, op->plan.error);
 		return;
 	}
+	authorize_parts(op);
 	op->reads = xcalloc(op->plan.n_parts ? op->plan.n_parts : 1, sizeof *op->reads);
 	if (fq->max_wait_ms <= 0 || fq->min_bytes <= 0 || !b->purgatory) {
 		try_complete(op, true);

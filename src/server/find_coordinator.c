@@ -14,6 +14,7 @@
 #include "samsa/proto.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/request.h"
 
@@ -32,6 +33,18 @@ static struct found lookup(struct request *req, const struct metadata_snapshot *
 {
 	struct broker *b = req->broker;
 	struct found f = { KERR_COORDINATOR_NOT_AVAILABLE, -1, kstr_c(""), -1 };
+	/* Kafka: Describe on the group or the transactional id the key names. */
+	if (key_type == KEY_TYPE_GROUP &&
+	    !request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_GROUP, key.ptr ? key.ptr : "", key.ptr ? (size_t)key.len : 0)) {
+		f.error = KERR_GROUP_AUTHORIZATION_FAILED;
+		return f;
+	}
+	if (key_type == KEY_TYPE_TRANSACTION &&
+	    !request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TRANSACTIONAL_ID, key.ptr ? key.ptr : "",
+			       key.ptr ? (size_t)key.len : 0)) {
+		f.error = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+		return f;
+	}
 	if (key_type == KEY_TYPE_TRANSACTION)
 		return f;
 	if (key_type != KEY_TYPE_GROUP) {

@@ -17,6 +17,7 @@
 #include "samsa/util/arena.h"
 #include "samsa/util/clock.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/group_apis.h"
 #include "server/request.h"
@@ -26,6 +27,14 @@
 /* --- requests ------------------------------------------------------------------------- */
 
 static void respond(struct group_request *gr, const void *resp) { request_respond(gr->token, resp); }
+
+static bool authorize(struct group_request *gr, int op, int type, const char *name, size_t len, bool quiet)
+{
+	struct request *req = gr->token;
+	if (type == ACL_RESOURCE_CLUSTER)
+		name = NULL;
+	return quiet ? request_authorize_quiet(req, op, type, name, len) : request_authorize(req, op, type, name, len);
+}
 
 /* The request's view for the coordinator, in its arena: it dies with the request. */
 static struct group_request *wrap(struct request *req)
@@ -37,7 +46,8 @@ static struct group_request *wrap(struct request *req)
 				      .client_id = req->header.client_id,
 				      .peer = req->info.peer,
 				      .respond = respond,
-				      .token = req };
+				      .token = req,
+				      .authorize = req->broker->authorizer ? authorize : NULL };
 	return gr;
 }
 

@@ -9,6 +9,7 @@
 #include "samsa/proto.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/producer_ids.h"
 #include "server/request.h"
@@ -45,6 +46,19 @@ void handle_init_producer_id(struct request *req)
 {
 	const struct init_producer_id_request *ip = req->body;
 	struct broker *b = req->broker;
+	/* Kafka's checks come first: Write on the transactional id, or for an idempotent producer
+	 * IdempotentWrite on the cluster or else Write on some topic. */
+	if (ip->transactional_id.ptr && ip->transactional_id.len > 0 &&
+	    !request_authorize(req, ACL_OP_WRITE, ACL_RESOURCE_TRANSACTIONAL_ID, ip->transactional_id.ptr,
+			       (size_t)ip->transactional_id.len)) {
+		answer(req, KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1, -1);
+		return;
+	}
+	if (!ip->transactional_id.ptr && !request_authorize_quiet(req, ACL_OP_IDEMPOTENT_WRITE, ACL_RESOURCE_CLUSTER, NULL, 0) &&
+	    !request_authorize_any(req, ACL_OP_WRITE, ACL_RESOURCE_TOPIC)) {
+		answer(req, KERR_CLUSTER_AUTHORIZATION_FAILED, -1, -1);
+		return;
+	}
 	/* v3+: an existing producer id and epoch come together or not at all. */
 	if ((ip->producer_id == -1) != (ip->producer_epoch == -1)) {
 		answer(req, KERR_INVALID_REQUEST, -1, -1);

@@ -9,6 +9,7 @@
 #include "samsa/replica.h"
 #include "samsa/util/log.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 typedef struct leader_and_isr_request_leader_and_isr_partition_state pstate;
@@ -40,6 +41,12 @@ void handle_leader_and_isr(struct request *req)
 	struct leader_and_isr_response resp;
 	leader_and_isr_response_init(&resp);
 
+	/* Only brokers (a principal with ClusterAction) may tell us what to lead. */
+	if (!request_authorize(req, ACL_OP_CLUSTER_ACTION, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		resp.error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+		request_respond(req, &resp);
+		return;
+	}
 	if (lr->broker_epoch != -1 && lr->broker_epoch < b->broker_epoch) {
 		resp.error_code = KERR_STALE_BROKER_EPOCH;
 		request_respond(req, &resp);

@@ -11,6 +11,7 @@
 #include "samsa/replica.h"
 #include "samsa/util/log.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 typedef struct list_offsets_response_list_offsets_partition_response part_resp;
@@ -78,6 +79,8 @@ void handle_list_offsets(struct request *req)
 		int np = lt->partitions_count > 0 ? lt->partitions_count : 0;
 		tr->partitions = arena_alloc(&req->arena, sizeof *tr->partitions * (size_t)(np ? np : 1));
 		tr->partitions_count = np;
+		bool may = !lt->name.ptr ||
+			   request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TOPIC, lt->name.ptr, (size_t)lt->name.len);
 		for (int j = 0; j < np; j++) {
 			part_resp *pr = &tr->partitions[j];
 			list_offsets_response_list_offsets_partition_response_init(pr);
@@ -87,7 +90,9 @@ void handle_list_offsets(struct request *req)
 			for (int k = 0; k < j && req->header.api_version >= 1; k++)
 				if (lt->partitions[k].partition_index == pr->partition_index)
 					dup = true;
-			if (dup || !lt->name.ptr)
+			if (!may)
+				pr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+			else if (dup || !lt->name.ptr)
 				pr->error_code = KERR_INVALID_REQUEST;
 			else
 				list_one(req, lt->name, &lt->partitions[j], pr);

@@ -11,6 +11,7 @@
 #include "samsa/proto.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/topic_name.h"
 
@@ -19,6 +20,39 @@
 #define TOPIC_ALL_OPS ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11))
 #define CLUSTER_ALL_OPS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
 #define OPS_NOT_REQUESTED INT32_MIN
+
+/* With an authorizer, the operations of those sets the principal may do. */
+static const enum acl_operation topic_ops[] = { ACL_OP_READ, ACL_OP_WRITE, ACL_OP_CREATE, ACL_OP_DELETE, ACL_OP_ALTER,
+						ACL_OP_DESCRIBE, ACL_OP_DESCRIBE_CONFIGS, ACL_OP_ALTER_CONFIGS,
+						ACL_OP_UNKNOWN };
+static const enum acl_operation cluster_ops[] = { ACL_OP_CREATE, ACL_OP_ALTER, ACL_OP_DESCRIBE, ACL_OP_CLUSTER_ACTION,
+						  ACL_OP_DESCRIBE_CONFIGS, ACL_OP_ALTER_CONFIGS, ACL_OP_IDEMPOTENT_WRITE,
+						  ACL_OP_UNKNOWN };
+
+static bool may_describe(struct request *req, const char *name, size_t len, bool quiet)
+{
+	return quiet ? request_authorize_quiet(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TOPIC, name, len)
+		     : request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TOPIC, name, len);
+}
+
+/* Kafka's auto-creation check: Create on the cluster, or else on the topic. */
+static bool may_create(struct request *req, const char *name, size_t len)
+{
+	return request_authorize_quiet(req, ACL_OP_CREATE, ACL_RESOURCE_CLUSTER, NULL, 0) ||
+	       request_authorize(req, ACL_OP_CREATE, ACL_RESOURCE_TOPIC, name, len);
+}
+
+/* Answered for a topic the principal may not describe: nothing about it is disclosed. */
+static void unauthorized_topic(struct metadata_response_metadata_response_topic *out, struct kstr name,
+			       const uint8_t *id)
+{
+	metadata_response_metadata_response_topic_init(out);
+	out->name = name;
+	if (id)
+		memcpy(out->topic_id, id, 16);
+	out->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+	out->topic_authorized_operations = OPS_NOT_REQUESTED;
+}
 
 static bool broker_alive_on(const struct metadata_snapshot *s, int32_t id, const char *listener)
 {
@@ -88,7 +122,10 @@ static void fill_topic(struct request *req, const struct metadata_snapshot *s, c
 	out->name = kstr_c(t->name);
 	memcpy(out->topic_id, t->id, 16);
 	out->is_internal = topic_is_internal(t->name, strlen(t->name));
-	out->topic_authorized_operations = want_ops ? TOPIC_ALL_OPS : OPS_NOT_REQUESTED;
+	out->topic_authorized_operations = !want_ops ? OPS_NOT_REQUESTED
+				   : req->broker->authorizer
+					   ? request_authorized_operations(req, ACL_RESOURCE_TOPIC, t->name, strlen(t->name), topic_ops)
+					   : TOPIC_ALL_OPS;
 	out->partitions = arena_alloc(&req->arena, sizeof *out->partitions * (size_t)(t->n_partitions ? t->n_partitions : 1));
 	out->partitions_count = t->n_partitions;
 	for (int i = 0; i < t->n_partitions; i++)
@@ -136,6 +173,12 @@ static void answer(struct request *req, bool on_admin)
 	resp.controller_id = s->controller_id;
 	resp.cluster_authorized_operations =
 		mreq->include_cluster_authorized_operations ? CLUSTER_ALL_OPS : OPS_NOT_REQUESTED;
+	if (mreq->include_cluster_authorized_operations && b->authorizer)
+		resp.cluster_authorized_operations =
+			request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_CLUSTER, NULL, 0)
+				? request_authorized_operations(req, ACL_RESOURCE_CLUSTER, ACL_CLUSTER_NAME,
+								strlen(ACL_CLUSTER_NAME), cluster_ops)
+				: 0;
 
 	resp.brokers = arena_alloc(&req->arena, sizeof *resp.brokers * (size_t)(s->n_brokers ? s->n_brokers : 1));
 	resp.brokers_count = 0;
@@ -156,9 +199,11 @@ static void answer(struct request *req, bool on_admin)
 	bool all = mreq->topics_count < 0 || (version == 0 && mreq->topics_count == 0);
 	if (all) {
 		resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(s->n_topics ? s->n_topics : 1));
-		resp.topics_count = s->n_topics;
+		resp.topics_count = 0;
+		/* Every topic the principal may describe; the others are left out silently. */
 		for (int i = 0; i < s->n_topics; i++)
-			fill_topic(req, s, &s->topics[i], want_ops, &resp.topics[i]);
+			if (may_describe(req, s->topics[i].name, strlen(s->topics[i].name), true))
+				fill_topic(req, s, &s->topics[i], want_ops, &resp.topics[resp.topics_count++]);
 	} else {
 		int32_t n = mreq->topics_count;
 		resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(n ? n : 1));
@@ -169,6 +214,11 @@ static void answer(struct request *req, bool on_admin)
 			const struct mc_topic *t;
 			if (!rt->name.ptr) {
 				t = uuid_is_zero(rt->topic_id) ? NULL : find_by_id(s, rt->topic_id);
+				if (t && !may_describe(req, t->name, strlen(t->name), false)) {
+					/* Topic ids are not secret (Kafka answers with the id, no name). */
+					unauthorized_topic(out, (struct kstr){ NULL, -1 }, rt->topic_id);
+					continue;
+				}
 				if (t) {
 					fill_topic(req, s, t, want_ops, out);
 					continue;
@@ -177,6 +227,11 @@ static void answer(struct request *req, bool on_admin)
 				memcpy(out->topic_id, rt->topic_id, 16);
 				out->error_code = KERR_UNKNOWN_TOPIC_ID;
 				out->topic_authorized_operations = OPS_NOT_REQUESTED;
+				continue;
+			}
+			/* Whether it exists is not disclosed to a principal who may not describe it. */
+			if (!may_describe(req, rt->name.ptr, (size_t)rt->name.len, false)) {
+				unauthorized_topic(out, rt->name, NULL);
 				continue;
 			}
 			t = metadata_snapshot_find_topic(s, rt->name.ptr, (size_t)rt->name.len);
@@ -191,6 +246,11 @@ static void answer(struct request *req, bool on_admin)
 			bool valid = topic_name_valid(rt->name.ptr, (size_t)rt->name.len);
 			out->error_code = valid ? KERR_UNKNOWN_TOPIC_OR_PARTITION : KERR_INVALID_TOPIC_EXCEPTION;
 			if (valid && b->bc->auto_create_topics_enable && mreq->allow_auto_topic_creation) {
+				if (!may_create(req, rt->name.ptr, (size_t)rt->name.len)) {
+					unauthorized_topic(out, rt->name, NULL);
+					out->is_internal = topic_is_internal(rt->name.ptr, (size_t)rt->name.len);
+					continue;
+				}
 				if (!on_admin) {
 					metadata_snapshot_release(s);
 					admin_executor_submit(b->admin, req, metadata_job);

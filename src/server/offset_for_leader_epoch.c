@@ -10,6 +10,7 @@
 #include "samsa/proto.h"
 #include "samsa/replica.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 void handle_offset_for_leader_epoch(struct request *req)
@@ -22,6 +23,8 @@ void handle_offset_for_leader_epoch(struct request *req)
 	int nt = oq->topics_count > 0 ? oq->topics_count : 0;
 	resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(nt ? nt : 1));
 	resp.topics_count = nt;
+	/* Kafka: ClusterAction (a follower) lets every topic through, else Describe per topic. */
+	bool cluster = request_authorize_quiet(req, ACL_OP_CLUSTER_ACTION, ACL_RESOURCE_CLUSTER, NULL, 0);
 	for (int i = 0; i < nt; i++) {
 		const struct offset_for_leader_epoch_request_offset_for_leader_topic *t = &oq->topics[i];
 		struct offset_for_leader_epoch_response_offset_for_leader_topic_result *rt = &resp.topics[i];
@@ -30,6 +33,8 @@ void handle_offset_for_leader_epoch(struct request *req)
 		int np = t->partitions_count > 0 ? t->partitions_count : 0;
 		rt->partitions = arena_alloc(&req->arena, sizeof *rt->partitions * (size_t)(np ? np : 1));
 		rt->partitions_count = np;
+		bool may = cluster || !t->topic.ptr ||
+			   request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TOPIC, t->topic.ptr, (size_t)t->topic.len);
 		for (int j = 0; j < np; j++) {
 			const struct offset_for_leader_epoch_request_offset_for_leader_partition *p = &t->partitions[j];
 			struct offset_for_leader_epoch_response_epoch_end_offset *r = &rt->partitions[j];
@@ -38,6 +43,10 @@ void handle_offset_for_leader_epoch(struct request *req)
 			r->leader_epoch = -1;
 			r->end_offset = -1;
 			struct partition_lease ll;
+			if (!may) {
+				r->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
 			r->error_code = t->topic.ptr ? replica_manager_lease_leader(b->replicas, t->topic.ptr, (size_t)t->topic.len,
 										  p->partition,
 										  version >= 2 ? p->current_leader_epoch : -1, &ll)

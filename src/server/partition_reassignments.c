@@ -11,6 +11,7 @@
 #include "samsa/proto.h"
 #include "samsa/zk.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 static struct kstr arena_kstr(struct request *req, const char *s)
@@ -58,6 +59,10 @@ void handle_alter_partition_reassignments(struct request *req)
 	const struct alter_partition_reassignments_request *ar = req->body;
 	struct broker *b = req->broker;
 	struct controller *c = __atomic_load_n(&b->controller, __ATOMIC_ACQUIRE);
+	if (!request_authorize(req, ACL_OP_ALTER, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		on_altered(req, KERR_CLUSTER_AUTHORIZATION_FAILED, NULL, 0);
+		return;
+	}
 	int n = 0;
 	for (int32_t i = 0; i < ar->topics_count; i++)
 		n += ar->topics[i].partitions_count > 0 ? ar->topics[i].partitions_count : 0;
@@ -132,6 +137,10 @@ void handle_list_partition_reassignments(struct request *req)
 	const struct list_partition_reassignments_request *lr = req->body;
 	struct broker *b = req->broker;
 	struct controller *c = __atomic_load_n(&b->controller, __ATOMIC_ACQUIRE);
+	if (!request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		on_listed(req, KERR_CLUSTER_AUTHORIZATION_FAILED, NULL, 0);
+		return;
+	}
 	if (!c || !controller_is_active(c)) {
 		on_listed(req, KERR_NOT_CONTROLLER, NULL, 0);
 		return;

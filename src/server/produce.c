@@ -19,6 +19,7 @@
 #include "samsa/proto.h"
 #include "samsa/replica.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "samsa/config.h"
 #include "samsa/purgatory.h"
@@ -288,6 +289,9 @@ void handle_produce(struct request *req)
 		int np = td->partition_data_count > 0 ? td->partition_data_count : 0;
 		tr->partition_responses = arena_alloc(&req->arena, sizeof *tr->partition_responses * (size_t)(np ? np : 1));
 		tr->partition_responses_count = np;
+		/* Kafka's filterByAuthorized(WRITE, TOPIC): once per topic, before anything else is looked at. */
+		bool may_write = !td->name.ptr ||
+				 request_authorize(req, ACL_OP_WRITE, ACL_RESOURCE_TOPIC, td->name.ptr, (size_t)td->name.len);
 		for (int j = 0; j < np; j++) {
 			part_resp *pr = &tr->partition_responses[j];
 			produce_response_partition_produce_response_init(pr);
@@ -297,6 +301,8 @@ void handle_produce(struct request *req)
 			pr->log_start_offset = -1;
 			if (bad_acks)
 				pr->error_code = KERR_INVALID_REQUIRED_ACKS;
+			else if (!may_write)
+				pr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
 			else if (!td->name.ptr)
 				pr->error_code = KERR_INVALID_TOPIC_EXCEPTION;
 			else if (pq->transactional_id.ptr && pq->transactional_id.len > 0)

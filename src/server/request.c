@@ -13,6 +13,7 @@
 #include "samsa/util/metrics.h"
 #include "samsa/util/xalloc.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 #include "server/sasl.h"
 
@@ -70,6 +71,9 @@ static const api_handler_fn handlers[] = {
 	[API_DESCRIBE_CONFIGS] = handle_describe_configs,
 	[API_ALTER_CONFIGS] = handle_alter_configs,
 	[API_INCREMENTAL_ALTER_CONFIGS] = handle_incremental_alter_configs,
+	[API_DESCRIBE_ACLS] = handle_describe_acls,
+	[API_CREATE_ACLS] = handle_create_acls,
+	[API_DELETE_ACLS] = handle_delete_acls,
 	[API_INIT_PRODUCER_ID] = handle_init_producer_id,
 };
 

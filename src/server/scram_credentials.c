@@ -18,6 +18,7 @@
 #include "samsa/zk.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 typedef struct alter_user_scram_credentials_response_alter_user_scram_credentials_result alter_result;
@@ -149,6 +150,7 @@ static void alter_job(struct request *req)
 	int total = (q->deletions_count > 0 ? q->deletions_count : 0) + (q->upsertions_count > 0 ? q->upsertions_count : 0);
 	resp.results = arena_alloc(&req->arena, sizeof *resp.results * (size_t)(total ? total : 1));
 	bool controller = b->controller && controller_is_active(b->controller);
+	bool may = request_authorize(req, ACL_OP_ALTER, ACL_RESOURCE_CLUSTER, NULL, 0);
 	for (int i = 0; i < total; i++) {
 		struct kstr name = i < q->deletions_count ? q->deletions[i].name : q->upsertions[i - q->deletions_count].name;
 		bool done = false;
@@ -160,6 +162,10 @@ static void alter_job(struct request *req)
 		alter_user_scram_credentials_response_alter_user_scram_credentials_result_init(r);
 		r->user = name;
 		const char *why = NULL;
+		if (!may) {
+			r->error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+			continue;
+		}
 		if (!controller) {
 			r->error_code = KERR_NOT_CONTROLLER;
 			continue;
@@ -216,6 +222,12 @@ static void describe_job(struct request *req)
 	const struct describe_user_scram_credentials_request *q = req->body;
 	struct describe_user_scram_credentials_response resp;
 	describe_user_scram_credentials_response_init(&resp);
+	if (!request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		resp.error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+		resp.error_message = kstr_c("Cluster authorization failed.");
+		request_respond(req, &resp);
+		return;
+	}
 	char **names = NULL;
 	int n = 0;
 	bool all = q->users_count <= 0;

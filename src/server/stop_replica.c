@@ -7,6 +7,7 @@
 #include "samsa/replica.h"
 #include "samsa/util/log.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 typedef struct stop_replica_response_stop_replica_partition_error perror_t;
@@ -37,6 +38,11 @@ void handle_stop_replica(struct request *req)
 	struct broker *b = req->broker;
 	struct stop_replica_response resp;
 	stop_replica_response_init(&resp);
+	if (!request_authorize(req, ACL_OP_CLUSTER_ACTION, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		resp.error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+		request_respond(req, &resp);
+		return;
+	}
 
 	if (sr->broker_epoch != -1 && sr->broker_epoch < b->broker_epoch) {
 		resp.error_code = KERR_STALE_BROKER_EPOCH;

@@ -13,6 +13,7 @@
 #include "samsa/util/log.h"
 #include "samsa/util/xalloc.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 /* Kafka's LeaderAndIsr.LeaderDuringDelete: the partition's topic is being deleted. */
@@ -76,6 +77,11 @@ void handle_update_metadata(struct request *req)
 	struct broker *b = req->broker;
 	struct update_metadata_response resp;
 	update_metadata_response_init(&resp);
+	if (!request_authorize(req, ACL_OP_CLUSTER_ACTION, ACL_RESOURCE_CLUSTER, NULL, 0)) {
+		resp.error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+		request_respond(req, &resp);
+		return;
+	}
 
 	struct metadata_snapshot *cur = metadata_cache_acquire(b->metadata);
 	if (um->controller_epoch < cur->controller_epoch) {

@@ -15,6 +15,7 @@
 #include "samsa/zk.h"
 #include "server/admin_executor.h"
 #include "server/apis.h"
+#include "server/authorizer.h"
 #include "server/broker.h"
 
 /* A group id becomes a path element: it must be one. */
@@ -36,6 +37,12 @@ static void offset_commit_v0_job(struct request *req)
 	struct broker *b = req->broker;
 	struct offset_commit_response resp;
 	group_offset_commit_response(&req->arena, oc, &resp);
+	if (!request_authorize(req, ACL_OP_READ, ACL_RESOURCE_GROUP, oc->group_id.ptr ? oc->group_id.ptr : "",
+			       oc->group_id.ptr ? (size_t)oc->group_id.len : 0)) {
+		group_offset_commit_response_fail(&resp, KERR_GROUP_AUTHORIZATION_FAILED);
+		request_respond(req, &resp);
+		return;
+	}
 	if (!group_ok(oc->group_id)) {
 		group_offset_commit_response_fail(&resp, KERR_INVALID_GROUP_ID);
 		request_respond(req, &resp);
@@ -46,10 +53,13 @@ static void offset_commit_v0_job(struct request *req)
 	for (int i = 0; i < resp.topics_count; i++) {
 		const struct offset_commit_request_offset_commit_request_topic *t = &oc->topics[i];
 		struct offset_commit_response_offset_commit_response_topic *rt = &resp.topics[i];
+		bool may = t->name.ptr && request_authorize(req, ACL_OP_READ, ACL_RESOURCE_TOPIC, t->name.ptr, (size_t)t->name.len);
 		for (int j = 0; j < rt->partitions_count; j++) {
 			const struct offset_commit_request_offset_commit_request_partition *p = &t->partitions[j];
 			struct offset_commit_response_offset_commit_response_partition *rp = &rt->partitions[j];
-			if (!metadata_snapshot_has_partition(s, t->name, p->partition_index))
+			if (!may)
+				rp->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+			else if (!metadata_snapshot_has_partition(s, t->name, p->partition_index))
 				rp->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 			else if (p->committed_metadata.ptr && p->committed_metadata.len > max_meta)
 				rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
@@ -71,6 +81,8 @@ static void offset_fetch_v0_job(struct request *req)
 	resp.topics = arena_alloc(&req->arena, sizeof *resp.topics * (size_t)(nt ? nt : 1));
 	resp.topics_count = nt;
 	bool group_valid = group_ok(of->group_id);
+	bool group_may = request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_GROUP, of->group_id.ptr ? of->group_id.ptr : "",
+					   of->group_id.ptr ? (size_t)of->group_id.len : 0);
 	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
 	for (int i = 0; i < nt; i++) {
 		const struct offset_fetch_request_offset_fetch_request_topic *t = &of->topics[i];
@@ -80,12 +92,18 @@ static void offset_fetch_v0_job(struct request *req)
 		int np = t->partition_indexes_count > 0 ? t->partition_indexes_count : 0;
 		rt->partitions = arena_alloc(&req->arena, sizeof *rt->partitions * (size_t)(np ? np : 1));
 		rt->partitions_count = np;
+		bool may = group_may && t->name.ptr &&
+			   request_authorize(req, ACL_OP_DESCRIBE, ACL_RESOURCE_TOPIC, t->name.ptr, (size_t)t->name.len);
 		for (int j = 0; j < np; j++) {
 			struct offset_fetch_response_offset_fetch_response_partition *rp = &rt->partitions[j];
 			offset_fetch_response_offset_fetch_response_partition_init(rp);
 			rp->partition_index = t->partition_indexes[j];
 			rp->committed_offset = -1;
 			rp->metadata = kstr_c(""); /* Kafka's NO_METADATA */
+			if (!may) {
+				rp->error_code = group_may ? KERR_TOPIC_AUTHORIZATION_FAILED : KERR_GROUP_AUTHORIZATION_FAILED;
+				continue;
+			}
 			if (!group_valid) {
 				rp->error_code = KERR_INVALID_GROUP_ID;
 				continue;

@@ -18,6 +18,8 @@ int cmd_consumer_groups(int argc, char **argv);
 int cmd_log_dirs(int argc, char **argv);
 /* Users' SCRAM credentials, like kafka-configs.sh --entity-type users; 0 fine, 1 errors, 2 usage. */
 int cmd_configs(int argc, char **argv);
+/* Add, remove and list ACLs, like kafka-acls.sh; 0 fine, 1 errors, 2 usage. */
+int cmd_acls(int argc, char **argv);
 
 /* The newer admin commands (admin_client.c): 0 fine, 1 on any failure, after one line on stderr. */
 int cmd_get_offsets(int argc, char **argv);

@@ -7,6 +7,7 @@
  *   samsa topics --bootstrap-server HOST:PORT --list|--describe|--create|--delete ...
  *   samsa consumer-groups --bootstrap-server HOST:PORT --list|--describe|--delete|--reset-offsets ...
  *   samsa configs --bootstrap-server HOST:PORT --entity-type users --alter|--describe ...  (SCRAM users)
+ *   samsa acls --bootstrap-server HOST:PORT --add|--remove|--list ...   (like kafka-acls.sh)
  *   samsa log-dirs --bootstrap-server HOST:PORT --describe [--broker-list ..] [--topic-list ..]
  *   samsa dump-log --files F[,F...] [--print-data-log] [--verify]   (offline, reads segment files)
  *   samsa get-offsets | delete-records | leader-election | reassign-partitions ...
@@ -42,6 +43,10 @@ static void usage(FILE *out)
 		     "  configs --bootstrap-server HOST:PORT --entity-type users --alter --entity-name U\n"
 		     "         (--add-config 'SCRAM-SHA-512=[iterations=N,password=P]' | --delete-config M) |\n"
 		     "         --describe [--entity-name U]               SCRAM users, like kafka-configs.sh\n"
+		     "  acls --bootstrap-server HOST:PORT (--add | --remove) (--allow-principal P | --deny-principal P)...\n"
+		     "         [--allow-host H | --deny-host H]... [--operation OP]... (--topic T | --group G |\n"
+		     "         --cluster | --transactional-id ID)... [--resource-pattern-type literal|prefixed] |\n"
+		     "         --list [resource...] [--principal P]      ACLs, like kafka-acls.sh\n"
 		     "  log-dirs --bootstrap-server HOST:PORT --describe [--broker-list ID,...]\n"
 		     "         [--topic-list T,...]                       log dirs as JSON, like kafka-log-dirs.sh\n"
 		     "  dump-log --files F[,F...] [--print-data-log] [--verify]\n"
@@ -180,6 +185,8 @@ int main(int argc, char **argv)
 		return cmd_consumer_groups(argc, argv);
 	if (strcmp(cmd, "configs") == 0)
 		return cmd_configs(argc, argv);
+	if (strcmp(cmd, "acls") == 0)
+		return cmd_acls(argc, argv);
 	if (strcmp(cmd, "log-dirs") == 0)
 		return cmd_log_dirs(argc, argv);
 	if (strcmp(cmd, "dump-log") == 0)

@@ -18,9 +18,12 @@ BROKER_ADDRESS_<id>, TEST_SCENARIO, TEST_MODE=bare, and `-L -p1 -Q`: without
 the broker-less (local and mock-cluster) tests, as they do not touch samsa, one
 test at a time, in quick mode. test.conf also sets test.timeout.multiplier 2
 (sanitizer brokers on two shared cores). The noautocreate scenario's tests run on
-a second cluster with auto.create.topics.enable=false. KAFKA_PATH points to a directory whose bin/kafka-topics.sh is this file
+a second cluster with auto.create.topics.enable=false. As trivup's brokers, they
+run the ZooKeeper ACL authorizer with allow.everyone.if.no.acl.found=true.
+KAFKA_PATH points to a directory whose bin/kafka-topics.sh is this file
 acting as a kafka-topics stand-in (create/alter/delete through confluent-kafka's
-AdminClient), for the tests that shell out to it.
+AdminClient), and whose bin/kafka-acls.sh runs `samsa acls`, for the tests that
+shell out to them.
 
 Each librdkafka test number is one test case here, run by its own test-runner
 process (TESTS=<number>) under a time limit (SAMSA_RDKAFKA_TEST_TIMEOUT, default
@@ -28,8 +31,7 @@ process (TESTS=<number>) under a time limit (SAMSA_RDKAFKA_TEST_TIMEOUT, default
 known issues stay skipped, as in its own runs. Tests that need what this harness
 cannot give (SSL, SASL, OAUTHBEARER, a Kafka installation's JMX or tools) are
 skipped with that reason; tests that need what samsa does not serve yet
-(idempotent or transactional producers, DescribeConfigs/AlterConfigs, ACLs:
-issues 13-15) are skipped as "pending", counted from when that work lands. Hangs
+(idempotent or transactional producers, compaction: issues 13-15) are skipped as "pending", counted from when that work lands. Hangs
 of librdkafka 2.0.2 itself (CLIENT_BUG below) are recorded as the client's when
 the log shows the test's own checks had passed.
 
@@ -115,15 +117,13 @@ PENDING = {
 	"0061": "transactional producer (InitProducerId, read_committed lag)",
 	"0076": "idempotent producer cases (InitProducerId)",
 	"0077": "log compaction (cleanup.policy=compact; issue 15)",
-	"0081": "ACLs (CreateAcls); its topic, partition and config cases pass up to there",
+	"0081": "dynamic broker configs (AlterConfigs of a BROKER resource); its topic, partition, config and "
+		"ACL cases pass up to there",
 	"0086": "idempotent producer cases (InitProducerId)",
 	"0090": "idempotent producer (InitProducerId)",
 	"0094": "idempotent producer (InitProducerId)",
 	"0098": "transactions",
 	"0103": "transactions",
-	"0109": "ACLs (kafka-acls.sh)",
-	"0115": "ACLs (kafka-acls.sh)",
-	"0119": "ACLs (kafka-acls.sh)",
 	"0129": "transactions (aborted messages)",
 }
 
@@ -351,6 +351,10 @@ class _Suite(h.ClusterTestCase):
 			"delete.topic.enable": "true",
 			"group.initial.rebalance.delay.ms": 3000,
 			"replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+			# As trivup's brokers: the ZooKeeper ACL authorizer, everything allowed where no ACL says
+			# otherwise (0081's ACL cases, and 0109/0115/0119 deny through kafka-acls.sh).
+			"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+			"allow.everyone.if.no.acl.found": "true",
 		}, broker_props={i: {"broker.rack": "RACK%d" % i} for i in (1, 2, 3)})
 		c = cls.shared
 		cls.work = os.path.join(c.dir, "rdkafka")
@@ -369,6 +373,13 @@ class _Suite(h.ClusterTestCase):
 		sh = os.path.join(cls.work, "kafka", "bin", "kafka-topics.sh")
 		with open(sh, "w") as f:
 			f.write("#!/bin/sh\nexec %s %s kafka-topics \"$@\"\n" % (PY, THIS))
+		os.chmod(sh, 0o755)
+		# kafka-acls.sh is samsa's own `samsa acls`, which takes the same flags.
+		sh = os.path.join(cls.work, "kafka", "bin", "kafka-acls.sh")
+		with open(sh, "w") as f:
+			f.write("#!/bin/sh\nASAN_OPTIONS=${ASAN_OPTIONS:-%s} UBSAN_OPTIONS=${UBSAN_OPTIONS:-%s} exec %s acls \"$@\"\n"
+				% (h.DEFAULT_ASAN_OPTIONS, h.DEFAULT_UBSAN_OPTIONS,
+					os.path.join(os.path.dirname(h.server_binary()), "samsa")))
 		os.chmod(sh, 0o755)
 		cls.env = dict(os.environ, RDKAFKA_TEST_CONF=cls.conf, TEST_KAFKA_VERSION=KAFKA_VERSION,
 				TEST_MODE="bare", TEST_SCENARIO=cls.SCENARIO, BROKERS=c.bootstrap,

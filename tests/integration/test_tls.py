@@ -339,7 +339,11 @@ class UnenforceableSecurityRefused(h.ClusterTestCase):
 	def test_refused(self):
 		c = self.start_cluster(brokers=0)
 		cases = (
-			({"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer"}, "no authorizer yet"),
+			# KRaft's authorizer has no meaning in ZooKeeper mode; the ZooKeeper one works (test_acls.py).
+			({"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer"},
+				"samsa has only the ZooKeeper ACL authorizer"),
+			({"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer", "super.users": "alice"},
+				"is not a principal"),
 			({"zookeeper.set.acl": "true"}, "cannot write znodes with Kafka's ACLs"),
 			({"zookeeper.ssl.client.enable": "true"}, "has no TLS"),
 		)
