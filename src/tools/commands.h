@@ -23,4 +23,13 @@ int cmd_transactions(int argc, char **argv);
 /* Add, remove and list ACLs, like kafka-acls.sh; 0 fine, 1 errors, 2 usage. */
 int cmd_acls(int argc, char **argv);
 
+/* The newer admin commands (admin_client.c): 0 fine, 1 on any failure, after one line on stderr. */
+int cmd_get_offsets(int argc, char **argv);
+int cmd_delete_records(int argc, char **argv);
+int cmd_leader_election(int argc, char **argv);
+int cmd_reassign_partitions(int argc, char **argv);
+/* On librdkafka (built only when configure found it: HAVE_RDKAFKA). */
+int cmd_producer_perf_test(int argc, char **argv);
+int cmd_consumer_perf_test(int argc, char **argv);
+
 #endif

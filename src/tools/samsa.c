@@ -10,6 +10,8 @@
  *   samsa acls --bootstrap-server HOST:PORT --add|--remove|--list ...   (like kafka-acls.sh)
  *   samsa log-dirs --bootstrap-server HOST:PORT --describe [--broker-list ..] [--topic-list ..]
  *   samsa dump-log --files F[,F...] [--print-data-log] [--verify]   (offline, reads segment files)
+ *   samsa get-offsets | delete-records | leader-election | reassign-partitions ...
+ *   samsa producer-perf-test | consumer-perf-test ...   (on librdkafka, when built with it)
  *   samsa version
  */
 #include "samsa-config.h"
@@ -55,7 +57,23 @@ static void usage(FILE *out)
 		     "  dump-log --files F[,F...] [--print-data-log] [--verify]\n"
 		     "                                                    print and check segment files or\n"
 		     "                                                    partition dirs, like kafka-dump-log.sh\n"
+		     "  get-offsets --bootstrap-server HOST:PORT [--topic REGEX [--partitions P,..] |\n"
+		     "         --topic-partitions T:P,..] [--time -1|-2|-3|MS]  like kafka-get-offsets.sh\n"
+		     "  delete-records --bootstrap-server HOST:PORT --offset-json-file FILE\n"
+		     "                                                    like kafka-delete-records.sh\n"
+		     "  leader-election --bootstrap-server HOST:PORT --election-type PREFERRED|UNCLEAN\n"
+		     "         (--all-topic-partitions | --topic T --partition P | --path-to-json-file F)\n"
+		     "                                                    like kafka-leader-election.sh\n"
+		     "  reassign-partitions --bootstrap-server HOST:PORT (--generate --topics-to-move-json-file F\n"
+		     "         --broker-list IDS | --execute --reassignment-json-file F [--throttle B/s] |\n"
+		     "         --verify --reassignment-json-file F | --cancel --reassignment-json-file F | --list)\n"
+		     "                                                    like kafka-reassign-partitions.sh\n"
+		     "  producer-perf-test --topic T --num-records N --record-size B --throughput R\n"
+		     "         (--producer-props k=v... | --producer.config F | --bootstrap-server HOST:PORT)\n"
+		     "  consumer-perf-test --bootstrap-server HOST:PORT --topic T --messages N\n"
+		     "                                                    like kafka-*-perf-test.sh, on librdkafka\n"
 		     "  version                                           print the samsa version\n"
+		     "every command takes --help.\n"
 		     "every command that talks to brokers also takes --command-config FILE: client properties\n"
 		     "(security.protocol, ssl.truststore.*, ssl.keystore.*, sasl.mechanism, sasl.jaas.config)\n");
 }
@@ -180,6 +198,22 @@ int main(int argc, char **argv)
 		return cmd_dump_log(argc, argv);
 	if (strcmp(cmd, "transactions") == 0)
 		return cmd_transactions(argc, argv);
+	if (strcmp(cmd, "get-offsets") == 0)
+		return cmd_get_offsets(argc, argv);
+	if (strcmp(cmd, "delete-records") == 0)
+		return cmd_delete_records(argc, argv);
+	if (strcmp(cmd, "leader-election") == 0)
+		return cmd_leader_election(argc, argv);
+	if (strcmp(cmd, "reassign-partitions") == 0)
+		return cmd_reassign_partitions(argc, argv);
+	if (strcmp(cmd, "producer-perf-test") == 0 || strcmp(cmd, "consumer-perf-test") == 0) {
+#ifdef HAVE_RDKAFKA
+		return cmd[0] == 'p' ? cmd_producer_perf_test(argc, argv) : cmd_consumer_perf_test(argc, argv);
+#else
+		fprintf(stderr, "samsa %s: this samsa was built without librdkafka (see docs/building.md)\n", cmd);
+		return 1;
+#endif
+	}
 	if (strcmp(cmd, "cluster") == 0 || strcmp(cmd, "broker-api-versions") == 0) {
 		const char *bs = bootstrap_arg(argc, argv);
 		if (!bs) {
