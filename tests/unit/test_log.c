@@ -1443,32 +1443,6 @@ static void check_compacted(const struct kv *v, size_t n, bool tombstones_expect
 }
 
 static void test_clean_keeps_latest_per_key(void **state)
-/* --- producer state ------------------------------------------------------------------ */
-
-/* Append n records from producer pid (epoch, first sequence seq) as the leader; returns the error. */
-static int append_idem(struct log *l, int64_t pid, int16_t epoch, int32_t seq, int n, bool txn,
-    struct log_append_info *info)
-{
-	struct wbuf w;
-	wbuf_init(&w);
-	struct batch_builder_opts o;
-	batch_builder_opts_init(&o);
-	o.producer_id = pid;
-	o.producer_epoch = epoch;
-	o.base_sequence = seq;
-	o.transactional = txn;
-	struct batch_builder b;
-	batch_builder_begin(&b, &w, &o);
-	for (int i = 0; i < n; i++)
-		batch_builder_add(&b, NOW, (struct kbytes){ NULL, 0 }, (struct kbytes){ (const uint8_t *)"v", 1 }, NULL,
-		    0);
-	assert_true(batch_builder_finish(&b) > 0);
-	int err = log_append_as_leader(l, w.data, w.len, 0, NOW, info);
-	wbuf_free(&w);
-	return err;
-}
-
-static void test_producer_state_rules_and_truncation(void **state)
 {
 	struct fixture *f = *state;
 	struct log_config c;
@@ -1659,6 +1633,39 @@ static void test_clean_compaction_lags(void **state)
 	c.cleanup_compact = false;
 	log_set_config(l, &c);
 	assert_false(log_cleanable_state(l, NOW, &cs));
+	log_close(l);
+}
+
+/* --- producer state ------------------------------------------------------------------ */
+
+/* Append n records from producer pid (epoch, first sequence seq) as the leader; returns the error. */
+static int append_idem(struct log *l, int64_t pid, int16_t epoch, int32_t seq, int n, bool txn,
+    struct log_append_info *info)
+{
+	struct wbuf w;
+	wbuf_init(&w);
+	struct batch_builder_opts o;
+	batch_builder_opts_init(&o);
+	o.producer_id = pid;
+	o.producer_epoch = epoch;
+	o.base_sequence = seq;
+	o.transactional = txn;
+	struct batch_builder b;
+	batch_builder_begin(&b, &w, &o);
+	for (int i = 0; i < n; i++)
+		batch_builder_add(&b, NOW, (struct kbytes){ NULL, 0 }, (struct kbytes){ (const uint8_t *)"v", 1 }, NULL,
+		    0);
+	assert_true(batch_builder_finish(&b) > 0);
+	int err = log_append_as_leader(l, w.data, w.len, 0, NOW, info);
+	wbuf_free(&w);
+	return err;
+}
+
+static void test_producer_state_rules_and_truncation(void **state)
+{
+	struct fixture *f = *state;
+	struct log_config c;
+	golden_config(&c);
 	struct log *l = open_log(f, &c, true, 0, 0);
 	struct log_append_info ai;
 	for (int k = 0; k < 4; k++) {
@@ -1733,6 +1740,7 @@ static void test_producer_snapshot_at_roll_and_reopen(void **state)
 	log_close(l);
 }
 
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -1753,12 +1761,12 @@ int main(void)
 		T_(test_recovery_after_flipped_byte),
 		T_(test_recovery_deletes_later_segments),
 		T_(test_recovery_of_crashed_active_segment),
+		T_(test_producer_state_rules_and_truncation),
+		T_(test_producer_snapshot_at_roll_and_reopen),
 		T_(test_clean_keeps_latest_per_key),
 		T_(test_clean_swap_recovery),
 		T_(test_clean_with_a_full_offset_map),
 		T_(test_clean_compaction_lags),
-		T_(test_producer_state_rules_and_truncation),
-		T_(test_producer_snapshot_at_roll_and_reopen),
 	};
 #undef T_
 	return cmocka_run_group_tests(tests, NULL, NULL);
