@@ -249,8 +249,14 @@ class AdminCli(h.ClusterTestCase):
 		self.assertEqual(p.returncode, 0, p.stderr)
 		self.assertEqual(p.stdout, "Status of partition reassignment:\nReassignment of partition mv-0 is completed.\n\n"
 				"Clearing broker-level throttles on brokers 1,2,3\nClearing topic-level throttles on topic mv\n")
-		# samsa takes no dynamic broker configs yet: clearing the rates is refused, as a warning.
-		self.assertIn("warning: clearing the broker-level throttles: brokers 1,2,3 refused", p.stderr)
+		# The brokers take dynamic broker configs: the rates are cleared, no broker's znode keeps one.
+		self.assertNotIn("refused", p.stderr)
+		for bid in (1, 2, 3):
+			path = self.c.zpath("/config/brokers/%d" % bid)
+			if self.c.zk.exists(path):
+				conf = json.loads(self.c.zk.get(path)[0].decode()).get("config", {})
+				self.assertNotIn("leader.replication.throttled.rate", conf)
+				self.assertNotIn("follower.replication.throttled.rate", conf)
 		p = cli("reassign-partitions", *self.bs(), "--list")
 		self.assertEqual(p.stdout, "No partition reassignments found.\n", p.stderr)
 		p = cli("reassign-partitions", *self.bs(), "--cancel", "--reassignment-json-file", plan,
