@@ -1151,6 +1151,15 @@ void net_server_stop(struct net_server *s)
 		while (t->conns)
 			conn_destroy(t->conns);
 		event_free(t->wakeup);
+		/*
+		 * A callback libevent had deferred when the loop stopped (an
+		 * evbuffer's, say) holds a reference to its bufferevent, and
+		 * event_base_free drops such callbacks without running them, so
+		 * that bufferevent (with its TLS session) would never be freed.
+		 * One more pass of the loop runs them; the bufferevents are freed
+		 * already, so none reaches our callbacks.
+		 */
+		event_base_loop(t->base, EVLOOP_NONBLOCK);
 		event_base_free(t->base);
 		pthread_mutex_destroy(&t->lock);
 	}
