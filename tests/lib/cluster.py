@@ -119,14 +119,14 @@ def run(cmd, timeout=60, check=False, **kw):
 
 def wait_leaders(bootstrap, name, partitions, leader, timeout=60):
 	"""Until the metadata from `bootstrap` shows topic `name` with `partitions`
-	partitions, every one led by broker `leader`."""
+	partitions, every one led by broker `leader` (by some broker if None)."""
 	from confluent_kafka.admin import AdminClient  # only the tests that create topics need it
 	a = AdminClient({"bootstrap.servers": bootstrap})
 
 	def led():
 		t = a.list_topics(name, timeout=10).topics.get(name)
 		return t is not None and t.error is None and len(t.partitions) == partitions and all(
-			p.leader == leader for p in t.partitions.values())
+			p.leader == leader if leader is not None else p.leader >= 0 for p in t.partitions.values())
 	wait_until(led, timeout, "leaders for %s" % name)
 
 
