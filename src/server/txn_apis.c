@@ -28,11 +28,11 @@
 #include "server/authorizer.h"
 #include "server/apis.h"
 #include "server/broker.h"
+#include "server/coordinator_log.h"
 #include "server/producer_ids.h"
 #include "server/request.h"
 #include "server/txn_apis.h"
 
-#define STATE_TOPIC TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC)
 #define WRITE_TXN_MARKERS_VERSION 1
 
 /* --- requests --------------------------------------------------------------------------- */
@@ -241,60 +241,24 @@ void txn_init_producer_id(struct request *req) { txn_handle_init_producer_id(req
 
 static int16_t host_append(void *arg, int32_t partition, uint8_t *records, size_t len, int64_t *wait_offset)
 {
-	struct broker *b = arg;
-	struct partition *part = replica_manager_partition(b->replicas, STATE_TOPIC, partition);
-	if (!part)
-		return KERR_UNKNOWN_TOPIC_OR_PARTITION;
-	struct log_append_info ai;
-	/* acks=all: the min ISR is checked when the write waits for its high watermark. */
-	int16_t err = partition_append_from_coordinator(part, records, len, 1, wall_clock_ms(), &ai, wait_offset);
-	partition_unref(part);
-	return err;
+	return coordinator_log_append(arg, TXN_STATE_TOPIC, partition, records, len, wait_offset);
 }
 
 static int16_t host_read(void *arg, int32_t partition, int64_t offset, size_t max_bytes, struct wbuf *out,
 			 int64_t *log_start_offset)
 {
-	struct broker *b = arg;
-	wbuf_reset(out);
-	struct partition *part = replica_manager_partition(b->replicas, STATE_TOPIC, partition);
-	if (!part)
-		return KERR_UNKNOWN_TOPIC_OR_PARTITION;
-	struct partition_fetch pf = { .fetch_offset = offset, .max_bytes = max_bytes, .min_one = true,
-				      .current_leader_epoch = -1, .replica_id = -1, .last_fetched_epoch = -1,
-				      .to_log_end = true };
-	struct log_read_result r;
-	int32_t de;
-	int64_t deo;
-	int16_t err = partition_read(part, &pf, &r, &de, &deo);
-	partition_unref(part);
-	*log_start_offset = r.log_start_offset;
-	if (err == KERR_NONE && r.length > 0) {
-		uint8_t *dst = wbuf_extend(out, r.length);
-		ssize_t got = pread(r.fd, dst, r.length, (off_t)r.position);
-		if (got <= 0)
-			err = KERR_KAFKA_STORAGE_ERROR;
-		out->len = got > 0 ? (size_t)got : 0;
-	}
-	log_read_release(&r);
-	return err;
+	return coordinator_log_read(arg, TXN_STATE_TOPIC, partition, offset, max_bytes, out, log_start_offset);
 }
 
 static bool host_replicated(void *arg, int32_t partition, int64_t required, int16_t *err)
 {
-	struct broker *b = arg;
-	return replica_manager_acks_done(b->replicas, STATE_TOPIC, partition, required, err);
+	return coordinator_log_replicated(arg, TXN_STATE_TOPIC, partition, required, err);
 }
 
 static void host_park(void *arg, int32_t partition, int64_t deadline, bool (*try_complete)(void *op, bool expired),
 		      void *op)
 {
-	struct broker *b = arg;
-	struct purgatory_key k = purgatory_partition_key(STATE_TOPIC, partition);
-	if (b->purgatory)
-		purgatory_add(b->purgatory, op, deadline, try_complete, &k, 1);
-	else
-		(void)try_complete(op, true);
+	coordinator_log_park(arg, TXN_STATE_TOPIC, partition, deadline, try_complete, op);
 }
 
 static int16_t host_next_producer_id(void *arg, int64_t *out)
@@ -305,11 +269,7 @@ static int16_t host_next_producer_id(void *arg, int64_t *out)
 
 static bool host_has_partition(void *arg, struct kstr topic, int32_t partition)
 {
-	struct broker *b = arg;
-	struct metadata_snapshot *s = metadata_cache_acquire(b->metadata);
-	bool has = metadata_snapshot_has_partition(s, topic, partition);
-	metadata_snapshot_release(s);
-	return has;
+	return broker_has_partition(arg, topic, partition);
 }
 
 static int32_t host_offsets_partition_for(void *arg, const char *group, size_t len)
