@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "samsa/client.h"
 #include "samsa/config.h"
@@ -17,11 +16,9 @@
 #include "samsa/log.h"
 #include "samsa/metadata.h"
 #include "samsa/proto.h"
-#include "samsa/purgatory.h"
 #include "samsa/replica.h"
 #include "samsa/txn.h"
 #include "samsa/util/arena.h"
-#include "samsa/util/clock.h"
 #include "samsa/util/log.h"
 #include "samsa/util/xalloc.h"
 #include "server/admin_executor.h"
