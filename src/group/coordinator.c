@@ -19,48 +19,9 @@
 #include "samsa/util/log.h"
 #include "samsa/util/xalloc.h"
 
-/* Java's String.hashCode over the UTF-16 code units of a UTF-8 string. */
-static int32_t java_string_hash(const char *s, size_t len)
-{
-	uint32_t h = 0;
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	while (p < end) {
-		uint32_t cp;
-		int n;
-		if (*p < 0x80) {
-			cp = *p;
-			n = 1;
-		} else if ((*p & 0xE0) == 0xC0 && end - p >= 2) {
-			cp = (uint32_t)(*p & 0x1F) << 6 | (p[1] & 0x3F);
-			n = 2;
-		} else if ((*p & 0xF0) == 0xE0 && end - p >= 3) {
-			cp = (uint32_t)(*p & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
-			n = 3;
-		} else if ((*p & 0xF8) == 0xF0 && end - p >= 4) {
-			cp = (uint32_t)(*p & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 |
-			     (p[3] & 0x3F);
-			n = 4;
-		} else {
-			cp = 0xFFFD; /* what Java's decoder makes of a bad byte */
-			n = 1;
-		}
-		if (cp >= 0x10000) {
-			cp -= 0x10000;
-			h = 31 * h + (0xD800 + (cp >> 10));
-			h = 31 * h + (0xDC00 + (cp & 0x3FF));
-		} else {
-			h = 31 * h + cp;
-		}
-		p += n;
-	}
-	return (int32_t)h;
-}
-
 int32_t group_partition_for(const struct group_coordinator *gc, const char *id, size_t len)
 {
-	uint32_t n = (uint32_t)__atomic_load_n(&gc->n_partitions, __ATOMIC_ACQUIRE);
-	/* Kafka's Utils.abs is n & 0x7fffffff. */
-	return (int32_t)(((uint32_t)java_string_hash(id, len) & 0x7fffffffu) % n);
+	return coord_partitions_for(&gc->cp, id, len);
 }
 
 int32_t group_coordinator_partition_for(const struct group_coordinator *gc, const char *group, size_t len)
@@ -79,13 +40,10 @@ int16_t group_owner_error(struct group_coordinator *gc, const char *id, size_t l
 {
 	if (!gc->running)
 		return KERR_COORDINATOR_NOT_AVAILABLE;
-	/* Until the real partition count is known a group could be mapped wrongly. */
-	if (!__atomic_load_n(&gc->partitions_known, __ATOMIC_ACQUIRE))
+	const struct coord_part *p = coord_partitions_owner(&gc->cp, id, len, NULL);
+	if (!p)
 		return KERR_NOT_COORDINATOR;
-	int32_t p = group_partition_for(gc, id, len);
-	if (p >= gc->n_parts)
-		return KERR_NOT_COORDINATOR;
-	switch (gc->parts[p].state) {
+	switch (p->state) {
 	case PART_OWNED: return KERR_NONE;
 	case PART_LOADING: return KERR_COORDINATOR_LOAD_IN_PROGRESS;
 	default: return KERR_NOT_COORDINATOR;
@@ -122,7 +80,7 @@ int group_append_replicated(struct group_coordinator *gc, int32_t partition, str
 {
 	if (required)
 		*required = -1;
-	if (gc->parts[partition].state != PART_OWNED)
+	if (gc->cp.parts[partition].state != PART_OWNED)
 		return KERR_NOT_COORDINATOR;
 	/*
 	 * The group lock stays held across this page-cache write: releasing it would let a
@@ -372,10 +330,10 @@ static void drop_partition(struct group_coordinator *gc, int32_t partition, stru
 	}
 }
 
-static void run_job(struct group_coordinator *gc, struct load_job job, struct reply_list *rl)
+static void run_job(struct group_coordinator *gc, struct coord_load_job job, struct reply_list *rl)
 {
 	/* Called with the lock held. */
-	struct owned_partition *op = &gc->parts[job.partition];
+	struct coord_part *op = &gc->cp.parts[job.partition];
 	if (!job.elect) {
 		if (op->state == PART_NOT_OWNED) {
 			drop_partition(gc, job.partition, rl);
@@ -404,12 +362,7 @@ static void run_job(struct group_coordinator *gc, struct load_job job, struct re
 			group_free(ld.groups[i]);
 		free(ld.groups);
 		/* Try again shortly: the log may not be open yet. */
-		struct load_job again = job;
-		if (gc->n_jobs == gc->cap_jobs) {
-			gc->cap_jobs = gc->cap_jobs ? gc->cap_jobs * 2 : 8;
-			gc->jobs = xrealloc(gc->jobs, sizeof *gc->jobs * (size_t)gc->cap_jobs);
-		}
-		gc->jobs[gc->n_jobs++] = again;
+		coord_partitions_push_job(&gc->cp, job);
 		return;
 	}
 	int n = ld.n;
@@ -427,14 +380,11 @@ static void *coordinator_main(void *arg)
 	while (!gc->stop) {
 		struct reply_list rl = { 0 };
 		bool retry = false;
-		int n = gc->n_jobs;
-		for (int i = 0; i < n && !gc->stop; i++) {
-			struct load_job job = gc->jobs[0];
-			memmove(&gc->jobs[0], &gc->jobs[1], sizeof *gc->jobs * (size_t)(gc->n_jobs - 1));
-			gc->n_jobs--;
+		int n = gc->cp.n_jobs;
+		struct coord_load_job job;
+		for (int i = 0; i < n && !gc->stop && coord_partitions_pop_job(&gc->cp, &job); i++)
 			run_job(gc, job, &rl);
-		}
-		if (gc->n_jobs > 0)
+		if (gc->cp.n_jobs > 0)
 			retry = true;
 		int64_t now = wall_clock_ms();
 		int64_t next = membership_tick(gc, now, &rl);
@@ -452,7 +402,7 @@ static void *coordinator_main(void *arg)
 			pthread_mutex_lock(&gc->lock);
 			continue;
 		}
-		if (gc->stop || gc->n_jobs > n)
+		if (gc->stop || gc->cp.n_jobs > n)
 			continue;
 		struct timespec ts = { .tv_sec = next / 1000, .tv_nsec = (next % 1000) * 1000000 };
 		if (next > now)
@@ -460,18 +410,6 @@ static void *coordinator_main(void *arg)
 	}
 	pthread_mutex_unlock(&gc->lock);
 	return NULL;
-}
-
-/* Makes parts[] hold at least n partitions (new ones not owned). Lock held or not yet shared. */
-static void grow_parts(struct group_coordinator *gc, int32_t n)
-{
-	if (n <= gc->n_parts)
-		return;
-	gc->parts = xrealloc(gc->parts, sizeof *gc->parts * (size_t)n);
-	memset(&gc->parts[gc->n_parts], 0, sizeof *gc->parts * (size_t)(n - gc->n_parts));
-	for (int32_t i = gc->n_parts; i < n; i++)
-		gc->parts[i].leader_epoch = -1;
-	gc->n_parts = n;
 }
 
 struct group_coordinator *group_coordinator_new(const struct config *c, const struct group_host *host)
@@ -497,8 +435,7 @@ struct group_coordinator *group_coordinator_new(const struct config *c, const st
 	gc->cfg.retention_check_ms = config_long(c, "offsets.retention.check.interval.ms");
 	if (gc->cfg.n_partitions <= 0)
 		gc->cfg.n_partitions = 50;
-	gc->n_partitions = gc->cfg.n_partitions;
-	grow_parts(gc, gc->cfg.n_partitions);
+	coord_partitions_init(&gc->cp, gc->cfg.n_partitions);
 	gc->next_expiry_check = wall_clock_ms() + gc->cfg.retention_check_ms;
 	return gc;
 }
@@ -536,8 +473,7 @@ void group_coordinator_free(struct group_coordinator *gc)
 	for (int i = 0; i < gc->n_groups; i++)
 		group_free(gc->groups[i]);
 	free(gc->groups);
-	free(gc->parts);
-	free(gc->jobs);
+	coord_partitions_free(&gc->cp);
 	pthread_cond_destroy(&gc->wake);
 	pthread_mutex_destroy(&gc->lock);
 	free(gc);
@@ -549,29 +485,8 @@ void group_coordinator_on_leadership(struct group_coordinator *gc, int32_t parti
 	if (!gc || partition < 0)
 		return;
 	pthread_mutex_lock(&gc->lock);
-	/* The topic may have more partitions than offsets.topic.num.partitions says. */
-	grow_parts(gc, partition + 1);
-	struct owned_partition *op = &gc->parts[partition];
-	if (leader) {
-		if (op->state != PART_NOT_OWNED && op->leader_epoch == leader_epoch) {
-			pthread_mutex_unlock(&gc->lock);
-			return;
-		}
-		op->state = PART_LOADING;
-		op->leader_epoch = leader_epoch;
-	} else if (op->state == PART_NOT_OWNED) {
-		pthread_mutex_unlock(&gc->lock);
-		return;
-	} else {
-		/* Stop answering for these groups at once; the thread drops them. */
-		op->state = PART_NOT_OWNED;
-	}
-	if (gc->n_jobs == gc->cap_jobs) {
-		gc->cap_jobs = gc->cap_jobs ? gc->cap_jobs * 2 : 8;
-		gc->jobs = xrealloc(gc->jobs, sizeof *gc->jobs * (size_t)gc->cap_jobs);
-	}
-	gc->jobs[gc->n_jobs++] = (struct load_job){ partition, leader_epoch, leader };
-	pthread_cond_signal(&gc->wake);
+	if (coord_partitions_on_leadership(&gc->cp, partition, leader, leader_epoch))
+		pthread_cond_signal(&gc->wake);
 	pthread_mutex_unlock(&gc->lock);
 }
 
@@ -580,22 +495,20 @@ void group_coordinator_set_topic_partitions(struct group_coordinator *gc, int32_
 	if (!gc || n <= 0)
 		return;
 	/* Every UpdateMetadata calls this; the usual case needs no lock. */
-	if (__atomic_load_n(&gc->partitions_known, __ATOMIC_ACQUIRE) &&
-	    __atomic_load_n(&gc->n_partitions, __ATOMIC_ACQUIRE) == n)
+	if (coord_partitions_count_is(&gc->cp, n))
 		return;
 	pthread_mutex_lock(&gc->lock);
-	if (!gc->partitions_known) {
-		grow_parts(gc, n);
-		__atomic_store_n(&gc->n_partitions, n, __ATOMIC_RELEASE);
-		__atomic_store_n(&gc->partitions_known, true, __ATOMIC_RELEASE);
+	switch (coord_partitions_set_count(&gc->cp, n)) {
+	case COORD_COUNT_FIRST:
 		if (n != gc->cfg.n_partitions)
 			log_info("Group coordinator: %s has %d partitions (offsets.topic.num.partitions is %d); groups map onto %d",
 				 GROUP_OFFSETS_TOPIC, n, gc->cfg.n_partitions, n);
-	} else if (n != gc->n_partitions && !gc->count_change_logged) {
-		/* Remapping live groups would lose them: Kafka too keeps its count until a restart. */
-		gc->count_change_logged = true;
+		break;
+	case COORD_COUNT_CHANGED:
 		log_warn("Group coordinator: %s now has %d partitions; groups keep mapping onto %d until a restart",
-			 GROUP_OFFSETS_TOPIC, n, gc->n_partitions);
+			 GROUP_OFFSETS_TOPIC, n, gc->cp.n_partitions);
+		break;
+	case COORD_COUNT_SAME: break;
 	}
 	pthread_mutex_unlock(&gc->lock);
 }

@@ -129,8 +129,8 @@ void group_handle_list_groups(struct group_coordinator *gc, struct group_request
 	struct list_groups_response resp;
 	list_groups_response_init(&resp);
 	pthread_mutex_lock(&gc->lock);
-	for (int p = 0; p < gc->n_parts; p++)
-		if (gc->parts[p].state == PART_LOADING)
+	for (int p = 0; p < gc->cp.n_parts; p++)
+		if (gc->cp.parts[p].state == PART_LOADING)
 			resp.error_code = KERR_COORDINATOR_LOAD_IN_PROGRESS;
 	resp.groups = arena_alloc(req->arena, sizeof *resp.groups * (size_t)(gc->n_groups ? gc->n_groups : 1));
 	resp.groups_count = 0;
@@ -139,7 +139,7 @@ void group_handle_list_groups(struct group_coordinator *gc, struct group_request
 	bool every = group_authorized_quiet(req, ACL_OP_DESCRIBE, ACL_RESOURCE_CLUSTER, (struct kstr){ NULL, -1 });
 	for (int i = 0; i < gc->n_groups && types_ok; i++) {
 		const struct group *g = gc->groups[i];
-		if (gc->parts[g->partition].state != PART_OWNED || g->state == GROUP_DEAD || !state_wanted(lq, g->state))
+		if (gc->cp.parts[g->partition].state != PART_OWNED || g->state == GROUP_DEAD || !state_wanted(lq, g->state))
 			continue;
 		if (!every && !group_authorized_quiet(req, ACL_OP_DESCRIBE, ACL_RESOURCE_GROUP, kstr_c(g->id)))
 			continue;
@@ -159,7 +159,7 @@ void group_coordinator_committed_offsets(struct group_coordinator *gc, group_off
 	pthread_mutex_lock(&gc->lock);
 	for (int i = 0; i < gc->n_groups; i++) {
 		const struct group *g = gc->groups[i];
-		if (g->partition < 0 || g->partition >= gc->n_parts || gc->parts[g->partition].state != PART_OWNED ||
+		if (g->partition < 0 || g->partition >= gc->cp.n_parts || gc->cp.parts[g->partition].state != PART_OWNED ||
 		    g->state == GROUP_DEAD)
 			continue;
 		for (int j = 0; j < g->n_offsets; j++)

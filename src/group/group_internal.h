@@ -17,6 +17,7 @@
 
 #include "samsa/group.h"
 #include "samsa/util/buf.h"
+#include "samsa/util/coordinator_partitions.h"
 
 
 enum group_state {
@@ -96,13 +97,6 @@ struct group {
 	int n_txn_offsets;
 };
 
-enum part_state { PART_NOT_OWNED, PART_LOADING, PART_OWNED };
-
-struct owned_partition {
-	enum part_state state;
-	int32_t leader_epoch;
-};
-
 /* Answers owed, sent after the lock is dropped. */
 struct reply {
 	struct group_request *req;
@@ -128,13 +122,6 @@ struct group_config {
 	int64_t retention_check_ms;   /* offsets.retention.check.interval.ms */
 };
 
-/* A partition whose groups are to be (re)loaded or dropped by the coordinator thread. */
-struct load_job {
-	int32_t partition;
-	int32_t epoch;
-	bool elect;
-};
-
 struct group_coordinator {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -146,18 +133,12 @@ struct group_coordinator {
 	/*
 	 * The partition count groups map onto: the one __consumer_offsets really has,
 	 * once known (from ZooKeeper at start-up or the topic's first appearance in
-	 * the metadata cache), offsets.topic.num.partitions until then.  Written
-	 * under the lock, read atomically (FindCoordinator reads it without the lock).
+	 * the metadata cache), offsets.topic.num.partitions until then; which of
+	 * them this broker leads, and the queue of their load/unload jobs.
 	 */
-	int32_t n_partitions;
-	bool partitions_known;         /* atomic; until true no group is served */
-	bool count_change_logged;      /* warned once that the topic's count changed */
-	struct owned_partition *parts; /* n_parts entries, indexed by partition */
-	int32_t n_parts;
+	struct coord_partitions cp;
 	struct group **groups;         /* sorted by id */
 	int n_groups, cap_groups;
-	struct load_job *jobs;
-	int n_jobs, cap_jobs;
 	int64_t next_expiry_check;
 };
 

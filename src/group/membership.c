@@ -849,7 +849,7 @@ int64_t membership_tick(struct group_coordinator *gc, int64_t now, struct reply_
 	int64_t next = now + 60000;
 	for (int gi = 0; gi < gc->n_groups; gi++) {
 		struct group *g = gc->groups[gi];
-		if (gc->parts[g->partition].state != PART_OWNED)
+		if (gc->cp.parts[g->partition].state != PART_OWNED)
 			continue;
 		int64_t t = group_tick(&env, g);
 		if (t < next)

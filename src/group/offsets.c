@@ -517,7 +517,7 @@ void offsets_expire(struct group_coordinator *gc, int64_t now)
 {
 	for (int gi = 0; gi < gc->n_groups;) {
 		struct group *g = gc->groups[gi];
-		if (gc->parts[g->partition].state != PART_OWNED) {
+		if (gc->cp.parts[g->partition].state != PART_OWNED) {
 			gi++;
 			continue;
 		}

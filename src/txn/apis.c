@@ -136,8 +136,8 @@ void txn_write_finish(struct txn_write *w, int16_t err)
 	struct txn_coordinator *tc = w->tc;
 	pthread_mutex_lock(&tc->lock);
 	struct txn_meta *m = txn_find(tc, w->id, strlen(w->id));
-	if (w->partition >= tc->n_parts || tc->parts[w->partition].status != PART_OWNED ||
-	    tc->parts[w->partition].epoch != w->coordinator_epoch || !m || !m->pending)
+	if (!coord_partitions_owned(&tc->cp, w->partition) || tc->cp.parts[w->partition].leader_epoch != w->coordinator_epoch ||
+	    !m || !m->pending)
 		err = KERR_NOT_COORDINATOR;
 	if (m && m->pending && m->pending_state == w->t.state) {
 		if (err == KERR_NONE) {
@@ -558,12 +558,12 @@ void txn_abort_timed_out(struct txn_coordinator *tc, int64_t now)
 		struct txn_meta *m = tc->txns[i];
 		if (m->pending || m->cur.state != TXN_ONGOING || m->cur.start_ts + m->cur.timeout_ms > now)
 			continue;
-		if (m->partition >= tc->n_parts || tc->parts[m->partition].status != PART_OWNED)
+		if (!coord_partitions_owned(&tc->cp, m->partition))
 			continue;
 		if (epoch_exhausted(m->cur.epoch))
 			continue;
 		/* Abort with a bumped epoch, so the hung producer is fenced [abortTimedOutTransactions]. */
-		struct txn_write *w = write_new(tc, W_TIMEOUT_ABORT, NULL, m, tc->parts[m->partition].epoch);
+		struct txn_write *w = write_new(tc, W_TIMEOUT_ABORT, NULL, m, tc->cp.parts[m->partition].leader_epoch);
 		txn_transit_copy(&w->t, &m->cur);
 		w->t.epoch = m->failed_fence ? m->cur.epoch : (int16_t)(m->cur.epoch + 1);
 		w->t.last_epoch = NO_PRODUCER_EPOCH;
@@ -593,7 +593,7 @@ void txn_expire_ids(struct txn_coordinator *tc, int64_t now)
 		bool idle = m->cur.state == TXN_EMPTY || m->cur.state == TXN_COMPLETE_COMMIT ||
 			    m->cur.state == TXN_COMPLETE_ABORT;
 		if (m->pending || !idle || m->cur.update_ts + tc->cfg.expiration_ms > now ||
-		    m->partition >= tc->n_parts || tc->parts[m->partition].status != PART_OWNED) {
+		    !coord_partitions_owned(&tc->cp, m->partition)) {
 			i++;
 			continue;
 		}
@@ -708,8 +708,8 @@ void txn_handle_list_transactions(struct txn_coordinator *tc, struct txn_request
 	pthread_mutex_lock(&tc->lock);
 	if (!tc->running)
 		resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
-	for (int32_t p = 0; p < tc->n_parts && resp.error_code == KERR_NONE; p++)
-		if (tc->parts[p].status == PART_LOADING)
+	for (int32_t p = 0; p < tc->cp.n_parts && resp.error_code == KERR_NONE; p++)
+		if (tc->cp.parts[p].state == PART_LOADING)
 			resp.error_code = KERR_COORDINATOR_LOAD_IN_PROGRESS;
 	/* Unknown filters only: nothing can match [Kafka's listTransactionStates]. */
 	bool none = nf > 0 && n_known == 0;
@@ -717,7 +717,7 @@ void txn_handle_list_transactions(struct txn_coordinator *tc, struct txn_request
 	resp.transaction_states_count = 0;
 	for (int i = 0; i < tc->n_txns && resp.error_code == KERR_NONE && !none; i++) {
 		struct txn_meta *m = tc->txns[i];
-		if (m->partition >= tc->n_parts || tc->parts[m->partition].status != PART_OWNED)
+		if (!coord_partitions_owned(&tc->cp, m->partition))
 			continue;
 		if (n_known > 0 && !want[m->cur.state])
 			continue;

@@ -37,46 +37,11 @@ const char *txn_state_name(int state)
 	}
 }
 
-int32_t txn_java_string_hash(const char *s, size_t len)
-{
-	uint32_t h = 0;
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	while (p < end) {
-		uint32_t cp;
-		int n;
-		if (*p < 0x80) {
-			cp = *p;
-			n = 1;
-		} else if ((*p & 0xE0) == 0xC0 && end - p >= 2) {
-			cp = (uint32_t)(*p & 0x1F) << 6 | (p[1] & 0x3F);
-			n = 2;
-		} else if ((*p & 0xF0) == 0xE0 && end - p >= 3) {
-			cp = (uint32_t)(*p & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
-			n = 3;
-		} else if ((*p & 0xF8) == 0xF0 && end - p >= 4) {
-			cp = (uint32_t)(*p & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 |
-			     (p[3] & 0x3F);
-			n = 4;
-		} else {
-			cp = 0xFFFD;
-			n = 1;
-		}
-		if (cp >= 0x10000) {
-			cp -= 0x10000;
-			h = 31 * h + (0xD800 + (cp >> 10));
-			h = 31 * h + (0xDC00 + (cp & 0x3FF));
-		} else {
-			h = 31 * h + cp;
-		}
-		p += n;
-	}
-	return (int32_t)h;
-}
+int32_t txn_java_string_hash(const char *s, size_t len) { return java_string_hash(s, len); }
 
 int32_t txn_coordinator_partition_for(const struct txn_coordinator *tc, const char *id, size_t len)
 {
-	uint32_t n = (uint32_t)__atomic_load_n(&tc->n_partitions, __ATOMIC_ACQUIRE);
-	return (int32_t)(((uint32_t)txn_java_string_hash(id, len) & 0x7fffffffu) % n);
+	return coord_partitions_for(&tc->cp, id, len);
 }
 
 int32_t txn_coordinator_topic_num_partitions(const struct txn_coordinator *tc) { return tc->cfg.n_partitions; }
@@ -89,16 +54,15 @@ int16_t txn_owner_error(struct txn_coordinator *tc, const char *id, size_t len, 
 {
 	if (!tc->running)
 		return KERR_COORDINATOR_NOT_AVAILABLE;
-	if (!__atomic_load_n(&tc->partitions_known, __ATOMIC_ACQUIRE))
-		return KERR_NOT_COORDINATOR;
-	int32_t p = txn_coordinator_partition_for(tc, id, len);
-	if (p >= tc->n_parts)
+	int32_t p;
+	const struct coord_part *cp = coord_partitions_owner(&tc->cp, id, len, &p);
+	if (!cp)
 		return KERR_NOT_COORDINATOR;
 	if (partition)
 		*partition = p;
 	if (coordinator_epoch)
-		*coordinator_epoch = tc->parts[p].epoch;
-	switch (tc->parts[p].status) {
+		*coordinator_epoch = cp->leader_epoch;
+	switch (cp->state) {
 	case PART_OWNED: return KERR_NONE;
 	case PART_LOADING: return KERR_COORDINATOR_LOAD_IN_PROGRESS;
 	default: return KERR_NOT_COORDINATOR;
@@ -177,7 +141,7 @@ int16_t txn_append(struct txn_coordinator *tc, int32_t partition, const char *id
 		   int64_t *required)
 {
 	*required = -1;
-	if (partition >= tc->n_parts || tc->parts[partition].status != PART_OWNED)
+	if (!coord_partitions_owned(&tc->cp, partition))
 		return KERR_NOT_COORDINATOR;
 	struct wbuf w;
 	wbuf_init(&w);
@@ -259,8 +223,7 @@ static void marker_job_free(struct marker_job *j)
 /* Whether the coordinator still owns the job's transaction as it did when it was queued (lock held). */
 static struct txn_meta *job_meta(struct txn_coordinator *tc, const struct marker_job *j)
 {
-	if (j->partition >= tc->n_parts || tc->parts[j->partition].status != PART_OWNED ||
-	    tc->parts[j->partition].epoch != j->coordinator_epoch)
+	if (!coord_partitions_owned(&tc->cp, j->partition) || tc->cp.parts[j->partition].leader_epoch != j->coordinator_epoch)
 		return NULL;
 	struct txn_meta *m = txn_find(tc, j->id, strlen(j->id));
 	if (!m || m->cur.producer_id != j->producer_id || m->cur.epoch != j->epoch)
@@ -537,25 +500,25 @@ static void drop_partition(struct txn_coordinator *tc, int32_t partition)
 	}
 }
 
-static void run_job(struct txn_coordinator *tc, struct load_job job)
+static void run_job(struct txn_coordinator *tc, struct coord_load_job job)
 {
 	/* Lock held. */
-	struct txn_part *tp = &tc->parts[job.partition];
-	if (!job.leader) {
-		if (tp->status == PART_NOT_OWNED) {
+	struct coord_part *tp = &tc->cp.parts[job.partition];
+	if (!job.elect) {
+		if (tp->state == PART_NOT_OWNED) {
 			drop_partition(tc, job.partition);
 			log_info("Transaction coordinator: unloaded %s-%d", TXN_STATE_TOPIC, job.partition);
 		}
 		return;
 	}
-	if (tp->status != PART_LOADING || tp->epoch != job.epoch)
+	if (tp->state != PART_LOADING || tp->leader_epoch != job.epoch)
 		return;
 	pthread_mutex_unlock(&tc->lock);
 	int64_t t0 = wall_clock_ms();
 	struct loaded ld = { 0 };
 	int16_t err = load_partition(tc, job.partition, &ld);
 	pthread_mutex_lock(&tc->lock);
-	if (tp->status != PART_LOADING || tp->epoch != job.epoch) {
+	if (tp->state != PART_LOADING || tp->leader_epoch != job.epoch) {
 		loaded_free(&ld);
 		return;
 	}
@@ -563,15 +526,11 @@ static void run_job(struct txn_coordinator *tc, struct load_job job)
 		log_warn("Transaction coordinator: loading %s-%d failed: %s; will retry", TXN_STATE_TOPIC, job.partition,
 			 kafka_error_name(err));
 		loaded_free(&ld);
-		if (tc->n_jobs == tc->cap_jobs) {
-			tc->cap_jobs = tc->cap_jobs ? tc->cap_jobs * 2 : 8;
-			tc->jobs = xrealloc(tc->jobs, sizeof *tc->jobs * (size_t)tc->cap_jobs);
-		}
-		tc->jobs[tc->n_jobs++] = job;
+		coord_partitions_push_job(&tc->cp, job);
 		return;
 	}
 	drop_partition(tc, job.partition);
-	tp->status = PART_OWNED;
+	tp->state = PART_OWNED;
 	int n_prepared = 0;
 	for (int i = 0; i < ld.n; i++) {
 		struct txn_meta *m = txn_add(tc, ld.ids[i], strlen(ld.ids[i]), job.partition);
@@ -600,14 +559,11 @@ static void *coordinator_main(void *arg)
 	struct txn_coordinator *tc = arg;
 	pthread_mutex_lock(&tc->lock);
 	while (!tc->stop) {
-		int n = tc->n_jobs;
-		for (int i = 0; i < n && !tc->stop && tc->n_jobs > 0; i++) {
-			struct load_job job = tc->jobs[0];
-			memmove(&tc->jobs[0], &tc->jobs[1], sizeof *tc->jobs * (size_t)(tc->n_jobs - 1));
-			tc->n_jobs--;
+		int n = tc->cp.n_jobs;
+		struct coord_load_job job;
+		for (int i = 0; i < n && !tc->stop && coord_partitions_pop_job(&tc->cp, &job); i++)
 			run_job(tc, job);
-		}
-		bool retry = tc->n_jobs > 0;
+		bool retry = tc->cp.n_jobs > 0;
 		int64_t now = wall_clock_ms();
 		if (now >= tc->next_abort_check) {
 			txn_abort_timed_out(tc, now);
@@ -632,16 +588,6 @@ static void *coordinator_main(void *arg)
 
 /* --- life cycle ---------------------------------------------------------------------------- */
 
-static void grow_parts(struct txn_coordinator *tc, int32_t n)
-{
-	if (n <= tc->n_parts)
-		return;
-	tc->parts = xrealloc(tc->parts, sizeof *tc->parts * (size_t)n);
-	for (int32_t i = tc->n_parts; i < n; i++)
-		tc->parts[i] = (struct txn_part){ PART_NOT_OWNED, -1 };
-	tc->n_parts = n;
-}
-
 struct txn_coordinator *txn_coordinator_new(const struct config *c, const struct txn_host *host)
 {
 	struct txn_coordinator *tc = xcalloc(1, sizeof *tc);
@@ -663,8 +609,7 @@ struct txn_coordinator *txn_coordinator_new(const struct config *c, const struct
 	tc->cfg.write_timeout_ms = 30000;
 	if (tc->cfg.n_partitions <= 0)
 		tc->cfg.n_partitions = 50;
-	tc->n_partitions = tc->cfg.n_partitions;
-	grow_parts(tc, tc->cfg.n_partitions);
+	coord_partitions_init(&tc->cp, tc->cfg.n_partitions);
 	int64_t now = wall_clock_ms();
 	tc->next_abort_check = now + tc->cfg.abort_interval_ms;
 	tc->next_expiry_check = now + tc->cfg.remove_interval_ms;
@@ -709,8 +654,7 @@ void txn_coordinator_free(struct txn_coordinator *tc)
 		tc->markers_head = j->next;
 		marker_job_free(j);
 	}
-	free(tc->parts);
-	free(tc->jobs);
+	coord_partitions_free(&tc->cp);
 	pthread_cond_destroy(&tc->wake);
 	pthread_cond_destroy(&tc->marker_wake);
 	pthread_mutex_destroy(&tc->lock);
@@ -722,27 +666,8 @@ void txn_coordinator_on_leadership(struct txn_coordinator *tc, int32_t partition
 	if (!tc || partition < 0)
 		return;
 	pthread_mutex_lock(&tc->lock);
-	grow_parts(tc, partition + 1);
-	struct txn_part *tp = &tc->parts[partition];
-	if (leader) {
-		if (tp->status != PART_NOT_OWNED && tp->epoch == leader_epoch) {
-			pthread_mutex_unlock(&tc->lock);
-			return;
-		}
-		tp->status = PART_LOADING;
-		tp->epoch = leader_epoch;
-	} else if (tp->status == PART_NOT_OWNED) {
-		pthread_mutex_unlock(&tc->lock);
-		return;
-	} else {
-		tp->status = PART_NOT_OWNED;
-	}
-	if (tc->n_jobs == tc->cap_jobs) {
-		tc->cap_jobs = tc->cap_jobs ? tc->cap_jobs * 2 : 8;
-		tc->jobs = xrealloc(tc->jobs, sizeof *tc->jobs * (size_t)tc->cap_jobs);
-	}
-	tc->jobs[tc->n_jobs++] = (struct load_job){ partition, leader_epoch, leader };
-	pthread_cond_signal(&tc->wake);
+	if (coord_partitions_on_leadership(&tc->cp, partition, leader, leader_epoch))
+		pthread_cond_signal(&tc->wake);
 	pthread_mutex_unlock(&tc->lock);
 }
 
@@ -750,19 +675,13 @@ void txn_coordinator_set_topic_partitions(struct txn_coordinator *tc, int32_t n)
 {
 	if (!tc || n <= 0)
 		return;
-	if (__atomic_load_n(&tc->partitions_known, __ATOMIC_ACQUIRE) &&
-	    __atomic_load_n(&tc->n_partitions, __ATOMIC_ACQUIRE) == n)
+	/* Every UpdateMetadata calls this; the usual case needs no lock. */
+	if (coord_partitions_count_is(&tc->cp, n))
 		return;
 	pthread_mutex_lock(&tc->lock);
-	if (!tc->partitions_known) {
-		grow_parts(tc, n);
-		__atomic_store_n(&tc->n_partitions, n, __ATOMIC_RELEASE);
-		__atomic_store_n(&tc->partitions_known, true, __ATOMIC_RELEASE);
-	} else if (n != tc->n_partitions && !tc->count_change_logged) {
-		/* Remapping ids would lose transactions: Kafka too keeps its count until a restart. */
-		tc->count_change_logged = true;
+	/* Remapping ids would lose transactions: Kafka too keeps its count until a restart. */
+	if (coord_partitions_set_count(&tc->cp, n) == COORD_COUNT_CHANGED)
 		log_warn("Transaction coordinator: %s now has %d partitions; ids keep mapping onto %d until a restart",
-			 TXN_STATE_TOPIC, n, tc->n_partitions);
-	}
+			 TXN_STATE_TOPIC, n, tc->cp.n_partitions);
 	pthread_mutex_unlock(&tc->lock);
 }

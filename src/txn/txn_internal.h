@@ -8,6 +8,7 @@
 
 #include "samsa/txn.h"
 #include "samsa/util/buf.h"
+#include "samsa/util/coordinator_partitions.h"
 
 struct batch_builder;
 
@@ -38,18 +39,6 @@ struct txn_meta {
 	bool failed_fence;
 };
 
-enum part_status { PART_NOT_OWNED, PART_LOADING, PART_OWNED };
-
-struct txn_part {
-	enum part_status status;
-	int32_t epoch; /* the coordinator epoch: our leader epoch of the partition */
-};
-
-struct load_job {
-	int32_t partition, epoch;
-	bool leader;
-};
-
 /* Markers to send for one transaction, then its Complete* record. */
 struct marker_job {
 	struct marker_job *next;
@@ -76,15 +65,11 @@ struct txn_coordinator {
 		int64_t remove_interval_ms;
 		int32_t write_timeout_ms;
 	} cfg;
-	int32_t n_partitions;       /* what ids map onto */
-	bool partitions_known;
-	bool count_change_logged;   /* warned once that the topic's count changed */
-	struct txn_part *parts;
-	int32_t n_parts;
+	/* __transaction_state's partitions: what ids map onto, which we lead (a
+	 * partition's leader epoch is its coordinator epoch), their load jobs. */
+	struct coord_partitions cp;
 	struct txn_meta **txns;
 	int n_txns, cap_txns;
-	struct load_job *jobs;
-	int n_jobs, cap_jobs;
 	struct marker_job *markers_head, *markers_tail;
 	int64_t next_abort_check, next_expiry_check;
 	pthread_t thread, marker_thread;
