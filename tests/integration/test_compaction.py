@@ -153,6 +153,25 @@ class Compaction(h.ClusterTestCase):
 		self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-3000:])
 		return r
 
+	def verify_crashed_dir(self, pdir):
+		"""verify_dir for a directory the broker was killed in: the producer
+		may have been appending to the active (newest) segment, and a kill can
+		leave that write partly in the file. A torn tail there is crash state
+		the broker truncates when it starts; any other problem is a defect."""
+		r = h.samsa_cli("dump-log", "--verify", "--files", pdir, timeout=300)
+		if r.returncode == 0:
+			return r
+		logs = sorted(x for x in os.listdir(pdir) if x.endswith(".log"))
+		active = logs[-1] if logs else None
+		problems = [line for line in r.stderr.splitlines() if ": position " in line]
+		self.assertTrue(problems, r.stdout[-2000:] + r.stderr[-3000:])
+		for line in problems:
+			path, _, rest = line.partition(": position ")
+			self.assertTrue(os.path.basename(path) == active and ": torn batch: " in rest,
+					"not a torn tail of the active segment %s: %s" % (active, line))
+		h.log("crash left a torn tail in the active segment: %s" % "; ".join(problems))
+		return r
+
 	def test_million_records_over_1000_keys(self):
 		topic = "cmp"
 		h.create_topic(self.b.address, topic, 1, BROKER_ID, config={
@@ -292,7 +311,7 @@ class Compaction(h.ClusterTestCase):
 			pdir = self.pdir(topic)
 			names = os.listdir(pdir)
 			self.assertTrue(any(x.endswith(leftovers[point]) for x in names), "%s: %s" % (point, sorted(names)))
-			self.verify_dir(pdir)
+			self.verify_crashed_dir(pdir)
 			self.restart_after_kill()
 			h.wait_leaders(self.b.address, topic, 1, BROKER_ID)
 			got = latest_of(read_all(self.b.address, topic))
@@ -316,6 +335,35 @@ class Compaction(h.ClusterTestCase):
 		self.b.start()
 		h.wait_leaders(self.b.address, topic, 1, BROKER_ID)
 		self.assertEqual(latest_of(read_all(self.b.address, topic)), acked)
+
+	def test_crash_check_accepts_only_a_torn_active_tail(self):
+		"""verify_crashed_dir, which the kill -9 test leans on, lets through a
+		partial write at the end of the newest segment and nothing else."""
+		import shutil
+		topic = "tornck"
+		h.create_topic(self.b.address, topic, 1, BROKER_ID, config={"segment.bytes": "65536"})
+		self.produce(topic, ((b"k%d" % i, b"v" * 200) for i in range(2000)), compression="none", batch_size=16384)
+		self.assertIsNone(self.b.terminate())
+		src = self.pdir(topic)
+		logs = sorted(x for x in os.listdir(src) if x.endswith(".log"))
+		self.assertGreater(len(logs), 2, logs)
+		for victim, ok in ((logs[-1], True), (logs[0], False)):
+			d = os.path.join(self.c.dir, "torn-%s" % ok)
+			shutil.copytree(src, d)
+			# What a kill in the middle of an append leaves: the start of a
+			# batch (here a copy of the segment's first one) after the rest.
+			path = os.path.join(d, victim)
+			with open(path, "rb") as f:
+				head = f.read(12)
+				first = head + f.read(int.from_bytes(head[8:12], "big"))
+			with open(path, "ab") as f:
+				f.write(first[:len(first) // 2])
+			if ok:
+				self.assertNotEqual(self.verify_crashed_dir(d).returncode, 0)
+			else:
+				with self.assertRaises(AssertionError):
+					self.verify_crashed_dir(d)
+		self.b.start()
 
 	def test_idempotent_producer_batches(self):
 		"""Batches of an idempotent producer keep their producer id, epoch and
